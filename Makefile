@@ -1,0 +1,52 @@
+# Tether's developer commands. "make run" starts the demo, "make test" runs
+# everything CI runs (installing the interop peers it needs first).
+
+GO        ?= go
+FUZZTIME  ?= 15s
+BENCHTIME ?= 1s
+NODE_DIR  := internal/interop/node
+# sudo only when not already root.
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run deps test fuzz bench compare
+
+## run: start the WebSocket echo server on ws://127.0.0.1:8765 (Ctrl-C stops it)
+run:
+	$(GO) run ./cmd/tether echo --addr 127.0.0.1:8765
+
+## deps: install the interop test peers, only those missing
+deps:
+	@if ! /usr/bin/python3 -c 'import websockets' 2>/dev/null; then \
+		echo "installing python3-websockets"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-websockets; \
+	fi
+	@if [ -f $(NODE_DIR)/package.json ] && [ ! -d $(NODE_DIR)/node_modules ]; then \
+		echo "installing npm packages in $(NODE_DIR)"; \
+		cd $(NODE_DIR) && npm ci --no-audit --no-fund; \
+	fi
+
+## test: vet and test the main module (race detector on), then vet the bench module
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+	@if [ -f bench/go.mod ]; then echo "cd bench && $(GO) vet ./..."; cd bench && $(GO) vet ./...; fi
+
+## fuzz: run every Fuzz* target of ./websocket for FUZZTIME each
+fuzz:
+	@list=$$($(GO) test -list '^Fuzz' ./websocket) || { echo "$$list"; exit 1; }; \
+	targets=$$(echo "$$list" | grep '^Fuzz' || true); \
+	if [ -z "$$targets" ]; then echo "no fuzz targets in ./websocket"; exit 0; fi; \
+	for t in $$targets; do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./websocket || exit 1; \
+	done
+
+## bench: run the websocket package's benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./websocket
+
+## compare: compare Tether with other Go WebSocket libraries (the bench module)
+compare:
+	@[ -f bench/go.mod ] || { echo "the bench module (bench/) is missing"; exit 1; }
+	cd bench && $(GO) run ./cmd/compare
