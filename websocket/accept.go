@@ -1,0 +1,211 @@
+package websocket
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// AcceptOptions configures Accept. The zero value is a secure default: same-origin requests only,
+// no subprotocol, no compression, a 1 MiB read limit.
+type AcceptOptions struct {
+	// Subprotocols lists the subprotocols the server speaks. The first subprotocol in the
+	// client's list (its order of preference, RFC 6455 section 4.1) that is also here is chosen.
+	Subprotocols []string
+
+	// OriginPatterns lists the hosts allowed to connect from another origin, as path.Match
+	// patterns such as "example.com", "*.example.com" or "*" for any; a pattern with "://"
+	// matches "scheme://host" instead. Browsers send the Origin header, so a page on another
+	// site cannot reach the server unless allowed here. Requests without Origin, and requests
+	// whose Origin host equals the Host header, are always accepted.
+	OriginPatterns []string
+
+	// Compression enables permessage-deflate when the client offers it.
+	Compression CompressionMode
+	// CompressionThreshold is the size under which messages are sent uncompressed; 0 means 128.
+	CompressionThreshold int
+
+	// ReadLimit is the largest message accepted, in bytes; 0 means 1 MiB and -1 no limit.
+	ReadLimit int64
+
+	// KeepAlive, when positive, pings a peer from which nothing arrived for that long and closes
+	// the connection if still nothing arrives within the same time after the ping.
+	KeepAlive time.Duration
+
+	// OnPing and OnPong, when set, are called with the payload of each ping and pong received,
+	// from the reading goroutine. Pings are answered whether or not OnPing is set.
+	OnPing func(payload []byte)
+	OnPong func(payload []byte)
+}
+
+// handshakeError is an HTTP status with the message Accept writes and returns.
+type handshakeError struct {
+	status int
+	msg    string
+}
+
+func (e *handshakeError) Error() string { return "websocket: " + e.msg }
+
+// Accept completes the WebSocket handshake for r and takes over the connection. When it fails,
+// it has already answered the request with an HTTP error (403 for a refused origin, 426 for a
+// request that is not a WebSocket upgrade, 400 for a malformed one) and returns why.
+//
+// Accept starts no goroutine. The handler may return after Accept and use the Conn elsewhere;
+// doing so frees the buffers net/http keeps for a request, which matters for idle connections.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	if err := checkUpgradeRequest(r); err != nil {
+		return nil, refuse(w, err)
+	}
+	if err := checkOrigin(r, opts.OriginPatterns); err != nil {
+		return nil, refuse(w, err)
+	}
+	if !canHijack(w) {
+		return nil, refuse(w, &handshakeError{http.StatusInternalServerError,
+			"the http.ResponseWriter does not support hijacking (wrap it with an Unwrap method, and use HTTP/1.1)"})
+	}
+
+	h := w.Header()
+	h.Set("Upgrade", "websocket")
+	h.Set("Connection", "Upgrade")
+	h.Set("Sec-WebSocket-Accept", acceptKey(r.Header.Get("Sec-WebSocket-Key")))
+	cfg := connConfig{
+		subprotocol:   selectSubprotocol(r.Header, opts.Subprotocols),
+		compressAbove: opts.CompressionThreshold,
+		readLimit:     opts.ReadLimit,
+		keepAlive:     opts.KeepAlive,
+		onPing:        opts.OnPing,
+		onPong:        opts.OnPong,
+	}
+	if cfg.subprotocol != "" {
+		h.Set("Sec-WebSocket-Protocol", cfg.subprotocol)
+	}
+	if opts.Compression != CompressionDisabled {
+		exts, err := parseExtensions(r.Header)
+		if err != nil {
+			return nil, refuse(w, &handshakeError{http.StatusBadRequest, "malformed Sec-WebSocket-Extensions: " + err.Error()})
+		}
+		if resp, neg, ok := acceptDeflate(exts, opts.Compression); ok {
+			h.Set("Sec-WebSocket-Extensions", resp)
+			cfg.neg = neg
+		}
+	}
+
+	// Writing the status through w lets middleware see the 101; Hijack then flushes it.
+	w.WriteHeader(http.StatusSwitchingProtocols)
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, fmt.Errorf("websocket: hijack: %w", err)
+	}
+	if brw.Writer.Buffered() > 0 {
+		if err := brw.Writer.Flush(); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("websocket: writing handshake response: %w", err)
+		}
+	}
+	// Keep only the bytes the client sent after its request, not net/http's buffers.
+	var prefix []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		p, _ := brw.Reader.Peek(n)
+		prefix = bytes.Clone(p)
+	}
+	return newConn(nc, nil, prefix, cfg), nil
+}
+
+// refuse answers a failed handshake and returns the error.
+func refuse(w http.ResponseWriter, err error) error {
+	var he *handshakeError
+	if !errors.As(err, &he) {
+		he = &handshakeError{http.StatusBadRequest, err.Error()}
+	}
+	http.Error(w, he.Error(), he.status)
+	return he
+}
+
+// checkUpgradeRequest checks the client's opening handshake (RFC 6455 section 4.2.1).
+func checkUpgradeRequest(r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return &handshakeError{http.StatusMethodNotAllowed, fmt.Sprintf("handshake method must be GET, not %s", r.Method)}
+	}
+	if !hasToken(r.Header, "Connection", "upgrade") || !hasToken(r.Header, "Upgrade", "websocket") {
+		return &handshakeError{http.StatusUpgradeRequired, "not a WebSocket handshake: Connection: Upgrade and Upgrade: websocket are required"}
+	}
+	if !r.ProtoAtLeast(1, 1) {
+		return &handshakeError{http.StatusBadRequest, "WebSocket handshake requires HTTP/1.1"}
+	}
+	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
+		return &handshakeError{http.StatusUpgradeRequired, fmt.Sprintf("unsupported Sec-WebSocket-Version %q: only 13 is supported", v)}
+	}
+	keys := r.Header.Values("Sec-WebSocket-Key")
+	if len(keys) != 1 {
+		return &handshakeError{http.StatusBadRequest, "exactly one Sec-WebSocket-Key header is required"}
+	}
+	if k, err := base64.StdEncoding.DecodeString(keys[0]); err != nil || len(k) != 16 {
+		return &handshakeError{http.StatusBadRequest, "Sec-WebSocket-Key must be 16 bytes in base64"}
+	}
+	return nil
+}
+
+// checkOrigin refuses cross-origin requests unless their origin matches a pattern.
+func checkOrigin(r *http.Request, patterns []string) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	host, withScheme := origin, origin
+	if u, err := url.Parse(origin); err == nil && u.Host != "" {
+		host, withScheme = u.Host, u.Scheme+"://"+u.Host
+		if strings.EqualFold(u.Host, r.Host) {
+			return nil
+		}
+	}
+	for _, p := range patterns {
+		target := host
+		if strings.Contains(p, "://") {
+			target = withScheme
+		}
+		ok, err := path.Match(strings.ToLower(p), strings.ToLower(target))
+		if err != nil {
+			return &handshakeError{http.StatusInternalServerError, fmt.Sprintf("bad origin pattern %q: %v", p, err)}
+		}
+		if ok {
+			return nil
+		}
+	}
+	return &handshakeError{http.StatusForbidden, fmt.Sprintf(
+		"request origin %q is not allowed: cross-origin WebSocket requests are refused unless the origin matches AcceptOptions.OriginPatterns", origin)}
+}
+
+// canHijack reports whether w, or a writer it wraps, can hand over the connection. It follows
+// Unwrap as http.ResponseController does, so the check holds before anything is written.
+func canHijack(w http.ResponseWriter) bool {
+	for {
+		if _, ok := w.(http.Hijacker); ok {
+			return true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
+}
+
+func selectSubprotocol(h http.Header, supported []string) string {
+	for _, offered := range headerTokens(h, "Sec-WebSocket-Protocol") {
+		for _, s := range supported {
+			if offered == s {
+				return s
+			}
+		}
+	}
+	return ""
+}

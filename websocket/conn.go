@@ -1,0 +1,349 @@
+package websocket
+
+import (
+	"bufio"
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MessageType is the type of a data message.
+type MessageType int
+
+const (
+	// MessageText is a UTF-8 text message.
+	MessageText MessageType = 1
+	// MessageBinary is a binary message.
+	MessageBinary MessageType = 2
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case MessageText:
+		return "text"
+	case MessageBinary:
+		return "binary"
+	}
+	return fmt.Sprintf("MessageType(%d)", int(t))
+}
+
+const (
+	defaultReadLimit = 1 << 20
+	// closeTimeout bounds the wait for the peer's half of the close handshake.
+	closeTimeout = 5 * time.Second
+)
+
+// Conn is a WebSocket connection, from Accept or Dial.
+//
+// One goroutine at a time reads (Read or Reader); pings are answered and close frames handled
+// inside reads, so a connection that expects pongs or a peer's close must have a reader. Writes
+// (Write, Writer, WritePrepared, Ping, Close) are safe from any number of goroutines: messages are
+// never interleaved.
+type Conn struct {
+	nc          net.Conn
+	client      bool
+	subprotocol string
+	neg         negotiated
+
+	compressAbove int
+	readLimit     atomic.Int64
+	onPing        func([]byte)
+	onPong        func([]byte)
+
+	rd readState // read side, owned by whoever holds rd.lock
+	mr messageReader
+
+	// Write side.
+	msgLock   chanLock   // one data message at a time, held across a Writer's fragments
+	frameMu   sync.Mutex // one frame at a time; control frames slip in between fragments
+	closeSent bool       // guarded by frameMu
+	ctrlBuf   [maxHeaderSize + maxControlPayload]byte
+	maskRand  *rand.ChaCha8 // clients only; guarded by frameMu
+	mw        messageWriter
+
+	// Lifecycle.
+	closeOnce sync.Once
+	closed    chan struct{}
+	closeErr  error         // why the connection ended; set before closed is closed
+	closeRecv chan struct{} // closed when the peer's close frame arrives
+	recvOnce  sync.Once
+
+	pingMu    sync.Mutex
+	pingSeq   uint64
+	pingWaits map[uint64]chan struct{}
+
+	keepAlive       time.Duration
+	keepAliveTimer  *time.Timer
+	keepAliveUnseen bool        // a keep-alive ping is unanswered; only touched by the timer
+	activity        atomic.Bool // a frame arrived since the last keep-alive tick
+}
+
+// connConfig is what Accept and Dial hand to newConn.
+type connConfig struct {
+	client        bool
+	subprotocol   string
+	neg           negotiated
+	compressAbove int
+	readLimit     int64
+	keepAlive     time.Duration
+	onPing        func([]byte)
+	onPong        func([]byte)
+}
+
+func newConn(nc net.Conn, br *bufio.Reader, prefix []byte, cfg connConfig) *Conn {
+	c := &Conn{
+		nc:            nc,
+		client:        cfg.client,
+		subprotocol:   cfg.subprotocol,
+		neg:           cfg.neg,
+		compressAbove: cfg.compressAbove,
+		onPing:        cfg.onPing,
+		onPong:        cfg.onPong,
+		closed:        make(chan struct{}),
+		closeRecv:     make(chan struct{}),
+		msgLock:       make(chanLock, 1),
+		keepAlive:     cfg.keepAlive,
+	}
+	if c.compressAbove <= 0 {
+		c.compressAbove = defaultCompressAbove
+	}
+	c.SetReadLimit(cfg.readLimit)
+	c.rd.init(c, br, prefix)
+	c.mr.c = c
+	c.mw.c = c
+	if c.client {
+		var seed [32]byte
+		_, _ = crand.Read(seed[:]) // never fails on supported platforms
+		c.maskRand = rand.NewChaCha8(seed)
+	}
+	if c.keepAlive > 0 {
+		t := time.AfterFunc(time.Hour, c.keepAliveTick)
+		t.Stop()
+		c.keepAliveTimer = t // assigned before the first tick can run
+		t.Reset(c.keepAlive)
+	}
+	return c
+}
+
+// Subprotocol returns the subprotocol agreed in the handshake, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// SetReadLimit sets the largest message, in bytes after decompression, that reads accept. A
+// larger message fails the connection with StatusMessageTooBig before it is buffered. Zero
+// restores the default of 1 MiB; a negative limit removes it.
+func (c *Conn) SetReadLimit(n int64) {
+	if n == 0 {
+		n = defaultReadLimit
+	}
+	c.readLimit.Store(n)
+}
+
+// Close performs the closing handshake: it sends a close frame with code and reason, waits a
+// bounded time for the peer's close frame (reading and discarding data if no other goroutine is
+// reading), then closes the connection. Use StatusNoStatusRcvd to send a close frame without a
+// code. Reads and writes after Close fail with an error matching ErrClosed.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	if code != StatusNoStatusRcvd && !code.sendable() {
+		return fmt.Errorf("websocket: close code %d may not be sent", int(code))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if err := c.writeClose(ctx, code, reason); err != nil {
+		c.closeWith(nil)
+		return err
+	}
+	select {
+	case <-c.closeRecv:
+	case <-c.closed:
+	case <-ctx.Done():
+	case c.rd.lock <- struct{}{}:
+		// Nobody is reading: read until the peer's close frame.
+		c.rd.drain(ctx)
+		c.rd.lock.unlock()
+	}
+	c.closeWith(nil)
+	return nil
+}
+
+// CloseNow closes the connection at once, without a close handshake.
+func (c *Conn) CloseNow() error {
+	if !c.closeWith(nil) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// closeWith closes the network connection once, recording why; it reports whether this call
+// closed it. A nil reason means the user closed it.
+func (c *Conn) closeWith(reason error) bool {
+	first := false
+	c.closeOnce.Do(func() {
+		first = true
+		c.closeErr = reason
+		close(c.closed)
+		_ = c.nc.Close()
+		if c.keepAliveTimer != nil {
+			c.keepAliveTimer.Stop()
+		}
+	})
+	return first
+}
+
+// isClosed reports whether the network connection was closed.
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// errClosed is what operations on a closed connection return: ErrClosed, carrying the reason.
+func (c *Conn) errClosed() error {
+	<-c.closed
+	if c.closeErr == nil {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, c.closeErr)
+}
+
+// peerClosed records the peer's close frame.
+func (c *Conn) peerClosed() { c.recvOnce.Do(func() { close(c.closeRecv) }) }
+
+// fail ends the connection because of err: a protocol error is reported to the peer with its
+// code; then the connection is closed. It returns the error the reader should see.
+func (c *Conn) fail(err error) error {
+	if c.isClosed() {
+		return c.errClosed()
+	}
+	var ce *CloseError
+	if errors.As(err, &ce) && ce.Code.sendable() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = c.writeClose(ctx, ce.Code, ce.Reason)
+		cancel()
+	}
+	if !c.closeWith(err) {
+		return c.errClosed()
+	}
+	return err
+}
+
+// Ping sends a ping and waits for its pong. Another goroutine must be reading, since pongs are
+// received by reads.
+func (c *Conn) Ping(ctx context.Context) error {
+	c.pingMu.Lock()
+	c.pingSeq++
+	seq := c.pingSeq
+	if c.pingWaits == nil {
+		c.pingWaits = make(map[uint64]chan struct{})
+	}
+	done := make(chan struct{})
+	c.pingWaits[seq] = done
+	c.pingMu.Unlock()
+	defer func() {
+		c.pingMu.Lock()
+		delete(c.pingWaits, seq)
+		c.pingMu.Unlock()
+	}()
+
+	var payload [8]byte
+	binary.BigEndian.PutUint64(payload[:], seq)
+	if err := c.writeControl(ctx, opPing, payload[:]); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-c.closed:
+		return c.errClosed()
+	case <-ctx.Done():
+		return fmt.Errorf("websocket: ping: %w", ctx.Err())
+	}
+}
+
+// gotPong wakes the Ping waiting for this pong, if any.
+func (c *Conn) gotPong(p []byte) {
+	if len(p) != 8 {
+		return
+	}
+	seq := binary.BigEndian.Uint64(p)
+	c.pingMu.Lock()
+	if done, ok := c.pingWaits[seq]; ok {
+		close(done)
+		delete(c.pingWaits, seq)
+	}
+	c.pingMu.Unlock()
+}
+
+// keepAliveTick runs on the keep-alive timer: a quiet peer is pinged, and a peer still quiet a
+// whole interval after the ping is considered gone.
+func (c *Conn) keepAliveTick() {
+	if c.isClosed() {
+		return
+	}
+	if c.activity.Swap(false) {
+		c.keepAliveUnseen = false
+		c.keepAliveTimer.Reset(c.keepAlive)
+		return
+	}
+	if c.keepAliveUnseen {
+		c.closeWith(&CloseError{
+			Code:   StatusAbnormalClosure,
+			Reason: fmt.Sprintf("keep-alive timeout: no answer to a ping within %v", c.keepAlive),
+			Local:  true,
+		})
+		return
+	}
+	c.keepAliveUnseen = true
+	ctx, cancel := context.WithTimeout(context.Background(), c.keepAlive)
+	_ = c.writeControl(ctx, opPing, nil)
+	cancel()
+	c.keepAliveTimer.Reset(c.keepAlive)
+}
+
+// chanLock is a mutex that can be acquired with a context.
+type chanLock chan struct{}
+
+func (l chanLock) lockCtx(ctx context.Context) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l chanLock) unlock() { <-l }
+
+// aLongTimeAgo is a deadline in the past: setting it makes blocked I/O return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watchCtx arranges for ctx's end to interrupt I/O on the connection by setting a deadline in
+// the past through set (SetReadDeadline or SetWriteDeadline). The returned function stops the
+// watch and reports whether ctx ended first, in which case the connection is no longer usable.
+func watchCtx(ctx context.Context, set func(time.Time) error) func() bool {
+	if ctx.Done() == nil {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() { _ = set(aLongTimeAgo) })
+	return func() bool { return !stop() }
+}

@@ -1,0 +1,78 @@
+package websocket
+
+import (
+	"context"
+	"sync"
+)
+
+// PreparedMessage is a message framed, and compressed when a connection wants it, once, then
+// written as is to any number of connections: the broadcast path. It is safe for concurrent use.
+type PreparedMessage struct {
+	typ  MessageType
+	op   opcode
+	data []byte
+
+	// Server frames, built on first use: uncompressed, deflated, deflated without back-references.
+	once   [3]sync.Once
+	frames [3][]byte
+}
+
+const (
+	framePlain = iota
+	frameDeflate
+	frameDeflateSmallWindow
+)
+
+// NewPreparedMessage prepares data to be sent as one message of the given type. data is kept:
+// it must not be modified afterwards.
+func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) {
+	op, err := dataOpcode(typ)
+	if err != nil {
+		return nil, err
+	}
+	return &PreparedMessage{typ: typ, op: op, data: data}, nil
+}
+
+func (pm *PreparedMessage) frame(kind int) []byte {
+	pm.once[kind].Do(func() {
+		if kind == framePlain {
+			h := header{fin: true, opcode: pm.op, length: int64(len(pm.data))}
+			b := make([]byte, 0, maxHeaderSize+len(pm.data))
+			pm.frames[kind] = append(appendHeader(b, h), pm.data...)
+			return
+		}
+		z := appendDeflate(make([]byte, 0, len(pm.data)/2+64), pm.data, kind == frameDeflateSmallWindow)
+		h := header{fin: true, rsv1: true, opcode: pm.op, length: int64(len(z))}
+		pm.frames[kind] = append(appendHeader(make([]byte, 0, maxHeaderSize+len(z)), h), z...)
+	})
+	return pm.frames[kind]
+}
+
+// WritePrepared writes a prepared message. On a server connection the bytes framed once are
+// written as they are; a client connection must mask each frame with its own key, so it frames
+// the message anew.
+func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
+	if c.client {
+		return c.Write(ctx, pm.typ, pm.data)
+	}
+	kind := framePlain
+	if c.neg.deflate && len(pm.data) >= c.compressAbove {
+		kind = frameDeflate
+		if c.neg.ownSmallWindow {
+			kind = frameDeflateSmallWindow
+		}
+	}
+	frame := pm.frame(kind)
+	if err := c.msgLock.lockCtx(ctx); err != nil {
+		return err
+	}
+	defer c.msgLock.unlock()
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if c.closeSent {
+		return c.errAfterClose()
+	}
+	stop := watchCtx(ctx, c.nc.SetWriteDeadline)
+	_, err := c.nc.Write(frame)
+	return c.wrote(ctx, stop, err)
+}

@@ -1,0 +1,506 @@
+package websocket
+
+import (
+	"bufio"
+	"compress/flate"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"net"
+)
+
+// readState is the read side of a connection. Only the holder of lock touches it: a Reader or
+// Read call, a messageReader.Read, or Close draining the connection.
+type readState struct {
+	c      *Conn
+	lock   chanLock
+	waiter *readWaiter
+	br     *bufio.Reader // nil while idle: taken from the pool once bytes arrive
+	prefix prefixReader  // bytes that arrived with the handshake, then the connection
+	err    error         // sticky: the error that ended reading
+
+	// The message being read.
+	inMessage  bool
+	typ        MessageType
+	compressed bool
+	ctx        context.Context
+	stop       func() bool // ends the watch on ctx
+	size       int64       // bytes delivered so far (after decompression)
+	wireSize   int64       // payload bytes received so far
+	utf8       utf8Validator
+
+	// The data frame being read.
+	fin       bool
+	frameLeft int64
+	masked    bool
+	maskKey   uint32
+
+	// Decompression.
+	infl     io.ReadCloser
+	src      deflateSource
+	tailLeft int
+	window   []byte // the peer's LZ77 window, when it uses context takeover
+
+	ctrl [maxControlPayload]byte
+	one  [1]byte
+}
+
+func (r *readState) init(c *Conn, br *bufio.Reader, prefix []byte) {
+	r.c = c
+	r.lock = make(chanLock, 1)
+	r.br = br
+	r.prefix = prefixReader{b: prefix, nc: c.nc}
+	r.waiter = newReadWaiter(c.nc)
+	r.src.r = r
+}
+
+// prefixReader reads bytes that arrived together with the handshake, then the connection.
+type prefixReader struct {
+	b  []byte
+	nc net.Conn
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.b) > 0 {
+		n := copy(b, p.b)
+		p.b = p.b[n:]
+		return n, nil
+	}
+	return p.nc.Read(b)
+}
+
+// Reader waits for the next message and returns its type and a reader for its payload, which
+// is valid until the next call to Reader or Read. A message that was not read to its end is
+// discarded first. If ctx ends before the message has been read, the connection is closed.
+func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
+	if err := c.rd.lock.lockCtx(ctx); err != nil {
+		return 0, nil, err
+	}
+	defer c.rd.lock.unlock()
+	typ, err := c.rd.begin(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	return typ, &c.mr, nil
+}
+
+// Read waits for the next message and returns it whole.
+func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
+	typ, r, err := c.Reader(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	// Size the buffer from the first frame; the read limit has already vetted that length.
+	c.rd.lock <- struct{}{}
+	hint := c.rd.frameLeft
+	c.rd.lock.unlock()
+	b := make([]byte, 0, min(max(hint, 512), 1<<20))
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return typ, b, nil
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+	}
+}
+
+// messageReader is the io.Reader that Reader returns; there is one per connection.
+type messageReader struct{ c *Conn }
+
+func (m *messageReader) Read(p []byte) (int, error) {
+	r := &m.c.rd
+	r.lock <- struct{}{}
+	defer r.lock.unlock()
+	return r.read(p)
+}
+
+// begin reads up to the first frame of the next data message.
+func (r *readState) begin(ctx context.Context) (MessageType, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.inMessage {
+		if err := r.skipMessage(); err != nil {
+			return 0, err
+		}
+	}
+	r.release()
+	r.ctx = ctx
+	r.stop = watchCtx(ctx, r.c.nc.SetReadDeadline)
+	h, err := r.nextDataFrame()
+	if err != nil {
+		return 0, r.finish(err)
+	}
+	if h.opcode == opContinuation {
+		return 0, r.finish(r.c.fail(protocolErr(StatusProtocolError, "continuation frame without a message to continue")))
+	}
+	r.inMessage = true
+	r.typ = MessageType(h.opcode)
+	r.compressed = h.rsv1
+	r.size, r.wireSize = 0, 0
+	r.utf8.reset()
+	if err := r.startFrame(h); err != nil {
+		return 0, r.finish(err)
+	}
+	return r.typ, nil
+}
+
+// read reads the current message's payload, validating and decompressing it.
+func (r *readState) read(p []byte) (int, error) {
+	if !r.inMessage {
+		if r.err != nil {
+			return 0, r.err
+		}
+		return 0, io.EOF
+	}
+	var n int
+	var err error
+	if r.compressed {
+		n, err = r.readInflated(p)
+	} else {
+		n, err = r.readPayload(p)
+	}
+	if n > 0 && r.typ == MessageText && !r.utf8.write(p[:n]) {
+		return 0, r.finish(r.c.fail(protocolErr(StatusInvalidFramePayloadData, "text message is not valid UTF-8")))
+	}
+	switch err {
+	case nil:
+		return n, nil
+	case io.EOF:
+		if r.typ == MessageText && !r.utf8.complete() {
+			return 0, r.finish(r.c.fail(protocolErr(StatusInvalidFramePayloadData, "text message ends inside a UTF-8 sequence")))
+		}
+		if err := r.finish(nil); err != nil {
+			return n, err
+		}
+		return n, io.EOF
+	}
+	return 0, r.finish(err)
+}
+
+// finish ends the current message, after its end or an error, and returns err.
+func (r *readState) finish(err error) error {
+	if r.stop != nil {
+		if r.stop() && err == nil {
+			// ctx ended just as the message did: the connection's read deadline is spoiled.
+			err = r.canceled()
+		}
+		r.stop = nil
+	}
+	if r.infl != nil {
+		putDecompressor(r.infl)
+		r.infl = nil
+	}
+	r.inMessage = false
+	if err != nil {
+		r.err = err
+		return err
+	}
+	r.release()
+	return nil
+}
+
+// release gives the read buffer back to the pool when it holds no unread bytes.
+func (r *readState) release() {
+	if r.br != nil && r.br.Buffered() == 0 {
+		putReader(r.br)
+		r.br = nil
+	}
+}
+
+// fill makes sure a read buffer is in place, waiting for data first when there is none.
+func (r *readState) fill() error {
+	if r.br != nil {
+		return nil
+	}
+	if len(r.prefix.b) == 0 && r.waiter != nil {
+		if err := r.waiter.wait(); err != nil {
+			return err
+		}
+	}
+	if len(r.prefix.b) > 0 {
+		r.br = getReader(&r.prefix)
+	} else {
+		r.br = getReader(r.c.nc)
+	}
+	return nil
+}
+
+// nextDataFrame reads frame headers until a data frame's, handling control frames on the way.
+func (r *readState) nextDataFrame() (header, error) {
+	c := r.c
+	for {
+		if err := r.fill(); err != nil {
+			return header{}, r.ioFailed(err)
+		}
+		h, err := readHeader(r.br)
+		if err != nil {
+			var ce *CloseError
+			if errors.As(err, &ce) {
+				return h, c.fail(ce)
+			}
+			return h, r.ioFailed(err)
+		}
+		if c.keepAlive > 0 {
+			c.activity.Store(true)
+		}
+		switch {
+		case h.masked && c.client:
+			return h, c.fail(protocolErr(StatusProtocolError, "masked frame from server"))
+		case !h.masked && !c.client:
+			return h, c.fail(protocolErr(StatusProtocolError, "unmasked frame from client"))
+		case h.rsv1 && !c.neg.deflate:
+			return h, c.fail(protocolErr(StatusProtocolError, "RSV1 set but no extension was negotiated"))
+		case h.rsv1 && (h.opcode == opContinuation || h.opcode.isControl()):
+			return h, c.fail(protocolErr(StatusProtocolError, "RSV1 set on a continuation or control frame"))
+		}
+		if !h.opcode.isControl() {
+			return h, nil
+		}
+		if err := r.control(h); err != nil {
+			return h, err
+		}
+	}
+}
+
+// startFrame takes on a data frame's header and enforces the read limit before any of its
+// payload is read.
+func (r *readState) startFrame(h header) error {
+	r.fin = h.fin
+	r.frameLeft = h.length
+	r.masked = h.masked
+	r.maskKey = h.maskKey
+	r.wireSize += h.length
+	if limit := r.c.readLimit.Load(); !r.compressed && limit >= 0 && r.wireSize > limit {
+		return r.c.fail(protocolErr(StatusMessageTooBig,
+			fmt.Sprintf("message of %d bytes or more exceeds the read limit of %d bytes", r.wireSize, limit)))
+	}
+	return nil
+}
+
+// readPayload reads raw (unmasked) payload bytes of the current message, across its frames.
+func (r *readState) readPayload(p []byte) (int, error) {
+	for r.frameLeft == 0 {
+		if r.fin {
+			return 0, io.EOF
+		}
+		h, err := r.nextDataFrame()
+		if err != nil {
+			return 0, err
+		}
+		if h.opcode != opContinuation {
+			return 0, r.c.fail(protocolErr(StatusProtocolError, "new data message before the previous one ended"))
+		}
+		if err := r.startFrame(h); err != nil {
+			return 0, err
+		}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int64(len(p)) > r.frameLeft {
+		p = p[:r.frameLeft]
+	}
+	n, err := r.br.Read(p)
+	r.frameLeft -= int64(n)
+	if r.masked {
+		r.maskKey = mask(r.maskKey, p[:n])
+	}
+	if err != nil {
+		return n, r.ioFailed(err)
+	}
+	if r.frameLeft == 0 && r.fin {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// readInflated reads the decompressed payload of a compressed message.
+func (r *readState) readInflated(p []byte) (int, error) {
+	c := r.c
+	if r.infl == nil {
+		var dict []byte
+		if !c.neg.peerNoContext {
+			dict = r.window
+		}
+		r.tailLeft = len(deflateTail)
+		r.infl = getDecompressor(&r.src, dict)
+	}
+	n, err := r.infl.Read(p)
+	if n > 0 {
+		r.size += int64(n)
+		if limit := c.readLimit.Load(); limit >= 0 && r.size > limit {
+			return 0, c.fail(protocolErr(StatusMessageTooBig,
+				fmt.Sprintf("message exceeds the read limit of %d bytes when decompressed", limit)))
+		}
+		if !c.neg.peerNoContext {
+			r.window = appendWindow(r.window, p[:n])
+		}
+	}
+	var corrupt flate.CorruptInputError
+	var internal flate.InternalError
+	switch {
+	case err == nil:
+		return n, nil
+	case err == io.EOF:
+		// The sender ended the deflate stream with a final block; skip what follows it.
+		for !r.srcDone() {
+			if _, err := r.src.Read(r.ctrl[:]); err != nil && err != io.EOF {
+				return 0, err
+			}
+		}
+		return n, io.EOF
+	case err == io.ErrUnexpectedEOF && r.srcDone():
+		// The normal end: RFC 7692 messages stop at a sync flush, not at a final block.
+		return n, io.EOF
+	case errors.As(err, &corrupt), errors.As(err, &internal), err == io.ErrUnexpectedEOF:
+		return 0, c.fail(protocolErr(StatusInvalidFramePayloadData, "invalid compressed data: "+err.Error()))
+	}
+	return n, err
+}
+
+func (r *readState) srcDone() bool { return r.fin && r.frameLeft == 0 && r.tailLeft == 0 }
+
+// deflateSource feeds a compressed message's payload, then the sync flush tail that senders
+// strip, to the decompressor. It is an io.ByteReader so that flate adds no buffer of its own.
+type deflateSource struct{ r *readState }
+
+func (s *deflateSource) Read(p []byte) (int, error) {
+	r := s.r
+	n, err := r.readPayload(p)
+	if err == io.EOF {
+		if n > 0 {
+			return n, nil
+		}
+		if r.tailLeft > 0 {
+			n = copy(p, deflateTail[len(deflateTail)-r.tailLeft:])
+			r.tailLeft -= n
+			return n, nil
+		}
+	}
+	return n, err
+}
+
+func (s *deflateSource) ReadByte() (byte, error) {
+	r := s.r
+	if r.frameLeft > 0 && r.br.Buffered() > 0 {
+		b, _ := r.br.ReadByte() // cannot fail: a byte is buffered
+		r.frameLeft--
+		if r.masked {
+			b ^= byte(r.maskKey)
+			r.maskKey = bits.RotateLeft32(r.maskKey, -8)
+		}
+		return b, nil
+	}
+	for {
+		n, err := s.Read(r.one[:])
+		if n == 1 {
+			return r.one[0], nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// control handles a control frame that arrived while reading.
+func (r *readState) control(h header) error {
+	c := r.c
+	p := r.ctrl[:h.length]
+	if _, err := io.ReadFull(r.br, p); err != nil {
+		return r.ioFailed(err)
+	}
+	if h.masked {
+		mask(h.maskKey, p)
+	}
+	switch h.opcode {
+	case opPing:
+		if c.onPing != nil {
+			c.onPing(p)
+		}
+		// A failed pong shows up on the next read or write; after our close frame none is sent.
+		_ = c.writeControl(context.Background(), opPong, p)
+	case opPong:
+		if c.onPong != nil {
+			c.onPong(p)
+		}
+		c.gotPong(p)
+	case opClose:
+		code, reason, perr := parseClosePayload(p)
+		if perr != nil {
+			return c.fail(perr)
+		}
+		c.peerClosed()
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		_ = c.writeClose(ctx, code, "") // answer with the same code, unless we sent ours first
+		cancel()
+		ce := &CloseError{Code: code, Reason: reason}
+		if !c.closeWith(ce) {
+			return c.errClosed()
+		}
+		return ce
+	}
+	return nil
+}
+
+// ioFailed turns an I/O error met while reading into the error reads report.
+func (r *readState) ioFailed(err error) error {
+	c := r.c
+	if c.isClosed() {
+		return c.errClosed()
+	}
+	if r.ctx != nil && r.ctx.Err() != nil {
+		return r.canceled()
+	}
+	reason := "connection lost: " + err.Error()
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		reason = "connection closed by the peer without a close frame"
+	}
+	ce := &CloseError{Code: StatusAbnormalClosure, Reason: reason, Local: true, cause: err}
+	if !c.closeWith(ce) {
+		return c.errClosed()
+	}
+	return ce
+}
+
+// canceled closes the connection because the read's ctx ended, and returns ctx's error.
+func (r *readState) canceled() error {
+	cause := r.ctx.Err()
+	r.c.closeWith(&CloseError{Code: StatusAbnormalClosure, Reason: "read canceled", Local: true, cause: cause})
+	return fmt.Errorf("websocket: read: %w", cause)
+}
+
+// skipMessage discards the rest of a message the user did not read to its end.
+func (r *readState) skipMessage() error {
+	var buf [512]byte
+	for {
+		_, err := r.read(buf[:])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// drain reads and discards messages until the peer's close frame ends the connection or ctx
+// ends; Close uses it when no one else is reading.
+func (r *readState) drain(ctx context.Context) {
+	for r.err == nil && ctx.Err() == nil {
+		if _, err := r.begin(ctx); err != nil {
+			return
+		}
+		if err := r.skipMessage(); err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,304 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+const (
+	// copyLimit is the largest payload copied behind its header to go out in one write;
+	// larger ones are written from the caller's slice with writev.
+	copyLimit = 16 << 10
+	// fragmentSize is how much a Writer buffers before it sends a fragment.
+	fragmentSize = 32 << 10
+)
+
+// errCloseSent is returned for messages written after this side sent its close frame.
+var errCloseSent = fmt.Errorf("%w: close frame already sent", ErrClosed)
+
+func dataOpcode(typ MessageType) (opcode, error) {
+	switch typ {
+	case MessageText:
+		return opText, nil
+	case MessageBinary:
+		return opBinary, nil
+	}
+	return 0, fmt.Errorf("websocket: invalid message type %d", int(typ))
+}
+
+// Write sends p as one message. It is safe to call from many goroutines; messages go out whole,
+// one after another. If ctx ends before the message is written, the connection is closed.
+func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	op, err := dataOpcode(typ)
+	if err != nil {
+		return err
+	}
+	if err := c.msgLock.lockCtx(ctx); err != nil {
+		return err
+	}
+	defer c.msgLock.unlock()
+	if c.neg.deflate && len(p) >= c.compressAbove {
+		bp := getBuf()
+		defer putBuf(bp)
+		b := appendDeflate(headroom(bp), p, c.neg.ownSmallWindow)
+		*bp = b
+		return c.writeBuffered(ctx, b, true, op, true)
+	}
+	return c.writeFrame(ctx, true, op, p)
+}
+
+// headroom returns the pooled buffer emptied but for room to put a frame header in front of
+// the payload that will be appended.
+func headroom(bp *[]byte) []byte {
+	b := *bp
+	if cap(b) < maxHeaderSize {
+		b = make([]byte, 0, 4096)
+	}
+	return b[:maxHeaderSize]
+}
+
+// writeFrame writes one uncompressed frame carrying p, which it does not modify.
+func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) error {
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if c.closeSent {
+		return c.errAfterClose()
+	}
+	stop := watchCtx(ctx, c.nc.SetWriteDeadline)
+	h := header{fin: fin, opcode: op, length: int64(len(p))}
+	bp := getBuf()
+	b := appendHeader((*bp)[:0], c.maskHeader(&h))
+	var err error
+	switch {
+	case !c.client && len(p) > copyLimit:
+		bufs := net.Buffers{b, p}
+		_, err = bufs.WriteTo(c.nc)
+	default:
+		// Copy behind the header: one write for small payloads, and for clients a copy to mask.
+		key := h.maskKey
+		for first := true; first || len(p) > 0; first = false {
+			chunk := p[:min(len(p), fragmentSize)]
+			off := len(b)
+			b = append(b, chunk...)
+			if h.masked {
+				key = mask(key, b[off:])
+			}
+			if _, err = c.nc.Write(b); err != nil {
+				break
+			}
+			b, p = b[:0], p[len(chunk):]
+		}
+	}
+	*bp = b
+	putBuf(bp)
+	return c.wrote(ctx, stop, err)
+}
+
+// writeBuffered writes a frame whose payload sits in b after maxHeaderSize bytes of headroom,
+// in a buffer the caller owns; the header is put in the headroom and the payload masked in place.
+func (c *Conn) writeBuffered(ctx context.Context, b []byte, fin bool, op opcode, rsv1 bool) error {
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if c.closeSent {
+		return c.errAfterClose()
+	}
+	stop := watchCtx(ctx, c.nc.SetWriteDeadline)
+	payload := b[maxHeaderSize:]
+	h := header{fin: fin, rsv1: rsv1, opcode: op, length: int64(len(payload))}
+	c.maskHeader(&h)
+	if h.masked {
+		mask(h.maskKey, payload)
+	}
+	var hb [maxHeaderSize]byte
+	hdr := appendHeader(hb[:0], h)
+	start := maxHeaderSize - len(hdr)
+	copy(b[start:], hdr)
+	_, err := c.nc.Write(b[start:])
+	return c.wrote(ctx, stop, err)
+}
+
+// writeControl writes a control frame. Control frames may go out between the fragments of a
+// message, so they take only the frame lock.
+func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) error {
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if c.closeSent {
+		return c.errAfterClose()
+	}
+	return c.writeControlLocked(ctx, op, payload)
+}
+
+// writeClose sends a close frame, once. Data frames may not follow it.
+func (c *Conn) writeClose(ctx context.Context, code StatusCode, reason string) error {
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if c.closeSent {
+		return c.errAfterClose()
+	}
+	c.closeSent = true
+	var pb [maxControlPayload]byte
+	return c.writeControlLocked(ctx, opClose, appendClosePayload(pb[:0], code, reason))
+}
+
+func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte) error {
+	stop := watchCtx(ctx, c.nc.SetWriteDeadline)
+	h := header{fin: true, opcode: op, length: int64(len(payload))}
+	b := appendHeader(c.ctrlBuf[:0], c.maskHeader(&h))
+	off := len(b)
+	b = append(b, payload...)
+	if h.masked {
+		mask(h.maskKey, b[off:])
+	}
+	_, err := c.nc.Write(b)
+	return c.wrote(ctx, stop, err)
+}
+
+// maskHeader gives a client's frame its fresh mask key (RFC 6455 section 5.3); frameMu is held.
+func (c *Conn) maskHeader(h *header) header {
+	if c.client {
+		h.masked = true
+		h.maskKey = uint32(c.maskRand.Uint64())
+	}
+	return *h
+}
+
+// wrote ends a write: it stops the ctx watch and turns a failure into the error to report. A
+// failed or interrupted write leaves a partial frame behind, so it closes the connection.
+func (c *Conn) wrote(ctx context.Context, stop func() bool, err error) error {
+	if stop != nil && stop() {
+		c.closeWith(&CloseError{Code: StatusAbnormalClosure, Reason: "write canceled", Local: true, cause: ctx.Err()})
+		return fmt.Errorf("websocket: write: %w", ctx.Err())
+	}
+	if err == nil {
+		return nil
+	}
+	if c.isClosed() {
+		return c.errClosed()
+	}
+	ce := &CloseError{Code: StatusAbnormalClosure, Reason: "connection lost: " + err.Error(), Local: true, cause: err}
+	if !c.closeWith(ce) {
+		return c.errClosed()
+	}
+	return ce
+}
+
+func (c *Conn) errAfterClose() error {
+	if c.isClosed() {
+		return c.errClosed()
+	}
+	return errCloseSent
+}
+
+// Writer returns a writer for one message of the given type, sent in fragments as it is
+// written; Close sends the last fragment. Until then other messages wait (control frames do
+// not). If ctx ends before the message is written, the connection is closed.
+func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	op, err := dataOpcode(typ)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.msgLock.lockCtx(ctx); err != nil {
+		return nil, err
+	}
+	w := &c.mw
+	w.ctx, w.op, w.open = ctx, op, true
+	w.compress = c.neg.deflate
+	w.buf = getBuf()
+	if w.compress {
+		w.comp, w.compKind = getCompressor(c.neg.ownSmallWindow)
+		w.comp.out.b = headroom(w.buf)
+		w.comp.fw.Reset(&w.comp.out)
+	} else {
+		*w.buf = (*w.buf)[:0]
+	}
+	return w, nil
+}
+
+// messageWriter is the io.WriteCloser that Writer returns; there is one per connection.
+type messageWriter struct {
+	c        *Conn
+	ctx      context.Context
+	op       opcode // the next frame's opcode: the message type, then continuation
+	open     bool
+	compress bool
+	buf      *[]byte
+	comp     *compressor
+	compKind int
+	err      error
+}
+
+var errWriterClosed = errors.New("websocket: write to a closed message writer")
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if !w.open {
+		return 0, errWriterClosed
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.compress {
+		_, _ = w.comp.fw.Write(p) // the output is a slice: no error
+		// Send all but the last bytes, which may turn out to be the start of the sync tail.
+		if out := w.comp.out.b; len(out)-maxHeaderSize > fragmentSize+len(deflateTail) {
+			keep := len(deflateTail)
+			var tail [4]byte
+			copy(tail[:], out[len(out)-keep:])
+			w.err = w.fragment(out[:len(out)-keep], false)
+			w.comp.out.b = append(out[:maxHeaderSize], tail[:keep]...)
+		}
+		return len(p), w.err
+	}
+	n := 0
+	for len(p) > 0 && w.err == nil {
+		b := *w.buf
+		take := min(len(p), fragmentSize-len(b))
+		*w.buf = append(b, p[:take]...)
+		n += take
+		p = p[take:]
+		if len(*w.buf) == fragmentSize {
+			w.err = w.c.writeFrame(w.ctx, false, w.op, *w.buf)
+			w.op = opContinuation
+			*w.buf = (*w.buf)[:0]
+		}
+	}
+	return n, w.err
+}
+
+// fragment sends compressed bytes (after headroom) as the message's next frame.
+func (w *messageWriter) fragment(b []byte, fin bool) error {
+	rsv1 := w.op != opContinuation
+	err := w.c.writeBuffered(w.ctx, b, fin, w.op, rsv1)
+	w.op = opContinuation
+	return err
+}
+
+// Close sends the message's final fragment and lets the next message go.
+func (w *messageWriter) Close() error {
+	if !w.open {
+		return errWriterClosed
+	}
+	w.open = false
+	err := w.err
+	if err == nil {
+		if w.compress {
+			_ = w.comp.fw.Flush()
+			out := w.comp.out.b
+			err = w.fragment(out[:len(out)-len(deflateTail)], true)
+		} else {
+			err = w.c.writeFrame(w.ctx, true, w.op, *w.buf)
+		}
+	}
+	if w.compress {
+		*w.buf = w.comp.out.b
+		w.comp.out.b = nil
+		compressorPools[w.compKind].Put(w.comp)
+		w.comp = nil
+	}
+	putBuf(w.buf)
+	w.buf, w.ctx, w.err = nil, nil, nil
+	w.c.msgLock.unlock()
+	return err
+}
