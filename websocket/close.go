@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -48,12 +49,16 @@ type CloseError struct {
 func (e *CloseError) Error() string {
 	who := "peer"
 	if e.Local {
-		who = "local"
+		who = "this side"
 	}
-	if e.Reason == "" {
-		return fmt.Sprintf("websocket: closed by %s: %d %s", who, e.Code, e.Code)
+	msg := fmt.Sprintf("websocket: closed by %s with %d", who, int(e.Code))
+	if name := e.Code.String(); !strings.HasPrefix(name, "status") {
+		msg += " (" + name + ")"
 	}
-	return fmt.Sprintf("websocket: closed by %s: %d %s: %s", who, e.Code, e.Code, e.Reason)
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
 }
 
 // Unwrap returns the I/O error that ended the connection, if any.

@@ -170,8 +170,13 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	case <-c.closed:
 	case <-ctx.Done():
 	case c.rd.lock <- struct{}{}:
-		// Nobody is reading: read until the peer's close frame.
+		// Nobody is reading: read until the peer's close frame. Later reads report ErrClosed.
 		c.rd.drain(ctx)
+		if c.rd.err == nil {
+			c.rd.err = ErrClosed
+		} else {
+			c.rd.err = fmt.Errorf("%w: %w", ErrClosed, c.rd.err)
+		}
 		c.rd.lock.unlock()
 	}
 	c.closeWith(nil)
