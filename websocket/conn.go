@@ -342,13 +342,30 @@ func (l chanLock) unlock() { <-l }
 // aLongTimeAgo is a deadline in the past: setting it makes blocked I/O return at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// watchCtx arranges for ctx's end to interrupt I/O on the connection by setting a deadline in
-// the past through set (SetReadDeadline or SetWriteDeadline). The returned function stops the
-// watch and reports whether ctx ended first, in which case the connection is no longer usable.
-func watchCtx(ctx context.Context, set func(time.Time) error) func() bool {
+// Which deadline watchCtx interrupts.
+const (
+	readSide = iota
+	writeSide
+	bothSides
+)
+
+// watchCtx arranges for ctx's end to interrupt I/O on nc by setting a deadline in the past on
+// the given side. The returned function stops the watch and reports whether ctx ended first, in
+// which case the connection is no longer usable. It returns nil, and costs nothing, for a ctx
+// that never ends.
+func watchCtx(ctx context.Context, nc net.Conn, side int) func() bool {
 	if ctx.Done() == nil {
 		return nil
 	}
-	stop := context.AfterFunc(ctx, func() { _ = set(aLongTimeAgo) })
+	stop := context.AfterFunc(ctx, func() {
+		switch side {
+		case readSide:
+			_ = nc.SetReadDeadline(aLongTimeAgo)
+		case writeSide:
+			_ = nc.SetWriteDeadline(aLongTimeAgo)
+		default:
+			_ = nc.SetDeadline(aLongTimeAgo)
+		}
+	})
 	return func() bool { return !stop() }
 }

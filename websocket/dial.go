@@ -112,7 +112,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, nil, fmt.Errorf("websocket: dial %s: %w", addr, err)
 	}
-	stop := watchCtx(ctx, nc.SetDeadline)
+	stop := watchCtx(ctx, nc, bothSides)
 	c, resp, err := handshake(ctx, nc, u, opts)
 	if stop != nil && stop() && err == nil {
 		err = ctx.Err()

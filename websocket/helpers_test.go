@@ -38,6 +38,41 @@ func echoServer(t *testing.T, opts *AcceptOptions) (url string, errs <-chan erro
 	return "ws" + strings.TrimPrefix(srv.URL, "http"), ch
 }
 
+// echoServerB is echoServer for benchmarks: the server echoes through Reader without allocating.
+func echoServerB(b *testing.B) (string, *httptest.Server) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := context.Background()
+		buf := make([]byte, 0, 64<<10)
+		for {
+			typ, rd, err := c.Reader(ctx)
+			if err != nil {
+				return
+			}
+			buf = buf[:0]
+			for {
+				n, err := rd.Read(buf[len(buf):cap(buf)])
+				buf = buf[:len(buf)+n]
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return
+				}
+			}
+			if err := c.Write(ctx, typ, buf); err != nil {
+				return
+			}
+		}
+	}))
+	b.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), srv
+}
+
 // echo sends back every message until an error, which it returns after closing the connection.
 func echo(c *Conn) error {
 	defer c.CloseNow()

@@ -72,7 +72,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	if c.closeSent {
 		return c.errAfterClose()
 	}
-	stop := watchCtx(ctx, c.nc.SetWriteDeadline)
+	stop := watchCtx(ctx, c.nc, writeSide)
 	_, err := c.nc.Write(frame)
 	return c.wrote(ctx, stop, err)
 }

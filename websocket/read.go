@@ -134,7 +134,7 @@ func (r *readState) begin(ctx context.Context) (MessageType, error) {
 	}
 	r.release()
 	r.ctx = ctx
-	r.stop = watchCtx(ctx, r.c.nc.SetReadDeadline)
+	r.stop = watchCtx(ctx, r.c.nc, readSide)
 	h, err := r.nextDataFrame()
 	if err != nil {
 		return 0, r.finish(err)

@@ -67,7 +67,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) er
 	if c.closeSent {
 		return c.errAfterClose()
 	}
-	stop := watchCtx(ctx, c.nc.SetWriteDeadline)
+	stop := watchCtx(ctx, c.nc, writeSide)
 	h := header{fin: fin, opcode: op, length: int64(len(p))}
 	bp := getBuf()
 	b := appendHeader((*bp)[:0], c.maskHeader(&h))
@@ -105,7 +105,7 @@ func (c *Conn) writeBuffered(ctx context.Context, b []byte, fin bool, op opcode,
 	if c.closeSent {
 		return c.errAfterClose()
 	}
-	stop := watchCtx(ctx, c.nc.SetWriteDeadline)
+	stop := watchCtx(ctx, c.nc, writeSide)
 	payload := b[maxHeaderSize:]
 	h := header{fin: fin, rsv1: rsv1, opcode: op, length: int64(len(payload))}
 	c.maskHeader(&h)
@@ -144,7 +144,7 @@ func (c *Conn) writeClose(ctx context.Context, code StatusCode, reason string) e
 }
 
 func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte) error {
-	stop := watchCtx(ctx, c.nc.SetWriteDeadline)
+	stop := watchCtx(ctx, c.nc, writeSide)
 	h := header{fin: true, opcode: op, length: int64(len(payload))}
 	b := appendHeader(c.ctrlBuf[:0], c.maskHeader(&h))
 	off := len(b)
