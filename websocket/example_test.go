@@ -1,0 +1,124 @@
+package websocket_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/tether-rt/tether/websocket"
+)
+
+// An echo server: each message comes back with "Echo: " in front, as in the tutorial.
+func ExampleAccept() {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return // Accept has answered the request with an HTTP error
+		}
+		defer conn.CloseNow()
+		for {
+			typ, msg, err := conn.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := conn.Write(r.Context(), typ, append([]byte("Echo: "), msg...)); err != nil {
+				return
+			}
+		}
+	})
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close(websocket.StatusNormalClosure, "")
+	if err := conn.Write(ctx, websocket.MessageText, []byte("Hello, Server!")); err != nil {
+		log.Fatal(err)
+	}
+	_, reply, err := conn.Read(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(reply))
+	// Output: Echo: Hello, Server!
+}
+
+// Reading until the peer closes, and telling a normal close from a failure.
+func ExampleCloseError() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		conn.Close(websocket.StatusGoingAway, "server restarting")
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.CloseNow()
+	for {
+		_, _, err := conn.Read(ctx)
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			fmt.Println(ce.Code, ce.Reason)
+			return
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Output: going away server restarting
+}
+
+// One message framed once and written to every connection: the broadcast path.
+func ExampleNewPreparedMessage() {
+	var conns []*websocket.Conn // the connections to broadcast to
+	pm, err := websocket.NewPreparedMessage(websocket.MessageText, []byte(`{"news":"hello"}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, c := range conns {
+		_ = c.WritePrepared(ctx, pm) // a slow or gone client only fails its own write
+	}
+}
+
+// Options for a server that browsers on other sites may reach, with compression.
+func ExampleAcceptOptions() {
+	opts := &websocket.AcceptOptions{
+		OriginPatterns: []string{"app.example.com", "*.example.org"},
+		Subprotocols:   []string{"chat.v2", "chat.v1"},
+		Compression:    websocket.CompressionNoContextTakeover,
+		ReadLimit:      4 << 20,
+		KeepAlive:      30 * time.Second,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		// Serve the connection from its own goroutine and return: net/http then frees the
+		// buffers it holds for the request.
+		go func() {
+			defer conn.CloseNow()
+			// ...
+		}()
+	})
+	_ = http.ListenAndServe // e.g. http.ListenAndServe("127.0.0.1:8080", mux)
+}
