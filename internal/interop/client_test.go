@@ -24,15 +24,22 @@ type clientMode struct {
 	name        string
 	peerDeflate bool                      // the peer server accepts permessage-deflate
 	ours        websocket.CompressionMode // DialOptions.Compression
+	threshold   int                       // DialOptions.CompressionThreshold
 	negotiated  bool                      // the extension must be in use
+	peerArgs    []string                  // extra server script flags
 }
 
 var clientModes = []clientMode{
-	{"plain", false, websocket.CompressionDisabled, false},
-	{"deflate", true, websocket.CompressionContextTakeover, true},
-	{"deflate-nct", true, websocket.CompressionNoContextTakeover, true},
-	{"declined", false, websocket.CompressionContextTakeover, false},
-	{"unoffered", true, websocket.CompressionDisabled, false},
+	{"plain", false, websocket.CompressionDisabled, 0, false, nil},
+	{"deflate", true, websocket.CompressionContextTakeover, 0, true, nil},
+	{"deflate-all", true, websocket.CompressionContextTakeover, compressAll, true, nil},
+	{"deflate-nct", true, websocket.CompressionNoContextTakeover, compressAll, true, nil},
+	// The server answers client_max_window_bits=9: our compressor must stay
+	// within a 512-byte window. (Python's server with plain --deflate already
+	// answers client_max_window_bits=12.)
+	{"deflate-window", true, websocket.CompressionContextTakeover, compressAll, true, []string{"--client-window=9"}},
+	{"declined", false, websocket.CompressionContextTakeover, 0, false, nil},
+	{"unoffered", true, websocket.CompressionDisabled, 0, false, nil},
 }
 
 // clientCase runs one scenario: websocket.Dial against a peer server.
@@ -50,9 +57,11 @@ type clientScenario struct {
 }
 
 var clientScenarios = []clientScenario{
-	{"echo", []string{"plain", "deflate", "deflate-nct", "declined", "unoffered"}, (*clientCase).echo},
+	{"echo", []string{"plain", "deflate", "deflate-all", "deflate-nct", "deflate-window", "declined", "unoffered"}, (*clientCase).echo},
+	{"prepared", allCompressionModes, (*clientCase).prepared},
+	{"concurrent-writes", allCompressionModes, (*clientCase).concurrentWrites},
 	{"echo-16MiB", []string{"deflate"}, (*clientCase).echoBig},
-	{"fragmented-out", compressionModes, (*clientCase).fragmentedOut},
+	{"fragmented-out", []string{"plain", "deflate", "deflate-nct", "deflate-window"}, (*clientCase).fragmentedOut},
 	{"fragmented-in", compressionModes, (*clientCase).fragmentedIn},
 	{"utf8", compressionModes, (*clientCase).utf8},
 	{"bad-utf8", []string{"plain", "deflate"}, (*clientCase).badUTF8},
@@ -71,9 +80,12 @@ var clientScenarios = []clientScenario{
 func TestOurClientToPeerServer(t *testing.T) {
 	for _, p := range peers {
 		t.Run(p.name, func(t *testing.T) {
-			servers := map[bool]*peerServer{
-				false: startPeerServer(t, p, false),
-				true:  startPeerServer(t, p, true),
+			servers := map[string]*peerServer{} // by flags
+			for _, m := range clientModes {
+				flags := m.serverFlags()
+				if servers[strings.Join(flags, " ")] == nil {
+					servers[strings.Join(flags, " ")] = startPeerServer(t, p, flags)
+				}
 			}
 			for _, m := range clientModes {
 				t.Run(m.name, func(t *testing.T) {
@@ -82,13 +94,20 @@ func TestOurClientToPeerServer(t *testing.T) {
 							continue
 						}
 						t.Run(sc.name, func(t *testing.T) {
-							sc.run(&clientCase{t: t, ctx: testContext(t, 90*time.Second), server: servers[m.peerDeflate], mode: m})
+							sc.run(&clientCase{t: t, ctx: testContext(t, 90*time.Second), server: servers[strings.Join(m.serverFlags(), " ")], mode: m})
 						})
 					}
 				})
 			}
 		})
 	}
+}
+
+func (m clientMode) serverFlags() []string {
+	if !m.peerDeflate {
+		return nil
+	}
+	return append([]string{"--deflate"}, m.peerArgs...)
 }
 
 var connIDs atomic.Int64
@@ -116,6 +135,7 @@ func (c *clientCase) tryDial(path string, query url.Values, opts *websocket.Dial
 		opts = &websocket.DialOptions{}
 	}
 	opts.Compression = c.mode.ours
+	opts.CompressionThreshold = c.mode.threshold
 	if opts.ReadLimit == 0 {
 		opts.ReadLimit = 32 * mib
 	}
@@ -183,6 +203,12 @@ func (c *clientCase) echoSizes(sizes []int) {
 	for _, typ := range []websocket.MessageType{websocket.MessageText, websocket.MessageBinary} {
 		for _, n := range sizes {
 			c.roundTrip(conn, id, fmt.Sprintf("%s %d bytes", typeName(typ), n), typ, payload(typ, n))
+		}
+	}
+	if len(sizes) > 1 {
+		for _, r := range repeats {
+			what := fmt.Sprintf("binary %d-byte block repeated %d times", r[0], r[1])
+			c.roundTrip(conn, id, what, websocket.MessageBinary, repeatPayload(r[0], r[1]))
 		}
 	}
 	c.closeNormally(conn, id)
@@ -413,4 +439,95 @@ func (c *clientCase) readLimit() {
 	_, _, err := conn.Read(c.ctx)
 	checkClose(c.t, "Read of an over-limit message", err, websocket.StatusMessageTooBig, anyReason, true)
 	c.peerClosed(id, 1009, anyReason)
+}
+
+// prepared mixes Write and WritePrepared (reusing one prepared message) on
+// similar, compressible messages.
+func (c *clientCase) prepared() {
+	conn, id := c.dial("/echo", nil, nil)
+	text := textPayload(3000)
+	pm, err := websocket.NewPreparedMessage(websocket.MessageText, text)
+	if err != nil {
+		c.t.Fatalf("NewPreparedMessage: %v", err)
+	}
+	for i := range 6 {
+		if i%3 == 0 {
+			c.roundTrip(conn, id, fmt.Sprintf("message %d, written with Write", i), websocket.MessageText, textPayload(2990+i))
+			continue
+		}
+		what := fmt.Sprintf("message %d, written with WritePrepared", i)
+		if err := conn.WritePrepared(c.ctx, pm); err != nil {
+			c.t.Fatalf("%s: %v\n%s", what, err, c.server.describe(id))
+		}
+		gotType, got, err := conn.Read(c.ctx)
+		if err != nil {
+			c.t.Fatalf("%s: Read: %v\n%s", what, err, c.server.describe(id))
+		}
+		checkMessage(c.t, what, websocket.MessageText, text, gotType, got)
+	}
+	c.closeNormally(conn, id)
+}
+
+// concurrentWrites writes from several goroutines at once, some streaming
+// with Writer, and checks every message comes back whole.
+func (c *clientCase) concurrentWrites() {
+	conn, id := c.dial("/echo", nil, nil)
+	const writers, perWriter = 6, 12
+	want := map[string]int{}
+	msgs := make([][][]byte, writers)
+	for g := range writers {
+		for j := range perWriter {
+			m := append([]byte(fmt.Sprintf("writer %d message %d: ", g, j)), textPayload(50+1499*j)...)
+			msgs[g] = append(msgs[g], m)
+			want[string(m)]++
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j, m := range msgs[g] {
+				var err error
+				if (g+j)%3 == 0 {
+					err = c.writeInPieces(conn, websocket.MessageText, m, 1000)
+				} else {
+					err = conn.Write(c.ctx, websocket.MessageText, m)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("writer %d message %d: %w", g, j, err)
+					return
+				}
+			}
+		}()
+	}
+	got := map[string]int{}
+	var readErr error
+	for range writers * perWriter {
+		typ, data, err := conn.Read(c.ctx)
+		if err != nil {
+			readErr = err
+			conn.CloseNow() // unblocks the writers
+			break
+		}
+		if typ != websocket.MessageText {
+			c.t.Errorf("got a %s message, want text", typeName(typ))
+		}
+		got[string(data)]++
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		c.t.Error(err)
+	}
+	if readErr != nil {
+		c.t.Fatalf("Read after %d echoes: %v\n%s", len(got), readErr, c.server.describe(id))
+	}
+	for m, n := range got {
+		if want[m] != n {
+			c.t.Errorf("echo of a message not sent (or sent %d times, echoed %d): %d bytes starting %q", want[m], n, len(m), m[:min(len(m), 40)])
+		}
+	}
+	c.closeNormally(conn, id)
 }

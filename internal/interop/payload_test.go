@@ -62,6 +62,16 @@ func binaryPayload(n int) []byte {
 	return out
 }
 
+// repeats are messages with long-distance repetition, sent after echoSizes:
+// {block, times}. Back-references at distance block break if a compressor
+// ignores a negotiated *_max_window_bits.
+var repeats = [][2]int{{1500, 8}, {6000, 4}, {20000, 2}}
+
+// repeatPayload is a block of random bytes repeated times times.
+func repeatPayload(block, times int) []byte {
+	return bytes.Repeat(binaryPayload(block), times)
+}
+
 func payload(typ websocket.MessageType, n int) []byte {
 	if typ == websocket.MessageText {
 		return textPayload(n)

@@ -111,12 +111,9 @@ type peerServer struct {
 
 // startPeerServer starts p's server and waits until it listens. The process
 // is killed and reaped when t ends.
-func startPeerServer(t *testing.T, p peer, deflate bool) *peerServer {
+func startPeerServer(t *testing.T, p peer, flags []string) *peerServer {
 	t.Helper()
-	argv := append([]string{}, p.server...)
-	if deflate {
-		argv = append(argv, "--deflate")
-	}
+	argv := append(append([]string{}, p.server...), flags...)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &peerServer{peer: p, changed: make(chan struct{}), done: make(chan struct{})}
 	cmd := command(ctx, argv)

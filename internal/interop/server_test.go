@@ -22,15 +22,25 @@ type serverMode struct {
 	name        string
 	peerDeflate bool                      // the peer offers permessage-deflate
 	ours        websocket.CompressionMode // AcceptOptions.Compression
+	threshold   int                       // AcceptOptions.CompressionThreshold
 	negotiated  bool                      // the extension must be in use
+	peerArgs    []string                  // extra client script flags
 }
 
+// compressAll is a CompressionThreshold under which only empty messages go
+// uncompressed, so that small messages are compressed too.
+const compressAll = 1
+
 var serverModes = []serverMode{
-	{"plain", false, websocket.CompressionDisabled, false},
-	{"deflate", true, websocket.CompressionContextTakeover, true},
-	{"deflate-nct", true, websocket.CompressionNoContextTakeover, true},
-	{"declined", true, websocket.CompressionDisabled, false},
-	{"unoffered", false, websocket.CompressionContextTakeover, false},
+	{"plain", false, websocket.CompressionDisabled, 0, false, nil},
+	{"deflate", true, websocket.CompressionContextTakeover, 0, true, nil},
+	{"deflate-all", true, websocket.CompressionContextTakeover, compressAll, true, nil},
+	{"deflate-nct", true, websocket.CompressionNoContextTakeover, compressAll, true, nil},
+	// The peer offers server_max_window_bits=9: our compressor must stay
+	// within a 512-byte window.
+	{"deflate-window", true, websocket.CompressionContextTakeover, compressAll, true, []string{"--server-window=9"}},
+	{"declined", true, websocket.CompressionDisabled, 0, false, nil},
+	{"unoffered", false, websocket.CompressionContextTakeover, 0, false, nil},
 }
 
 // serverCase runs one scenario: our server with a handler, the peer's client
@@ -53,10 +63,15 @@ type serverScenario struct {
 
 var compressionModes = []string{"plain", "deflate", "deflate-nct"}
 
+// allCompressionModes adds deflate-all, for scenarios where sender-side
+// compression state matters.
+var allCompressionModes = []string{"plain", "deflate", "deflate-all", "deflate-nct"}
+
 var serverScenarios = []serverScenario{
-	{"echo", []string{"plain", "deflate", "deflate-nct", "declined", "unoffered"}, nil, (*serverCase).echo},
+	{"echo", []string{"plain", "deflate", "deflate-all", "deflate-nct", "deflate-window", "declined", "unoffered"}, nil, (*serverCase).echo},
+	{"prepared", []string{"plain", "deflate", "deflate-all", "deflate-nct", "deflate-window"}, nil, (*serverCase).prepared},
 	{"echo-16MiB", []string{"plain"}, nil, (*serverCase).echoBig},
-	{"fragmented", compressionModes, nil, (*serverCase).fragmented},
+	{"fragmented", []string{"plain", "deflate", "deflate-nct", "deflate-window"}, nil, (*serverCase).fragmented},
 	{"utf8", compressionModes, nil, (*serverCase).utf8},
 	{"bad-utf8", []string{"plain", "deflate"}, nil, (*serverCase).badUTF8},
 	{"close-from-peer", []string{"plain", "deflate"}, nil, (*serverCase).closeFromPeer},
@@ -66,6 +81,7 @@ var serverScenarios = []serverScenario{
 	{"subprotocol-none", []string{"plain"}, nil, (*serverCase).subprotocolNone},
 	{"origin-refused", []string{"plain"}, nil, (*serverCase).originRefused},
 	{"read-limit", compressionModes, nil, (*serverCase).readLimit},
+	{"keepalive-silent-peer", []string{"plain"}, nil, (*serverCase).keepAliveSilentPeer},
 }
 
 // TestPeerClientToOurServer runs each peer's client script against
@@ -91,7 +107,7 @@ func TestPeerClientToOurServer(t *testing.T) {
 
 // options returns the AcceptOptions every scenario starts from.
 func (c *serverCase) options() *websocket.AcceptOptions {
-	return &websocket.AcceptOptions{Compression: c.mode.ours, ReadLimit: 32 * mib}
+	return &websocket.AcceptOptions{Compression: c.mode.ours, CompressionThreshold: c.mode.threshold, ReadLimit: 32 * mib}
 }
 
 // handlerResult is what our handler ended with.
@@ -146,8 +162,9 @@ func (c *serverCase) runPeer(s *ourServer, scenario string, args ...string) hand
 	c.t.Helper()
 	if c.mode.peerDeflate {
 		args = append(args, "--deflate")
+		args = append(args, c.mode.peerArgs...)
 	}
-	if scenario != "origin" {
+	if scenario != "origin" && scenario != "silent" {
 		ext := "none"
 		if c.mode.negotiated {
 			ext = "permessage-deflate"
@@ -367,4 +384,46 @@ func (c *serverCase) readLimit() {
 	r := c.runPeer(s, "toobig", "--size="+strconv.Itoa(256*kib))
 	c.accepted(r)
 	checkClose(c.t, "handler end after an over-limit message", r.err, websocket.StatusMessageTooBig, anyReason, true)
+}
+
+// echoPrepared echoes messages alternately with Write and WritePrepared: a
+// prepared message must not desynchronize a compression context shared with
+// the messages around it.
+func echoPrepared(ctx context.Context, conn *websocket.Conn) error {
+	for i := 0; ; i++ {
+		typ, data, err := conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if i%2 == 0 {
+			err = conn.Write(ctx, typ, data)
+		} else {
+			var pm *websocket.PreparedMessage
+			if pm, err = websocket.NewPreparedMessage(typ, data); err == nil {
+				err = conn.WritePrepared(ctx, pm)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("echoing message %d (%d-byte %s, prepared: %v): %w", i, len(data), typeName(typ), i%2 == 1, err)
+		}
+	}
+}
+
+func (c *serverCase) prepared() {
+	s := c.serve(c.options(), echoPrepared)
+	c.normalEnd(c.runPeer(s, "echo"))
+}
+
+// keepAliveSilentPeer: a peer that never answers pings must be dropped by
+// KeepAlive, and our handler's Read must end with a local close.
+func (c *serverCase) keepAliveSilentPeer() {
+	opts := c.options()
+	opts.KeepAlive = 100 * time.Millisecond
+	s := c.serve(opts, echo)
+	r := c.runPeer(s, "silent")
+	c.accepted(r)
+	var ce *websocket.CloseError
+	if !errors.As(r.err, &ce) || !ce.Local {
+		c.t.Errorf("handler end = %v (%T), want a local *websocket.CloseError from the keep-alive", r.err, r.err)
+	}
 }

@@ -37,6 +37,15 @@ export function binaryPayload(n) {
   return buf;
 }
 
+/** A block of `block` random bytes repeated `times` times: back-references
+ * at distance `block` test the negotiated LZ77 window sizes. */
+export function repeatPayload(block, times) {
+  return Buffer.concat(Array(times).fill(binaryPayload(block)));
+}
+
+// Messages with long-distance repetition that every echo scenario sends.
+export const REPEATS = [[1500, 8], [6000, 4], [20000, 2]];
+
 export function payload(type, n) {
   return type === 'text' ? textPayload(n) : binaryPayload(n);
 }

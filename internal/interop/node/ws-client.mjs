@@ -1,14 +1,18 @@
 // WebSocket client peer for Tether's interop tests, built on the ws package.
 //
-// Usage: node ws-client.mjs URL SCENARIO [--deflate] [--expect-ext=permessage-deflate|none]
-//        [--sizes=0,1,...] [--protocols=a,b] [--expect-protocol=p] [--size=N]
+// Usage: node ws-client.mjs URL SCENARIO [--deflate] [--server-window=BITS]
+//        [--expect-ext=permessage-deflate|none] [--sizes=0,1,...]
+//        [--protocols=a,b] [--expect-protocol=p] [--size=N]
+//
+// Scenarios: echo, fragmented, utf8, bad-utf8, close-client, close-server,
+// ping, subprotocol, origin, silent, toobig (see each function).
 //
 // It runs one scripted scenario against a server that echoes every message
 // back unchanged, prints "OK <scenario>" and exits 0, or prints "FAIL: ..."
 // with what differed and exits 1.
 
 import WebSocket from 'ws';
-import { Inbox, diff, parseArgs, payload, textPayload } from './lib.mjs';
+import { Inbox, REPEATS, diff, parseArgs, payload, repeatPayload, textPayload } from './lib.mjs';
 
 const { positional, opts } = parseArgs(process.argv.slice(2));
 const [url, scenario] = positional;
@@ -20,10 +24,17 @@ function fail(msg) {
   throw new Error(msg);
 }
 
+function deflateOptions() {
+  const o = { threshold: 0 };
+  // Asks the server to compress within a small LZ77 window.
+  if (opts['server-window']) o.serverMaxWindowBits = Number(opts['server-window']);
+  return o;
+}
+
 function open(extra = {}) {
   const protocols = opts.protocols ? String(opts.protocols).split(',') : [];
   const ws = new WebSocket(url, protocols, {
-    perMessageDeflate: opts.deflate ? { threshold: 0 } : false,
+    perMessageDeflate: opts.deflate ? deflateOptions() : false,
     maxPayload: 64 << 20,
     ...extra,
   });
@@ -79,6 +90,13 @@ const scenarios = {
         const buf = payload(type, n);
         ws.send(buf, { binary: type === 'binary' });
         await expectEcho(inbox, type, buf, `${type} ${n} bytes`);
+      }
+    }
+    if (!opts.sizes) {
+      for (const [block, times] of REPEATS) {
+        const buf = repeatPayload(block, times);
+        ws.send(buf, { binary: true });
+        await expectEcho(inbox, 'binary', buf, `binary ${block}-byte block repeated ${times} times`);
       }
     }
     await closeNormally(ws, inbox);
@@ -184,6 +202,13 @@ const scenarios = {
     });
     if (status !== 403) fail(`cross-origin handshake: HTTP ${status}, want 403`);
     console.log(`refused with HTTP ${status}`);
+  },
+
+  // Never answers pings, to be dropped by the server's keep-alive.
+  async silent() {
+    const { inbox } = await open({ autoPong: false });
+    const c = await inbox.closeEvent();
+    console.log(`closed by the server: code ${c.code}`);
   },
 
   async toobig() {

@@ -1,6 +1,6 @@
 // WebSocket server peer for Tether's interop tests, built on the ws package.
 //
-// Usage: node ws-server.mjs [--deflate]
+// Usage: node ws-server.mjs [--deflate [--client-window=BITS]]
 //
 // Listens on 127.0.0.1 on a free port and prints "PORT <n>" first. The request
 // path picks what the server does with a connection (the query string carries
@@ -30,7 +30,10 @@ function report(obj) {
 const wss = new WebSocketServer({
   host: '127.0.0.1',
   port: 0,
-  perMessageDeflate: opts.deflate ? { threshold: 0 } : false,
+  // --client-window=BITS makes the client compress within a small LZ77 window.
+  perMessageDeflate: opts.deflate
+    ? { threshold: 0, ...(opts['client-window'] ? { clientMaxWindowBits: Number(opts['client-window']) } : {}) }
+    : false,
   maxPayload: 64 << 20,
   handleProtocols(protocols) {
     for (const p of protocols) if (SUPPORTED.has(p)) return p;

@@ -35,6 +35,16 @@ def binary_payload(n):
     return random.Random(n).randbytes(n)
 
 
+def repeat_payload(block, times):
+    """A block of random bytes repeated: back-references at distance block
+    test the negotiated LZ77 window sizes."""
+    return binary_payload(block) * times
+
+
+# Messages with long-distance repetition that every echo scenario sends.
+REPEATS = [(1500, 8), (6000, 4), (20000, 2)]
+
+
 def payload(kind, n):
     return text_payload(n) if kind == "text" else binary_payload(n)
 

@@ -1,7 +1,10 @@
 """WebSocket server peer for Tether's interop tests, built on Debian's
 python3-websockets 10.x (legacy asyncio API). Run with /usr/bin/python3.
 
-Usage: ws_server.py [--deflate]
+Usage: ws_server.py [--deflate [--client-window=BITS]]
+
+With --deflate alone, websockets' defaults apply: it answers
+server_max_window_bits=12 and, when offered, client_max_window_bits=12.
 
 Listens on 127.0.0.1 on a free port and prints "PORT <n>" first. The request
 path picks what the server does with a connection (the query string carries
@@ -29,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import websockets
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Opcode
 
 from peerlib import MAX_SIZE, SUPPORTED_SUBPROTOCOLS, first_supported, parse_args
@@ -98,11 +102,22 @@ async def main():
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
+    compression, extensions = ("deflate" if opts.get("deflate") else None), None
+    if opts.get("deflate") and opts.get("client-window"):
+        # Makes the client compress within a small LZ77 window.
+        compression = None
+        extensions = [
+            ServerPerMessageDeflateFactory(
+                client_max_window_bits=int(opts["client-window"]),
+                compress_settings={"memLevel": 5},
+            )
+        ]
     async with websockets.serve(
         handler,
         "127.0.0.1",
         0,
-        compression="deflate" if opts.get("deflate") else None,
+        compression=compression,
+        extensions=extensions,
         max_size=MAX_SIZE,
         subprotocols=SUPPORTED_SUBPROTOCOLS,
         select_subprotocol=first_supported,
