@@ -117,7 +117,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		p, _ := brw.Reader.Peek(n)
 		prefix = bytes.Clone(p)
 	}
-	return newConn(nc, nil, prefix, cfg), nil
+	return newConn(nc, prefix, cfg), nil
 }
 
 // refuse answers a failed handshake and returns the error.

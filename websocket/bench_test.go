@@ -34,7 +34,7 @@ func BenchmarkRead(b *testing.B) {
 		for _, typ := range []MessageType{MessageBinary, MessageText} {
 			b.Run(fmt.Sprintf("%s/%dB", typ, size), func(b *testing.B) {
 				frame := clientFrame(0x80|byte(typ), make([]byte, size)) // zeros: valid UTF-8 too
-				c := newConn(&pipeConn{r: &loopReader{data: frame}}, nil, nil, connConfig{})
+				c := newConn(&pipeConn{r: &loopReader{data: frame}}, nil, connConfig{})
 				ctx := context.Background()
 				buf := make([]byte, size)
 				b.SetBytes(int64(size))
@@ -63,7 +63,7 @@ func BenchmarkReadCompressed(b *testing.B) {
 			}
 			z := appendDeflate(nil, payload, false)
 			frame := clientFrame(0x80|0x40|byte(opBinary), z)
-			c := newConn(&pipeConn{r: &loopReader{data: frame}}, nil, nil, connConfig{neg: negotiated{deflate: true, peerNoContext: true}})
+			c := newConn(&pipeConn{r: &loopReader{data: frame}}, nil, connConfig{neg: negotiated{deflate: true, peerNoContext: true}})
 			ctx := context.Background()
 			buf := make([]byte, size)
 			b.SetBytes(int64(size))
@@ -93,7 +93,7 @@ func BenchmarkWrite(b *testing.B) {
 		}
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("%s/%dB", side, size), func(b *testing.B) {
-				c := newConn(discardConn(), nil, nil, connConfig{client: client})
+				c := newConn(discardConn(), nil, connConfig{client: client})
 				ctx := context.Background()
 				msg := make([]byte, size)
 				b.SetBytes(int64(size))
@@ -112,7 +112,7 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkWritePrepared(b *testing.B) {
 	for _, size := range benchSizes {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			c := newConn(discardConn(), nil, nil, connConfig{})
+			c := newConn(discardConn(), nil, connConfig{})
 			pm, _ := NewPreparedMessage(MessageBinary, make([]byte, size))
 			ctx := context.Background()
 			b.SetBytes(int64(size))

@@ -1,7 +1,6 @@
 package websocket
 
 import (
-	"bufio"
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
@@ -97,7 +96,7 @@ type connConfig struct {
 	onPong        func([]byte)
 }
 
-func newConn(nc net.Conn, br *bufio.Reader, prefix []byte, cfg connConfig) *Conn {
+func newConn(nc net.Conn, prefix []byte, cfg connConfig) *Conn {
 	c := &Conn{
 		nc:            nc,
 		client:        cfg.client,
@@ -115,7 +114,7 @@ func newConn(nc net.Conn, br *bufio.Reader, prefix []byte, cfg connConfig) *Conn
 		c.compressAbove = defaultCompressAbove
 	}
 	c.SetReadLimit(cfg.readLimit)
-	c.rd.init(c, br, prefix)
+	c.rd.init(c, prefix)
 	c.mr.c = c
 	c.mw.c = c
 	if c.client {
@@ -224,6 +223,16 @@ func (c *Conn) errClosed() error {
 		return ErrClosed
 	}
 	return fmt.Errorf("%w: %w", ErrClosed, c.closeErr)
+}
+
+// gotPeerClose reports whether the peer's close frame has arrived.
+func (c *Conn) gotPeerClose() bool {
+	select {
+	case <-c.closeRecv:
+		return true
+	default:
+		return false
+	}
 }
 
 // peerClosed records the peer's close frame.

@@ -176,7 +176,7 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOptions) 
 		return nil, nil, fmt.Errorf("websocket: sending handshake: %w", err)
 	}
 
-	br := getReader(nc)
+	br := bufio.NewReaderSize(nc, 1024)
 	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet, URL: u})
 	if err != nil {
 		return nil, nil, fmt.Errorf("websocket: reading handshake response: %w", err)
@@ -221,11 +221,10 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOptions) 
 	if cfg.neg, err = checkDeflateResponse(exts, opts.Compression); err != nil {
 		return bad("%v", err)
 	}
-	var leftover *bufio.Reader // frames the server sent right behind its response
-	if br.Buffered() > 0 {
-		leftover = br
-	} else {
-		putReader(br)
+	var prefix []byte // frames the server sent right behind its response
+	if n := br.Buffered(); n > 0 {
+		p, _ := br.Peek(n)
+		prefix = bytes.Clone(p)
 	}
-	return newConn(nc, leftover, nil, cfg), resp, nil
+	return newConn(nc, prefix, cfg), resp, nil
 }

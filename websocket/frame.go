@@ -1,7 +1,6 @@
 package websocket
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -38,10 +37,16 @@ type header struct {
 	maskKey uint32 // in wire byte order read as little-endian, for mask()
 }
 
+// headerReader is the buffered input readHeader needs.
+type headerReader interface {
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+}
+
 // readHeader reads and checks one frame header from br. It enforces the rules that need no
 // connection state: reserved bits other than RSV1, reserved opcodes, control frame size and
 // fragmentation, and the 63-bit, minimally encoded payload length.
-func readHeader(br *bufio.Reader) (header, error) {
+func readHeader(br headerReader) (header, error) {
 	var h header
 	b, err := br.Peek(2)
 	if err != nil {

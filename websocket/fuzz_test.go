@@ -45,7 +45,7 @@ func FuzzReadFrame(f *testing.F) {
 		f.Add(seed, true)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, deflate bool) {
-		c := newConn(&pipeConn{r: bytes.NewReader(data)}, nil, nil, connConfig{
+		c := newConn(&pipeConn{r: bytes.NewReader(data)}, nil, connConfig{
 			neg:       negotiated{deflate: deflate},
 			readLimit: 1 << 16,
 		})
@@ -110,7 +110,7 @@ func FuzzInflate(f *testing.F) {
 	f.Add([]byte{0x03, 0x00}) // a final empty block
 	f.Fuzz(func(t *testing.T, z []byte) {
 		frame := clientFrame(0x80|0x40|byte(opBinary), z)
-		c := newConn(&pipeConn{r: bytes.NewReader(frame)}, nil, nil, connConfig{
+		c := newConn(&pipeConn{r: bytes.NewReader(frame)}, nil, connConfig{
 			neg:       negotiated{deflate: true},
 			readLimit: 1 << 16,
 		})

@@ -1,7 +1,6 @@
 package websocket
 
 import (
-	"bufio"
 	"compress/flate"
 	"context"
 	"errors"
@@ -17,7 +16,7 @@ type readState struct {
 	c      *Conn
 	lock   chanLock
 	waiter *readWaiter
-	br     *bufio.Reader // nil while idle: taken from the pool once bytes arrive
+	br     *readBuffer   // nil while idle: taken from the pool once bytes arrive
 	prefix prefixReader  // bytes that arrived with the handshake, then the connection
 	err    error         // sticky: the error that ended reading
 
@@ -47,10 +46,9 @@ type readState struct {
 	one  [1]byte
 }
 
-func (r *readState) init(c *Conn, br *bufio.Reader, prefix []byte) {
+func (r *readState) init(c *Conn, prefix []byte) {
 	r.c = c
 	r.lock = make(chanLock, 1)
-	r.br = br
 	r.prefix = prefixReader{b: prefix, nc: c.nc}
 	r.waiter = newReadWaiter(c.nc)
 	r.src.r = r
@@ -211,25 +209,26 @@ func (r *readState) finish(err error) error {
 // release gives the read buffer back to the pool when it holds no unread bytes.
 func (r *readState) release() {
 	if r.br != nil && r.br.Buffered() == 0 {
-		putReader(r.br)
+		putReadBuffer(r.br)
 		r.br = nil
 	}
 }
 
-// fill makes sure a read buffer is in place, waiting for data first when there is none.
+// fill makes sure a read buffer is in place. Where it can, it waits for data before taking one.
 func (r *readState) fill() error {
-	if r.br != nil {
+	switch {
+	case r.br != nil:
 		return nil
-	}
-	if len(r.prefix.b) == 0 && r.waiter != nil {
-		if err := r.waiter.wait(); err != nil {
+	case len(r.prefix.b) > 0:
+		r.br = getReadBuffer(&r.prefix)
+	case r.waiter != nil:
+		br, err := r.waiter.wait()
+		if err != nil {
 			return err
 		}
-	}
-	if len(r.prefix.b) > 0 {
-		r.br = getReader(&r.prefix)
-	} else {
-		r.br = getReader(r.c.nc)
+		r.br = br
+	default:
+		r.br = getReadBuffer(r.c.nc)
 	}
 	return nil
 }
@@ -442,10 +441,9 @@ func (r *readState) control(h header) error {
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		_ = c.writeClose(ctx, code, "") // answer with the same code, unless we sent ours first
 		cancel()
+		// The peer's close is what ended the connection, even if our answer could not be sent.
 		ce := &CloseError{Code: code, Reason: reason}
-		if !c.closeWith(ce) {
-			return c.errClosed()
-		}
+		c.closeWith(ce)
 		return ce
 	}
 	return nil

@@ -4,9 +4,9 @@ package websocket
 
 import "net"
 
-// readWaiter is unavailable here: connections take their read buffer at once.
+// readWaiter is unavailable here: connections take their read buffer before reading.
 type readWaiter struct{}
 
 func newReadWaiter(net.Conn) *readWaiter { return nil }
 
-func (*readWaiter) wait() error { return nil }
+func (*readWaiter) wait() (*readBuffer, error) { return nil, nil }

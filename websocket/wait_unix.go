@@ -3,17 +3,21 @@
 package websocket
 
 import (
+	"io"
 	"net"
+	"os"
 	"syscall"
 )
 
-// readWaiter blocks until a socket has data (or an error or EOF) without reading it, so that a
-// connection waiting for its next message needs no read buffer: the buffer is taken from the
-// pool only once bytes have arrived.
+// readWaiter waits for a socket to become readable without holding a buffer: the buffer is
+// taken from the pool inside the readiness callback, given back if nothing is there yet, and
+// kept, filled by that same read, once bytes have arrived.
 type readWaiter struct {
-	raw  syscall.RawConn
-	peek [1]byte
-	fn   func(fd uintptr) bool // bound once: a method value made per call would allocate
+	nc  net.Conn
+	raw syscall.RawConn
+	got *readBuffer
+	err error
+	fn  func(fd uintptr) bool // bound once: a method value made per wait would allocate
 }
 
 func newReadWaiter(nc net.Conn) *readWaiter {
@@ -25,17 +29,44 @@ func newReadWaiter(nc net.Conn) *readWaiter {
 	if err != nil {
 		return nil
 	}
-	w := &readWaiter{raw: raw}
+	w := &readWaiter{nc: nc, raw: raw}
 	w.fn = w.ready
 	return w
 }
 
-// ready peeks at the socket. It must try a read, not only wait: the runtime's poller reports
-// edges, so data that arrived before the wait began would otherwise go unnoticed.
+// ready tries one read. It must try, not only wait: the runtime's poller reports edges, so data
+// that arrived before the wait began would otherwise go unnoticed.
 func (w *readWaiter) ready(fd uintptr) bool {
-	_, _, err := syscall.Recvfrom(int(fd), w.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
+	b := getReadBuffer(w.nc)
+	for {
+		n, err := syscall.Read(int(fd), b.buf)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
+			putReadBuffer(b)
+			return false
+		case err != nil:
+			putReadBuffer(b)
+			w.err = &net.OpError{Op: "read", Net: "tcp", Source: w.nc.LocalAddr(), Addr: w.nc.RemoteAddr(),
+				Err: os.NewSyscallError("read", err)}
+		case n == 0:
+			putReadBuffer(b)
+			w.err = io.EOF
+		default:
+			b.w = n
+			w.got = b
+		}
+		return true
+	}
 }
 
-// wait returns once the socket is readable, or with the deadline's or the closed socket's error.
-func (w *readWaiter) wait() error { return w.raw.Read(w.fn) }
+// wait returns a buffer holding the bytes that arrived, or the error that ended the wait (the
+// deadline's, the closed socket's, or the read's).
+func (w *readWaiter) wait() (*readBuffer, error) {
+	w.got, w.err = nil, nil
+	if err := w.raw.Read(w.fn); err != nil {
+		return nil, err
+	}
+	return w.got, w.err
+}

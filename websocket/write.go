@@ -178,6 +178,10 @@ func (c *Conn) wrote(ctx context.Context, stop func() bool, err error) error {
 	if c.isClosed() {
 		return c.errClosed()
 	}
+	if c.gotPeerClose() {
+		// The reader is ending the connection with the peer's reason, the better one.
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
 	ce := &CloseError{Code: StatusAbnormalClosure, Reason: "connection lost: " + err.Error(), Local: true, cause: err}
 	if !c.closeWith(ce) {
 		return c.errClosed()
