@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tether-rt/tether/websocket"
+)
+
+// defaultReadLimit is large enough for the 16 MiB messages of WebSocket
+// conformance suites, with room to spare.
+const defaultReadLimit = 64 << 20
+
+// shutdownTimeout bounds how long a shutdown waits for peers to answer the
+// going-away close before their connections are dropped. Shorter than the
+// library's own close timeout so that Ctrl-C is prompt.
+const shutdownTimeout = 3 * time.Second
+
+func runEcho(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8765", "listen on this `host:port`")
+	raw := fs.Bool("raw", false, "send every message back unchanged and accept permessage-deflate (for conformance suites)")
+	compression := fs.Bool("compression", false, "accept permessage-deflate (always on with --raw)")
+	readLimit := fs.Int64("read-limit", defaultReadLimit, "largest accepted message in `bytes` (-1: no limit)")
+	verbose := fs.Bool("verbose", false, "log every connection and error")
+	fs.Usage = usageFunc(fs, "tether echo [flags]",
+		"Runs a WebSocket echo server accepting the upgrade on any path. A text message M\n"+
+			"is answered with the text \"Echo: M\", a binary message B with \"Echo: \" followed by B.\n"+
+			"Runs until SIGINT or SIGTERM, then closes every connection with 1001 (going away).")
+	if done, code := parseFlags(fs, args, stdout, stderr); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tether echo: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	srv := newEchoServer(echoConfig{
+		raw:         *raw,
+		compression: *compression,
+		readLimit:   *readLimit,
+		logger:      logger,
+	})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether echo: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "tether echo: listening on ws://%s\n", ln.Addr())
+	if err := srv.serve(ctx, ln); err != nil {
+		fmt.Fprintf(stderr, "tether echo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// echoConfig holds the settings of an echoServer.
+type echoConfig struct {
+	raw         bool  // echo unchanged, accept compression
+	compression bool  // accept permessage-deflate
+	readLimit   int64 // as websocket.AcceptOptions.ReadLimit
+	logger      *slog.Logger
+}
+
+// echoServer is the WebSocket echo server of TEST-SERVERS.md section 2.
+//
+// It tracks its connections itself because http.Server.Shutdown forgets
+// hijacked connections, and a graceful shutdown must close each of them
+// with 1001.
+type echoServer struct {
+	opts   *websocket.AcceptOptions
+	prefix []byte // prepended to every echoed message; nil with --raw
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	conns   map[*websocket.Conn]struct{}
+	closing bool
+	wg      sync.WaitGroup // one per handler between Accept and the end of its serve loop
+}
+
+func newEchoServer(cfg echoConfig) *echoServer {
+	opts := &websocket.AcceptOptions{
+		// A test server: browsers on any page may connect.
+		OriginPatterns: []string{"*"},
+		ReadLimit:      cfg.readLimit,
+	}
+	if cfg.raw || cfg.compression {
+		opts.Compression = websocket.CompressionContextTakeover
+	}
+	s := &echoServer{opts: opts, log: cfg.logger, conns: make(map[*websocket.Conn]struct{})}
+	if !cfg.raw {
+		s.prefix = []byte("Echo: ")
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// ServeHTTP upgrades the request on any path and hands the connection to
+// its own goroutine, so that net/http can free the request's buffers.
+func (s *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	c, err := websocket.Accept(w, r, s.opts)
+	if err != nil {
+		// Accept has already answered with an HTTP error.
+		s.log.Debug("handshake refused", "remote", r.RemoteAddr, "err", err)
+		s.wg.Done()
+		return
+	}
+	s.mu.Lock()
+	if s.closing {
+		// Shutdown began during the handshake and did not see this conn.
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.Close(websocket.StatusGoingAway, "server shutting down")
+		}()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.log.Debug("connected", "remote", r.RemoteAddr, "path", r.URL.Path)
+	go s.echo(c)
+}
+
+// echo answers every message of c until the connection closes.
+func (s *echoServer) echo(c *websocket.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.CloseNow()
+	}()
+	// Whole messages rather than streaming: a text message is validated as
+	// UTF-8 before any of it is echoed, as conformance suites expect.
+	ctx := context.Background()
+	var buf []byte
+	for {
+		typ, msg, err := c.Read(ctx)
+		if err != nil {
+			s.logClosed(c, err)
+			return
+		}
+		out := msg
+		if s.prefix != nil {
+			buf = append(append(buf[:0], s.prefix...), msg...)
+			out = buf
+		}
+		if err := c.Write(ctx, typ, out); err != nil {
+			s.logClosed(c, err)
+			return
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil // do not keep a large buffer for an idle connection
+		}
+	}
+}
+
+func (s *echoServer) logClosed(c *websocket.Conn, err error) {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && !ce.Local {
+		s.log.Debug("closed by peer", "remote", c.RemoteAddr(), "code", int(ce.Code), "reason", ce.Reason)
+		return
+	}
+	s.log.Debug("connection ended", "remote", c.RemoteAddr(), "err", err)
+}
+
+// serve accepts connections on ln until ctx is canceled, then shuts down
+// gracefully: it stops accepting, closes every WebSocket with 1001 and
+// waits, bounded by shutdownTimeout, for the close handshakes to finish.
+// It returns nil after a shutdown and the listener's error otherwise.
+func (s *echoServer) serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		s.shutdown(context.Background(), hs)
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	s.shutdown(sctx, hs)
+	<-errc // http.ErrServerClosed
+	return nil
+}
+
+func (s *echoServer) shutdown(ctx context.Context, hs *http.Server) {
+	s.mu.Lock()
+	s.closing = true
+	open := make([]*websocket.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		open = append(open, c)
+	}
+	s.mu.Unlock()
+
+	// Close waits for the peer's answer; do them all at once. The echo
+	// loops see the peer's close and end, which is what wg waits for.
+	var closers sync.WaitGroup
+	defer closers.Wait()
+	for _, c := range open {
+		closers.Go(func() { c.Close(websocket.StatusGoingAway, "server shutting down") })
+	}
+	if err := hs.Shutdown(ctx); err != nil {
+		hs.Close()
+	}
+
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		s.log.Debug("shutdown: dropping connections that did not answer the close", "count", len(s.conns))
+		for c := range s.conns {
+			c.CloseNow()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tether-rt/tether/websocket"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestRunDispatch(t *testing.T) {
+	tests := []struct {
+		args       []string
+		code       int
+		wantStdout string
+		wantStderr string
+	}{
+		{nil, 0, "Commands:", ""},
+		{[]string{"help"}, 0, "connect", ""},
+		{[]string{"-h"}, 0, "echo", ""},
+		{[]string{"help", "connect"}, 0, "Usage: tether connect", ""},
+		{[]string{"help", "nope"}, 2, "", "unknown command"},
+		{[]string{"nope"}, 2, "", `unknown command "nope"`},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tt.args, nil, &stdout, &stderr)
+		if code != tt.code || !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
+			t.Errorf("%q: code %d, stdout %q, stderr %q", tt.args, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// buildTether builds the binary once per test that needs it.
+func buildTether(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tether")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startProcess starts cmd in its own process group, killed at cleanup.
+func startProcess(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+}
+
+// TestBinarySignal runs the built binary: it must print the listening
+// line, serve, and on SIGINT close connections with 1001 and exit 0.
+func TestBinarySignal(t *testing.T) {
+	bin := buildTether(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin, "echo", "--addr", "127.0.0.1:0")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			startProcess(t, cmd)
+
+			lines := make(chan string, 1)
+			go func() {
+				line, _ := bufio.NewReader(stdout).ReadString('\n')
+				lines <- line
+			}()
+			var line string
+			select {
+			case line = <-lines:
+			case <-time.After(30 * time.Second):
+				t.Fatal("no listening line within 30s")
+			}
+			url, ok := strings.CutPrefix(strings.TrimSpace(line), "tether echo: listening on ")
+			if !ok {
+				t.Fatalf("first line = %q, want \"tether echo: listening on ws://...\"", line)
+			}
+			c := dial(t, url, nil)
+			if _, reply := roundTrip(t, c, websocket.MessageText, []byte("ping?")); string(reply) != "Echo: ping?" {
+				t.Fatalf("reply = %q", reply)
+			}
+
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = c.Read(testCtx(t))
+			if got := websocket.CloseStatus(err); got != websocket.StatusGoingAway {
+				t.Errorf("after %v: read error %v, want close 1001", sig, err)
+			}
+			waitErr := make(chan error, 1)
+			go func() { waitErr <- cmd.Wait() }()
+			select {
+			case err := <-waitErr:
+				var ee *exec.ExitError
+				if errors.As(err, &ee) || err != nil {
+					t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("process did not exit within 30s of the signal")
+			}
+		})
+	}
+}
+
+// TestBinaryConnectSend runs the README's example against the binary.
+func TestBinaryConnectSend(t *testing.T) {
+	bin := buildTether(t)
+	addr := startEcho(t, echoConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "connect", "ws://"+addr, "--send", "Hello, Server!")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tether connect: %v", err)
+	}
+	if string(out) != "Echo: Hello, Server!\n" {
+		t.Fatalf("output = %q", out)
+	}
+}
