@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -73,6 +74,8 @@ var clientScenarios = []clientScenario{
 	{"subprotocol-none", []string{"plain"}, (*clientCase).subprotocolNone},
 	{"origin-refused", []string{"plain"}, (*clientCase).originRefused},
 	{"read-limit", compressionModes, (*clientCase).readLimit},
+	{"read-limit-fragmented", compressionModes, (*clientCase).readLimitFragmented},
+	{"burst-then-close", []string{"plain", "deflate"}, (*clientCase).burst},
 }
 
 // TestOurClientToPeerServer runs websocket.Dial against each peer's server
@@ -435,8 +438,17 @@ func (c *clientCase) originRefused() {
 }
 
 func (c *clientCase) readLimit() {
-	conn, id := c.dial("/send", url.Values{"size": {strconv.Itoa(256 * kib)}}, &websocket.DialOptions{ReadLimit: 64 * kib})
-	_, _, err := conn.Read(c.ctx)
+	// A message of exactly the limit passes.
+	conn, id := c.dial("/send", url.Values{"size": {strconv.Itoa(64 * kib)}}, &websocket.DialOptions{ReadLimit: 64 * kib})
+	typ, data, err := conn.Read(c.ctx)
+	if err != nil {
+		c.t.Fatalf("Read of a message of exactly the read limit: %v\n%s", err, c.server.describe(id))
+	}
+	checkMessage(c.t, "message at the limit", websocket.MessageBinary, bytes.Repeat([]byte("z"), 64*kib), typ, data)
+	c.closeNormally(conn, id)
+
+	conn, id = c.dial("/send", url.Values{"size": {strconv.Itoa(256 * kib)}}, &websocket.DialOptions{ReadLimit: 64 * kib})
+	_, _, err = conn.Read(c.ctx)
 	checkClose(c.t, "Read of an over-limit message", err, websocket.StatusMessageTooBig, anyReason, true)
 	c.peerClosed(id, 1009, anyReason)
 }
@@ -530,4 +542,31 @@ func (c *clientCase) concurrentWrites() {
 		}
 	}
 	c.closeNormally(conn, id)
+}
+
+// readLimitFragmented: every fragment is under the limit, the message is not.
+func (c *clientCase) readLimitFragmented() {
+	conn, id := c.dial("/echo-fragmented", url.Values{"frag": {strconv.Itoa(32 * kib)}}, &websocket.DialOptions{ReadLimit: 64 * kib})
+	if err := conn.Write(c.ctx, websocket.MessageBinary, bytes.Repeat([]byte("z"), 128*kib)); err != nil {
+		c.t.Fatalf("Write: %v", err)
+	}
+	_, _, err := conn.Read(c.ctx)
+	checkClose(c.t, "Read of an over-limit fragmented message", err, websocket.StatusMessageTooBig, anyReason, true)
+	c.peerClosed(id, 1009, anyReason)
+}
+
+// burst: messages followed at once by a close must all be read before the
+// close is reported.
+func (c *clientCase) burst() {
+	conn, id := c.dial("/burst", url.Values{"count": {"3"}, "code": {"4002"}, "reason": {"after"}}, nil)
+	for i := range 3 {
+		typ, data, err := conn.Read(c.ctx)
+		if err != nil {
+			c.t.Fatalf("Read of message %d: %v\n%s", i, err, c.server.describe(id))
+		}
+		checkMessage(c.t, fmt.Sprintf("message %d", i), websocket.MessageText, []byte(fmt.Sprintf("burst %d", i)), typ, data)
+	}
+	_, _, err := conn.Read(c.ctx)
+	checkClose(c.t, "Read after the messages", err, 4002, "after", false)
+	c.peerClosed(id, 4002, anyReason)
 }

@@ -81,6 +81,9 @@ var serverScenarios = []serverScenario{
 	{"subprotocol-none", []string{"plain"}, nil, (*serverCase).subprotocolNone},
 	{"origin-refused", []string{"plain"}, nil, (*serverCase).originRefused},
 	{"read-limit", compressionModes, nil, (*serverCase).readLimit},
+	{"read-limit-fragmented", compressionModes, nil, (*serverCase).readLimitFragmented},
+	{"burst-then-close", []string{"plain", "deflate"}, nil, (*serverCase).burst},
+	{"many-connections", []string{"plain", "deflate"}, nil, (*serverCase).many},
 	{"keepalive-silent-peer", []string{"plain"}, nil, (*serverCase).keepAliveSilentPeer},
 }
 
@@ -124,7 +127,7 @@ type ourServer struct {
 }
 
 func (c *serverCase) serve(opts *websocket.AcceptOptions, handle func(ctx context.Context, conn *websocket.Conn) error) *ourServer {
-	s := &ourServer{results: make(chan handlerResult, 8)}
+	s := &ourServer{results: make(chan handlerResult, 64)}
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(c.ctx)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -160,6 +163,12 @@ func (c *serverCase) serve(opts *websocket.AcceptOptions, handle func(ctx contex
 // handler ended with. A peer failure fails the test, with its output.
 func (c *serverCase) runPeer(s *ourServer, scenario string, args ...string) handlerResult {
 	c.t.Helper()
+	return c.runPeerN(s, 1, scenario, args...)[0]
+}
+
+// runPeerN is runPeer for a scenario that opens n connections.
+func (c *serverCase) runPeerN(s *ourServer, n int, scenario string, args ...string) []handlerResult {
+	c.t.Helper()
 	if c.mode.peerDeflate {
 		args = append(args, "--deflate")
 		args = append(args, c.mode.peerArgs...)
@@ -175,13 +184,16 @@ func (c *serverCase) runPeer(s *ourServer, scenario string, args ...string) hand
 	if err != nil {
 		c.t.Errorf("%s client failed (%v), output:\n%s", c.peer.name, err, out)
 	}
-	select {
-	case r := <-s.results:
-		return r
-	case <-c.ctx.Done():
-		c.t.Fatalf("our handler did not finish: %v (peer output:\n%s)", c.ctx.Err(), out)
+	var results []handlerResult
+	for range n {
+		select {
+		case r := <-s.results:
+			results = append(results, r)
+		case <-c.ctx.Done():
+			c.t.Fatalf("%d of %d handlers did not finish: %v (peer output:\n%s)", n-len(results), n, c.ctx.Err(), out)
+		}
 	}
-	return handlerResult{}
+	return results
 }
 
 // accepted fails the test if Accept failed.
@@ -381,9 +393,50 @@ func (c *serverCase) readLimit() {
 	opts.ReadLimit = 64 * kib
 	s := c.serve(opts, echo)
 	// Over the limit only once inflated when compression is on.
-	r := c.runPeer(s, "toobig", "--size="+strconv.Itoa(256*kib))
+	// A message of exactly the limit passes.
+	r := c.runPeer(s, "toobig", "--ok-size="+strconv.Itoa(64*kib), "--size="+strconv.Itoa(256*kib))
 	c.accepted(r)
 	checkClose(c.t, "handler end after an over-limit message", r.err, websocket.StatusMessageTooBig, anyReason, true)
+}
+
+// readLimitFragmented: every fragment is under the limit, the message is not.
+func (c *serverCase) readLimitFragmented() {
+	opts := c.options()
+	opts.ReadLimit = 64 * kib
+	s := c.serve(opts, echo)
+	r := c.runPeer(s, "toobig", "--size="+strconv.Itoa(2*mib), "--fragments=64")
+	c.accepted(r)
+	checkClose(c.t, "handler end after an over-limit fragmented message", r.err, websocket.StatusMessageTooBig, anyReason, true)
+}
+
+// burst: messages followed at once by a close must all be read before the
+// close is reported.
+func (c *serverCase) burst() {
+	var got []string
+	s := c.serve(c.options(), func(ctx context.Context, conn *websocket.Conn) error {
+		for {
+			_, data, err := conn.Read(ctx)
+			if err != nil {
+				return err
+			}
+			got = append(got, string(data)) // read after the handler's result arrives
+		}
+	})
+	r := c.runPeer(s, "burst")
+	c.accepted(r)
+	checkClose(c.t, "handler end", r.err, 4002, "after", false)
+	if want := []string{"burst 0", "burst 1", "burst 2"}; !slices.Equal(got, want) {
+		c.t.Errorf("read %q before the close, want %q", got, want)
+	}
+}
+
+func (c *serverCase) many() {
+	const n = 40
+	s := c.serve(c.options(), echo)
+	for i, r := range c.runPeerN(s, n, "many", "--conns="+strconv.Itoa(n)) {
+		c.accepted(r)
+		checkClose(c.t, fmt.Sprintf("handler %d end", i), r.err, websocket.StatusNormalClosure, "done", false)
+	}
 }
 
 // echoPrepared echoes messages alternately with Write and WritePrepared: a

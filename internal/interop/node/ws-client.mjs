@@ -2,10 +2,11 @@
 //
 // Usage: node ws-client.mjs URL SCENARIO [--deflate] [--server-window=BITS]
 //        [--expect-ext=permessage-deflate|none] [--sizes=0,1,...]
-//        [--protocols=a,b] [--expect-protocol=p] [--size=N]
+//        [--protocols=a,b] [--expect-protocol=p] [--size=N] [--ok-size=N]
+//        [--fragments=K] [--conns=N]
 //
 // Scenarios: echo, fragmented, utf8, bad-utf8, close-client, close-server,
-// ping, subprotocol, origin, silent, toobig (see each function).
+// ping, subprotocol, origin, silent, toobig, burst, many (see each function).
 //
 // It runs one scripted scenario against a server that echoes every message
 // back unchanged, prints "OK <scenario>" and exits 0, or prints "FAIL: ..."
@@ -211,12 +212,44 @@ const scenarios = {
     console.log(`closed by the server: code ${c.code}`);
   },
 
+  // --ok-size=L: a message of exactly the limit, echoed; then --size=N bytes,
+  // in --fragments=K fragments if given, that the server must refuse with 1009.
   async toobig() {
     const { ws, inbox } = await open();
+    if (opts['ok-size']) {
+      const ok = Buffer.alloc(Number(opts['ok-size']), 'y');
+      ws.send(ok, { binary: true });
+      await expectEcho(inbox, 'binary', ok, `message of ${ok.length} bytes (at the limit)`);
+    }
     const n = Number(opts.size);
-    ws.send(Buffer.alloc(n, 'z'), { binary: true }); // compresses to almost nothing
+    const big = Buffer.alloc(n, 'z'); // compresses to almost nothing
+    const k = Number(opts.fragments || 1);
+    sendFragments(ws, 'binary', big, everyN(n, Math.ceil(n / k)));
     const c = await inbox.closeEvent();
-    if (c.code !== 1009) fail(`message of ${n} bytes: close code ${c.code} reason ${JSON.stringify(c.reason)}, want 1009`);
+    if (c.code !== 1009) fail(`message of ${n} bytes in ${k} fragments: close code ${c.code} reason ${JSON.stringify(c.reason)}, want 1009`);
+  },
+
+  // Three messages and a close, without waiting: all must be delivered.
+  async burst() {
+    const { ws, inbox } = await open();
+    for (let i = 0; i < 3; i++) ws.send(`burst ${i}`);
+    ws.close(4002, 'after');
+    const c = await inbox.closeEvent();
+    if (c.code !== 4002) fail(`close echo: code ${c.code} reason ${JSON.stringify(c.reason)}, want 4002`);
+  },
+
+  // --conns=N connections at once, each echoing a few messages.
+  async many() {
+    const n = Number(opts.conns);
+    await Promise.all(Array.from({ length: n }, async (_, i) => {
+      const { ws, inbox } = await open();
+      for (let j = 0; j < 5; j++) {
+        const buf = Buffer.concat([Buffer.from(`conn ${i} message ${j} `), textPayload(100 + 1000 * j)]);
+        ws.send(buf, { binary: false });
+        await expectEcho(inbox, 'text', buf, `connection ${i} message ${j}`);
+      }
+      await closeNormally(ws, inbox);
+    }));
   },
 };
 

@@ -11,6 +11,7 @@
 //   /close?code=C&reason=R      close at once with C and R
 //   /ping?payload=P             ping with P, report the pong, close with 1000 "pinged"
 //   /send?size=N                send one binary message of N bytes
+//   /burst?count=N&code=C&reason=R  send text messages "burst 0".. then close at once
 //   /bad-utf8                   send a text message that is not valid UTF-8
 //
 // Supported subprotocols: tether.v1, tether.v2 (the first of the client's list
@@ -85,6 +86,10 @@ wss.on('connection', (ws, req) => {
       break;
     case '/send':
       ws.send(Buffer.alloc(Number(q.get('size')), 'z'), { binary: true });
+      break;
+    case '/burst':
+      for (let i = 0; i < Number(q.get('count')); i++) ws.send(`burst ${i}`);
+      ws.close(Number(q.get('code')), q.get('reason') || '');
       break;
     case '/bad-utf8':
       ws.send(Buffer.from([0x68, 0x69, 0xc3, 0x28]), { binary: false });

@@ -3,10 +3,12 @@ python3-websockets 10.x (legacy asyncio API). Run with /usr/bin/python3.
 
 Usage: ws_client.py URL SCENARIO [--deflate] [--server-window=BITS]
        [--expect-ext=permessage-deflate|none] [--sizes=0,1,...]
-       [--protocols=a,b] [--expect-protocol=p] [--size=N]
+       [--protocols=a,b] [--expect-protocol=p] [--size=N] [--ok-size=N]
+       [--fragments=K] [--conns=N]
 
 Scenarios: echo, fragmented, utf8, bad-utf8, close-client, close-server, ping,
-subprotocol, origin, silent, toobig (see the scenario_* functions).
+subprotocol, origin, silent, toobig, burst, many (see the scenario_*
+functions).
 
 It runs one scripted scenario against a server that echoes every message back
 unchanged, prints "OK <scenario>" and exits 0, or prints "FAIL: ..." with what
@@ -243,15 +245,47 @@ async def scenario_silent(opts):
 
 
 async def scenario_toobig(opts):
+    """--ok-size=L: a message of exactly the limit, echoed; then --size=N
+    bytes, in --fragments=K fragments if given, refused with 1009."""
     ws = await connect(opts)
+    if opts.get("ok-size"):
+        ok = b"y" * int(opts["ok-size"])
+        await ws.send(ok)
+        await expect_echo(ws, ok, f"message of {len(ok)} bytes (at the limit)")
     n = int(opts["size"])
+    k = int(opts.get("fragments", 1))
+    big = b"z" * n  # compresses to almost nothing
     try:
-        await ws.send(b"z" * n)  # compresses to almost nothing
+        await ws.send(chunks(big, -(-n // k)) if k > 1 else big)
     except ConnectionClosed:
         pass  # the server may close before the whole message is written
     code, reason = await closed(ws)
     if code != 1009:
-        raise Failure(f"message of {n} bytes: close code {code} reason {reason!r}, want 1009")
+        raise Failure(f"message of {n} bytes in {k} fragments: close code {code} reason {reason!r}, want 1009")
+
+
+async def scenario_burst(opts):
+    """Three messages and a close, without waiting: all must be delivered."""
+    ws = await connect(opts)
+    for i in range(3):
+        await ws.send(f"burst {i}")
+    await ws.close(4002, "after")
+    if ws.close_code != 4002:
+        raise Failure(f"close echo: code {ws.close_code} reason {ws.close_reason!r}, want 4002")
+
+
+async def scenario_many(opts):
+    """--conns=N connections at once, each echoing a few messages."""
+
+    async def one(i):
+        ws = await connect(opts)
+        for j in range(5):
+            msg = f"conn {i} message {j} " + text_payload(100 + 1000 * j)
+            await ws.send(msg)
+            await expect_echo(ws, msg, f"connection {i} message {j}")
+        await close_normally(ws)
+
+    await asyncio.gather(*(one(i) for i in range(int(opts["conns"]))))
 
 
 SCENARIOS = {
@@ -266,6 +300,8 @@ SCENARIOS = {
     "origin": scenario_origin,
     "silent": scenario_silent,
     "toobig": scenario_toobig,
+    "burst": scenario_burst,
+    "many": scenario_many,
 }
 
 

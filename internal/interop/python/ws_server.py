@@ -16,6 +16,7 @@ parameters, and an "id" that is repeated in every report):
   /close?code=C&reason=R      close at once with C and R
   /ping?payload=P             ping with P, report the pong, close with 1000 "pinged"
   /send?size=N                send one binary message of N bytes
+  /burst?count=N&code=C&reason=R  send text messages "burst 0".. then close at once
   /bad-utf8                   send a text message that is not valid UTF-8
 
 Supported subprotocols: tether.v1, tether.v2 (the first of the client's list
@@ -83,6 +84,10 @@ async def handler(ws):
             await ws.close(1000, "pinged")
         elif url.path == "/send":
             await ws.send(b"z" * int(q["size"]))
+        elif url.path == "/burst":
+            for i in range(int(q["count"])):
+                await ws.send(f"burst {i}")
+            await ws.close(int(q["code"]), q.get("reason", ""))
         elif url.path == "/bad-utf8":
             # The public API cannot send invalid text; write the frame directly.
             await ws.write_frame(True, Opcode.TEXT, b"hi\xc3\x28")
