@@ -4,6 +4,8 @@
 GO        ?= go
 FUZZTIME  ?= 15s
 BENCHTIME ?= 1s
+# e.g. COMPARE_FLAGS="-rounds 1 -duration 2s" or "-write ../docs/PERFORMANCE.md"
+COMPARE_FLAGS ?=
 NODE_DIR  := internal/interop/node
 # sudo only when not already root.
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -49,4 +51,4 @@ bench:
 ## compare: compare Tether with other Go WebSocket libraries (the bench module)
 compare:
 	@[ -f bench/go.mod ] || { echo "the bench module (bench/) is missing"; exit 1; }
-	cd bench && $(GO) run ./cmd/compare
+	cd bench && $(GO) run ./cmd/compare $(COMPARE_FLAGS)
