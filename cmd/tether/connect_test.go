@@ -282,3 +282,23 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestConnectSendNoReply(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for { // read, never answer
+			if _, _, err := c.Read(r.Context()); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	code, stdout, stderr := runCmd(t, nil, "connect", "ws"+strings.TrimPrefix(srv.URL, "http"), "--send", "x", "--timeout", "100ms")
+	if code != 1 || stdout != "" || stderr != "tether connect: no reply within 100ms\n" {
+		t.Fatalf("code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
