@@ -151,9 +151,14 @@ func (c *Conn) SetReadLimit(n int64) {
 }
 
 // Close performs the closing handshake: it sends a close frame with code and reason, waits a
-// bounded time for the peer's close frame (reading and discarding data if no other goroutine is
-// reading), then closes the connection. Use StatusNoStatusRcvd to send a close frame without a
-// code. Reads and writes after Close fail with an error matching ErrClosed.
+// bounded time (5 s) for the peer's close frame, then closes the connection. Use
+// StatusNoStatusRcvd to send a close frame without a code. Reads and writes after Close fail with
+// an error matching ErrClosed.
+//
+// The peer's close frame arrives through reads. A Read blocked in another goroutine receives it;
+// when no Read is in progress, Close reads itself and discards the messages that arrive before
+// the peer's close frame. To receive every message the peer sends before closing, keep reading
+// until a read returns the *CloseError instead.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if code != StatusNoStatusRcvd && !code.sendable() {
 		return fmt.Errorf("websocket: close code %d may not be sent", int(code))
@@ -169,7 +174,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	case <-c.closed:
 	case <-ctx.Done():
 	case c.rd.lock <- struct{}{}:
-		// Nobody is reading: read until the peer's close frame. Later reads report ErrClosed.
+		// Nobody reads: read until the peer's close frame. Later reads report ErrClosed.
 		c.rd.drain(ctx)
 		if c.rd.err == nil {
 			c.rd.err = ErrClosed
@@ -238,8 +243,9 @@ func (c *Conn) gotPeerClose() bool {
 // peerClosed records the peer's close frame.
 func (c *Conn) peerClosed() { c.recvOnce.Do(func() { close(c.closeRecv) }) }
 
-// fail ends the connection because of err: a protocol error is reported to the peer with its
-// code; then the connection is closed. It returns the error the reader should see.
+// fail ends the connection because of err, from the reading side: a protocol error is reported
+// to the peer with its close code, then the connection is closed. It returns the error the reader
+// should see.
 func (c *Conn) fail(err error) error {
 	if c.isClosed() {
 		return c.errClosed()
@@ -247,13 +253,36 @@ func (c *Conn) fail(err error) error {
 	var ce *CloseError
 	if errors.As(err, &ce) && ce.Code.sendable() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.writeClose(ctx, ce.Code, ce.Reason)
+		if c.writeClose(ctx, ce.Code, ce.Reason) == nil {
+			c.linger()
+		}
 		cancel()
 	}
 	if !c.closeWith(err) {
 		return c.errClosed()
 	}
 	return err
+}
+
+// lingerTimeout bounds how long a failed connection waits for the peer to stop sending.
+const lingerTimeout = 2 * time.Second
+
+// linger lets the close frame just sent reach the peer before the connection is closed. A peer
+// may still be sending (the rest of an oversized message, say); closing a socket with unread
+// input makes the kernel send a reset, which can destroy the close frame before the peer reads
+// it. So: signal the end of our output, then discard input until the peer closes its side, or
+// for a bounded time.
+func (c *Conn) linger() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	var buf [512]byte
+	for range 1 << 16 { // at most 32 MiB
+		if _, err := c.nc.Read(buf[:]); err != nil {
+			return
+		}
+	}
 }
 
 // Ping sends a ping and waits for its pong. Another goroutine must be reading, since pongs are

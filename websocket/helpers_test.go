@@ -169,6 +169,9 @@ func (rc *rawClient) expectClose() StatusCode {
 			rc.t.Fatalf("reading for a close frame: %v", err)
 		}
 		if h.opcode == opClose {
+			// Answer as a client does, and end our side, so the server need not wait for us.
+			_, _ = rc.nc.Write(clientFrame(0x80|byte(opClose), p))
+			_ = rc.nc.(*net.TCPConn).CloseWrite()
 			if len(p) < 2 {
 				return StatusNoStatusRcvd
 			}

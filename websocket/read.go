@@ -16,9 +16,9 @@ type readState struct {
 	c      *Conn
 	lock   chanLock
 	waiter *readWaiter
-	br     *readBuffer   // nil while idle: taken from the pool once bytes arrive
-	prefix prefixReader  // bytes that arrived with the handshake, then the connection
-	err    error         // sticky: the error that ended reading
+	br     *readBuffer  // nil while idle: taken from the pool once bytes arrive
+	prefix prefixReader // bytes that arrived with the handshake, then the connection
+	err    error        // sticky: the error that ended reading
 
 	// The message being read.
 	inMessage  bool
