@@ -18,16 +18,18 @@ import (
 // binaries are the two programs every scenario runs, built once per run.
 type binaries struct{ server, load string }
 
-// build compiles echoserver and wsload from the bench module in the current
-// directory into dir.
+// build compiles echoserver and wsload from the bench module that contains
+// the current directory into dir.
 func build(dir string) (binaries, error) {
-	out, err := exec.Command("go", "list", "-m").Output()
-	if err != nil || strings.TrimSpace(string(out)) != "github.com/tether-rt/tether/bench" {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Path}} {{.Dir}}").Output()
+	path, root, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if err != nil || path != "github.com/tether-rt/tether/bench" {
 		return binaries{}, errors.New("run compare from the bench/ directory (the github.com/tether-rt/tether/bench module)")
 	}
 	b := binaries{server: filepath.Join(dir, "echoserver"), load: filepath.Join(dir, "wsload")}
 	for pkg, bin := range map[string]string{"./cmd/echoserver": b.server, "./cmd/wsload": b.load} {
 		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Dir = root
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return binaries{}, fmt.Errorf("go build %s: %w", pkg, err)
