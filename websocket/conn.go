@@ -37,6 +37,8 @@ const (
 	defaultReadLimit = 1 << 20
 	// closeTimeout bounds the wait for the peer's half of the close handshake.
 	closeTimeout = 5 * time.Second
+	// closePoll is how often Close checks whether anyone is reading.
+	closePoll = 10 * time.Millisecond
 )
 
 // Conn is a WebSocket connection, from Accept or Dial.
@@ -60,10 +62,9 @@ type Conn struct {
 	mr messageReader
 
 	// Write side.
-	msgLock   chanLock   // one data message at a time, held across a Writer's fragments
-	frameMu   sync.Mutex // one frame at a time; control frames slip in between fragments
-	closeSent bool       // guarded by frameMu
-	ctrlBuf   [maxHeaderSize + maxControlPayload]byte
+	msgLock   ctxMutex      // one data message at a time, held across a Writer's fragments
+	frameMu   sync.Mutex    // one frame at a time; control frames slip in between fragments
+	closeSent bool          // guarded by frameMu
 	maskRand  *rand.ChaCha8 // clients only; guarded by frameMu
 	mw        messageWriter
 
@@ -107,7 +108,6 @@ func newConn(nc net.Conn, prefix []byte, cfg connConfig) *Conn {
 		onPong:        cfg.onPong,
 		closed:        make(chan struct{}),
 		closeRecv:     make(chan struct{}),
-		msgLock:       make(chanLock, 1),
 		keepAlive:     cfg.keepAlive,
 	}
 	if c.compressAbove <= 0 {
@@ -156,9 +156,9 @@ func (c *Conn) SetReadLimit(n int64) {
 // an error matching ErrClosed.
 //
 // The peer's close frame arrives through reads. A Read blocked in another goroutine receives it;
-// when no Read is in progress, Close reads itself and discards the messages that arrive before
-// the peer's close frame. To receive every message the peer sends before closing, keep reading
-// until a read returns the *CloseError instead.
+// when no Read is in progress (for about 20 ms), Close reads itself and discards the messages
+// that arrive before the peer's close frame. To be sure to receive every message the peer sends
+// before closing, keep reading until a read returns the *CloseError.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if code != StatusNoStatusRcvd && !code.sendable() {
 		return fmt.Errorf("websocket: close code %d may not be sent", int(code))
@@ -169,19 +169,36 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.closeWith(nil)
 		return err
 	}
-	select {
-	case <-c.closeRecv:
-	case <-c.closed:
-	case <-ctx.Done():
-	case c.rd.lock <- struct{}{}:
-		// Nobody reads: read until the peer's close frame. Later reads report ErrClosed.
-		c.rd.drain(ctx)
-		if c.rd.err == nil {
-			c.rd.err = ErrClosed
-		} else {
-			c.rd.err = fmt.Errorf("%w: %w", ErrClosed, c.rd.err)
+	// Wait for the peer's close frame, read by the user's reader or, when none is reading, by
+	// this goroutine. Reading is taken over only when no read was in progress at two checks in a
+	// row, which gives a read loop busy with a message the time to come back for the next.
+	tick := time.NewTicker(closePoll)
+	defer tick.Stop()
+	idleChecks := 0
+	for done := false; !done; {
+		select {
+		case <-c.closeRecv:
+			done = true
+		case <-c.closed:
+			done = true
+		case <-ctx.Done():
+			done = true
+		case <-tick.C:
+			if !c.rd.lock.tryLock() {
+				idleChecks = 0
+			} else if idleChecks++; idleChecks < 2 {
+				c.rd.lock.unlock()
+			} else {
+				c.rd.drain(ctx)
+				if c.rd.err == nil {
+					c.rd.err = ErrClosed
+				} else {
+					c.rd.err = fmt.Errorf("%w: %w", ErrClosed, c.rd.err)
+				}
+				c.rd.lock.unlock()
+				done = true
+			}
 		}
-		c.rd.lock.unlock()
 	}
 	c.closeWith(nil)
 	return nil
@@ -357,25 +374,6 @@ func (c *Conn) keepAliveTick() {
 	cancel()
 	c.keepAliveTimer.Reset(c.keepAlive)
 }
-
-// chanLock is a mutex that can be acquired with a context.
-type chanLock chan struct{}
-
-func (l chanLock) lockCtx(ctx context.Context) error {
-	select {
-	case l <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case l <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (l chanLock) unlock() { <-l }
 
 // aLongTimeAgo is a deadline in the past: setting it makes blocked I/O return at once.
 var aLongTimeAgo = time.Unix(1, 0)

@@ -63,7 +63,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		}
 	}
 	frame := pm.frame(kind)
-	if err := c.msgLock.lockCtx(ctx); err != nil {
+	if err := c.msgLock.lock(ctx); err != nil {
 		return err
 	}
 	defer c.msgLock.unlock()

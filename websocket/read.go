@@ -14,7 +14,7 @@ import (
 // Read call, a messageReader.Read, or Close draining the connection.
 type readState struct {
 	c      *Conn
-	lock   chanLock
+	lock   ctxMutex
 	waiter *readWaiter
 	br     *readBuffer  // nil while idle: taken from the pool once bytes arrive
 	prefix prefixReader // bytes that arrived with the handshake, then the connection
@@ -42,13 +42,11 @@ type readState struct {
 	tailLeft int
 	window   []byte // the peer's LZ77 window, when it uses context takeover
 
-	ctrl [maxControlPayload]byte
-	one  [1]byte
+	one [1]byte
 }
 
 func (r *readState) init(c *Conn, prefix []byte) {
 	r.c = c
-	r.lock = make(chanLock, 1)
 	r.prefix = prefixReader{b: prefix, nc: c.nc}
 	r.waiter = newReadWaiter(c.nc)
 	r.src.r = r
@@ -73,7 +71,7 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 // is valid until the next call to Reader or Read. A message that was not read to its end is
 // discarded first. If ctx ends before the message has been read, the connection is closed.
 func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
-	if err := c.rd.lock.lockCtx(ctx); err != nil {
+	if err := c.rd.lock.lock(ctx); err != nil {
 		return 0, nil, err
 	}
 	defer c.rd.lock.unlock()
@@ -91,7 +89,7 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 		return 0, nil, err
 	}
 	// Size the buffer from the first frame; the read limit has already vetted that length.
-	c.rd.lock <- struct{}{}
+	c.rd.lock.mu.Lock()
 	hint := c.rd.frameLeft
 	c.rd.lock.unlock()
 	b := make([]byte, 0, min(max(hint, 512), 1<<20))
@@ -115,7 +113,7 @@ type messageReader struct{ c *Conn }
 
 func (m *messageReader) Read(p []byte) (int, error) {
 	r := &m.c.rd
-	r.lock <- struct{}{}
+	r.lock.mu.Lock()
 	defer r.lock.unlock()
 	return r.read(p)
 }
@@ -352,7 +350,7 @@ func (r *readState) readInflated(p []byte) (int, error) {
 	case err == io.EOF:
 		// The sender ended the deflate stream with a final block; skip what follows it.
 		for !r.srcDone() {
-			if _, err := r.src.Read(r.ctrl[:]); err != nil && err != io.EOF {
+			if _, err := r.src.Read(r.one[:]); err != nil && err != io.EOF {
 				return 0, err
 			}
 		}
@@ -413,10 +411,12 @@ func (s *deflateSource) ReadByte() (byte, error) {
 // control handles a control frame that arrived while reading.
 func (r *readState) control(h header) error {
 	c := r.c
-	p := r.ctrl[:h.length]
-	if _, err := io.ReadFull(r.br, p); err != nil {
+	// A control payload fits the read buffer: unmask it there, then consume it.
+	p, err := r.br.Peek(int(h.length))
+	if err != nil {
 		return r.ioFailed(err)
 	}
+	_, _ = r.br.Discard(len(p))
 	if h.masked {
 		mask(h.maskKey, p)
 	}

@@ -36,7 +36,7 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := c.msgLock.lockCtx(ctx); err != nil {
+	if err := c.msgLock.lock(ctx); err != nil {
 		return err
 	}
 	defer c.msgLock.unlock()
@@ -146,13 +146,16 @@ func (c *Conn) writeClose(ctx context.Context, code StatusCode, reason string) e
 func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte) error {
 	stop := watchCtx(ctx, c.nc, writeSide)
 	h := header{fin: true, opcode: op, length: int64(len(payload))}
-	b := appendHeader(c.ctrlBuf[:0], c.maskHeader(&h))
+	bp := getBuf()
+	b := appendHeader((*bp)[:0], c.maskHeader(&h))
 	off := len(b)
 	b = append(b, payload...)
 	if h.masked {
 		mask(h.maskKey, b[off:])
 	}
 	_, err := c.nc.Write(b)
+	*bp = b
+	putBuf(bp)
 	return c.wrote(ctx, stop, err)
 }
 
@@ -204,7 +207,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if err != nil {
 		return nil, err
 	}
-	if err := c.msgLock.lockCtx(ctx); err != nil {
+	if err := c.msgLock.lock(ctx); err != nil {
 		return nil, err
 	}
 	w := &c.mw
