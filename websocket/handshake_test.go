@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -281,5 +283,39 @@ func TestDialContextCancel(t *testing.T) {
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestDialTLS connects over wss:// to a TLS server, where reads go through the TLS layer.
+func TestDialTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		_ = echo(c)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below is expected
+	srv.StartTLS()
+	defer srv.Close()
+	url := "wss" + strings.TrimPrefix(srv.URL, "https")
+	tlsConfig := srv.Client().Transport.(*http.Transport).TLSClientConfig
+	c := dial(t, url, &DialOptions{TLSConfig: tlsConfig})
+	ctx := testCtx(t)
+	for _, n := range []int{5, 70000} {
+		msg := strings.Repeat("s", n)
+		if err := c.Write(ctx, MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, b, err := c.Read(ctx); err != nil || string(b) != msg {
+			t.Fatalf("%d bytes: %v", len(b), err)
+		}
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Without the server's certificate the TLS handshake fails with a clear error.
+	if _, _, err := Dial(ctx, url, nil); err == nil || !strings.Contains(err.Error(), "TLS handshake") {
+		t.Fatalf("untrusted certificate: %v", err)
 	}
 }
