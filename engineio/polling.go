@@ -1,0 +1,144 @@
+package engineio
+
+import (
+	"errors"
+	"io"
+	"net/http"
+)
+
+// maxBatch bounds the packets of one polling response: older python-engineio clients refuse
+// payloads of more than 16 packets.
+const maxBatch = 16
+
+var errOverlap = errors.New("engineio: overlapping requests on one session")
+
+// serve answers a request for an existing session.
+func (s *Session) serve(w http.ResponseWriter, r *http.Request, transport string) {
+	switch {
+	case transport == TransportWebSocket:
+		s.upgrade(w, r)
+	case r.Method == http.MethodGet:
+		s.poll(w, r)
+	case r.Method == http.MethodPost:
+		s.post(w, r)
+	default:
+		writeError(w, errBadRequest, "")
+	}
+}
+
+// startPolling answers a polling handshake with the open packet.
+func (s *Session) startPolling(w http.ResponseWriter) {
+	s.open(TransportPolling)
+	writePayload(w, s.srv.openPacket(s.id, true))
+}
+
+func writePayload(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}
+
+// poll answers a GET: it waits for packets, then sends up to maxBatch of them.
+func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.getActive {
+		s.mu.Unlock()
+		writeError(w, errBadRequest, "overlapping GET requests")
+		s.close(CloseTransportError, errOverlap, false)
+		return
+	}
+	if s.transport != TransportPolling {
+		s.mu.Unlock()
+		writeError(w, errBadRequest, "")
+		return
+	}
+	s.getActive = true
+	for len(s.queue) == 0 && s.transport == TransportPolling && !s.closed {
+		s.mu.Unlock()
+		select {
+		case <-s.wake:
+		case <-r.Context().Done():
+			// The client went away; the heartbeat notices if it does not come back.
+			s.mu.Lock()
+			s.getActive = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Lock()
+	}
+	var body []byte
+	finished := false
+	if s.transport != TransportPolling {
+		// Upgraded while waiting: this poll only had to be released.
+		body = packet{typ: packetNoop}.appendText(nil)
+	} else {
+		n, size := 0, 0
+		for n < len(s.queue) && n < maxBatch && (n == 0 || size < s.srv.opts.MaxPayload) {
+			p := s.queue[n]
+			if n > 0 {
+				body = append(body, recordSeparator)
+			}
+			if p.typ == packetMessage {
+				body = append(body, p.msg.pollingText()...)
+			} else {
+				body = packet{typ: p.typ, data: p.data}.appendText(body)
+			}
+			finished = finished || p.typ == packetClose
+			size = len(body)
+			n++
+		}
+		clear(s.queue[:n])
+		s.queue = s.queue[n:]
+	}
+	s.getActive = false
+	s.mu.Unlock()
+	writePayload(w, body)
+	if finished {
+		s.drainOk.Do(func() { close(s.drained) })
+	}
+}
+
+// post takes the packets a client sends over polling.
+func (s *Session) post(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.postActive {
+		s.mu.Unlock()
+		writeError(w, errBadRequest, "overlapping POST requests")
+		s.close(CloseTransportError, errOverlap, false)
+		return
+	}
+	if s.transport != TransportPolling {
+		s.mu.Unlock()
+		writeError(w, errBadRequest, "")
+		return
+	}
+	s.postActive = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.postActive = false
+		s.mu.Unlock()
+	}()
+
+	max := s.srv.opts.MaxPayload
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
+	if err != nil {
+		s.close(CloseTransportError, err, false)
+		writeError(w, errBadRequest, "")
+		return
+	}
+	if len(body) > max {
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		s.close(ClosePayloadTooLarge, nil, true)
+		return
+	}
+	if err := decodePayload(body, func(p packet) error { s.handlePacket(p); return nil }); err != nil {
+		writeError(w, errBadRequest, "")
+		s.close(CloseParseError, err, true)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html")
+	_, _ = io.WriteString(w, "ok")
+}

@@ -1,0 +1,330 @@
+package engineio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tether-rt/tether/websocket"
+)
+
+// Transport names, as they appear in the transport query parameter and in Session.Transport.
+const (
+	TransportPolling   = "polling"
+	TransportWebSocket = "websocket"
+)
+
+// ServerOptions configures a Server. The zero value serves /engine.io/ with the JavaScript
+// server's defaults: pings every 25 s answered within 20 s, 1,000,000-byte payloads, both
+// transports with upgrade, same-origin requests only.
+type ServerOptions struct {
+	Path           string        // the URL path served; default "/engine.io/"
+	PingInterval   time.Duration // default 25s
+	PingTimeout    time.Duration // default 20s
+	UpgradeTimeout time.Duration // how long an upgrade may take; default 10s
+	// MaxPayload bounds a POST body and a WebSocket message, in bytes; default 1,000,000.
+	MaxPayload int
+	// Transports lists the transports allowed; default polling and websocket.
+	Transports []string
+	// DisableUpgrades keeps polling sessions on polling.
+	DisableUpgrades bool
+	// CORS allows cross-origin requests; nil allows same-origin requests only.
+	CORS *CORSOptions
+	// AllowRequest decides on a handshake before the session exists (authentication, origin,
+	// rate limits): a non-nil error refuses it with 403 and the error's text.
+	AllowRequest func(r *http.Request) error
+	// Cookie, when set, is a template for a cookie sent with the handshake; its Value is set to
+	// the session id. Sticky load balancers use it.
+	Cookie *http.Cookie
+	// SendQueueSize bounds the packets waiting for a client; a session whose client falls that
+	// far behind is closed with CloseSendQueueFull. Default 1024.
+	SendQueueSize int
+	// Compression enables permessage-deflate on the websocket transport.
+	Compression websocket.CompressionMode
+	// Logger receives what the server has to say; nil keeps it quiet.
+	Logger *slog.Logger
+
+	// OnOpen is called when a session opens, before any OnMessage for it.
+	OnOpen func(s *Session)
+	// OnMessage is called for each message, in order and one at a time per session.
+	OnMessage func(s *Session, m Message)
+	// OnClose is called once when a session ends, after its last OnMessage. detail, when not
+	// nil, is the error behind the reason.
+	OnClose func(s *Session, reason CloseReason, detail error)
+}
+
+// CORSOptions allows browsers on other origins to use the server.
+type CORSOptions struct {
+	Origins     []string                 // allowed origins such as "https://app.example.com", or "*" for any
+	OriginFunc  func(origin string) bool // decides instead of Origins when set
+	Credentials bool                     // allow cookies and credentials
+	Headers     []string                 // request headers allowed beyond the simple ones
+	MaxAge      time.Duration            // how long browsers may cache a preflight answer
+}
+
+// Server is an Engine.IO v4 server, an http.Handler.
+type Server struct {
+	opts       ServerOptions
+	log        *slog.Logger
+	transports map[string]bool
+	wsOptions  websocket.AcceptOptions
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	closing  bool
+	active   sync.WaitGroup // sessions not yet finished
+}
+
+const (
+	defaultPath           = "/engine.io/"
+	defaultPingInterval   = 25 * time.Second
+	defaultPingTimeout    = 20 * time.Second
+	defaultUpgradeTimeout = 10 * time.Second
+	defaultMaxPayload     = 1_000_000
+	defaultSendQueueSize  = 1024
+)
+
+// NewServer returns a server with the given options.
+func NewServer(opts ServerOptions) *Server {
+	if opts.Path == "" {
+		opts.Path = defaultPath
+	}
+	if !strings.HasSuffix(opts.Path, "/") {
+		opts.Path += "/"
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = defaultPingInterval
+	}
+	if opts.PingTimeout <= 0 {
+		opts.PingTimeout = defaultPingTimeout
+	}
+	if opts.UpgradeTimeout <= 0 {
+		opts.UpgradeTimeout = defaultUpgradeTimeout
+	}
+	if opts.MaxPayload <= 0 {
+		opts.MaxPayload = defaultMaxPayload
+	}
+	if len(opts.Transports) == 0 {
+		opts.Transports = []string{TransportPolling, TransportWebSocket}
+	}
+	if opts.SendQueueSize <= 0 {
+		opts.SendQueueSize = defaultSendQueueSize
+	}
+	s := &Server{
+		opts:       opts,
+		log:        opts.Logger,
+		transports: map[string]bool{},
+		sessions:   map[string]*Session{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, t := range opts.Transports {
+		s.transports[t] = true
+	}
+	s.wsOptions = websocket.AcceptOptions{
+		Compression: opts.Compression,
+		// A message packet is the payload plus its type byte.
+		ReadLimit: int64(opts.MaxPayload) + 1,
+	}
+	if opts.CORS != nil {
+		// Origins are checked by the CORS rules before the upgrade.
+		s.wsOptions.OriginPatterns = []string{"*"}
+	}
+	return s
+}
+
+// ServeHTTP answers Engine.IO requests under the configured path.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, s.opts.Path) && r.URL.Path+"/" != s.opts.Path {
+		http.NotFound(w, r)
+		return
+	}
+	if !s.cors(w, r) {
+		writeError(w, errForbidden, "origin not allowed")
+		return
+	}
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent) // a CORS preflight, answered by cors
+		return
+	}
+	q := r.URL.Query()
+	transport := q.Get("transport")
+	if !s.transports[transport] {
+		writeError(w, errUnknownTransport, "")
+		return
+	}
+	if sid := q.Get("sid"); sid != "" {
+		sess := s.session(sid)
+		if sess == nil {
+			writeError(w, errUnknownSession, "")
+			return
+		}
+		sess.serve(w, r, transport)
+		return
+	}
+	if r.Method != http.MethodGet {
+		writeError(w, errBadHandshakeMethod, "")
+		return
+	}
+	if q.Get("EIO") != "4" {
+		writeError(w, errUnsupportedVersion, "")
+		return
+	}
+	if s.opts.AllowRequest != nil {
+		if err := s.opts.AllowRequest(r); err != nil {
+			writeError(w, errForbidden, err.Error())
+			return
+		}
+	}
+	s.handshake(w, r, transport)
+}
+
+// cors sets the CORS headers for r and reports whether its origin may proceed. Requests
+// without an Origin header, and same-origin ones, always may.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	c := s.opts.CORS
+	if c == nil {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	allowed := slices.Contains(c.Origins, "*") || slices.Contains(c.Origins, origin)
+	if c.OriginFunc != nil {
+		allowed = c.OriginFunc(origin)
+	}
+	if !allowed {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	if c.Credentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		allowHeaders := append([]string{"Content-Type"}, c.Headers...)
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" && len(c.Headers) == 0 {
+			allowHeaders = []string{req}
+		}
+		h.Set("Access-Control-Allow-Headers", strings.Join(allowHeaders, ", "))
+		if c.MaxAge > 0 {
+			h.Set("Access-Control-Max-Age", fmt.Sprint(int(c.MaxAge.Seconds())))
+		}
+	}
+	return true
+}
+
+func (s *Server) session(id string) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[id]
+}
+
+// handshake opens a session over the requested transport.
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
+	sess := newSession(s, newID(), r)
+	if !s.add(sess) {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if s.opts.Cookie != nil {
+		c := *s.opts.Cookie
+		c.Value = sess.id
+		http.SetCookie(w, &c)
+	}
+	if transport == TransportWebSocket {
+		conn, err := websocket.Accept(w, r, &s.wsOptions)
+		if err != nil {
+			s.remove(sess)
+			s.log.Debug("websocket handshake refused", "remote", r.RemoteAddr, "err", err)
+			return
+		}
+		sess.startWebSocket(conn)
+		return
+	}
+	sess.startPolling(w)
+}
+
+// openPacket is the handshake's answer (the protocol's "open" packet data).
+func (s *Server) openPacket(sid string, canUpgrade bool) []byte {
+	upgrades := []string{}
+	if canUpgrade && !s.opts.DisableUpgrades && s.transports[TransportWebSocket] {
+		upgrades = append(upgrades, TransportWebSocket)
+	}
+	data, _ := json.Marshal(struct {
+		SID          string   `json:"sid"`
+		Upgrades     []string `json:"upgrades"`
+		PingInterval int64    `json:"pingInterval"`
+		PingTimeout  int64    `json:"pingTimeout"`
+		MaxPayload   int      `json:"maxPayload"`
+	}{sid, upgrades, s.opts.PingInterval.Milliseconds(), s.opts.PingTimeout.Milliseconds(), s.opts.MaxPayload})
+	return packet{typ: packetOpen, data: data}.appendText(nil)
+}
+
+func (s *Server) add(sess *Session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.sessions[sess.id] = sess
+	s.active.Add(1)
+	return true
+}
+
+// remove forgets a session; it is called once per added session, when it has ended.
+func (s *Server) remove(sess *Session) {
+	s.mu.Lock()
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+	}
+	s.mu.Unlock()
+	s.active.Done()
+}
+
+// Shutdown refuses new sessions, closes every open one with CloseServerShutdown, and waits
+// until all have ended or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	open := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		open = append(open, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range open {
+		sess.close(CloseServerShutdown, nil, true)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.active.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// newID returns an unguessable session id: 120 random bits, URL-safe.
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

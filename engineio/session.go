@@ -1,0 +1,281 @@
+package engineio
+
+import (
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/tether-rt/tether/websocket"
+)
+
+// RequestInfo is what the handshake request said, kept for the layers above (authentication,
+// logging): the request itself is gone once the handshake is answered.
+type RequestInfo struct {
+	URL        *url.URL
+	Header     http.Header
+	Query      url.Values
+	RemoteAddr string
+	Time       time.Time
+}
+
+// Session is one client's Engine.IO session, over polling or WebSocket.
+type Session struct {
+	srv *Server
+	id  string
+	req *RequestInfo
+
+	// inMu serializes the callbacks of a session: messages in order, one at a time, and
+	// OnClose after the last.
+	inMu sync.Mutex
+
+	mu           sync.Mutex
+	transport    string
+	queue        []outPacket // waiting for the transport
+	spare        []outPacket // the previous batch's slice, reused
+	wake         chan struct{}
+	ws           *websocket.Conn
+	probe        *websocket.Conn // a WebSocket being upgraded to
+	flushing     bool            // a goroutine is writing the queue to ws
+	getActive    bool
+	postActive   bool
+	closed       bool
+	awaitingPong bool
+	timer        *time.Timer
+	reason       CloseReason
+
+	done    chan struct{} // closed when the session is closed
+	drained chan struct{} // closed when a poll has taken the final close packet
+	drainOk sync.Once
+}
+
+// outPacket is a packet queued for a client.
+type outPacket struct {
+	typ  packetType
+	msg  *OutMessage // for message packets
+	data []byte      // for other packets, e.g. "probe"
+}
+
+func newSession(srv *Server, id string, r *http.Request) *Session {
+	u := *r.URL
+	return &Session{
+		srv: srv,
+		id:  id,
+		req: &RequestInfo{
+			URL:        &u,
+			Header:     r.Header.Clone(),
+			Query:      r.URL.Query(),
+			RemoteAddr: r.RemoteAddr,
+			Time:       time.Now(),
+		},
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		drained: make(chan struct{}),
+	}
+}
+
+// ID returns the session id, the sid of the protocol.
+func (s *Session) ID() string { return s.id }
+
+// Request returns what the handshake request said.
+func (s *Session) Request() *RequestInfo { return s.req }
+
+// Transport returns the transport in use: "polling" or "websocket".
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport
+}
+
+// Send queues a message for the client. It never waits for the network. A client so far
+// behind that SendQueueSize packets wait for it is disconnected with CloseSendQueueFull, and
+// Send returns that reason; after the session ended, Send returns its close reason.
+func (s *Session) Send(m *OutMessage) error {
+	return s.send(m, false)
+}
+
+// SendVolatile sends a message only if the client is keeping up: when packets are already
+// waiting for it (or, on polling, no request is waiting to take them), the message is dropped.
+// Use it for data that is soon stale, such as positions or prices.
+func (s *Session) SendVolatile(m *OutMessage) error {
+	return s.send(m, true)
+}
+
+func (s *Session) send(m *OutMessage, volatile bool) error {
+	s.mu.Lock()
+	if s.closed {
+		defer s.mu.Unlock()
+		return s.reasonLocked()
+	}
+	if volatile && (len(s.queue) > 0 || s.flushing || (s.transport == TransportPolling && !s.getActive)) {
+		s.mu.Unlock()
+		return nil
+	}
+	if len(s.queue) >= s.srv.opts.SendQueueSize {
+		s.mu.Unlock()
+		s.close(CloseSendQueueFull, nil, false)
+		return CloseSendQueueFull
+	}
+	s.enqueueLocked(outPacket{typ: packetMessage, msg: m})
+	s.mu.Unlock()
+	return nil
+}
+
+// reasonLocked returns why the session closed; s.mu is held and s.closed is true.
+func (s *Session) reasonLocked() error { return s.reason }
+
+// Close ends the session from the server side: the client receives a close packet.
+func (s *Session) Close() error {
+	s.close(CloseServerClose, nil, true)
+	return nil
+}
+
+// enqueueLocked queues a packet and gets it moving: a waiting poll is woken, or a WebSocket
+// writer started. s.mu is held.
+func (s *Session) enqueueLocked(p outPacket) {
+	s.queue = append(s.queue, p)
+	if s.transport == TransportWebSocket && s.ws != nil {
+		if !s.flushing {
+			s.flushing = true
+			go s.flush(s.ws)
+		}
+		return
+	}
+	s.signalLocked()
+}
+
+// signalLocked wakes the poll waiting for packets, if any.
+func (s *Session) signalLocked() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// deliver hands a received message to the user, unless the session has ended.
+func (s *Session) deliver(m Message) {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	if s.srv.opts.OnMessage != nil {
+		s.srv.opts.OnMessage(s, m)
+	}
+}
+
+// handlePacket acts on a packet from the client, whatever its transport.
+func (s *Session) handlePacket(p packet) {
+	switch p.typ {
+	case packetMessage:
+		s.deliver(Message{Data: p.data, Binary: p.binary})
+	case packetPong:
+		s.mu.Lock()
+		if s.awaitingPong && !s.closed {
+			s.awaitingPong = false
+			s.timer.Reset(s.srv.opts.PingInterval)
+		}
+		s.mu.Unlock()
+	case packetClose:
+		s.close(CloseTransportClose, nil, false)
+	}
+	// Pings, upgrades and noops outside an upgrade carry nothing for us.
+}
+
+// startHeartbeat starts the v4 heartbeat: the server pings, the client must answer in time.
+func (s *Session) startHeartbeat() {
+	t := time.AfterFunc(time.Hour, s.heartbeat)
+	t.Stop()
+	s.mu.Lock()
+	s.timer = t // set before the first tick can read it
+	if !s.closed {
+		t.Reset(s.srv.opts.PingInterval)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Session) heartbeat() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if s.awaitingPong {
+		s.mu.Unlock()
+		s.close(ClosePingTimeout, nil, false)
+		return
+	}
+	s.awaitingPong = true
+	s.enqueueLocked(outPacket{typ: packetPing})
+	s.timer.Reset(s.srv.opts.PingTimeout)
+	s.mu.Unlock()
+}
+
+// open runs the user's OnOpen hook, before any message of the session is delivered.
+func (s *Session) open(transport string) {
+	s.mu.Lock()
+	s.transport = transport
+	s.mu.Unlock()
+	if f := s.srv.opts.OnOpen; f != nil {
+		s.inMu.Lock()
+		f(s)
+		s.inMu.Unlock()
+	}
+	s.startHeartbeat()
+}
+
+// close ends the session once, for reason. notify asks for a close packet to the client, when
+// the client did not end the session itself. The callbacks and the cleanup run in their own
+// goroutine, so close may be called from anywhere, OnMessage included.
+func (s *Session) close(reason CloseReason, detail error, notify bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.reason = reason
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	ws, probe := s.ws, s.probe
+	polling := s.transport == TransportPolling
+	if polling {
+		// A poll takes what is queued and then the close packet.
+		s.queue = append(s.queue, outPacket{typ: packetClose})
+		s.signalLocked()
+	}
+	s.mu.Unlock()
+	close(s.done)
+	s.srv.log.Debug("session closed", "sid", s.id, "reason", string(reason), "detail", detail)
+	go s.finish(reason, detail, ws, probe, notify, polling)
+}
+
+// closeLinger bounds how long a closed polling session waits for a poll to collect its close
+// packet before it is forgotten.
+const closeLinger = time.Second
+
+func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.Conn, notify, polling bool) {
+	if probe != nil {
+		probe.CloseNow()
+	}
+	if ws != nil {
+		closeWebSocket(ws, notify)
+	}
+	s.inMu.Lock()
+	if f := s.srv.opts.OnClose; f != nil {
+		f(s, reason, detail)
+	}
+	s.inMu.Unlock()
+	if polling && reason != CloseTransportClose && reason != CloseTransportError {
+		linger := time.NewTimer(min(closeLinger, s.srv.opts.PingInterval+s.srv.opts.PingTimeout))
+		select {
+		case <-s.drained:
+		case <-linger.C:
+		}
+		linger.Stop()
+	}
+	s.srv.remove(s)
+}

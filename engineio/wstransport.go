@@ -1,0 +1,206 @@
+package engineio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"net/http"
+
+	"github.com/tether-rt/tether/websocket"
+)
+
+// startWebSocket serves a session that began on WebSocket: the open packet is its first frame.
+func (s *Session) startWebSocket(conn *websocket.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.PingTimeout)
+	err := conn.Write(ctx, websocket.MessageText, s.srv.openPacket(s.id, false))
+	cancel()
+	s.mu.Lock()
+	s.ws = conn
+	s.mu.Unlock()
+	s.open(TransportWebSocket)
+	if err != nil {
+		s.close(CloseTransportError, err, false)
+		return
+	}
+	go s.readWebSocket(conn)
+}
+
+// upgrade moves a polling session to WebSocket: probe, release of the pending poll, the
+// client's upgrade packet, then the queue flushed over the new transport.
+func (s *Session) upgrade(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ok := s.transport == TransportPolling && s.probe == nil && !s.closed && !s.srv.opts.DisableUpgrades
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, errBadRequest, "")
+		return
+	}
+	conn, err := websocket.Accept(w, r, &s.srv.wsOptions)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	if s.probe != nil || s.closed {
+		s.mu.Unlock()
+		conn.CloseNow()
+		return
+	}
+	s.probe = conn
+	s.mu.Unlock()
+	go s.runUpgrade(conn)
+}
+
+var (
+	probeText   = []byte("2probe")
+	probeAnswer = []byte("3probe")
+	upgradeText = []byte("5")
+)
+
+func (s *Session) runUpgrade(conn *websocket.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.UpgradeTimeout)
+	err := s.probeExchange(ctx, conn)
+	cancel()
+	s.mu.Lock()
+	if err != nil || s.closed {
+		s.probe = nil
+		s.mu.Unlock()
+		conn.CloseNow()
+		s.srv.log.Debug("upgrade failed", "sid", s.id, "err", err)
+		return
+	}
+	s.probe = nil
+	s.transport = TransportWebSocket
+	s.ws = conn
+	// The noops were for polling; what else waits goes out over the WebSocket, in order.
+	kept := s.queue[:0]
+	for _, p := range s.queue {
+		if p.typ != packetNoop {
+			kept = append(kept, p)
+		}
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+	s.signalLocked() // a poll still waiting answers with a noop
+	if len(s.queue) > 0 && !s.flushing {
+		s.flushing = true
+		go s.flush(conn)
+	}
+	s.mu.Unlock()
+	s.readWebSocket(conn)
+}
+
+// probeExchange runs the client's side of the upgrade handshake up to its upgrade packet.
+func (s *Session) probeExchange(ctx context.Context, conn *websocket.Conn) error {
+	typ, b, err := conn.Read(ctx)
+	if err != nil {
+		return err
+	}
+	if typ != websocket.MessageText || !bytes.Equal(b, probeText) {
+		return errors.New("engineio: upgrade: expected the probe ping")
+	}
+	if err := conn.Write(ctx, websocket.MessageText, probeAnswer); err != nil {
+		return err
+	}
+	// Release the pending poll, so that the client can pause polling and finish the upgrade.
+	s.mu.Lock()
+	s.enqueueLocked(outPacket{typ: packetNoop})
+	s.mu.Unlock()
+	for {
+		typ, b, err = conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case typ == websocket.MessageText && bytes.Equal(b, upgradeText):
+			return nil
+		case typ == websocket.MessageText && len(b) == 1 && b[0] == '0'+byte(packetNoop):
+			continue
+		default:
+			return errors.New("engineio: upgrade: expected the upgrade packet")
+		}
+	}
+}
+
+// readWebSocket reads the client's packets until the connection ends.
+func (s *Session) readWebSocket(conn *websocket.Conn) {
+	ctx := context.Background()
+	for {
+		typ, b, err := conn.Read(ctx)
+		if err != nil {
+			s.close(webSocketCloseReason(err), err, false)
+			return
+		}
+		var p packet
+		if typ == websocket.MessageBinary {
+			p = packet{typ: packetMessage, data: b, binary: true}
+		} else if p, err = decodeText(b, false); err != nil {
+			s.close(CloseParseError, err, true)
+			return
+		}
+		s.handlePacket(p)
+	}
+}
+
+// webSocketCloseReason maps how a WebSocket ended to the session's close reason.
+func webSocketCloseReason(err error) CloseReason {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		switch {
+		case ce.Local && ce.Code == websocket.StatusMessageTooBig:
+			return ClosePayloadTooLarge
+		case !ce.Local:
+			return CloseTransportClose
+		}
+	}
+	return CloseTransportError
+}
+
+// flush writes the queue to the WebSocket until it is empty. One runs at a time per session,
+// started when packets are queued, so an idle session has no writing goroutine.
+func (s *Session) flush(conn *websocket.Conn) {
+	ctx := context.Background()
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 || s.closed {
+			s.flushing = false
+			s.mu.Unlock()
+			return
+		}
+		batch := s.queue
+		s.queue = s.spare[:0]
+		s.mu.Unlock()
+		for _, p := range batch {
+			var err error
+			if p.typ == packetMessage {
+				err = conn.WritePrepared(ctx, p.msg.prepared())
+			} else {
+				err = conn.Write(ctx, websocket.MessageText, packet{typ: p.typ, data: p.data}.appendText(nil))
+			}
+			if err != nil {
+				s.mu.Lock()
+				s.flushing = false
+				s.mu.Unlock()
+				s.close(CloseTransportError, err, false)
+				return
+			}
+		}
+		clear(batch)
+		s.mu.Lock()
+		s.spare = batch
+		s.mu.Unlock()
+	}
+}
+
+// closeWebSocket ends a session's WebSocket, telling the client first when notify is set.
+func closeWebSocket(conn *websocket.Conn, notify bool) {
+	if !notify {
+		conn.CloseNow()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = conn.Write(ctx, websocket.MessageText, packet{typ: packetClose}.appendText(nil))
+	cancel()
+	_ = conn.Close(websocket.StatusNormalClosure, "")
+}
