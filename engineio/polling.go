@@ -53,6 +53,11 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errBadRequest, "")
 		return
 	}
+	if s.closed && len(s.queue) == 0 {
+		s.mu.Unlock()
+		writeError(w, errUnknownSession, "")
+		return
+	}
 	s.getActive = true
 	for len(s.queue) == 0 && s.transport == TransportPolling && !s.closed {
 		s.mu.Unlock()

@@ -244,3 +244,7 @@ func TestPayloadTooLarge(t *testing.T) {
 		t.Fatalf("reason %q", r)
 	}
 }
+
+type httptestServer = httptest.Server
+
+func newHTTPTest(h http.Handler) *httptest.Server { return httptest.NewServer(h) }

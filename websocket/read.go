@@ -88,22 +88,25 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	// Size the buffer from the first frame; the read limit has already vetted that length.
+	// Size the buffer from the first frame: exactly, for a message of one uncompressed frame.
+	// The read limit has already vetted that length.
 	c.rd.lock.mu.Lock()
-	hint := c.rd.frameLeft
+	size := c.rd.frameLeft
+	if !c.rd.fin || c.rd.compressed {
+		size = max(size, 512)
+	}
 	c.rd.lock.unlock()
-	b := make([]byte, 0, min(max(hint, 512), 1<<20))
+	b := make([]byte, 0, min(size, 1<<20))
 	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
-		if err == io.EOF {
+		switch {
+		case err == io.EOF:
 			return typ, b, nil
-		}
-		if err != nil {
+		case err != nil:
 			return 0, nil, err
+		case n == 0 && len(b) == cap(b):
+			b = append(b, 0)[:len(b)] // full and not at the end: grow
 		}
 	}
 }

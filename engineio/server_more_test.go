@@ -1,0 +1,261 @@
+package engineio
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/websocket"
+)
+
+func TestCORS(t *testing.T) {
+	hs, _ := echoServer(t, ServerOptions{CORS: &CORSOptions{
+		Origins: []string{"https://app.example"}, Credentials: true, MaxAge: time.Hour,
+	}})
+	req, _ := http.NewRequest("OPTIONS", hs.URL+"/engine.io/?EIO=4&transport=polling", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := resp.Header
+	if resp.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+		h.Get("Access-Control-Allow-Credentials") != "true" || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
+		h.Get("Access-Control-Max-Age") != "3600" {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, h)
+	}
+	// A refused origin gets no session.
+	req, _ = http.NewRequest("GET", hs.URL+"/engine.io/?EIO=4&transport=polling", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("refused origin: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestServerCloseReachesPollingClient: Session.Close delivers a close packet to the next poll.
+func TestServerCloseReachesPollingClient(t *testing.T) {
+	opened := make(chan *Session, 1)
+	reasons := make(chan CloseReason, 1)
+	srv := NewServer(ServerOptions{
+		OnOpen:  func(s *Session) { opened <- s },
+		OnClose: func(s *Session, r CloseReason, _ error) { reasons <- r },
+	})
+	hs := newTestHTTP(t, srv)
+	o := handshakePolling(t, hs.URL)
+	s := <-opened
+	_ = s.Send(NewMessage([]byte("last words"), false))
+	s.Close()
+	_, body := get(t, hs.URL+"/engine.io/?EIO=4&transport=polling&sid="+o.SID)
+	if body != "4last words\x1e1" {
+		t.Fatalf("poll after close: %q", body)
+	}
+	if r := <-reasons; r != CloseServerClose {
+		t.Fatalf("reason %q", r)
+	}
+	if err := s.Send(NewMessage([]byte("too late"), false)); err != CloseServerClose {
+		t.Fatalf("send after close: %v", err)
+	}
+}
+
+func TestOverlappingPollsCloseSession(t *testing.T) {
+	hs, reasons := echoServer(t, ServerOptions{PingInterval: time.Minute})
+	o := handshakePolling(t, hs.URL)
+	url := hs.URL + "/engine.io/?EIO=4&transport=polling&sid=" + o.SID
+	first := make(chan string, 1)
+	go func() { _, b := get(t, url); first <- b }()
+	sess := hs.Config.Handler.(*Server).session(o.SID)
+	for parked, tries := false, 0; !parked; tries++ {
+		if tries > 5000 {
+			t.Fatal("first GET never parked")
+		}
+		sess.mu.Lock()
+		parked = sess.getActive
+		sess.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	if code, _ := get(t, url); code != 400 {
+		t.Fatalf("second GET: %d", code)
+	}
+	if r := <-reasons; r != CloseTransportError {
+		t.Fatalf("reason %q", r)
+	}
+	if b := <-first; b != "1" {
+		t.Fatalf("first poll got %q", b)
+	}
+}
+
+// TestSendQueuePolicy: a client that never polls is dropped once its queue is full, and
+// volatile messages are dropped rather than queued while it is behind.
+func TestSendQueuePolicy(t *testing.T) {
+	opened := make(chan *Session, 1)
+	reasons := make(chan CloseReason, 1)
+	srv := NewServer(ServerOptions{
+		SendQueueSize: 10,
+		PingInterval:  time.Minute,
+		OnOpen:        func(s *Session) { opened <- s },
+		OnClose:       func(s *Session, r CloseReason, _ error) { reasons <- r },
+	})
+	hs := newTestHTTP(t, srv)
+	handshakePolling(t, hs.URL)
+	s := <-opened
+	m := NewMessage([]byte("x"), false)
+	for range 5 {
+		if err := s.SendVolatile(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		if err := s.Send(m); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	s.mu.Lock()
+	queued := len(s.queue)
+	s.mu.Unlock()
+	if queued != 10 {
+		t.Fatalf("%d queued: volatile messages were queued", queued)
+	}
+	if err := s.Send(m); err != CloseSendQueueFull {
+		t.Fatalf("send over the limit: %v", err)
+	}
+	if r := <-reasons; r != CloseSendQueueFull {
+		t.Fatalf("reason %q", r)
+	}
+}
+
+// TestShutdown closes sessions on both transports and waits for them.
+func TestShutdown(t *testing.T) {
+	reasons := make(chan CloseReason, 4)
+	srv := NewServer(ServerOptions{OnClose: func(s *Session, r CloseReason, _ error) { reasons <- r }})
+	hs := newTestHTTP(t, srv)
+	handshakePolling(t, hs.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/engine.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if _, _, err := c.Read(ctx); err != nil { // the open packet
+		t.Fatal(err)
+	}
+	clientSaw := make(chan string, 1)
+	go func() {
+		_, b, _ := c.Read(ctx)
+		clientSaw <- string(b)
+		_, _, _ = c.Read(ctx) // the close handshake
+	}()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if r := <-reasons; r != CloseServerShutdown {
+			t.Fatalf("reason %q", r)
+		}
+	}
+	if b := <-clientSaw; b != "1" {
+		t.Fatalf("websocket client got %q, want the close packet", b)
+	}
+	if code, _ := get(t, hs.URL+"/engine.io/?EIO=4&transport=polling"); code != http.StatusServiceUnavailable {
+		t.Fatalf("handshake after shutdown: %d", code)
+	}
+}
+
+// TestManySessionsConcurrently connects, upgrades, talks and closes many sessions at once.
+func TestManySessionsConcurrently(t *testing.T) {
+	hs, _ := echoServer(t, ServerOptions{PingInterval: 30 * time.Millisecond, PingTimeout: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := upgradeAndEcho(ctx, hs.URL, fmt.Sprint("client ", i)); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// upgradeAndEcho runs a minimal client: polling handshake, upgrade, one echo, close.
+func upgradeAndEcho(ctx context.Context, base, msg string) error {
+	resp, err := http.Get(base + "/engine.io/?EIO=4&transport=polling")
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	_, _ = fmt.Fprint(&b, "")
+	buf := make([]byte, 512)
+	n, _ := resp.Body.Read(buf)
+	resp.Body.Close()
+	body := string(buf[:n])
+	i := strings.Index(body, `"sid":"`)
+	if i < 0 {
+		return fmt.Errorf("handshake %q", body)
+	}
+	sid := body[i+7 : i+27]
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/engine.io/?EIO=4&transport=websocket&sid="+sid, nil)
+	if err != nil {
+		return err
+	}
+	defer ws.CloseNow()
+	_ = ws.Write(ctx, websocket.MessageText, []byte("2probe"))
+	for {
+		_, p, err := ws.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if string(p) == "3probe" {
+			break
+		}
+	}
+	_ = ws.Write(ctx, websocket.MessageText, []byte("5"))
+	_ = ws.Write(ctx, websocket.MessageText, []byte("4"+msg))
+	for {
+		_, p, err := ws.Read(ctx)
+		if err != nil {
+			return err
+		}
+		switch string(p) {
+		case "2":
+			_ = ws.Write(ctx, websocket.MessageText, []byte("3"))
+		case "4" + msg:
+			_ = ws.Write(ctx, websocket.MessageText, []byte("1"))
+			return nil
+		case "6":
+		default:
+			return fmt.Errorf("%s: unexpected %q", msg, p)
+		}
+	}
+}
+
+func newTestHTTP(t *testing.T, srv *Server) *httptestServer {
+	t.Helper()
+	hs := newHTTPTest(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	return hs
+}
