@@ -34,14 +34,15 @@ test: deps
 	$(GO) test -race -count=1 -timeout 20m ./...
 	@if [ -f bench/go.mod ]; then echo "cd bench && $(GO) vet ./..."; cd bench && $(GO) vet ./...; fi
 
-## fuzz: run every Fuzz* target of ./websocket for FUZZTIME each
+## fuzz: run every Fuzz* target of the protocol packages for FUZZTIME each
+FUZZ_PKGS := ./websocket ./engineio
 fuzz:
-	@list=$$($(GO) test -list '^Fuzz' ./websocket) || { echo "$$list"; exit 1; }; \
-	targets=$$(echo "$$list" | grep '^Fuzz' || true); \
-	if [ -z "$$targets" ]; then echo "no fuzz targets in ./websocket"; exit 0; fi; \
-	for t in $$targets; do \
-		echo "== $$t ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./websocket || exit 1; \
+	@for pkg in $(FUZZ_PKGS); do \
+		list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; exit 1; }; \
+		for t in $$(echo "$$list" | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
 	done
 
 ## bench: run the websocket package's benchmarks

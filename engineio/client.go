@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -33,8 +34,9 @@ const (
 	clientDefaultReadLimit = 16 << 20
 )
 
-// CloseForced is the reason a Client reports once its own Close was called.
-const CloseForced CloseReason = "forced close"
+// CloseClientClose is the reason a Client reports once its own Close was called; the value is
+// the JavaScript client's.
+const CloseClientClose CloseReason = "forced close"
 
 var (
 	// ErrInvalidUTF8 is returned by Send for a text message that is not valid UTF-8.
@@ -84,13 +86,20 @@ type CloseError struct {
 
 func (e *CloseError) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("engineio: connection closed (%s): %v", e.Reason, e.Err)
+		return fmt.Sprintf("engineio: connection closed (%s): %v", string(e.Reason), e.Err)
 	}
-	return fmt.Sprintf("engineio: connection closed (%s)", e.Reason)
+	return fmt.Sprintf("engineio: connection closed (%s)", string(e.Reason))
 }
 
 // Unwrap returns the error that ended the connection, if any.
 func (e *CloseError) Unwrap() error { return e.Err }
+
+// Is reports whether target is the CloseReason of e, so that errors.Is(err, ClosePingTimeout)
+// works.
+func (e *CloseError) Is(target error) bool {
+	r, ok := target.(CloseReason)
+	return ok && r == e.Reason
+}
 
 // HandshakeError is returned by Dial when the server refuses to open a session.
 type HandshakeError struct {
@@ -158,13 +167,14 @@ type Client struct {
 	closeOnce sync.Once
 	done      chan struct{} // closed once the client is closed; err is set by then
 	heartbeat *time.Timer   // fires when the server's ping is late
+	pings     atomic.Int64  // pings received, for tests
 	wg        sync.WaitGroup
 
 	mu        sync.Mutex
 	transport string
 	ws        *websocket.Conn // the WebSocket transport once in use
 	err       *CloseError
-	local     bool // Close was called: the reason is CloseForced whatever ends the connection
+	local     bool // Close was called: the reason is CloseClientClose whatever ends the connection
 
 	// carry is a packet taken from a queue that did not fit in the last long-polling request. It
 	// belongs to whichever writer goroutine runs, and there is only one at a time.
@@ -225,8 +235,9 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Client, error
 		c.startWebSocket(c.ws)
 		return c, nil
 	}
-	poll := c.startPolling(initial)
-	if slices.Contains(transports, "websocket") && slices.Contains(c.upgrades, "websocket") {
+	upgrade := slices.Contains(transports, TransportWebSocket) && slices.Contains(c.upgrades, TransportWebSocket)
+	poll := c.startPolling(initial, upgrade)
+	if upgrade {
 		c.wg.Add(1)
 		go c.upgrade(poll)
 	}
@@ -310,7 +321,7 @@ func (c *Client) url(transport string) string {
 		q.Set("sid", c.id)
 	}
 	u := *c.base
-	if transport == "websocket" {
+	if transport == TransportWebSocket {
 		u.Scheme = "ws" + strings.TrimPrefix(u.Scheme, "http")
 	}
 	u.RawQuery = q.Encode()
@@ -380,7 +391,7 @@ func (c *Client) Read(ctx context.Context) (Message, error) {
 
 // Close sends the messages already queued and the close packet, waiting a bounded time for
 // them to go out, then closes the connection and waits for the client's goroutines to end.
-// Afterwards Read and Send return a *CloseError with reason CloseForced. Close is idempotent.
+// Afterwards Read and Send return a *CloseError with reason CloseClientClose. Close is idempotent.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
@@ -394,7 +405,7 @@ func (c *Client) Close() error {
 		case <-t.C:
 		}
 		t.Stop()
-		c.fail(CloseForced, nil)
+		c.fail(CloseClientClose, nil)
 	})
 	c.wg.Wait()
 	if c.ownHTTP != nil {
@@ -410,7 +421,7 @@ func (c *Client) closeErr() error {
 	if c.err != nil {
 		return c.err
 	}
-	return &CloseError{Reason: CloseForced}
+	return &CloseError{Reason: CloseClientClose}
 }
 
 // fail closes the client for reason, once: it cancels every request, read and write in
@@ -422,7 +433,7 @@ func (c *Client) fail(reason CloseReason, err error) {
 		return
 	}
 	if c.local {
-		reason, err = CloseForced, nil
+		reason, err = CloseClientClose, nil
 	}
 	c.err = &CloseError{Reason: reason, Err: err}
 	ws := c.ws
@@ -472,6 +483,7 @@ func (c *Client) handle(p packet) error {
 			return errClientDone
 		}
 	case packetPing:
+		c.pings.Add(1)
 		c.mu.Lock()
 		if c.err == nil { // a timer reset after fail would run pingTimedOut for nothing
 			c.heartbeat.Reset(c.pingInterval + c.pingTimeout)

@@ -15,8 +15,13 @@ import (
 // clientPoll is one run of the long-polling reader and writer. An upgrade closes pause and
 // waits for both to stop: the reader after the poll in flight returns, the writer after the
 // request in flight, so that no packet is lost or sent twice across the switch.
+//
+// The server releases the poll in flight with a noop once it has answered the probe. A reader
+// that polled again at once would wait for the server's next packet, possibly past the upgrade
+// timeout, so after a noop the reader waits for the probe's outcome (probed) first.
 type clientPoll struct {
 	pause  chan struct{}
+	probed chan struct{} // closed once a probe succeeded (after pause) or failed; nil if none
 	reader chan struct{} // closed once the reader has stopped
 	writer chan struct{} // closed once the writer has stopped
 }
@@ -55,7 +60,7 @@ func (c *Client) roundTrip(ctx context.Context, method string, body []byte) ([]b
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url("polling"), rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.url(TransportPolling), rd)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -80,12 +85,16 @@ func (c *Client) roundTrip(ctx context.Context, method string, body []byte) ([]b
 	return b, resp.StatusCode, nil
 }
 
-// startPolling starts a long-polling reader, which first handles initial, and writer.
-func (c *Client) startPolling(initial []packet) *clientPoll {
+// startPolling starts a long-polling reader, which first handles initial, and writer. With
+// probe set, an upgrade will follow.
+func (c *Client) startPolling(initial []packet, probe bool) *clientPoll {
 	c.mu.Lock()
-	c.transport = "polling"
+	c.transport = TransportPolling
 	c.mu.Unlock()
 	poll := &clientPoll{pause: make(chan struct{}), reader: make(chan struct{}), writer: make(chan struct{})}
+	if probe {
+		poll.probed = make(chan struct{})
+	}
 	c.wg.Add(2)
 	go c.pollReader(poll, initial)
 	go c.pollWriter(poll)
@@ -117,13 +126,24 @@ func (c *Client) pollReader(poll *clientPoll, initial []packet) {
 			c.failTransport(pollReason(err), err)
 			return
 		}
-		err = decodePayload(body, c.handle)
+		noop := false
+		err = decodePayload(body, func(p packet) error {
+			noop = noop || p.typ == packetNoop
+			return c.handle(p)
+		})
 		if errors.Is(err, errClientDone) {
 			return
 		}
 		if err != nil {
 			c.failTransport(CloseParseError, err)
 			return
+		}
+		if noop && poll.probed != nil {
+			select {
+			case <-poll.probed:
+			case <-c.done:
+				return
+			}
 		}
 	}
 }

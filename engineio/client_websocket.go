@@ -13,7 +13,7 @@ import (
 // dialWebSocket opens a WebSocket to the endpoint, joining the session once there is one.
 func (c *Client) dialWebSocket(ctx context.Context) (*websocket.Conn, error) {
 	opts := c.wsOpts
-	conn, _, err := websocket.Dial(ctx, c.url("websocket"), &opts)
+	conn, _, err := websocket.Dial(ctx, c.url(TransportWebSocket), &opts)
 	if err != nil {
 		var he *websocket.HandshakeError
 		if errors.As(err, &he) && he.StatusCode != 101 {
@@ -56,7 +56,7 @@ func (c *Client) applyWebSocketOpen(typ websocket.MessageType, data []byte) erro
 // startWebSocket makes conn the transport and starts its reader and writer.
 func (c *Client) startWebSocket(conn *websocket.Conn) {
 	c.mu.Lock()
-	c.transport = "websocket"
+	c.transport = TransportWebSocket
 	c.ws = conn
 	c.mu.Unlock()
 	c.wg.Add(2)
@@ -71,10 +71,12 @@ func (c *Client) upgrade(poll *clientPoll) {
 	defer c.wg.Done()
 	conn := c.probe()
 	if conn == nil {
+		close(poll.probed)
 		return
 	}
 	// The server answers the probe with a noop on the poll in flight, so the reader stops soon.
 	close(poll.pause)
+	close(poll.probed)
 	for _, stopped := range []chan struct{}{poll.reader, poll.writer} {
 		select {
 		case <-stopped:
@@ -94,7 +96,7 @@ func (c *Client) upgrade(poll *clientPoll) {
 	if err := conn.Write(ctx, websocket.MessageText, []byte{'0' + byte(packetUpgrade)}); err != nil {
 		_ = conn.CloseNow()
 		if c.ctx.Err() == nil {
-			c.startPolling(nil)
+			c.startPolling(nil, false)
 		}
 		return
 	}

@@ -91,3 +91,22 @@ func FuzzDecodePayload(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeText(f *testing.F) {
+	for _, s := range []string{"4hello", "2probe", "3", "5", "6", "bAQID", "b", "1", "0{}", "9", ""} {
+		f.Add([]byte(s), true)
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, polling bool) {
+		p, err := decodeText(b, polling)
+		if err != nil {
+			return
+		}
+		if p.binary && (!polling || p.typ != packetMessage) {
+			t.Fatalf("binary %v packet from %q (polling %v)", p.typ, b, polling)
+		}
+		if got := p.appendText(nil); !polling && !bytes.Equal(got, b) {
+			t.Fatalf("%q re-encodes as %q", b, got)
+		}
+	})
+}
