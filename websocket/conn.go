@@ -66,6 +66,7 @@ type Conn struct {
 	frameMu   sync.Mutex    // one frame at a time; control frames slip in between fragments
 	closeSent bool          // guarded by frameMu
 	maskRand  *rand.ChaCha8 // clients only; guarded by frameMu
+	vec       net.Buffers   // header and payload of a large frame, for writev; guarded by frameMu
 	mw        messageWriter
 
 	// Lifecycle.

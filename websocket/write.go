@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 )
 
 const (
@@ -74,8 +73,11 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) er
 	var err error
 	switch {
 	case !c.client && len(p) > copyLimit:
-		bufs := net.Buffers{b, p}
-		_, err = bufs.WriteTo(c.nc)
+		// writev from a slice kept in the Conn: a local one would escape, one allocation a write.
+		c.vec = append(c.vec[:0], b, p)
+		_, err = c.vec.WriteTo(c.nc)
+		c.vec = c.vec[:cap(c.vec)]
+		clear(c.vec) // keep no reference to the caller's payload
 	default:
 		// Copy behind the header: one write for small payloads, and for clients a copy to mask.
 		key := h.maskKey
