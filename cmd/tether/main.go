@@ -33,6 +33,7 @@ type command struct {
 // It is a function, not a package variable, because "help" refers back to it.
 func commands() []command {
 	return []command{
+		{"testserver", "run the Engine.IO/Socket.IO test server", runTestServer},
 		{"echo", "run the WebSocket echo test server", runEcho},
 		{"connect", "connect to a WebSocket server and exchange messages", runConnect},
 		{"help", "list the commands", runHelp},

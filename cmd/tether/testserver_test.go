@@ -1,0 +1,456 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/websocket"
+)
+
+// startTestServer runs a test server with the default settings on a free
+// loopback port until the test ends and returns its address.
+func startTestServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	srv := newTestServer(testServerConfig{pingInterval: testServerPingInterval, pingTimeout: testServerPingTimeout})
+	go func() { done <- srv.serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// eioClient is a bare Engine.IO polling client over net/http. Keep-alives
+// are off so that no idle connection outlives the test.
+type eioClient struct {
+	t    *testing.T
+	http *http.Client
+	base string // http://addr/engine.io/
+}
+
+func newEIOClient(t *testing.T, addr string) *eioClient {
+	return &eioClient{
+		t:    t,
+		http: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second},
+		base: "http://" + addr + "/engine.io/",
+	}
+}
+
+// do sends a request and returns the response with its body read.
+func (c *eioClient) do(method, url string, header http.Header, body string) (*http.Response, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return resp, string(b)
+}
+
+// handshakeData is the JSON of the open packet.
+type handshakeData struct {
+	SID          string   `json:"sid"`
+	Upgrades     []string `json:"upgrades"`
+	PingInterval int      `json:"pingInterval"`
+	PingTimeout  int      `json:"pingTimeout"`
+	MaxPayload   int      `json:"maxPayload"`
+}
+
+// parseOpen decodes an open packet ("0" and JSON).
+func parseOpen(t *testing.T, packet string) handshakeData {
+	t.Helper()
+	js, ok := strings.CutPrefix(packet, "0")
+	var h handshakeData
+	if !ok || json.Unmarshal([]byte(js), &h) != nil || h.SID == "" {
+		t.Fatalf("open packet = %q, want 0{\"sid\":...}", packet)
+	}
+	return h
+}
+
+// checkSettings checks the open packet against TEST-SERVERS.md 1.1.
+func checkSettings(t *testing.T, h handshakeData, upgrades []string) {
+	t.Helper()
+	if h.PingInterval != 300 || h.PingTimeout != 200 || h.MaxPayload != 1_000_000 || !slices.Equal(h.Upgrades, upgrades) {
+		t.Errorf("handshake = %+v, want pingInterval 300, pingTimeout 200, maxPayload 1000000, upgrades %q", h, upgrades)
+	}
+}
+
+// handshake opens a polling session.
+func (c *eioClient) handshake() handshakeData {
+	c.t.Helper()
+	resp, body := c.do("GET", c.base+"?EIO=4&transport=polling", nil, "")
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("handshake: HTTP %d %q", resp.StatusCode, body)
+	}
+	return parseOpen(c.t, body)
+}
+
+// post sends a polling payload.
+func (c *eioClient) post(sid, payload string) {
+	c.t.Helper()
+	resp, body := c.do("POST", c.base+"?EIO=4&transport=polling&sid="+sid, http.Header{"Content-Type": {"text/plain;charset=UTF-8"}}, payload)
+	if resp.StatusCode != http.StatusOK || body != "ok" {
+		c.t.Fatalf("POST %q: HTTP %d %q, want 200 \"ok\"", payload, resp.StatusCode, body)
+	}
+}
+
+// messages polls until n packets other than pings and noops arrived,
+// answering pings, and returns them.
+func (c *eioClient) messages(sid string, n int) []string {
+	c.t.Helper()
+	var got []string
+	for poll := 0; len(got) < n; poll++ {
+		if poll == 20 {
+			c.t.Fatalf("after 20 polls got %q, want %d messages", got, n)
+		}
+		resp, body := c.do("GET", c.base+"?EIO=4&transport=polling&sid="+sid, nil, "")
+		if resp.StatusCode != http.StatusOK {
+			c.t.Fatalf("poll: HTTP %d %q", resp.StatusCode, body)
+		}
+		for p := range strings.SplitSeq(body, "\x1e") {
+			switch p {
+			case "2":
+				c.post(sid, "3")
+			case "6":
+			default:
+				got = append(got, p)
+			}
+		}
+	}
+	return got
+}
+
+func TestTestServerPollingEcho(t *testing.T) {
+	c := newEIOClient(t, startTestServer(t))
+	h := c.handshake()
+	checkSettings(t, h, []string{"websocket"})
+	// Text, empty text, binary (base64) and multi-byte text in one payload.
+	sent := []string{"4hello", "4", "bAAEC/w==", "4héllo ✓"}
+	c.post(h.SID, strings.Join(sent, "\x1e"))
+	if got := c.messages(h.SID, len(sent)); !slices.Equal(got, sent) {
+		t.Fatalf("echoed %q, want %q", got, sent)
+	}
+	c.post(h.SID, "1") // close
+	if resp, body := c.do("GET", c.base+"?EIO=4&transport=polling&sid="+h.SID, nil, ""); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("poll after close: HTTP %d %q, want 400 (unknown sid)", resp.StatusCode, body)
+	}
+}
+
+// dialEIO opens an Engine.IO session over WebSocket directly and returns
+// the connection after the open packet.
+func dialEIO(t *testing.T, addr string) (*websocket.Conn, handshakeData) {
+	t.Helper()
+	c := dial(t, "ws://"+addr+"/engine.io/?EIO=4&transport=websocket", nil)
+	typ, open, err := c.Read(testCtx(t))
+	if err != nil || typ != websocket.MessageText {
+		t.Fatalf("first frame: %v %q %v, want the open packet", typ, open, err)
+	}
+	return c, parseOpen(t, string(open))
+}
+
+// readMessage reads the next frame other than a ping, answering pings.
+func readMessage(t *testing.T, c *websocket.Conn) (websocket.MessageType, []byte) {
+	t.Helper()
+	ctx := testCtx(t)
+	for range 100 {
+		typ, p, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if typ == websocket.MessageText && string(p) == "2" {
+			if err := c.Write(ctx, websocket.MessageText, []byte("3")); err != nil {
+				t.Fatalf("pong: %v", err)
+			}
+			continue
+		}
+		return typ, p
+	}
+	t.Fatal("100 pings in a row")
+	return 0, nil
+}
+
+// readUntilClosed reads c until the server closes it, allowing only a close
+// packet and noops before the end.
+func readUntilClosed(t *testing.T, c *websocket.Conn) {
+	t.Helper()
+	ctx := testCtx(t)
+	var got []string
+	for range 10 {
+		typ, p, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		got = append(got, string(p))
+		if typ != websocket.MessageText || (string(p) != "1" && string(p) != "6") {
+			t.Fatalf("read %q while waiting for the server to close, want only a close packet", got)
+		}
+	}
+	t.Fatalf("read %q and the connection is still open", got)
+}
+
+func TestTestServerWebSocketEcho(t *testing.T) {
+	addr := startTestServer(t)
+	c, h := dialEIO(t, addr)
+	checkSettings(t, h, []string{})
+	ctx := testCtx(t)
+	sent := []struct {
+		typ websocket.MessageType
+		msg []byte
+	}{
+		{websocket.MessageText, []byte("4hello")},
+		{websocket.MessageBinary, []byte{0, 1, 2, 0xff}},
+		{websocket.MessageText, []byte("4")},
+		{websocket.MessageBinary, bytes.Repeat([]byte{7}, 999_999)},
+	}
+	for _, m := range sent {
+		if err := c.Write(ctx, m.typ, m.msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, m := range sent {
+		typ, p := readMessage(t, c)
+		if typ != m.typ || !bytes.Equal(p, m.msg) {
+			t.Fatalf("echo %d = %v %.20q (%d bytes), want %v %.20q (%d bytes)", i, typ, p, len(p), m.typ, m.msg, len(m.msg))
+		}
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+}
+
+func TestTestServerNotFound(t *testing.T) {
+	addr := startTestServer(t)
+	c := newEIOClient(t, addr)
+	for _, path := range []string{"/", "/socket.io/?EIO=4&transport=polling", "/other", "/engine.ioX/?EIO=4&transport=polling"} {
+		if resp, body := c.do("GET", "http://"+addr+path, nil, ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: HTTP %d %q, want 404", path, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestTestServerCORS(t *testing.T) {
+	c := newEIOClient(t, startTestServer(t))
+	const origin = "http://page.example"
+	resp, _ := c.do("OPTIONS", c.base+"?EIO=4&transport=polling", http.Header{
+		"Origin":                        {origin},
+		"Access-Control-Request-Method": {"POST"},
+	}, "")
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" && got != origin {
+		t.Errorf("preflight: HTTP %d, Access-Control-Allow-Origin %q, want * or %s", resp.StatusCode, got, origin)
+	}
+	resp, body := c.do("GET", c.base+"?EIO=4&transport=polling", http.Header{"Origin": {origin}}, "")
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); resp.StatusCode != http.StatusOK || (got != "*" && got != origin) {
+		t.Errorf("handshake from %s: HTTP %d %q, Access-Control-Allow-Origin %q", origin, resp.StatusCode, body, got)
+	}
+}
+
+// TestTestServerShutdown checks that a canceled server ends its sessions,
+// answers a pending poll and returns.
+func TestTestServerShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		// Long pings, so that the pending poll below waits for the shutdown.
+		done <- newTestServer(testServerConfig{pingInterval: time.Minute, pingTimeout: time.Minute}).serve(ctx, ln)
+	}()
+
+	ws, _ := dialEIO(t, addr)
+	pc := newEIOClient(t, addr)
+	h := pc.handshake()
+	wrote := make(chan struct{})
+	pollDone := make(chan string, 1)
+	go func() {
+		// Not through pc.do: t.Fatal must not run on this goroutine.
+		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", pc.base+"?EIO=4&transport=polling&sid="+h.SID, nil)
+		resp, err := pc.http.Do(req)
+		if err != nil {
+			pollDone <- "error: " + err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		pollDone <- fmt.Sprintf("HTTP %d %s", resp.StatusCode, b)
+	}()
+	<-wrote
+	// Nothing tells a client its poll is pending; a round trip through the
+	// server on another connection gives the request, already written,
+	// ample time to reach its handler first.
+	if err := ws.Write(testCtx(t), websocket.MessageText, []byte("4x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p := readMessage(t, ws); string(p) != "4x" {
+		t.Fatalf("echo = %q", p)
+	}
+	cancel()
+
+	readUntilClosed(t, ws)
+	select {
+	case got := <-pollDone:
+		body, ok := strings.CutPrefix(got, "HTTP 200 ")
+		for p := range strings.SplitSeq(body, "\x1e") {
+			ok = ok && (p == "1" || p == "6")
+		}
+		if !ok {
+			t.Errorf("pending poll ended with %q, want HTTP 200 with a close or noop packet", got)
+		}
+	case <-time.After(2 * shutdownTimeout):
+		t.Fatal("pending poll not answered by the shutdown")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * shutdownTimeout):
+		t.Fatal("serve did not return after shutdown")
+	}
+}
+
+// TestRunTestServer runs the command as main does, with its flags.
+func TestRunTestServer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"testserver", "--addr", "127.0.0.1:0", "--ping-interval", "1s", "--ping-timeout", "500ms"}, nil, pw, &stderr)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "tether testserver: listening on ")
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("first line = %q, want \"tether testserver: listening on http://127.0.0.1:PORT\"", line)
+	}
+	c := newEIOClient(t, strings.TrimPrefix(url, "http://"))
+	if h := c.handshake(); h.PingInterval != 1000 || h.PingTimeout != 500 {
+		t.Errorf("handshake = %+v, want the flags' pingInterval 1000 and pingTimeout 500", h)
+	}
+	cancel()
+	io.Copy(io.Discard, pr)
+	if got := <-code; got != 0 {
+		t.Fatalf("exit code = %d, stderr: %s", got, stderr.String())
+	}
+	if stderr.String() != "" {
+		t.Errorf("unexpected stderr: %s", stderr.String())
+	}
+}
+
+func TestRunTestServerUsage(t *testing.T) {
+	tests := []struct {
+		args       []string
+		code       int
+		wantStdout string
+		wantStderr string
+	}{
+		{[]string{"testserver", "-h"}, 0, "Usage: tether testserver", ""},
+		{[]string{"testserver", "--help"}, 0, "/socket.io/", ""},
+		{[]string{"help", "testserver"}, 0, "-ping-interval", ""},
+		{[]string{"testserver", "--nope"}, 2, "", "flag provided but not defined"},
+		{[]string{"testserver", "extra"}, 2, "", "unexpected argument"},
+		{[]string{"testserver", "--ping-timeout", "0s"}, 2, "", "must be positive"},
+		{[]string{"testserver", "--addr", "256.0.0.1:1"}, 1, "", "tether testserver:"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tt.args, nil, &stdout, &stderr)
+		if code != tt.code || !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
+			t.Errorf("%q: code %d, stdout %q, stderr %q", tt.args, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// TestBinaryTestServerSignal runs the built binary: it must print the
+// listening line, serve, and on SIGINT close its sessions and exit 0.
+func TestBinaryTestServerSignal(t *testing.T) {
+	bin := buildTether(t)
+	cmd := exec.Command(bin, "testserver", "--addr", "127.0.0.1:0")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, cmd)
+
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		lines <- line
+	}()
+	var line string
+	select {
+	case line = <-lines:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no listening line within 30s")
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "tether testserver: listening on http://")
+	if !ok {
+		t.Fatalf("first line = %q, want \"tether testserver: listening on http://...\"", line)
+	}
+	ws, h := dialEIO(t, url)
+	checkSettings(t, h, []string{})
+	if err := ws.Write(testCtx(t), websocket.MessageText, []byte("4ping?")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p := readMessage(t, ws); string(p) != "4ping?" {
+		t.Fatalf("echo = %q", p)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	readUntilClosed(t, ws)
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err := <-waitErr:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) || err != nil {
+			t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("process did not exit within 30s of SIGINT")
+	}
+}
