@@ -3,6 +3,7 @@ package engineio
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -258,4 +259,87 @@ func newTestHTTP(t *testing.T, srv *Server) *httptestServer {
 		hs.Close()
 	})
 	return hs
+}
+
+// TestPollBatchBound: one poll carries at most maxBatch packets; the rest wait for the next.
+func TestPollBatchBound(t *testing.T) {
+	opened := make(chan *Session, 1)
+	srv := NewServer(ServerOptions{PingInterval: time.Minute, OnOpen: func(s *Session) { opened <- s }})
+	hs := newTestHTTP(t, srv)
+	o := handshakePolling(t, hs.URL)
+	s := <-opened
+	for i := range 40 {
+		_ = s.Send(NewMessage([]byte(fmt.Sprint(i)), false))
+	}
+	url := hs.URL + "/engine.io/?EIO=4&transport=polling&sid=" + o.SID
+	var counts []int
+	for range 3 {
+		_, body := get(t, url)
+		counts = append(counts, len(strings.Split(body, "\x1e")))
+	}
+	if fmt.Sprint(counts) != "[16 16 8]" {
+		t.Fatalf("batches of %v packets", counts)
+	}
+}
+
+// TestOverlappingPostsCloseSession: a second POST while one is being read is refused.
+func TestOverlappingPostsCloseSession(t *testing.T) {
+	hs, reasons := echoServer(t, ServerOptions{PingInterval: time.Minute})
+	o := handshakePolling(t, hs.URL)
+	url := hs.URL + "/engine.io/?EIO=4&transport=polling&sid=" + o.SID
+	// A POST whose body never ends keeps the first request open.
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(url, "text/plain", pr)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	_, _ = pw.Write([]byte("4partial"))
+	sess := hs.Config.Handler.(*Server).session(o.SID)
+	for active, tries := false, 0; !active; tries++ {
+		if tries > 5000 {
+			t.Fatal("first POST never started")
+		}
+		sess.mu.Lock()
+		active = sess.postActive
+		sess.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	if code, _ := post(t, url, "4second"); code != 400 {
+		t.Fatalf("second POST: %d", code)
+	}
+	if r := <-reasons; r != CloseTransportError {
+		t.Fatalf("reason %q", r)
+	}
+	pw.Close()
+	<-first
+}
+
+// TestUpgradeTimeout: a WebSocket that never sends the probe is dropped after UpgradeTimeout,
+// and the session goes on over polling.
+func TestUpgradeTimeout(t *testing.T) {
+	hs, _ := echoServer(t, ServerOptions{UpgradeTimeout: 50 * time.Millisecond, PingInterval: time.Minute})
+	o := handshakePolling(t, hs.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/engine.io/?EIO=4&transport=websocket&sid="+o.SID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if _, _, err := ws.Read(ctx); err == nil {
+		t.Fatal("the silent upgrade was not dropped")
+	}
+	url := hs.URL + "/engine.io/?EIO=4&transport=polling&sid=" + o.SID
+	if code, body := post(t, url, "4still polling"); code != 200 || body != "ok" {
+		t.Fatalf("post: %d %q", code, body)
+	}
+	if _, body := get(t, url); body != "4still polling" {
+		t.Fatalf("poll: %q", body)
+	}
 }
