@@ -5,7 +5,7 @@
 // Usage: node eio-client.mjs URL SCENARIO [--id=ID] [--path=/engine.io/]
 //        [--transports=polling,websocket] [--ping-interval=MS]
 //        [--ping-timeout=MS] [--max-payload=N] [--ok-size=N] [--size=N]
-//        [--conns=N] [--timeout=MS]
+//        [--conns=N] [--burst=N] [--timeout=MS]
 //
 // URL is the server's base, e.g. http://127.0.0.1:3000. Every connection
 // carries the query parameter id=ID (id=ID-i for the i-th connection of
@@ -217,31 +217,57 @@ const scenarios = {
     await c.close();
   },
 
-  // Polling, then upgrade to WebSocket while messages keep flowing: every
-  // message sent before, during and after the upgrade is echoed once, in
-  // order.
+  // Polling, then upgrade to WebSocket while messages keep flowing: a burst
+  // of --burst=N messages (some of 100 kB) as soon as the session opens and
+  // a message every millisecond after it; the probe is held back until half
+  // the burst came back over polling, so that echoes are still queued for
+  // polling when it succeeds. 20 more messages when the upgrade starts and
+  // 20 after it. Every one is echoed once, in order.
   async upgrade() {
     const c = new Conn(opts.id, ['polling', 'websocket']);
     const upgraded = new Promise((resolve, reject) => {
       c.socket.once('upgrade', resolve);
       c.socket.once('upgradeError', (err) => reject(new Error(`upgrade failed: ${describeError(err)}`)));
     });
-    await c.open();
-    checkTransport(c, 'polling');
     const sent = [];
-    const phase = { before: 0, during: 0, after: 0 };
-    let now = 'before';
+    const phase = { open: 0, before: 0, during: 0, after: 0 };
+    let now = 'open';
     const sendOne = () => {
       const n = sent.length;
-      const m = n % 3 === 2 ? binary(Buffer.from(`upgrade message ${n}`)) : text(`upgrade message ${n}`);
+      let m = text(`upgrade message ${n}`);
+      if (n % 25 === 7) m = binary(binaryPayload(100000 + n));
+      else if (n % 25 === 8) m = text(`upgrade message ${n} ${textPayload(100000).toString('utf8')}`);
+      else if (n % 3 === 2) m = binary(Buffer.from(`upgrade message ${n}`));
       c.send(wire(m));
       sent.push(m);
       phase[now]++;
     };
+    // Before the probe can finish: the open event comes first.
+    c.socket.once('open', () => {
+      for (let i = 0; i < burst; i++) sendOne();
+      now = 'before';
+    });
+    const via = { polling: 0, websocket: 0 };
+    const probe = c.socket._probe;
+    if (typeof probe !== 'function') fail('engine.io-client has no _probe to patch');
+    let probes = [];
+    c.socket._probe = function (name) {
+      probes.push(() => probe.call(this, name));
+    };
+    const burst = Number(opts.burst || 100);
+    c.socket.on('message', () => {
+      via[c.transport()]++;
+      if (probes && via.polling >= burst / 2) {
+        const run = probes;
+        probes = null;
+        for (const p of run) p();
+      }
+    });
     c.socket.once('upgrading', () => {
       now = 'during';
       for (let i = 0; i < 20; i++) sendOne();
     });
+    await c.open();
     // A message every millisecond until the upgrade is done, bounded.
     const timer = setInterval(() => {
       if (sent.length < 5000) sendOne();
@@ -254,11 +280,11 @@ const scenarios = {
     now = 'after';
     for (let i = 0; i < 20; i++) sendOne();
     checkTransport(c, 'websocket');
-    info(`sent ${sent.length} messages: ${phase.before} before the upgrade, ${phase.during} during, ${phase.after} after`);
     if (phase.during === 0) fail('no message was sent during the upgrade');
     for (const [i, m] of sent.entries()) await c.expectEcho(m, `message ${i} of ${sent.length}`);
-    // A duplicate would arrive after the last echo; give it a heartbeat to.
+    // A duplicate would arrive after the last echo; give it two heartbeats to.
     await new Promise((resolve) => setTimeout(resolve, 2 * Number(opts['ping-interval'] || 300)));
+    info(`sent ${sent.length} messages: ${phase.open} at open, ${phase.before} more before the upgrade, ${phase.during} during, ${phase.after} after; echoes received over polling ${via.polling}, over websocket ${via.websocket}`);
     if (c.items.length) fail(`${c.items.length} extra messages after all echoes, first: ${describe(c.items[0])} ${JSON.stringify(c.items[0].data.toString().slice(0, 40))}`);
     await c.close();
   },
