@@ -9,6 +9,8 @@ COMPARE_FLAGS ?=
 NODE_DIR  := internal/interop/node
 # sudo only when not already root.
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+comma     := ,
+space     := $(empty) $(empty)
 
 .PHONY: run deps test fuzz bench compare
 
@@ -17,13 +19,17 @@ run:
 	$(GO) run ./cmd/tether echo --addr 127.0.0.1:8765
 
 ## deps: install the interop test peers, only those missing
+PY_MODULES  := websockets engineio websocket requests
+DEB_PYTHON  := python3-websockets python3-engineio python3-websocket python3-requests
 deps:
-	@if ! /usr/bin/python3 -c 'import websockets' 2>/dev/null; then \
-		echo "installing python3-websockets"; \
+	@if ! /usr/bin/python3 -c 'import $(subst $(space),$(comma),$(PY_MODULES))' 2>/dev/null; then \
+		echo "installing $(DEB_PYTHON)"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-websockets; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PYTHON); \
 	fi
-	@if [ -f $(NODE_DIR)/package.json ] && [ ! -d $(NODE_DIR)/node_modules ]; then \
+	@# npm ci when node_modules is missing or older than the lock file.
+	@if [ -f $(NODE_DIR)/package.json ] && { [ ! -f $(NODE_DIR)/node_modules/.package-lock.json ] || \
+		[ $(NODE_DIR)/package-lock.json -nt $(NODE_DIR)/node_modules/.package-lock.json ]; }; then \
 		echo "installing npm packages in $(NODE_DIR)"; \
 		cd $(NODE_DIR) && npm ci --no-audit --no-fund; \
 	fi

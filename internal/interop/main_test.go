@@ -30,7 +30,9 @@ func ensurePeers() error {
 	if _, err := exec.LookPath("node"); err != nil {
 		return errors.New("node not found on PATH: install Node.js 20 and npm")
 	}
-	if _, err := os.Stat("node/node_modules/ws/package.json"); errors.Is(err, fs.ErrNotExist) {
+	if stale, err := nodeModulesStale(); err != nil {
+		return err
+	} else if stale {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		cmd := command(ctx, []string{"npm", "ci", "--no-audit", "--no-fund"})
@@ -38,13 +40,29 @@ func ensurePeers() error {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("npm ci in internal/interop/node failed (%v); run make deps:\n%s", err, out)
 		}
-	} else if err != nil {
-		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if out, err := command(ctx, []string{pythonPath, "-c", "import websockets"}).CombinedOutput(); err != nil {
-		return fmt.Errorf("python3-websockets missing: run make deps (%v: %s)", err, out)
+	check := "import websockets, engineio, websocket, requests"
+	if out, err := command(ctx, []string{pythonPath, "-c", check}).CombinedOutput(); err != nil {
+		return fmt.Errorf("Debian python3 packages missing (python3-websockets python3-engineio python3-websocket python3-requests): run make deps (%v: %s)", err, out)
 	}
 	return nil
+}
+
+// nodeModulesStale reports whether node_modules is missing or older than the lock file, as
+// after a pull that added a package.
+func nodeModulesStale() (bool, error) {
+	lock, err := os.Stat("node/package-lock.json")
+	if err != nil {
+		return false, err
+	}
+	installed, err := os.Stat("node/node_modules/.package-lock.json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return lock.ModTime().After(installed.ModTime()), nil
 }

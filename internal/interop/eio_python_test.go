@@ -1,0 +1,79 @@
+package interop
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/engineio"
+)
+
+// TestPythonEngineIOClient runs Debian's python-engineio client against our Engine.IO server,
+// with the test server's short heartbeat so that pings cross every scenario.
+func TestPythonEngineIOClient(t *testing.T) {
+	// Close reasons by the case name the client puts in its query.
+	var mu sync.Mutex
+	reasons := map[string]chan engineio.CloseReason{}
+	reasonOf := func(name string) chan engineio.CloseReason {
+		mu.Lock()
+		defer mu.Unlock()
+		if reasons[name] == nil {
+			reasons[name] = make(chan engineio.CloseReason, 1)
+		}
+		return reasons[name]
+	}
+	srv := engineio.NewServer(engineio.ServerOptions{
+		PingInterval: 300 * time.Millisecond,
+		PingTimeout:  200 * time.Millisecond,
+		OnMessage: func(s *engineio.Session, m engineio.Message) {
+			if !m.Binary && string(m.Data) == "close-me" {
+				_ = s.Close()
+				return
+			}
+			_ = s.Send(engineio.NewMessage(m.Data, m.Binary))
+		},
+		OnClose: func(s *engineio.Session, r engineio.CloseReason, _ error) {
+			reasonOf(s.Request().Query.Get("case")) <- r
+		},
+	})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	py := peer{name: "python-engineio", client: []string{pythonPath, "python/eio_client.py"}}
+	cases := []struct {
+		scenario, transports string
+		reason               engineio.CloseReason
+	}{
+		{"echo", "polling", engineio.CloseTransportClose},
+		{"echo", "websocket", engineio.CloseTransportClose},
+		{"burst", "polling", engineio.CloseTransportClose},
+		{"upgrade", "polling,websocket", engineio.CloseTransportClose},
+		{"server-close", "polling", engineio.CloseServerClose},
+		{"server-close", "websocket", engineio.CloseServerClose},
+	}
+	for _, tc := range cases {
+		t.Run(tc.scenario+"/"+strings.ReplaceAll(tc.transports, ",", "+"), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			out, err := runClient(ctx, py, hs.URL, tc.scenario, tc.transports)
+			if err != nil || !strings.Contains(out, "OK") {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			select {
+			case r := <-reasonOf(tc.scenario + "-" + strings.ReplaceAll(tc.transports, ",", "_")):
+				if r != tc.reason {
+					t.Fatalf("server saw close reason %q, want %q", r, tc.reason)
+				}
+			case <-ctx.Done():
+				t.Fatal("the server never saw the session close")
+			}
+		})
+	}
+}
