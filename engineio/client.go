@@ -1,5 +1,3 @@
-//go:build eioclient
-
 package engineio
 
 import (
@@ -197,10 +195,10 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Client, error
 	}
 	transports := opts.Transports
 	if len(transports) == 0 {
-		transports = []string{"polling", "websocket"}
+		transports = []string{TransportPolling, TransportWebSocket}
 	}
 	for _, t := range transports {
-		if t != "polling" && t != "websocket" {
+		if t != TransportPolling && t != TransportWebSocket {
 			return nil, fmt.Errorf("engineio: unknown transport %q", t)
 		}
 	}
@@ -208,7 +206,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Client, error
 	case "http", "https":
 	case "ws", "wss":
 		u.Scheme = "http" + strings.TrimPrefix(u.Scheme, "ws")
-		transports = []string{"websocket"}
+		transports = []string{TransportWebSocket}
 	default:
 		return nil, fmt.Errorf("engineio: unsupported URL scheme %q", u.Scheme)
 	}
@@ -218,7 +216,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Client, error
 
 	c := newClient(u, opts)
 	var initial []packet
-	if transports[0] == "websocket" {
+	if transports[0] == TransportWebSocket {
 		err = c.openWebSocket(ctx)
 	} else {
 		initial, err = c.openPolling(ctx)
@@ -280,6 +278,9 @@ func newClient(u *url.URL, opts *DialOptions) *Client {
 		c.wsOpts = *opts.WebSocket
 	}
 	h := c.header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
 	for k, v := range c.wsOpts.Header {
 		h[k] = append(h[k], v...)
 	}

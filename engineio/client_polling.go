@@ -1,5 +1,3 @@
-//go:build eioclient
-
 package engineio
 
 import (

@@ -1,5 +1,3 @@
-//go:build eioclient
-
 package engineio
 
 import (
@@ -14,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/websocket"
 )
 
 // testServer is one of our servers behind httptest, echoing every message unless OnMessage
@@ -386,6 +386,30 @@ func waitTransport(t *testing.T, ctx context.Context, c *Client, want string) {
 		case <-tick.C:
 		case <-ctx.Done():
 			t.Fatalf("transport still %q, want %q", c.Transport(), want)
+		}
+	}
+}
+
+func TestClientHeadersAndQuery(t *testing.T) {
+	ts := startTestServer(t, ServerOptions{})
+	ctx := testContext(t)
+	for _, transports := range [][]string{{TransportPolling}, {TransportWebSocket}} {
+		c := dialTest(t, ctx, ts.url+"/engine.io/?from=url", &DialOptions{
+			Transports: transports,
+			Header:     http.Header{"X-Test": {"header"}},
+			Query:      map[string][]string{"token": {"t0k"}},
+			WebSocket:  &websocket.DialOptions{Header: http.Header{"X-Ws": {"ws"}}},
+		})
+		s := <-ts.opened
+		r := s.Request()
+		if r.Query.Get("token") != "t0k" || r.Query.Get("from") != "url" || r.Query.Get("EIO") != "4" || r.Header.Get("X-Test") != "header" {
+			t.Fatalf("%v: server saw query %v header %v", transports, r.Query, r.Header)
+		}
+		if transports[0] == TransportWebSocket && r.Header.Get("X-Ws") != "ws" {
+			t.Fatalf("WebSocket header missing: %v", r.Header)
+		}
+		if s.ID() != c.ID() {
+			t.Fatalf("server sid %q, client %q", s.ID(), c.ID())
 		}
 	}
 }

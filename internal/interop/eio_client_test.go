@@ -1,5 +1,3 @@
-//go:build eioclient
-
 package interop
 
 import (
@@ -52,6 +50,7 @@ func TestOurEIOClientToPeerServer(t *testing.T) {
 		run  func(*eioClientCase)
 	}{
 		{"echo", (*eioClientCase).echo},
+		{"flow", (*eioClientCase).flow},
 		{"heartbeat", (*eioClientCase).heartbeat},
 		{"server-close", (*eioClientCase).serverClose},
 		{"client-close", (*eioClientCase).clientClose},
@@ -151,6 +150,59 @@ func (c *eioClientCase) echo() {
 			c.t.Fatalf("burst message %d: got %q (binary %v) %v, want %q", i, m.Data, m.Binary, err, w)
 		}
 	}
+}
+
+// flow sends messages from the moment the session opens, while the client upgrades, until 50
+// went over the final transport; the echoes must come back complete and in order.
+func (c *eioClientCase) flow() {
+	id := c.t.Name()
+	cl, err := engineio.Dial(c.ctx, "http://"+c.srv.addr, &engineio.DialOptions{
+		Transports: c.mode.transports,
+		Query:      url.Values{"id": {id}},
+	})
+	if err != nil {
+		c.t.Fatalf("Dial: %v", err)
+	}
+	c.t.Cleanup(func() { _ = cl.Close() })
+	window := make(chan struct{}, 32) // messages in flight
+	total := make(chan int, 1)
+	go func() {
+		n, extra := 0, -1
+		for ; n < 20_000 && extra != 0; n++ {
+			if extra < 0 && cl.Transport() == c.mode.final {
+				extra = 50
+			}
+			if extra > 0 {
+				extra--
+			}
+			select {
+			case window <- struct{}{}:
+			case <-c.ctx.Done():
+			}
+			if cl.Send(c.ctx, []byte(fmt.Sprint(n)), n%2 == 1) != nil {
+				break
+			}
+		}
+		total <- n
+	}()
+	n := -1
+	for i := 0; n < 0 || i < n; i++ {
+		m, err := cl.Read(c.ctx)
+		if err != nil {
+			c.t.Fatalf("Read of echo %d: %v\n%s", i, err, c.srv.describe(id))
+		}
+		if string(m.Data) != fmt.Sprint(i) || m.Binary != (i%2 == 1) {
+			c.t.Fatalf("echo %d: got %q (binary %v)", i, m.Data, m.Binary)
+		}
+		<-window
+		if n < 0 {
+			select {
+			case n = <-total:
+			default:
+			}
+		}
+	}
+	c.t.Logf("%d messages each way", n)
 }
 
 // heartbeat stays connected for several ping intervals: the peer closes a client that does
