@@ -164,7 +164,8 @@ func waitPings(t *testing.T, ctx context.Context, c *Client, n int64) {
 // WebSocket: each direction must arrive complete, in order, without duplicates.
 func TestClientUpgrade(t *testing.T) {
 	var sent sync.Map // per session: the server's own counter
-	ts := startTestServer(t, ServerOptions{OnMessage: func(s *Session, m Message) {
+	// No ping comes to release a poll: a stalled upgrade shows as a failure.
+	ts := startTestServer(t, ServerOptions{PingInterval: time.Minute, OnMessage: func(s *Session, m Message) {
 		_ = s.Send(NewMessage(bytes.Clone(m.Data), m.Binary))
 		v, _ := sent.LoadOrStore(s.ID(), new(int))
 		n := v.(*int) // OnMessage runs one at a time per session
@@ -172,7 +173,7 @@ func TestClientUpgrade(t *testing.T) {
 		*n++
 	}})
 	ctx := testContext(t)
-	for round := range 5 {
+	for round := range 20 {
 		c := dialTest(t, ctx, ts.url, nil)
 		upgradeRound(t, ctx, c)
 		if err := c.Close(); err != nil {
@@ -410,6 +411,20 @@ func TestClientHeadersAndQuery(t *testing.T) {
 		}
 		if s.ID() != c.ID() {
 			t.Fatalf("server sid %q, client %q", s.ID(), c.ID())
+		}
+	}
+}
+
+// TestClientQuietUpgrade upgrades sessions with no traffic and no ping to release a poll: the
+// client must not poll again between the server's noop and its pause.
+func TestClientQuietUpgrade(t *testing.T) {
+	ts := startTestServer(t, ServerOptions{PingInterval: time.Minute})
+	ctx := testContext(t)
+	for range 20 {
+		c := dialTest(t, ctx, ts.url, nil)
+		waitTransport(t, ctx, c, TransportWebSocket)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
