@@ -39,6 +39,9 @@ const CloseClientClose CloseReason = "forced close"
 var (
 	// ErrInvalidUTF8 is returned by Send for a text message that is not valid UTF-8.
 	ErrInvalidUTF8 = errors.New("engineio: text message is not valid UTF-8")
+	// ErrMessageTooLarge is returned by Send for a message larger than the server accepts (its
+	// maxPayload), which would end the session.
+	ErrMessageTooLarge = errors.New("engineio: message larger than the server's maxPayload")
 
 	errClientDone    = errors.New("engineio: client closed")
 	errBadHandshake  = errors.New("engineio: bad open packet")
@@ -343,9 +346,21 @@ func (c *Client) Transport() string {
 // queue is full, until ctx ends or the client closes. data is copied. A nil error means the
 // message was queued, not that the server received it; messages queued before Close are sent
 // before the close packet.
+//
+// The server's maxPayload bounds a message: on long-polling, binary messages travel in base64
+// and so can be only three quarters of it.
 func (c *Client) Send(ctx context.Context, data []byte, binary bool) error {
 	if !binary && !utf8.Valid(data) {
 		return ErrInvalidUTF8
+	}
+	p := packet{typ: packetMessage, data: data, binary: binary}
+	// The transport only ever changes from polling to WebSocket, where packets are not larger.
+	size := clientPollSize(p)
+	if c.Transport() == TransportWebSocket && binary {
+		size = len(data)
+	}
+	if size > c.maxPayload {
+		return ErrMessageTooLarge
 	}
 	select {
 	case <-c.closing:
@@ -354,7 +369,7 @@ func (c *Client) Send(ctx context.Context, data []byte, binary bool) error {
 		return c.closeErr()
 	default:
 	}
-	p := packet{typ: packetMessage, data: bytes.Clone(data), binary: binary}
+	p.data = bytes.Clone(data)
 	select {
 	case c.sendq <- p:
 		return nil

@@ -428,3 +428,34 @@ func TestClientQuietUpgrade(t *testing.T) {
 		}
 	}
 }
+
+// TestClientMaxPayload sends messages at the server's maxPayload, and refuses larger ones
+// before they reach the server, which would end the session.
+func TestClientMaxPayload(t *testing.T) {
+	ts := startTestServer(t, ServerOptions{})
+	ctx := testContext(t)
+	for _, tc := range []struct {
+		transport    string
+		text, binary int // the largest accepted
+	}{
+		{TransportPolling, 999_999, 749_997}, // "4"+text; "b"+base64
+		{TransportWebSocket, 999_999, 1_000_000},
+	} {
+		c := dialTest(t, ctx, ts.url, &DialOptions{Transports: []string{tc.transport}})
+		for _, m := range []Message{
+			{Data: bytes.Repeat([]byte("a"), tc.text)},
+			{Data: bytes.Repeat([]byte{1}, tc.binary), Binary: true},
+		} {
+			if err := c.Send(ctx, m.Data, m.Binary); err != nil {
+				t.Fatalf("%s: Send of %d bytes: %v", tc.transport, len(m.Data), err)
+			}
+			if got, err := c.Read(ctx); err != nil || !bytes.Equal(got.Data, m.Data) {
+				t.Fatalf("%s: echo of %d bytes: %v", tc.transport, len(m.Data), err)
+			}
+			if err := c.Send(ctx, append(m.Data, 1), m.Binary); !errors.Is(err, ErrMessageTooLarge) {
+				t.Fatalf("%s: Send of %d bytes: %v, want ErrMessageTooLarge", tc.transport, len(m.Data)+1, err)
+			}
+		}
+		echoRoundTrips(t, ctx, c)
+	}
+}
