@@ -285,6 +285,7 @@ func TestClientServerClose(t *testing.T) {
 			if n != 10 && transports != nil && transports[0] == TransportPolling {
 				t.Fatalf("%d messages before the close, want 10", n)
 			}
+			t.Logf("%d of 10 messages before the close", n)
 			var ce *CloseError
 			if !errors.As(err, &ce) || ce.Reason != CloseTransportClose || !errors.Is(err, CloseTransportClose) {
 				t.Fatalf("Read after server close: %v", err)

@@ -106,6 +106,9 @@ func (c *Client) upgrade(poll *clientPoll) {
 		return
 	}
 	c.startWebSocket(conn)
+	if c.ownHTTP != nil {
+		c.ownHTTP.CloseIdleConnections() // polling is over
+	}
 }
 
 // probe opens a WebSocket for the session and checks the server answers "2probe" with
