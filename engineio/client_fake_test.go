@@ -175,3 +175,22 @@ func TestClientWebSocketHandshakeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestClientBrokenConnection checks a connection lost without a close is a transport error.
+func TestClientBrokenConnection(t *testing.T) {
+	f := &fakeServer{
+		open: fakeOpen,
+		poll: func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) },
+		ws:   func(ctx context.Context, conn *websocket.Conn) {}, // returns: the connection drops
+	}
+	url := f.start(t)
+	ctx := testContext(t)
+	for _, transports := range [][]string{{TransportPolling}, {TransportWebSocket}} {
+		c := dialTest(t, ctx, url, &DialOptions{Transports: transports})
+		_, err := c.Read(ctx)
+		var ce *CloseError
+		if !errors.As(err, &ce) || ce.Reason != CloseTransportError || ce.Err == nil {
+			t.Fatalf("%v: Read: %v, want a transport error with its cause", transports, err)
+		}
+	}
+}
