@@ -6,7 +6,7 @@ import (
 	"github.com/tether-rt/tether/websocket"
 )
 
-// Message is a message received from a client.
+// Message is a message received: by a server from a client, or by a Client from its server.
 type Message struct {
 	Data   []byte
 	Binary bool

@@ -59,7 +59,7 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.getActive = true
-	for len(s.queue) == 0 && s.transport == TransportPolling && !s.closed {
+	for len(s.queue) == 0 && s.transport == TransportPolling && !s.closed && !s.upgrading {
 		s.mu.Unlock()
 		select {
 		case <-s.wake:
@@ -74,8 +74,9 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 	}
 	var body []byte
 	finished := false
-	if s.transport != TransportPolling {
-		// Upgraded while waiting: this poll only had to be released.
+	if s.transport != TransportPolling || s.upgrading {
+		// Upgrading, or upgraded while waiting: this poll only has to be released; what is
+		// queued goes out over the WebSocket.
 		body = packet{typ: packetNoop}.appendText(nil)
 	} else {
 		n, size := 0, 0

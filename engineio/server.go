@@ -163,6 +163,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errUnknownTransport, "")
 		return
 	}
+	if transport == TransportWebSocket && !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		writeError(w, errBadRequest, "") // as the JavaScript server answers
+		return
+	}
 	if sid := q.Get("sid"); sid != "" {
 		sess := s.session(sid)
 		if sess == nil {

@@ -36,6 +36,7 @@ type Session struct {
 	wake         chan struct{}
 	ws           *websocket.Conn
 	probe        *websocket.Conn // a WebSocket being upgraded to
+	upgrading    bool            // the probe was answered: polls are released at once
 	flushing     bool            // a goroutine is writing the queue to ws
 	getActive    bool
 	postActive   bool
@@ -262,7 +263,11 @@ func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.
 		probe.CloseNow()
 	}
 	if ws != nil {
-		closeWebSocket(ws, notify)
+		var rest []outPacket
+		if notify {
+			rest = s.takeQueueAfterFlush()
+		}
+		closeWebSocket(ws, notify, rest)
 	}
 	s.inMu.Lock()
 	if f := s.srv.opts.OnClose; f != nil {
@@ -278,4 +283,21 @@ func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.
 		linger.Stop()
 	}
 	s.srv.remove(s)
+}
+
+// takeQueueAfterFlush waits (briefly) for the WebSocket writer to finish its batch, then takes
+// what is still queued, so that a server-side close sends it before the close packet.
+func (s *Session) takeQueueAfterFlush() []outPacket {
+	for range 1000 {
+		s.mu.Lock()
+		if !s.flushing {
+			rest := s.queue
+			s.queue = nil
+			s.mu.Unlock()
+			return rest
+		}
+		s.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	return nil
 }

@@ -63,6 +63,7 @@ func (s *Session) runUpgrade(conn *websocket.Conn) {
 	err := s.probeExchange(ctx, conn)
 	cancel()
 	s.mu.Lock()
+	s.upgrading = false
 	if err != nil || s.closed {
 		s.probe = nil
 		s.mu.Unlock()
@@ -103,8 +104,10 @@ func (s *Session) probeExchange(ctx context.Context, conn *websocket.Conn) error
 	if err := conn.Write(ctx, websocket.MessageText, probeAnswer); err != nil {
 		return err
 	}
-	// Release the pending poll, so that the client can pause polling and finish the upgrade.
+	// Release the pending poll, and answer any poll until the upgrade ends at once, so that the
+	// client can pause polling and finish the upgrade.
 	s.mu.Lock()
+	s.upgrading = true
 	s.enqueueLocked(outPacket{typ: packetNoop})
 	s.mu.Unlock()
 	for {
@@ -172,13 +175,7 @@ func (s *Session) flush(conn *websocket.Conn) {
 		s.queue = s.spare[:0]
 		s.mu.Unlock()
 		for _, p := range batch {
-			var err error
-			if p.typ == packetMessage {
-				err = conn.WritePrepared(ctx, p.msg.prepared())
-			} else {
-				err = conn.Write(ctx, websocket.MessageText, packet{typ: p.typ, data: p.data}.appendText(nil))
-			}
-			if err != nil {
+			if err := writePacket(ctx, conn, p); err != nil {
 				s.mu.Lock()
 				s.flushing = false
 				s.mu.Unlock()
@@ -193,14 +190,28 @@ func (s *Session) flush(conn *websocket.Conn) {
 	}
 }
 
-// closeWebSocket ends a session's WebSocket, telling the client first when notify is set.
-func closeWebSocket(conn *websocket.Conn, notify bool) {
+// closeWebSocket ends a session's WebSocket. When notify is set, the packets still queued and
+// then a close packet go out first.
+func closeWebSocket(conn *websocket.Conn, notify bool, rest []outPacket) {
 	if !notify {
 		conn.CloseNow()
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	_ = conn.Write(ctx, websocket.MessageText, packet{typ: packetClose}.appendText(nil))
-	cancel()
+	defer cancel()
+	for _, p := range rest {
+		if writePacket(ctx, conn, p) != nil {
+			break
+		}
+	}
+	_ = writePacket(ctx, conn, outPacket{typ: packetClose})
 	_ = conn.Close(websocket.StatusNormalClosure, "")
+}
+
+// writePacket writes one queued packet to a WebSocket.
+func writePacket(ctx context.Context, conn *websocket.Conn, p outPacket) error {
+	if p.typ == packetMessage {
+		return conn.WritePrepared(ctx, p.msg.prepared())
+	}
+	return conn.Write(ctx, websocket.MessageText, packet{typ: p.typ, data: p.data}.appendText(nil))
 }
