@@ -27,6 +27,14 @@ const (
 	eioMaxPayload   = 1_000_000
 )
 
+// eioTolerantPingTimeout replaces the 200 ms ping timeout in the scenarios
+// that are not about heartbeats. A client starved of CPU (go test ./...
+// runs packages in parallel, and -race slows our side) misses 200 ms now
+// and then: under load, "many" and "upgrade" failed that way about one run
+// in fifteen, against the npm engine.io server as much as against ours.
+// Pings still come every 300 ms, during upgrades too.
+const eioTolerantPingTimeout = 5 * time.Second
+
 // eioCloseMe is the message after which our echo server closes the session
 // (Session.Close), once the echo is queued.
 const eioCloseMe = "close me"
@@ -51,8 +59,9 @@ type eioSessionLog struct {
 // ourEIOServer is our engineio.Server echoing every message, served by
 // httptest on 127.0.0.1, recording every callback.
 type ourEIOServer struct {
-	url string // http://127.0.0.1:port, the base the script's Socket gets
-	srv *engineio.Server
+	url  string // http://127.0.0.1:port, the base the script's Socket gets
+	srv  *engineio.Server
+	opts engineio.ServerOptions
 
 	mu       sync.Mutex
 	sessions map[string]*eioSessionLog
@@ -76,6 +85,7 @@ func startOurEIOServer(t *testing.T, adjust func(*engineio.ServerOptions)) *ourE
 	if adjust != nil {
 		adjust(&opts)
 	}
+	s.opts = opts
 	s.srv = engineio.NewServer(opts)
 	hs := httptest.NewServer(s.srv)
 	t.Cleanup(func() {
@@ -231,9 +241,9 @@ func runEIOClient(t *testing.T, ctx context.Context, s *ourEIOServer, scenario s
 	id = fmt.Sprintf("eio%d", connIDs.Add(1))
 	args = append([]string{
 		"--id=" + id,
-		fmt.Sprintf("--ping-interval=%d", eioPingInterval.Milliseconds()),
-		fmt.Sprintf("--ping-timeout=%d", eioPingTimeout.Milliseconds()),
-		fmt.Sprintf("--max-payload=%d", eioMaxPayload),
+		fmt.Sprintf("--ping-interval=%d", s.opts.PingInterval.Milliseconds()),
+		fmt.Sprintf("--ping-timeout=%d", s.opts.PingTimeout.Milliseconds()),
+		fmt.Sprintf("--max-payload=%d", s.opts.MaxPayload),
 	}, args...)
 	out, err := runClient(ctx, eioClientPeer, s.url, scenario, args...)
 	if err != nil || !strings.Contains(out, "OK "+scenario+"\n") {
@@ -252,11 +262,14 @@ func clientClose(out string) string {
 	return "(no CLOSE line)"
 }
 
+// tolerantPings sets the ping timeout of the scenarios not about heartbeats.
+func tolerantPings(o *engineio.ServerOptions) { o.PingTimeout = eioTolerantPingTimeout }
+
 // TestEngineIOClientToOurServer runs the npm engine.io-client against our
-// engineio.Server, one scenario at a time: the 200 ms ping timeout leaves
-// no room for a CPU-starved client.
+// engineio.Server, one scenario at a time.
 func TestEngineIOClientToOurServer(t *testing.T) {
-	s := startOurEIOServer(t, nil)
+	s := startOurEIOServer(t, tolerantPings)
+	strict := startOurEIOServer(t, nil) // 300/200 ms, for the heartbeat scenarios
 	const maxPayloadArgs = "--ok-size=999000 --size=1100000"
 	tests := []struct {
 		name, scenario string
@@ -280,7 +293,11 @@ func TestEngineIOClientToOurServer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testContext(t, 90*time.Second)
-			id, out := runEIOClient(t, ctx, s, tt.scenario, tt.args...)
+			srv := s
+			if tt.want == engineio.ClosePingTimeout {
+				srv = strict
+			}
+			id, out := runEIOClient(t, ctx, srv, tt.scenario, tt.args...)
 			if tt.clientCloses {
 				t.Logf("the client saw: %s", clientClose(out))
 			}
@@ -289,7 +306,7 @@ func TestEngineIOClientToOurServer(t *testing.T) {
 			}
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			s.check(t, wctx, id, tt.want, tt.open, tt.close, out)
+			srv.check(t, wctx, id, tt.want, tt.open, tt.close, out)
 		})
 	}
 }
@@ -297,7 +314,7 @@ func TestEngineIOClientToOurServer(t *testing.T) {
 // TestEngineIOClientToOurServerMany connects 30 clients at once, each
 // upgrading, echoing and closing.
 func TestEngineIOClientToOurServerMany(t *testing.T) {
-	s := startOurEIOServer(t, nil)
+	s := startOurEIOServer(t, tolerantPings)
 	ctx := testContext(t, 90*time.Second)
 	const n = 30
 	id, out := runEIOClient(t, ctx, s, "many", fmt.Sprintf("--conns=%d", n))
