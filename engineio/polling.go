@@ -10,7 +10,10 @@ import (
 // payloads of more than 16 packets.
 const maxBatch = 16
 
-var errOverlap = errors.New("engineio: overlapping requests on one session")
+var (
+	errOverlap     = errors.New("engineio: overlapping requests on one session")
+	errPollAborted = errors.New("engineio: poll request closed by the client")
+)
 
 // serve answers a request for an existing session.
 func (s *Session) serve(w http.ResponseWriter, r *http.Request, transport string) {
@@ -64,10 +67,11 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-s.wake:
 		case <-r.Context().Done():
-			// The client went away; the heartbeat notices if it does not come back.
+			// The client gave up its poll: the session ends, as with the JavaScript server.
 			s.mu.Lock()
 			s.getActive = false
 			s.mu.Unlock()
+			s.close(CloseTransportError, errPollAborted, false)
 			return
 		}
 		s.mu.Lock()
@@ -119,6 +123,11 @@ func (s *Session) post(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errBadRequest, "")
 		return
 	}
+	if s.closed {
+		s.mu.Unlock()
+		writeError(w, errUnknownSession, "")
+		return
+	}
 	s.postActive = true
 	s.mu.Unlock()
 	defer func() {
@@ -136,12 +145,12 @@ func (s *Session) post(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(body) > max {
 		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
-		s.close(ClosePayloadTooLarge, nil, true)
+		s.close(ClosePayloadTooLarge, nil, false) // the 413 tells the client
 		return
 	}
 	if err := decodePayload(body, func(p packet) error { s.handlePacket(p); return nil }); err != nil {
 		writeError(w, errBadRequest, "")
-		s.close(CloseParseError, err, true)
+		s.close(CloseParseError, err, false) // the 400 tells the client
 		return
 	}
 	h := w.Header()

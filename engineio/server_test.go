@@ -21,6 +21,9 @@ func echoServer(t *testing.T, opts ServerOptions) (*httptest.Server, <-chan Clos
 	opts.OnMessage = func(s *Session, m Message) { _ = s.Send(NewMessage(m.Data, m.Binary)) }
 	opts.OnClose = func(s *Session, r CloseReason, _ error) { reasons <- r }
 	srv := NewServer(opts)
+	serversMu.Lock()
+	servers = append(servers, srv)
+	serversMu.Unlock()
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

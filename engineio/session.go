@@ -242,45 +242,61 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 		s.timer.Stop()
 	}
 	ws, probe := s.ws, s.probe
-	polling := s.transport == TransportPolling
-	if polling {
-		// A poll takes what is queued and then the close packet.
-		s.queue = append(s.queue, outPacket{typ: packetClose})
+	linger := false
+	if s.transport == TransportPolling {
+		// What a poll gets, as the JavaScript server does it: after the client's own close
+		// packet, a pending poll is released with a noop; otherwise a pending poll gets what is
+		// queued and a close packet, and a server-side close waits for the next poll to deliver
+		// them. Any other close drops the session at once: later requests get 400.
+		switch {
+		case reason == CloseTransportClose:
+			clear(s.queue)
+			s.queue = s.queue[:0]
+			if s.getActive {
+				s.queue = append(s.queue, outPacket{typ: packetNoop})
+			}
+		case s.getActive || notify:
+			s.queue = append(s.queue, outPacket{typ: packetClose})
+			linger = !s.getActive
+		default:
+			clear(s.queue)
+			s.queue = s.queue[:0]
+		}
 		s.signalLocked()
 	}
 	s.mu.Unlock()
 	close(s.done)
 	s.srv.log.Debug("session closed", "sid", s.id, "reason", string(reason), "detail", detail)
-	go s.finish(reason, detail, ws, probe, notify, polling)
+	go s.finish(reason, detail, ws, probe, notify, linger)
 }
 
 // closeLinger bounds how long a closed polling session waits for a poll to collect its close
 // packet before it is forgotten.
 const closeLinger = time.Second
 
-func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.Conn, notify, polling bool) {
+func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.Conn, notify, linger bool) {
 	if probe != nil {
 		probe.CloseNow()
 	}
-	if ws != nil {
-		var rest []outPacket
-		if notify {
-			rest = s.takeQueueAfterFlush()
-		}
-		closeWebSocket(ws, notify, rest)
+	if ws != nil && notify {
+		closeWebSocket(ws, s.takeQueueAfterFlush())
 	}
 	s.inMu.Lock()
 	if f := s.srv.opts.OnClose; f != nil {
 		f(s, reason, detail)
 	}
 	s.inMu.Unlock()
-	if polling && reason != CloseTransportClose && reason != CloseTransportError {
-		linger := time.NewTimer(min(closeLinger, s.srv.opts.PingInterval+s.srv.opts.PingTimeout))
+	if ws != nil && !notify {
+		// After OnClose: a peer that has gone quiet must not delay it.
+		dropWebSocket(ws, reason)
+	}
+	if linger {
+		t := time.NewTimer(min(closeLinger, s.srv.opts.PingInterval+s.srv.opts.PingTimeout))
 		select {
 		case <-s.drained:
-		case <-linger.C:
+		case <-t.C:
 		}
-		linger.Stop()
+		t.Stop()
 	}
 	s.srv.remove(s)
 }

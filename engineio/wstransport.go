@@ -190,13 +190,9 @@ func (s *Session) flush(conn *websocket.Conn) {
 	}
 }
 
-// closeWebSocket ends a session's WebSocket. When notify is set, the packets still queued and
-// then a close packet go out first.
-func closeWebSocket(conn *websocket.Conn, notify bool, rest []outPacket) {
-	if !notify {
-		conn.CloseNow()
-		return
-	}
+// closeWebSocket ends a session's WebSocket from the server's side: the packets still queued,
+// then a close packet, then the close handshake.
+func closeWebSocket(conn *websocket.Conn, rest []outPacket) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, p := range rest {
@@ -214,4 +210,16 @@ func writePacket(ctx context.Context, conn *websocket.Conn, p outPacket) error {
 		return conn.WritePrepared(ctx, p.msg.prepared())
 	}
 	return conn.Write(ctx, websocket.MessageText, packet{typ: p.typ, data: p.data}.appendText(nil))
+}
+
+// dropWebSocket ends a session's WebSocket after the session ended for reason. A connection
+// still working (a ping timeout, a full queue) gets a close frame naming the reason; a broken
+// or already failed one is just closed.
+func dropWebSocket(conn *websocket.Conn, reason CloseReason) {
+	switch reason {
+	case CloseTransportClose, CloseTransportError, ClosePayloadTooLarge:
+		conn.CloseNow()
+	default:
+		_ = conn.Close(websocket.StatusNormalClosure, string(reason))
+	}
 }
