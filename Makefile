@@ -21,11 +21,16 @@ run:
 ## deps: install the interop test peers, only those missing
 PY_MODULES  := websockets engineio websocket requests
 DEB_PYTHON  := python3-websockets python3-engineio python3-websocket python3-requests
+# Debian's Chromium, for the browser tests (driven by playwright-core, which never downloads a browser).
+CHROMIUM    := /usr/bin/chromium
 deps:
-	@if ! /usr/bin/python3 -c 'import $(subst $(space),$(comma),$(PY_MODULES))' 2>/dev/null; then \
-		echo "installing $(DEB_PYTHON)"; \
+	@missing=""; \
+	/usr/bin/python3 -c 'import $(subst $(space),$(comma),$(PY_MODULES))' 2>/dev/null || missing="$(DEB_PYTHON)"; \
+	[ -x $(CHROMIUM) ] || missing="$${missing:+$$missing }chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PYTHON); \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
 	@# npm ci when node_modules is missing or older than the lock file.
 	@if [ -f $(NODE_DIR)/package.json ] && { [ ! -f $(NODE_DIR)/node_modules/.package-lock.json ] || \

@@ -23,12 +23,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// ensurePeers checks Node and Python peers can run. A missing node_modules is
-// installed from the committed lock file; a missing Debian package is an
-// error, since installing it needs apt and root.
+// ensurePeers checks Node, Python and Chromium peers can run. A missing
+// node_modules is installed from the committed lock file; a missing Debian
+// package is an error, since installing it needs apt and root.
 func ensurePeers() error {
 	if _, err := exec.LookPath("node"); err != nil {
 		return errors.New("node not found on PATH: install Node.js 20 and npm")
+	}
+	if _, err := os.Stat(chromiumPath); err != nil {
+		return fmt.Errorf("chromium missing: run make deps, which installs Debian's chromium (%v)", err)
 	}
 	if stale, err := nodeModulesStale(); err != nil {
 		return err
