@@ -43,11 +43,7 @@ func runEcho(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return 2
 	}
 
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(stderr, *verbose)
 
 	srv := newEchoServer(echoConfig{
 		raw:         *raw,
@@ -55,17 +51,7 @@ func runEcho(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		readLimit:   *readLimit,
 		logger:      logger,
 	})
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "tether echo: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "tether echo: listening on ws://%s\n", ln.Addr())
-	if err := srv.serve(ctx, ln); err != nil {
-		fmt.Fprintf(stderr, "tether echo: %v\n", err)
-		return 1
-	}
-	return 0
+	return listenAndServe(ctx, "echo", "ws", *addr, srv.serve, stdout, stderr)
 }
 
 // echoConfig holds the settings of an echoServer.

@@ -16,6 +16,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -129,4 +131,29 @@ func usageFunc(fs *flag.FlagSet, synopsis, description string) func() {
 			fs.PrintDefaults()
 		}
 	}
+}
+
+// newLogger returns a server command's logger: warnings only, or everything with --verbose.
+func newLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// listenAndServe listens on addr, says so in one line once connections are accepted, and runs
+// serve until ctx ends. It returns the command's exit status.
+func listenAndServe(ctx context.Context, name, scheme, addr string, serve func(context.Context, net.Listener) error, stdout, stderr io.Writer) int {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether %s: %v\n", name, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "tether %s: listening on %s://%s\n", name, scheme, ln.Addr())
+	if err := serve(ctx, ln); err != nil {
+		fmt.Fprintf(stderr, "tether %s: %v\n", name, err)
+		return 1
+	}
+	return 0
 }

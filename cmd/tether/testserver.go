@@ -50,28 +50,14 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		return 2
 	}
 
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(stderr, *verbose)
 
 	srv := newTestServer(testServerConfig{
 		pingInterval: *pingInterval,
 		pingTimeout:  *pingTimeout,
 		logger:       logger,
 	})
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "tether testserver: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "tether testserver: listening on http://%s\n", ln.Addr())
-	if err := srv.serve(ctx, ln); err != nil {
-		fmt.Fprintf(stderr, "tether testserver: %v\n", err)
-		return 1
-	}
-	return 0
+	return listenAndServe(ctx, "testserver", "http", *addr, srv.serve, stdout, stderr)
 }
 
 // testServerConfig holds the settings of a testServer.
