@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,10 +138,11 @@ func (l *wsLogs) wait(t *testing.T, id string) wsConnLog {
 // waitAll waits for every handler to return, when the servers are closed.
 func (l *wsLogs) waitAll(t *testing.T) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	conns := maps.Clone(l.conns) // unlocked while waiting: handlers lock to record
+	l.mu.Unlock()
 	timer := time.NewTimer(10 * time.Second)
 	defer timer.Stop()
-	for id, c := range l.conns {
+	for id, c := range conns {
 		select {
 		case <-c.done:
 		case <-timer.C:
