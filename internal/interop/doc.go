@@ -1,6 +1,6 @@
-// Package interop holds interop tests of the websocket package against peers
-// nobody on the team wrote: the Node "ws" package (node/) and Debian's
-// python3-websockets (python/). The tests start our side in-process on a free
-// loopback port and the peer as a child process; see main_test.go for the
-// set-up they need.
+// Package interop holds interop tests of Tether's protocol packages against peers nobody on the
+// team wrote: for websocket, the Node "ws" package and Debian's python3-websockets; for engineio,
+// npm's engine.io-client and engine.io and Debian's python3-engineio; for both, Debian's headless
+// Chromium driven by playwright-core. The tests start our side in-process on a free loopback port
+// and the peer as a child process; see main_test.go for the set-up they need (make deps installs it).
 package interop
