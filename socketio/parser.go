@@ -1,0 +1,308 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// packetType is a Socket.IO v5 packet type, the first character of a packet.
+type packetType byte
+
+const (
+	packetConnect packetType = iota
+	packetDisconnect
+	packetEvent
+	packetAck
+	packetConnectError
+	packetBinaryEvent
+	packetBinaryAck
+)
+
+var packetNames = [...]string{"CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK"}
+
+func (t packetType) String() string {
+	if int(t) < len(packetNames) {
+		return packetNames[t]
+	}
+	return fmt.Sprintf("packetType(%d)", byte(t))
+}
+
+func (t packetType) binary() bool { return t == packetBinaryEvent || t == packetBinaryAck }
+
+// noID marks a packet without an acknowledgement id.
+const noID = -1
+
+// packet is a decoded Socket.IO packet. data is its JSON payload as received, binary
+// placeholders ({"_placeholder":true,"num":N}) included; attachments holds the binary parts
+// those placeholders point to, in order.
+type packet struct {
+	typ         packetType
+	nsp         string
+	id          int64 // noID when absent
+	data        json.RawMessage
+	attachments [][]byte
+}
+
+// Event names the protocol reserves: a client may not emit them.
+var reservedEvents = map[string]bool{
+	"connect": true, "connect_error": true, "disconnect": true, "disconnecting": true,
+	"newListener": true, "removeListener": true,
+}
+
+var (
+	errEmptyPacket    = errors.New("socketio: empty packet")
+	errPacketType     = errors.New("socketio: unknown packet type")
+	errAttachments    = errors.New("socketio: invalid attachment count")
+	errTooManyBinary  = errors.New("socketio: too many binary attachments")
+	errNamespace      = errors.New("socketio: invalid namespace")
+	errAckID          = errors.New("socketio: invalid acknowledgement id")
+	errPayload        = errors.New("socketio: invalid payload")
+	errReservedEvent  = errors.New("socketio: reserved event name")
+	errUnexpectedBin  = errors.New("socketio: binary message without a packet waiting for it")
+	errMissingBinary  = errors.New("socketio: text packet while attachments were awaited")
+	errBadPlaceholder = errors.New("socketio: invalid binary placeholder")
+)
+
+// appendHeader appends the packet's text form: type, attachment count, namespace, id and data.
+func (p *packet) appendText(dst []byte) []byte {
+	dst = append(dst, '0'+byte(p.typ))
+	if p.typ.binary() {
+		dst = strconv.AppendInt(dst, int64(len(p.attachments)), 10)
+		dst = append(dst, '-')
+	}
+	if p.nsp != "" && p.nsp != "/" {
+		dst = append(dst, p.nsp...)
+		if p.id != noID || len(p.data) > 0 {
+			dst = append(dst, ',')
+		}
+	}
+	if p.id != noID {
+		dst = strconv.AppendInt(dst, p.id, 10)
+	}
+	return append(dst, p.data...)
+}
+
+// decoder turns Engine.IO messages into packets: a text message starts a packet, and a binary
+// packet is complete once its attachments have followed as binary messages.
+type decoder struct {
+	maxAttachments int
+	pending        *packet
+	want           int // attachments the pending packet still awaits
+}
+
+// text decodes a text message. It returns the packet, or nil while attachments are awaited.
+func (d *decoder) text(b []byte) (*packet, error) {
+	if d.pending != nil {
+		return nil, errMissingBinary
+	}
+	p, n, err := decodeText(b, d.maxAttachments)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return p, nil
+	}
+	d.pending, d.want = p, n
+	p.attachments = make([][]byte, 0, n)
+	return nil, nil
+}
+
+// binary takes an attachment. It returns the packet once the last one has arrived.
+func (d *decoder) binary(b []byte) (*packet, error) {
+	p := d.pending
+	if p == nil {
+		return nil, errUnexpectedBin
+	}
+	p.attachments = append(p.attachments, b)
+	if len(p.attachments) < d.want {
+		return nil, nil
+	}
+	d.pending, d.want = nil, 0
+	return p, nil
+}
+
+// decodeText decodes a packet's text form and returns it with the number of attachments that
+// must follow.
+func decodeText(b []byte, maxAttachments int) (*packet, int, error) {
+	if len(b) == 0 {
+		return nil, 0, errEmptyPacket
+	}
+	if b[0] < '0' || b[0] > '0'+byte(packetBinaryAck) {
+		return nil, 0, errPacketType
+	}
+	p := &packet{typ: packetType(b[0] - '0'), nsp: "/", id: noID}
+	rest := b[1:]
+
+	attachments := 0
+	if p.typ.binary() {
+		dash := bytes.IndexByte(rest, '-')
+		if dash <= 0 || dash > 6 {
+			return nil, 0, errAttachments
+		}
+		n, ok := parseDigits(rest[:dash])
+		if !ok || n < 1 {
+			return nil, 0, errAttachments
+		}
+		if n > int64(maxAttachments) {
+			return nil, 0, fmt.Errorf("%w: %d, at most %d", errTooManyBinary, n, maxAttachments)
+		}
+		attachments = int(n)
+		rest = rest[dash+1:]
+	}
+
+	if len(rest) > 0 && rest[0] == '/' {
+		end := bytes.IndexByte(rest, ',')
+		if end < 0 {
+			end = len(rest)
+		}
+		p.nsp = string(rest[:end])
+		if !validNamespace(p.nsp) {
+			return nil, 0, errNamespace
+		}
+		rest = rest[end:]
+		if len(rest) > 0 {
+			rest = rest[1:] // the comma
+		}
+	}
+
+	digits := 0
+	for digits < len(rest) && rest[digits] >= '0' && rest[digits] <= '9' {
+		digits++
+	}
+	if digits > 0 {
+		id, ok := parseDigits(rest[:digits])
+		if !ok {
+			return nil, 0, errAckID
+		}
+		p.id = id
+		rest = rest[digits:]
+	}
+
+	if len(rest) > 0 {
+		if !json.Valid(rest) {
+			return nil, 0, errPayload
+		}
+		p.data = json.RawMessage(rest)
+	}
+	if err := checkPayload(p, attachments); err != nil {
+		return nil, 0, err
+	}
+	return p, attachments, nil
+}
+
+// parseDigits parses a decimal number of at most 15 digits, so that it fits the 2^53 integers
+// JavaScript clients count with.
+func parseDigits(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// validNamespace accepts "/" followed by printable characters without a comma.
+func validNamespace(nsp string) bool {
+	for i := 0; i < len(nsp); i++ {
+		if c := nsp[i]; c < 0x20 || c == 0x7f || c == ',' {
+			return false
+		}
+	}
+	return len(nsp) > 0 && nsp[0] == '/'
+}
+
+// checkPayload applies the protocol's rules on each packet type's payload.
+func checkPayload(p *packet, attachments int) error {
+	first := firstByte(p.data)
+	switch p.typ {
+	case packetConnect:
+		if first != 0 && first != '{' {
+			return fmt.Errorf("%w: CONNECT data must be an object", errPayload)
+		}
+	case packetDisconnect:
+		if first != 0 {
+			return fmt.Errorf("%w: DISCONNECT has no data", errPayload)
+		}
+	case packetConnectError:
+		if first != '{' && first != '"' {
+			return fmt.Errorf("%w: CONNECT_ERROR data must be an object or a string", errPayload)
+		}
+	case packetEvent, packetBinaryEvent:
+		var args []json.RawMessage
+		if first != '[' || json.Unmarshal(p.data, &args) != nil || len(args) == 0 {
+			return fmt.Errorf("%w: EVENT data must be a non-empty array", errPayload)
+		}
+		var name string
+		switch firstByte(args[0]) {
+		case '"':
+			if json.Unmarshal(args[0], &name) != nil {
+				return errPayload
+			}
+			if reservedEvents[name] {
+				return fmt.Errorf("%w %q", errReservedEvent, name)
+			}
+		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			// A numeric event name, which the JavaScript client allows.
+		default:
+			return fmt.Errorf("%w: the event name must be a string", errPayload)
+		}
+	case packetAck, packetBinaryAck:
+		if first != '[' {
+			return fmt.Errorf("%w: ACK data must be an array", errPayload)
+		}
+	}
+	if attachments > 0 {
+		return checkPlaceholders(p.data, attachments)
+	}
+	return nil
+}
+
+func firstByte(b []byte) byte {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 {
+		return 0
+	}
+	return b[0]
+}
+
+// checkPlaceholders makes sure every placeholder points at an attachment that will follow.
+func checkPlaceholders(data json.RawMessage, attachments int) error {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return errPayload
+	}
+	var walk func(any) error
+	walk = func(v any) error {
+		switch v := v.(type) {
+		case []any:
+			for _, e := range v {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		case map[string]any:
+			if ph, ok := v["_placeholder"]; ok && ph == true {
+				num, ok := v["num"].(float64)
+				if !ok || num < 0 || num >= float64(attachments) || num != float64(int(num)) {
+					return errBadPlaceholder
+				}
+				return nil
+			}
+			for _, e := range v {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(v)
+}
