@@ -42,26 +42,36 @@ func writePayload(w http.ResponseWriter, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// claimLocked marks a GET or POST as in progress on the session (active is getActive or
+// postActive), with s.mu held. Otherwise it unlocks s.mu and answers as the protocol says: an
+// overlapping request ends the session, a request for a session that moved to WebSocket is a
+// bad request, and one for an ended session (with nothing left for a poll to collect) gets
+// "Session ID unknown".
+func (s *Session) claimLocked(w http.ResponseWriter, active *bool, method string) bool {
+	switch {
+	case *active:
+		s.mu.Unlock()
+		writeError(w, errBadRequest, "overlapping "+method+" requests")
+		s.close(CloseTransportError, errOverlap, false)
+	case s.transport != TransportPolling:
+		s.mu.Unlock()
+		writeError(w, errBadRequest, "")
+	case s.closed && (method == http.MethodPost || len(s.queue) == 0):
+		s.mu.Unlock()
+		writeError(w, errUnknownSession, "")
+	default:
+		*active = true
+		return true
+	}
+	return false
+}
+
 // poll answers a GET: it waits for packets, then sends up to maxBatch of them.
 func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	if s.getActive {
-		s.mu.Unlock()
-		writeError(w, errBadRequest, "overlapping GET requests")
-		s.close(CloseTransportError, errOverlap, false)
+	if !s.claimLocked(w, &s.getActive, "GET") {
 		return
 	}
-	if s.transport != TransportPolling {
-		s.mu.Unlock()
-		writeError(w, errBadRequest, "")
-		return
-	}
-	if s.closed && len(s.queue) == 0 {
-		s.mu.Unlock()
-		writeError(w, errUnknownSession, "")
-		return
-	}
-	s.getActive = true
 	for len(s.queue) == 0 && s.transport == TransportPolling && !s.closed && !s.upgrading {
 		s.mu.Unlock()
 		select {
@@ -112,23 +122,9 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 // post takes the packets a client sends over polling.
 func (s *Session) post(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	if s.postActive {
-		s.mu.Unlock()
-		writeError(w, errBadRequest, "overlapping POST requests")
-		s.close(CloseTransportError, errOverlap, false)
+	if !s.claimLocked(w, &s.postActive, "POST") {
 		return
 	}
-	if s.transport != TransportPolling {
-		s.mu.Unlock()
-		writeError(w, errBadRequest, "")
-		return
-	}
-	if s.closed {
-		s.mu.Unlock()
-		writeError(w, errUnknownSession, "")
-		return
-	}
-	s.postActive = true
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
