@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,30 +74,7 @@ func TestBinarySignal(t *testing.T) {
 	bin := buildTether(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(bin, "echo", "--addr", "127.0.0.1:0")
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			startProcess(t, cmd)
-
-			lines := make(chan string, 1)
-			go func() {
-				line, _ := bufio.NewReader(stdout).ReadString('\n')
-				lines <- line
-			}()
-			var line string
-			select {
-			case line = <-lines:
-			case <-time.After(30 * time.Second):
-				t.Fatal("no listening line within 30s")
-			}
-			url, ok := strings.CutPrefix(strings.TrimSpace(line), "tether echo: listening on ")
-			if !ok {
-				t.Fatalf("first line = %q, want \"tether echo: listening on ws://...\"", line)
-			}
+			cmd, url, stderr := startServerBinary(t, bin, "tether echo: listening on ", "echo", "--addr", "127.0.0.1:0")
 			c := dial(t, url, nil)
 			if _, reply := roundTrip(t, c, websocket.MessageText, []byte("ping?")); string(reply) != "Echo: ping?" {
 				t.Fatalf("reply = %q", reply)
@@ -107,22 +83,57 @@ func TestBinarySignal(t *testing.T) {
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err = c.Read(testCtx(t))
+			_, _, err := c.Read(testCtx(t))
 			if got := websocket.CloseStatus(err); got != websocket.StatusGoingAway {
 				t.Errorf("after %v: read error %v, want close 1001", sig, err)
 			}
-			waitErr := make(chan error, 1)
-			go func() { waitErr <- cmd.Wait() }()
-			select {
-			case err := <-waitErr:
-				var ee *exec.ExitError
-				if errors.As(err, &ee) || err != nil {
-					t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("process did not exit within 30s of the signal")
-			}
+			waitExit0(t, cmd, stderr)
 		})
+	}
+}
+
+// startServerBinary runs the built binary with args, waits for its listening line, and returns
+// the process, what follows prefix on that line, and the process's stderr.
+func startServerBinary(t *testing.T, bin, prefix string, args ...string) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, cmd)
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		lines <- line
+	}()
+	var line string
+	select {
+	case line = <-lines:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no listening line within 30s")
+	}
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
+	if !ok {
+		t.Fatalf("first line = %q, want %q followed by the address", line, prefix)
+	}
+	return cmd, rest, stderr
+}
+
+// waitExit0 waits, bounded, for the process to end and fails unless it exited with status 0.
+func waitExit0(t *testing.T, cmd *exec.Cmd, stderr *syncBuffer) {
+	t.Helper()
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err := <-waitErr:
+		if err != nil {
+			t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("process did not exit within 30s of the signal")
 	}
 }
 

@@ -5,13 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -405,30 +403,7 @@ func TestRunTestServerUsage(t *testing.T) {
 // listening line, serve, and on SIGINT close its sessions and exit 0.
 func TestBinaryTestServerSignal(t *testing.T) {
 	bin := buildTether(t)
-	cmd := exec.Command(bin, "testserver", "--addr", "127.0.0.1:0")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	startProcess(t, cmd)
-
-	lines := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		lines <- line
-	}()
-	var line string
-	select {
-	case line = <-lines:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no listening line within 30s")
-	}
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "tether testserver: listening on http://")
-	if !ok {
-		t.Fatalf("first line = %q, want \"tether testserver: listening on http://...\"", line)
-	}
+	cmd, url, stderr := startServerBinary(t, bin, "tether testserver: listening on http://", "testserver", "--addr", "127.0.0.1:0")
 	ws, h := dialEIO(t, url)
 	checkSettings(t, h, []string{})
 	if err := ws.Write(testCtx(t), websocket.MessageText, []byte("4ping?")); err != nil {
@@ -442,15 +417,5 @@ func TestBinaryTestServerSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	readUntilClosed(t, ws)
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		var ee *exec.ExitError
-		if errors.As(err, &ee) || err != nil {
-			t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("process did not exit within 30s of SIGINT")
-	}
+	waitExit0(t, cmd, stderr)
 }
