@@ -1,0 +1,255 @@
+package socketio
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// Event arguments travel as a JSON array in which every binary value ([]byte in Go) is replaced
+// by a placeholder {"_placeholder":true,"num":N} pointing at the N-th attachment, sent as its own
+// binary message. This file turns Go values into that form and back.
+
+var (
+	bytesType     = reflect.TypeFor[[]byte]()
+	marshalerType = reflect.TypeFor[json.Marshaler]()
+)
+
+// encodeArgs encodes values as a JSON array, taking every []byte out into an attachment.
+func encodeArgs(values []any) (json.RawMessage, [][]byte, error) {
+	binary := false
+	for _, v := range values {
+		if hasBinary(reflect.ValueOf(v), 0) {
+			binary = true
+			break
+		}
+	}
+	if !binary {
+		b, err := json.Marshal(values)
+		return b, nil, err
+	}
+	var attachments [][]byte
+	tree := make([]any, len(values))
+	for i, v := range values {
+		t, err := toTree(reflect.ValueOf(v), &attachments, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		tree[i] = t
+	}
+	b, err := json.Marshal(tree)
+	return b, attachments, err
+}
+
+// maxDepth bounds the walk of a value, against cycles.
+const maxDepth = 64
+
+// hasBinary reports whether v holds a []byte anywhere encoding/json would reach.
+func hasBinary(v reflect.Value, depth int) bool {
+	if !v.IsValid() || depth > maxDepth {
+		return false
+	}
+	if v.Type() == bytesType {
+		return !v.IsNil()
+	}
+	if v.Type().Implements(marshalerType) {
+		return false
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return !v.IsNil() && hasBinary(v.Elem(), depth+1)
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if hasBinary(v.Index(i), depth+1) {
+				return true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if hasBinary(it.Value(), depth+1) {
+				return true
+			}
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if f := v.Type().Field(i); f.IsExported() && f.Tag.Get("json") != "-" && hasBinary(v.Field(i), depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// toTree turns v into a value encoding/json encodes as v would be, but with each []byte
+// replaced by a placeholder and appended to attachments. Parts without binary values are
+// marshaled by encoding/json itself.
+func toTree(v reflect.Value, attachments *[][]byte, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("socketio: value nested more than %d levels deep", maxDepth)
+	}
+	if !hasBinary(v, 0) {
+		if !v.IsValid() {
+			return nil, nil
+		}
+		b, err := json.Marshal(v.Interface())
+		return json.RawMessage(b), err
+	}
+	if v.Type() == bytesType {
+		*attachments = append(*attachments, v.Bytes())
+		return map[string]any{"_placeholder": true, "num": len(*attachments) - 1}, nil
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return toTree(v.Elem(), attachments, depth+1)
+	case reflect.Slice, reflect.Array:
+		out := make([]any, v.Len())
+		for i := range out {
+			e, err := toTree(v.Index(i), attachments, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = e
+		}
+		return out, nil
+	case reflect.Map:
+		out := make(map[string]any, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			k, err := mapKey(it.Key())
+			if err != nil {
+				return nil, err
+			}
+			e, err := toTree(it.Value(), attachments, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = e
+		}
+		return out, nil
+	case reflect.Struct:
+		out := map[string]any{}
+		if err := structTree(v, out, attachments, depth); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("socketio: cannot encode %s", v.Type())
+}
+
+// structTree adds a struct's fields to out following encoding/json's tags: the name, "-" and
+// omitempty; embedded structs without a tag have their fields promoted.
+func structTree(v reflect.Value, out map[string]any, attachments *[][]byte, depth int) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		fv := v.Field(i)
+		if f.Anonymous && name == "" {
+			ft := fv
+			if ft.Kind() == reflect.Pointer {
+				if ft.IsNil() {
+					continue
+				}
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				if err := structTree(ft, out, attachments, depth+1); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if strings.Contains(","+opts+",", ",omitempty,") && fv.IsZero() {
+			continue
+		}
+		e, err := toTree(fv, attachments, depth+1)
+		if err != nil {
+			return err
+		}
+		out[name] = e
+	}
+	return nil
+}
+
+func mapKey(k reflect.Value) (string, error) {
+	if k.Kind() == reflect.String {
+		return k.String(), nil
+	}
+	b, err := json.Marshal(k.Interface())
+	if err != nil {
+		return "", err
+	}
+	return strings.Trim(string(b), `"`), nil
+}
+
+// resolveArgs splits a JSON array of arguments, with the placeholders in it resolved: in the
+// returned JSON each becomes the base64 string of its attachment, which is how encoding/json
+// decodes into a []byte.
+func resolveArgs(data json.RawMessage, attachments [][]byte) ([]json.RawMessage, error) {
+	var args []json.RawMessage
+	if err := json.Unmarshal(data, &args); err != nil {
+		return nil, err
+	}
+	if len(attachments) == 0 {
+		return args, nil
+	}
+	for i, a := range args {
+		if !strings.Contains(string(a), "_placeholder") {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(a, &v); err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(replacePlaceholders(v, attachments, base64String))
+		if err != nil {
+			return nil, err
+		}
+		args[i] = b
+	}
+	return args, nil
+}
+
+// decodeAny decodes an argument for a handler that takes any: binary values come out as []byte.
+func decodeAny(raw json.RawMessage, attachments [][]byte) (any, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return replacePlaceholders(v, attachments, func(b []byte) any { return b }), nil
+}
+
+func base64String(b []byte) any { return base64.StdEncoding.EncodeToString(b) }
+
+// replacePlaceholders returns v with every placeholder replaced by what conv makes of its
+// attachment. The parser has already checked that every placeholder points at one.
+func replacePlaceholders(v any, attachments [][]byte, conv func([]byte) any) any {
+	switch v := v.(type) {
+	case []any:
+		for i, e := range v {
+			v[i] = replacePlaceholders(e, attachments, conv)
+		}
+	case map[string]any:
+		if ph, ok := v["_placeholder"]; ok && ph == true {
+			if num, ok := v["num"].(float64); ok && num >= 0 && int(num) < len(attachments) {
+				return conv(attachments[int(num)])
+			}
+			return v
+		}
+		for k, e := range v {
+			v[k] = replacePlaceholders(e, attachments, conv)
+		}
+	}
+	return v
+}

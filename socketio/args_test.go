@@ -1,0 +1,100 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+type fileMeta struct {
+	Name    string `json:"name"`
+	Data    []byte `json:"data"`
+	Skipped []byte `json:"-"`
+	Empty   []byte `json:"empty,omitempty"`
+	inner
+}
+
+type inner struct {
+	Thumb []byte `json:"thumb"`
+}
+
+func TestEncodeArgs(t *testing.T) {
+	// Without binary values, encoding/json does everything.
+	data, att, err := encodeArgs([]any{"hello", 1, map[string]int{"a": 2}})
+	if err != nil || string(data) != `["hello",1,{"a":2}]` || att != nil {
+		t.Fatalf("plain: %s %v %v", data, att, err)
+	}
+	// Binary anywhere becomes a placeholder and an attachment, in order.
+	data, att, err = encodeArgs([]any{"upload", []byte{1, 2}, map[string]any{"x": []any{[]byte{3}}},
+		fileMeta{Name: "f", Data: []byte{4}, Skipped: []byte{9}, inner: inner{Thumb: []byte{5}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `["upload",{"_placeholder":true,"num":0},{"x":[{"_placeholder":true,"num":1}]},` +
+		`{"data":{"_placeholder":true,"num":2},"name":"f","thumb":{"_placeholder":true,"num":3}}]`
+	if string(data) != want {
+		t.Fatalf("got  %s\nwant %s", data, want)
+	}
+	if len(att) != 4 || !bytes.Equal(att[0], []byte{1, 2}) || !bytes.Equal(att[3], []byte{5}) {
+		t.Fatalf("attachments %v", att)
+	}
+}
+
+func TestArgsRoundTrip(t *testing.T) {
+	in := []any{"upload", []byte{1, 2}, fileMeta{Name: "f", Data: []byte{4}, inner: inner{Thumb: []byte{5}}}}
+	data, att, err := encodeArgs(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, err := resolveArgs(data, att)
+	if err != nil || len(args) != 3 {
+		t.Fatalf("resolve: %v %v", args, err)
+	}
+	var b []byte
+	var meta fileMeta
+	if json.Unmarshal(args[1], &b) != nil || json.Unmarshal(args[2], &meta) != nil {
+		t.Fatal("typed decode")
+	}
+	if !bytes.Equal(b, []byte{1, 2}) || meta.Name != "f" || !bytes.Equal(meta.Data, []byte{4}) || !bytes.Equal(meta.Thumb, []byte{5}) {
+		t.Fatalf("decoded %v %+v", b, meta)
+	}
+	// For a handler taking any, binary values come out as []byte, in place.
+	raw, _ := resolveArgs(data, nil)
+	v, err := decodeAny(raw[2], att)
+	want := map[string]any{"name": "f", "data": []byte{4}, "thumb": []byte{5}}
+	if err != nil || !reflect.DeepEqual(v, want) {
+		t.Fatalf("any: %#v %v", v, err)
+	}
+}
+
+func TestEncodeArgsErrors(t *testing.T) {
+	if _, _, err := encodeArgs([]any{func() {}}); err == nil {
+		t.Fatal("a func encoded")
+	}
+	if _, _, err := encodeArgs([]any{[]any{[]byte{1}, func() {}}}); err == nil {
+		t.Fatal("a func beside binary encoded")
+	}
+}
+
+func FuzzResolveArgs(f *testing.F) {
+	f.Add([]byte(`["a",{"_placeholder":true,"num":0}]`), []byte{1, 2}, 1)
+	f.Add([]byte(`[{"x":[{"_placeholder":true,"num":1}]}]`), []byte{3}, 2)
+	f.Add([]byte(`[{"_placeholder":true,"num":-1},{"_placeholder":true}]`), []byte{}, 1)
+	f.Fuzz(func(t *testing.T, data, attachment []byte, n int) {
+		att := make([][]byte, min(max(n, 0), 4))
+		for i := range att {
+			att[i] = attachment
+		}
+		args, err := resolveArgs(data, att)
+		if err != nil {
+			return
+		}
+		for _, a := range args {
+			if !json.Valid(a) {
+				t.Fatalf("invalid JSON argument %q", a)
+			}
+			_, _ = decodeAny(a, att)
+		}
+	})
+}
