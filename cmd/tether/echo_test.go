@@ -371,25 +371,14 @@ func TestRunEcho(t *testing.T) {
 }
 
 func TestRunEchoUsage(t *testing.T) {
-	tests := []struct {
-		args       []string
-		code       int
-		wantStdout string
-		wantStderr string
-	}{
+	tests := []runCase{
 		{[]string{"echo", "-h"}, 0, "Usage: tether echo", ""},
 		{[]string{"echo", "--help"}, 0, "-read-limit", ""},
 		{[]string{"echo", "--nope"}, 2, "", "flag provided but not defined"},
 		{[]string{"echo", "extra"}, 2, "", "unexpected argument"},
 		{[]string{"echo", "--addr", "256.0.0.1:1"}, 1, "", "tether echo:"},
 	}
-	for _, tt := range tests {
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), tt.args, nil, &stdout, &stderr)
-		if code != tt.code || !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
-			t.Errorf("%q: code %d, stdout %q, stderr %q", tt.args, code, stdout.String(), stderr.String())
-		}
-	}
+	checkRuns(t, tests)
 }
 
 var _ http.Handler = (*echoServer)(nil)

@@ -21,13 +21,28 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// runCase is one command line and what run must answer to it.
+type runCase struct {
+	args       []string
+	code       int
+	wantStdout string // contained in the output
+	wantStderr string // contained in the error output
+}
+
+// checkRuns runs each command line in-process and checks its exit status and output.
+func checkRuns(t *testing.T, cases []runCase) {
+	t.Helper()
+	for _, tt := range cases {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tt.args, nil, &stdout, &stderr)
+		if code != tt.code || !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
+			t.Errorf("%q: code %d, stdout %q, stderr %q", tt.args, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
 func TestRunDispatch(t *testing.T) {
-	tests := []struct {
-		args       []string
-		code       int
-		wantStdout string
-		wantStderr string
-	}{
+	tests := []runCase{
 		{nil, 0, "Commands:", ""},
 		{[]string{"help"}, 0, "connect", ""},
 		{[]string{"-h"}, 0, "echo", ""},
@@ -35,13 +50,7 @@ func TestRunDispatch(t *testing.T) {
 		{[]string{"help", "nope"}, 2, "", "unknown command"},
 		{[]string{"nope"}, 2, "", `unknown command "nope"`},
 	}
-	for _, tt := range tests {
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), tt.args, nil, &stdout, &stderr)
-		if code != tt.code || !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
-			t.Errorf("%q: code %d, stdout %q, stderr %q", tt.args, code, stdout.String(), stderr.String())
-		}
-	}
+	checkRuns(t, tests)
 }
 
 // buildTether builds the binary once per test that needs it.

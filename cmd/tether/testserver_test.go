@@ -376,12 +376,7 @@ func TestRunTestServer(t *testing.T) {
 }
 
 func TestRunTestServerUsage(t *testing.T) {
-	tests := []struct {
-		args       []string
-		code       int
-		wantStdout string
-		wantStderr string
-	}{
+	tests := []runCase{
 		{[]string{"testserver", "-h"}, 0, "Usage: tether testserver", ""},
 		{[]string{"testserver", "--help"}, 0, "/socket.io/", ""},
 		{[]string{"help", "testserver"}, 0, "-ping-interval", ""},
@@ -390,13 +385,7 @@ func TestRunTestServerUsage(t *testing.T) {
 		{[]string{"testserver", "--ping-timeout", "0s"}, 2, "", "must be positive"},
 		{[]string{"testserver", "--addr", "256.0.0.1:1"}, 1, "", "tether testserver:"},
 	}
-	for _, tt := range tests {
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), tt.args, nil, &stdout, &stderr)
-		if code != tt.code || !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
-			t.Errorf("%q: code %d, stdout %q, stderr %q", tt.args, code, stdout.String(), stderr.String())
-		}
-	}
+	checkRuns(t, tests)
 }
 
 // TestBinaryTestServerSignal runs the built binary: it must print the
