@@ -19,8 +19,8 @@ run:
 	$(GO) run ./cmd/tether echo --addr 127.0.0.1:8765
 
 ## deps: install the interop test peers, only those missing
-PY_MODULES  := websockets engineio websocket requests
-DEB_PYTHON  := python3-websockets python3-engineio python3-websocket python3-requests
+PY_MODULES  := websockets engineio websocket requests socketio aiohttp
+DEB_PYTHON  := python3-websockets python3-engineio python3-websocket python3-requests python3-socketio python3-aiohttp
 # Debian's Chromium, for the browser tests (driven by playwright-core, which never downloads a browser).
 CHROMIUM    := /usr/bin/chromium
 deps:
