@@ -1,0 +1,147 @@
+package interop
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tetherBinary is the tether command, built once per test binary run. The
+// file is unlinked as soon as it is built and started through a descriptor
+// kept open for the life of the test binary (/proc/self/fd/N, as fexecve
+// does), so nothing is left in TMPDIR however the run ends.
+var tetherBinary struct {
+	once sync.Once
+	file *os.File
+	err  error
+}
+
+// tetherPath returns a path that executes the built tether command.
+func tetherPath(t *testing.T) string {
+	t.Helper()
+	tetherBinary.once.Do(func() {
+		tetherBinary.file, tetherBinary.err = buildTether()
+	})
+	if tetherBinary.err != nil {
+		t.Fatal(tetherBinary.err)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", tetherBinary.file.Fd())
+}
+
+func buildTether() (*os.File, error) {
+	dir, err := os.MkdirTemp("", "tether-interop-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "tether")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := command(ctx, []string{"go", "build", "-o", bin, "github.com/tether-rt/tether/cmd/tether"})
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./cmd/tether: %v\n%s", err, out)
+	}
+	return os.Open(bin)
+}
+
+// testServerListening is what tether testserver prints, followed by its URL,
+// once it accepts connections.
+const testServerListening = "tether testserver: listening on "
+
+// startTetherTestServer starts `tether testserver --addr 127.0.0.1:0 flags...`
+// and returns its base URL, http://127.0.0.1:PORT. When t ends the server gets
+// SIGTERM and must exit 0 within 30 s; its output goes to the test log if the
+// test failed.
+func startTetherTestServer(t *testing.T, flags ...string) string {
+	t.Helper()
+	argv := append([]string{tetherPath(t), "testserver", "--addr", "127.0.0.1:0"}, flags...)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := command(ctx, argv)
+	cmd.Args[0] = "tether"
+	var output lockedBuffer // stderr, and stdout after the listening line
+	cmd.Stderr = &output
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting tether testserver: %v", err)
+	}
+
+	lines := make(chan string, 1)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		r := bufio.NewReader(stdout)
+		line, err := r.ReadString('\n')
+		lines <- line
+		if err == nil {
+			_, _ = io.Copy(&output, r)
+		}
+	}()
+
+	exited := make(chan error, 1)
+	var stopOnce sync.Once
+	stop := func() error {
+		var werr error
+		stopOnce.Do(func() {
+			defer cancel()
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				werr = fmt.Errorf("SIGTERM: %v", err)
+			}
+			go func() {
+				<-copied // Wait must not close the pipe before it is read
+				exited <- cmd.Wait()
+			}()
+			timer := time.NewTimer(30 * time.Second)
+			defer timer.Stop()
+			select {
+			case err := <-exited:
+				if err != nil && werr == nil {
+					werr = fmt.Errorf("tether testserver exited with %v after SIGTERM", err)
+				}
+			case <-timer.C:
+				_ = killGroup(cmd)
+				<-exited
+				werr = errors.New("tether testserver did not exit within 30s of SIGTERM")
+			}
+			_ = killGroup(cmd) // anything it left behind
+		})
+		return werr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("tether testserver %q output:\n%s", flags, output.String())
+		}
+	})
+
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	var line string
+	select {
+	case line = <-lines:
+	case <-timer.C:
+		t.Fatal("tether testserver printed no listening line within 30s")
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), testServerListening)
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		_ = stop()
+		t.Fatalf("tether testserver %q: first line %q, want %q followed by http://127.0.0.1:PORT; output:\n%s",
+			flags, line, testServerListening, output.String())
+	}
+	return url
+}
