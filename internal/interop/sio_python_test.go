@@ -1,0 +1,155 @@
+package interop
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sioPythonPeer is Debian's python-socketio 5.7.2 synchronous client, driven
+// by python/sio_client.py.
+var sioPythonPeer = peer{name: "python-socketio", client: []string{pythonPath, "python/sio_client.py"}}
+
+// sioPythonScenarios are the scenarios of python/sio_client.py, in the
+// order of TEST-SERVERS.md section 1.
+var sioPythonScenarios = []string{
+	"auth", "no-auth", "message", "ack", "rooms", "broadcast", "request-ack",
+	"disconnect-me", "custom", "multi", "invalid-namespace", "unknown-event",
+}
+
+// sioPythonTransports: polling only, WebSocket only, and polling upgraded
+// to WebSocket inside connect().
+var sioPythonTransports = []string{"polling", "websocket", "upgrade"}
+
+// TestSIOPythonClient runs every python-socketio scenario over every
+// transport against `tether testserver`.
+func TestSIOPythonClient(t *testing.T) {
+	requireSIOPython(t)
+	url := startTetherTestServer(t)
+	for _, transport := range sioPythonTransports {
+		for _, scenario := range sioPythonScenarios {
+			t.Run(scenario+"/"+transport, func(t *testing.T) {
+				t.Parallel()
+				runSIOPython(t, url, scenario, transport)
+			})
+		}
+	}
+}
+
+// TestSIOPythonReference runs the scenarios against python-socketio's own
+// server (python/sio_reference_server.py): they hold there, so a failure of
+// TestSIOPythonClient is Tether's. WebSocket covers them all; polling and
+// the upgrade take the ones that stress framing.
+func TestSIOPythonReference(t *testing.T) {
+	requireSIOPython(t)
+	url := startSIOReferenceServer(t)
+	cases := map[string][]string{
+		"websocket": sioPythonScenarios,
+		"polling":   {"message", "rooms", "invalid-namespace"},
+		"upgrade":   {"ack", "request-ack"},
+	}
+	for _, transport := range sioPythonTransports {
+		for _, scenario := range cases[transport] {
+			t.Run(scenario+"/"+transport, func(t *testing.T) {
+				t.Parallel()
+				runSIOPython(t, url, scenario, transport)
+			})
+		}
+	}
+}
+
+func runSIOPython(t *testing.T, url, scenario, transport string) {
+	t.Helper()
+	// The script's own watchdog ends it after 40 s; this is the backstop.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := runClient(ctx, sioPythonPeer, url, scenario, "--transport="+transport)
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), "OK") {
+		t.Fatalf("python-socketio %s over %s: %v\n%s", scenario, transport, err, out)
+	}
+}
+
+var sioPythonCheck struct {
+	once sync.Once
+	err  error
+	out  []byte
+}
+
+// requireSIOPython fails the test, saying how to fix it, when Debian's
+// python3-socketio or python3-aiohttp is missing (TestMain checks only the
+// packages of the Engine.IO and WebSocket peers).
+func requireSIOPython(t *testing.T) {
+	t.Helper()
+	sioPythonCheck.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := command(ctx, []string{pythonPath, "-c", "import socketio, aiohttp"})
+		sioPythonCheck.out, sioPythonCheck.err = cmd.CombinedOutput()
+	})
+	if sioPythonCheck.err != nil {
+		t.Fatalf("Debian packages python3-socketio and python3-aiohttp are needed: run make deps "+
+			"(apt-get install python3-socketio python3-aiohttp): %v\n%s", sioPythonCheck.err, sioPythonCheck.out)
+	}
+}
+
+// sioReferenceListening is what python/sio_reference_server.py prints,
+// followed by its URL, once it accepts connections.
+const sioReferenceListening = "listening on "
+
+// startSIOReferenceServer starts python/sio_reference_server.py on a free
+// port and returns its base URL, http://127.0.0.1:PORT. Its process group
+// is killed when t ends; its output goes to the test log if t failed.
+func startSIOReferenceServer(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := command(ctx, []string{pythonPath, "python/sio_reference_server.py", "0"})
+	var output lockedBuffer
+	cmd.Stderr = &output
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting the python-socketio reference server: %v", err)
+	}
+	lines := make(chan string, 1)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		r := bufio.NewReader(stdout)
+		line, err := r.ReadString('\n')
+		lines <- line
+		if err == nil {
+			_, _ = io.Copy(&output, r)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel() // kills the process group
+		<-copied // Wait must not close the pipe before it is read
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("python-socketio reference server output:\n%s", output.String())
+		}
+	})
+
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	var line string
+	select {
+	case line = <-lines:
+	case <-timer.C:
+		t.Fatal("the python-socketio reference server printed no listening line within 30s")
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), sioReferenceListening)
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("python-socketio reference server: first line %q, want %q followed by its URL; output:\n%s",
+			line, sioReferenceListening, output.String())
+	}
+	return url
+}
