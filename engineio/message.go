@@ -15,8 +15,9 @@ type Message struct {
 // OutMessage is a message to send. It is encoded at most once per transport form, however many
 // sessions it is sent to, so broadcasting it costs no encoding per recipient.
 type OutMessage struct {
-	data   []byte
-	binary bool
+	data         []byte
+	binary       bool
+	uncompressed bool
 
 	wsOnce   sync.Once
 	ws       *websocket.PreparedMessage
@@ -30,17 +31,27 @@ func NewMessage(data []byte, binary bool) *OutMessage {
 	return &OutMessage{data: data, binary: binary}
 }
 
+// NewUncompressedMessage is NewMessage for a message never compressed on the wire, even when
+// the session's WebSocket negotiated permessage-deflate.
+func NewUncompressedMessage(data []byte, binary bool) *OutMessage {
+	return &OutMessage{data: data, binary: binary, uncompressed: true}
+}
+
 // prepared returns the message framed for WebSocket: a text frame "4"+data, or a binary frame
 // holding the bytes alone.
 func (m *OutMessage) prepared() *websocket.PreparedMessage {
 	m.wsOnce.Do(func() {
+		prepare := websocket.NewPreparedMessage
+		if m.uncompressed {
+			prepare = websocket.NewUncompressedPreparedMessage
+		}
 		if m.binary {
-			m.ws, _ = websocket.NewPreparedMessage(websocket.MessageBinary, m.data)
+			m.ws, _ = prepare(websocket.MessageBinary, m.data)
 			return
 		}
 		text := make([]byte, 0, 1+len(m.data))
 		text = append(append(text, '0'+byte(packetMessage)), m.data...)
-		m.ws, _ = websocket.NewPreparedMessage(websocket.MessageText, text)
+		m.ws, _ = prepare(websocket.MessageText, text)
 	})
 	return m.ws
 }

@@ -17,6 +17,7 @@ type RequestInfo struct {
 	Query      url.Values
 	RemoteAddr string
 	Time       time.Time
+	Secure     bool // the request came over TLS
 }
 
 // Session is one client's Engine.IO session, over polling or WebSocket.
@@ -68,6 +69,7 @@ func newSession(srv *Server, id string, r *http.Request) *Session {
 			Query:      r.URL.Query(),
 			RemoteAddr: r.RemoteAddr,
 			Time:       time.Now(),
+			Secure:     r.TLS != nil,
 		},
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -88,21 +90,23 @@ func (s *Session) Transport() string {
 	return s.transport
 }
 
-// Send queues a message for the client. It never waits for the network. A client so far
-// behind that SendQueueSize packets wait for it is disconnected with CloseSendQueueFull, and
-// Send returns that reason; after the session ended, Send returns its close reason.
-func (s *Session) Send(m *OutMessage) error {
-	return s.send(m, false)
+// Send queues messages for the client, one after the other with nothing in between (a packet
+// of the layer above and its attachments stay together). It never waits for the network. A
+// client so far behind that SendQueueSize packets wait for it is disconnected with
+// CloseSendQueueFull, and Send returns that reason; after the session ended, Send returns its
+// close reason.
+func (s *Session) Send(ms ...*OutMessage) error {
+	return s.send(ms, false)
 }
 
-// SendVolatile sends a message only if the client is keeping up: when packets are already
-// waiting for it (or, on polling, no request is waiting to take them), the message is dropped.
+// SendVolatile sends messages only if the client is keeping up: when packets are already
+// waiting for it (or, on polling, no request is waiting to take them), they are all dropped.
 // Use it for data that is soon stale, such as positions or prices.
-func (s *Session) SendVolatile(m *OutMessage) error {
-	return s.send(m, true)
+func (s *Session) SendVolatile(ms ...*OutMessage) error {
+	return s.send(ms, true)
 }
 
-func (s *Session) send(m *OutMessage, volatile bool) error {
+func (s *Session) send(ms []*OutMessage, volatile bool) error {
 	s.mu.Lock()
 	if s.closed {
 		defer s.mu.Unlock()
@@ -112,12 +116,15 @@ func (s *Session) send(m *OutMessage, volatile bool) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if len(s.queue) >= s.srv.opts.SendQueueSize {
+	if len(s.queue)+len(ms) > s.srv.opts.SendQueueSize {
 		s.mu.Unlock()
 		s.close(CloseSendQueueFull, nil, false)
 		return CloseSendQueueFull
 	}
-	s.enqueueLocked(outPacket{typ: packetMessage, msg: m})
+	for _, m := range ms {
+		s.queue = append(s.queue, outPacket{typ: packetMessage, msg: m})
+	}
+	s.startFlushLocked()
 	s.mu.Unlock()
 	return nil
 }
@@ -135,6 +142,12 @@ func (s *Session) Close() error {
 // writer started. s.mu is held.
 func (s *Session) enqueueLocked(p outPacket) {
 	s.queue = append(s.queue, p)
+	s.startFlushLocked()
+}
+
+// startFlushLocked gets the queue moving: a waiting poll is woken, or a WebSocket writer
+// started. s.mu is held.
+func (s *Session) startFlushLocked() {
 	if s.transport == TransportWebSocket && s.ws != nil {
 		if !s.flushing {
 			s.flushing = true

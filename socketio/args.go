@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -227,7 +228,7 @@ func decodeAny(raw json.RawMessage, attachments [][]byte) (any, error) {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, err
 	}
-	return replacePlaceholders(v, attachments, func(b []byte) any { return b }), nil
+	return replacePlaceholders(v, attachments, rawBytes), nil
 }
 
 func base64String(b []byte) any { return base64.StdEncoding.EncodeToString(b) }
@@ -253,3 +254,106 @@ func replacePlaceholders(v any, attachments [][]byte, conv func([]byte) any) any
 	}
 	return v
 }
+
+// Args holds the arguments of an acknowledgement or event received: JSON values and the binary
+// attachments their placeholders point at. Decode them into Go values with Decode, or take
+// them as generic values with Values.
+type Args struct {
+	raw         []json.RawMessage
+	attachments [][]byte
+}
+
+// NewArgs encodes values as arguments, as they would arrive from a peer; adapters use it to
+// hand over what other nodes answered.
+func NewArgs(values ...any) (Args, error) {
+	if values == nil {
+		values = []any{}
+	}
+	data, attachments, err := encodeArgs(values)
+	if err != nil {
+		return Args{}, err
+	}
+	raw, err := splitArgs(data)
+	return Args{raw: raw, attachments: attachments}, err
+}
+
+// Len returns the number of arguments.
+func (a Args) Len() int { return len(a.raw) }
+
+// Decode decodes the arguments, in order, into the values dst points at, with encoding/json
+// (binary attachments decode into []byte). Extra arguments are ignored; a dst beyond the last
+// argument is left as it is.
+func (a Args) Decode(dst ...any) error {
+	for i, d := range dst {
+		if i >= len(a.raw) {
+			break
+		}
+		if err := decodeArg(a.raw[i], a.attachments, d); err != nil {
+			return &ArgumentError{Index: i, Err: err}
+		}
+	}
+	return nil
+}
+
+// Values returns the arguments as generic values: what encoding/json makes of JSON when
+// decoding into an any, with binary attachments as []byte.
+func (a Args) Values() []any {
+	out := make([]any, 0, len(a.raw))
+	for _, r := range a.raw {
+		v, err := decodeAny(r, a.attachments)
+		if err != nil {
+			v = nil // the parser validated the JSON: not reached
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// Raw returns the JSON of argument i, binary placeholders included.
+func (a Args) Raw(i int) json.RawMessage {
+	if i < 0 || i >= len(a.raw) {
+		return nil
+	}
+	return a.raw[i]
+}
+
+// splitArgs splits a JSON array into its elements.
+func splitArgs(data json.RawMessage) ([]json.RawMessage, error) {
+	var args []json.RawMessage
+	if err := json.Unmarshal(data, &args); err != nil {
+		return nil, err
+	}
+	return args, nil
+}
+
+// decodeArg decodes one argument into the value dst points at. A pointer to an interface gets
+// generic values with binary as []byte; other types get binary values the way encoding/json
+// decodes a []byte, from base64.
+func decodeArg(raw json.RawMessage, attachments [][]byte, dst any) error {
+	if p, ok := dst.(*any); ok {
+		v, err := decodeAny(raw, attachments)
+		if err == nil {
+			*p = v
+		}
+		return err
+	}
+	if len(attachments) > 0 && bytes.Contains(raw, []byte("_placeholder")) {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		if b, ok := replacePlaceholders(v, attachments, rawBytes).([]byte); ok {
+			if p, ok := dst.(*[]byte); ok {
+				*p = b
+				return nil
+			}
+		}
+		var err error
+		if raw, err = json.Marshal(replacePlaceholders(v, attachments, base64String)); err != nil {
+			return err
+		}
+	}
+	return json.Unmarshal(raw, dst)
+}
+
+func rawBytes(b []byte) any { return b }

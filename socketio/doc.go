@@ -1,6 +1,16 @@
-// Package socketio will implement Socket.IO v5 on top of package engineio: namespaces, rooms,
-// broadcasts, acknowledgements, binary attachments, middleware and connection recovery.
+// Package socketio implements a Socket.IO v5 server on top of package engineio, wire-compatible
+// with the official JavaScript client (v3 and v4) and with python-socketio: namespaces (static
+// and dynamic), middleware, event handlers with typed arguments, acknowledgements both ways,
+// binary attachments anywhere in the arguments, rooms, broadcasts encoded once for any number
+// of recipients, and connection state recovery.
 //
-// So far it holds the protocol's packet parser, with binary attachment reassembly; the server
-// and client are the next steps of the roadmap.
+// A Server is an http.Handler. Clients join namespaces (Server.Of); each client in a namespace
+// is a Socket. Handlers are registered per namespace (Namespace.On) or per socket
+// (Socket.On); their parameters are ordinary Go types decoded from the event's arguments.
+// Rooms and broadcasts go through the namespace's Adapter: the in-memory one serves a single
+// node, and a cluster adapter (such as package adapter/redis) spreads them over several.
+//
+// Concurrency: each connection has one reader; the handlers of one socket run one at a time,
+// in order, on a goroutine that exists while there is work, so that a handler can wait for an
+// acknowledgement. Every method is safe for concurrent use.
 package socketio

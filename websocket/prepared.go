@@ -11,6 +11,8 @@ type PreparedMessage struct {
 	typ  MessageType
 	op   opcode
 	data []byte
+	// plain keeps the message uncompressed even on connections that negotiated compression.
+	plain bool
 
 	// Server frames, built on first use: uncompressed, deflated, deflated without back-references.
 	once   [3]sync.Once
@@ -31,6 +33,17 @@ func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) 
 		return nil, err
 	}
 	return &PreparedMessage{typ: typ, op: op, data: data}, nil
+}
+
+// NewUncompressedPreparedMessage is NewPreparedMessage for a message never compressed, even on
+// connections that negotiated permessage-deflate: data that does not compress (images, already
+// compressed bytes) or that is too small to gain from it.
+func NewUncompressedPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) {
+	pm, err := NewPreparedMessage(typ, data)
+	if pm != nil {
+		pm.plain = true
+	}
+	return pm, err
 }
 
 func (pm *PreparedMessage) frame(kind int) []byte {
@@ -56,7 +69,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		return c.Write(ctx, pm.typ, pm.data)
 	}
 	kind := framePlain
-	if c.neg.deflate && len(pm.data) >= c.compressAbove {
+	if c.neg.deflate && !pm.plain && len(pm.data) >= c.compressAbove {
 		kind = frameDeflate
 		if c.neg.ownSmallWindow {
 			kind = frameDeflateSmallWindow

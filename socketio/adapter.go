@@ -1,0 +1,117 @@
+package socketio
+
+import (
+	"context"
+	"time"
+)
+
+// Adapter keeps a namespace's rooms and carries its broadcasts: every room and broadcast
+// operation goes through it. The in-memory adapter (NewMemoryAdapter) serves a single node;
+// an adapter for a cluster delivers locally through a MemoryAdapter and tells the other nodes.
+// Adapters must be safe for concurrent use.
+type Adapter interface {
+	// AddAll puts socket id in rooms; Del takes it out of one; DelAll out of all.
+	AddAll(id string, rooms []string)
+	Del(id, room string)
+	DelAll(id string)
+	// SocketRooms returns the rooms socket id is in, on this node.
+	SocketRooms(id string) []string
+	// Rooms returns the rooms with at least one socket, on this node.
+	Rooms() []string
+
+	// Broadcast sends a packet to the sockets opts selects.
+	Broadcast(p *Packet, opts BroadcastOptions) error
+	// BroadcastWithAck sends a packet asking each recipient for an acknowledgement. Every node
+	// that delivered it calls onCount once with the number of sockets it reached; onAck is
+	// called for each acknowledgement, from any goroutine.
+	BroadcastWithAck(p *Packet, opts BroadcastOptions, onCount func(clients int), onAck func(Args)) error
+	// ServerCount returns the number of nodes, this one included.
+	ServerCount(ctx context.Context) (int, error)
+
+	// FetchSockets returns the sockets opts selects, on every node unless opts is Local.
+	FetchSockets(ctx context.Context, opts BroadcastOptions) ([]SocketInfo, error)
+	// AddSockets and DelSockets make the sockets opts selects join or leave rooms;
+	// DisconnectSockets disconnects them.
+	AddSockets(opts BroadcastOptions, rooms []string) error
+	DelSockets(opts BroadcastOptions, rooms []string) error
+	DisconnectSockets(opts BroadcastOptions, closeConn bool) error
+
+	// ServerSideEmit sends an event to the other nodes' Namespace.ReceiveServerSideEmit;
+	// ServerSideEmitWithAck collects their answers.
+	ServerSideEmit(p *Packet) error
+	ServerSideEmitWithAck(ctx context.Context, p *Packet) ([]Args, error)
+
+	// PersistSession keeps a disconnected socket's state for connection state recovery, and
+	// RestoreSession takes it back, with the packets the socket missed since offset; it
+	// returns nil when the session is unknown, expired or cannot be completed.
+	PersistSession(s *SessionState) error
+	RestoreSession(pid, offset string) (*SessionState, error)
+
+	// Close releases what the adapter holds; the server calls it on Shutdown.
+	Close() error
+}
+
+// BroadcastOptions selects the sockets of a broadcast: those in any of Rooms (every socket
+// when empty), minus those in any of Except.
+type BroadcastOptions struct {
+	Rooms  []string
+	Except []string
+	Flags  BroadcastFlags
+}
+
+// BroadcastFlags modify how a broadcast is delivered.
+type BroadcastFlags struct {
+	Volatile     bool          // dropped for clients not ready to receive
+	Local        bool          // this node's sockets only
+	Uncompressed bool          // sent without compression
+	Timeout      time.Duration // how long acknowledgements are awaited, for other nodes
+}
+
+// SocketInfo describes a socket, maybe on another node, as FetchSockets returns it. Its
+// methods act on the socket wherever it is.
+type SocketInfo struct {
+	ID        string
+	Namespace string
+	Handshake *Handshake
+	Rooms     []string
+	Data      any
+
+	nsp *Namespace
+}
+
+// Emit sends an event to the socket.
+func (i SocketInfo) Emit(event string, args ...any) error { return i.op().Emit(event, args...) }
+
+// Join puts the socket in rooms.
+func (i SocketInfo) Join(rooms ...string) error { return i.op().SocketsJoin(rooms...) }
+
+// Leave takes the socket out of rooms.
+func (i SocketInfo) Leave(rooms ...string) error { return i.op().SocketsLeave(rooms...) }
+
+// Disconnect disconnects the socket, and closes its connection with closeConn.
+func (i SocketInfo) Disconnect(closeConn bool) error { return i.op().DisconnectSockets(closeConn) }
+
+func (i SocketInfo) op() BroadcastOperator {
+	nsp := i.nsp
+	if nsp == nil || nsp.name != i.Namespace {
+		return BroadcastOperator{err: ErrDisconnected}
+	}
+	return nsp.To(i.ID)
+}
+
+// NewSocketInfo describes a socket of namespace nsp; adapters use it for sockets on other
+// nodes.
+func NewSocketInfo(nsp *Namespace, id string, hs *Handshake, rooms []string, data any) SocketInfo {
+	return SocketInfo{ID: id, Namespace: nsp.name, Handshake: hs, Rooms: rooms, Data: data, nsp: nsp}
+}
+
+// SessionState is what connection state recovery keeps of a socket whose connection was cut.
+type SessionState struct {
+	SID   string // the socket's id
+	PID   string // the private id the client proves the session is its own with
+	Rooms []string
+	Data  any
+	// MissedPackets are the packets sent to the socket since it left, in order; set by
+	// RestoreSession.
+	MissedPackets []*Packet
+}

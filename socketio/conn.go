@@ -1,0 +1,215 @@
+package socketio
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/tether-rt/tether/engineio"
+)
+
+// engineSession is what a connection needs from Engine.IO: the Socket.IO layer knows nothing of
+// transports.
+type engineSession interface {
+	ID() string
+	Request() *engineio.RequestInfo
+	Transport() string
+	Send(ms ...*engineio.OutMessage) error
+	SendVolatile(ms ...*engineio.OutMessage) error
+	Close() error
+}
+
+// conn is one client connection, an Engine.IO session, over which the client joins any number
+// of namespaces: one socket each.
+type conn struct {
+	srv *Server
+	es  engineSession
+	dec decoder // used by the session's reader only
+
+	mu      sync.Mutex
+	sockets map[string]*Socket // by namespace name, connected or connecting
+	joined  bool               // a namespace was joined: the connect timer is off
+	closed  bool
+	timer   *time.Timer
+}
+
+func newConn(srv *Server, es engineSession) *conn {
+	return &conn{
+		srv:     srv,
+		es:      es,
+		dec:     decoder{maxAttachments: srv.opts.MaxAttachments},
+		sockets: map[string]*Socket{},
+	}
+}
+
+// startConnectTimer closes the connection if it joins no namespace in time, so that sessions
+// that never speak Socket.IO do not hold resources.
+func (c *conn) startConnectTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.joined || c.closed {
+		return
+	}
+	c.timer = time.AfterFunc(c.srv.opts.ConnectTimeout, func() {
+		c.mu.Lock()
+		joined := c.joined
+		c.mu.Unlock()
+		if !joined {
+			c.srv.log.Debug("socketio: no namespace joined in time", "sid", c.es.ID())
+			c.es.Close()
+		}
+	})
+}
+
+// receive handles one Engine.IO message, on the session's reader.
+func (c *conn) receive(m engineio.Message) {
+	var p *packet
+	var err error
+	if m.Binary {
+		p, err = c.dec.binary(m.Data)
+	} else {
+		p, err = c.dec.text(m.Data)
+	}
+	if err != nil {
+		c.srv.log.Info("socketio: invalid packet, closing the connection", "sid", c.es.ID(), "err", err)
+		c.closeWith(ReasonParseError)
+		return
+	}
+	if p != nil {
+		c.dispatch(p)
+	}
+}
+
+func (c *conn) dispatch(p *packet) {
+	c.mu.Lock()
+	s := c.sockets[p.nsp]
+	c.mu.Unlock()
+	switch p.typ {
+	case packetConnect:
+		if s != nil {
+			return // already there: a repeated CONNECT changes nothing
+		}
+		c.connect(p.nsp, p.data)
+	case packetDisconnect:
+		if s != nil {
+			s.onClose(ReasonClientDisconnect)
+		}
+	case packetEvent, packetBinaryEvent:
+		if s != nil {
+			s.onEvent(p)
+		}
+	case packetAck, packetBinaryAck:
+		if s != nil {
+			s.onAck(p)
+		}
+	default: // CONNECT_ERROR is the server's to send
+		c.srv.log.Info("socketio: unexpected packet from a client, closing the connection", "sid", c.es.ID(), "type", p.typ)
+		c.closeWith(ReasonParseError)
+	}
+	// Packets for a namespace the client has not joined (or just left) are dropped: they can
+	// cross a server-side disconnect on the wire.
+}
+
+func (c *conn) connect(name string, auth json.RawMessage) {
+	n := c.srv.lookup(name)
+	if n == nil {
+		c.sendConnectError(name, &ConnectError{Message: "Invalid namespace"})
+		return
+	}
+	n.connect(c, auth)
+}
+
+// add records a socket that is connecting; it returns false when the connection has closed.
+func (c *conn) add(s *Socket) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.sockets[s.nsp.name] = s
+	return true
+}
+
+// joinedNamespace turns off the connect timer.
+func (c *conn) joinedNamespace() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.joined = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+}
+
+func (c *conn) remove(s *Socket) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sockets[s.nsp.name] == s {
+		delete(c.sockets, s.nsp.name)
+	}
+}
+
+func (c *conn) takeSockets() []*Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
+// closeSockets disconnects every socket of the connection for reason, without closing it.
+func (c *conn) closeSockets(reason DisconnectReason) {
+	for _, s := range c.takeSockets() {
+		s.onClose(reason)
+	}
+}
+
+// closeWith disconnects every socket with reason, then closes the Engine.IO session.
+func (c *conn) closeWith(reason DisconnectReason) {
+	c.closeSockets(reason)
+	c.es.Close()
+}
+
+// onClose is called once when the Engine.IO session has ended.
+func (c *conn) onClose(reason DisconnectReason, detail error) {
+	c.mu.Lock()
+	c.closed = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.mu.Unlock()
+	if detail != nil {
+		c.srv.log.Debug("socketio: connection closed", "sid", c.es.ID(), "reason", reason, "err", detail)
+	}
+	c.closeSockets(reason)
+}
+
+// send writes a packet: its text message and attachments, together.
+func (c *conn) send(p *Packet, volatile bool) error {
+	msgs := p.messages()
+	if volatile {
+		return c.es.SendVolatile(msgs...)
+	}
+	return c.es.Send(msgs...)
+}
+
+// sendControl writes a packet for this connection alone, such as CONNECT or an ACK.
+func (c *conn) sendControl(p *packet) error {
+	return c.send(&Packet{pkt: *p}, false)
+}
+
+func (c *conn) sendConnectError(nsp string, ce *ConnectError) {
+	body := struct {
+		Message string `json:"message"`
+		Data    any    `json:"data,omitempty"`
+	}{ce.Message, ce.Data}
+	data, err := json.Marshal(body)
+	if err != nil {
+		c.srv.log.Error("socketio: cannot encode a connect error's data", "err", err)
+		data, _ = json.Marshal(struct {
+			Message string `json:"message"`
+		}{ce.Message})
+	}
+	c.sendControl(&packet{typ: packetConnectError, nsp: nsp, id: noID, data: data})
+}

@@ -1,0 +1,108 @@
+package socketio
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+)
+
+// Ack answers an event the client sent with an acknowledgement: the arguments reach the
+// client's callback. Only the first call sends anything; when the client asked for no
+// acknowledgement, calls do nothing.
+type Ack func(args ...any) error
+
+var (
+	socketType = reflect.TypeFor[*Socket]()
+	ackType    = reflect.TypeFor[Ack]()
+)
+
+// handler is an event handler whose parameters are ordinary Go types, checked once when it is
+// registered and decoded into for each event.
+type handler struct {
+	fn         reflect.Value
+	in         []reflect.Type
+	withSocket bool // the first parameter is the *Socket
+	ackAt      int  // the position of the Ack parameter, or -1
+	variadic   bool // the last parameter takes the remaining arguments
+	args       int  // the parameters that take one argument each
+}
+
+// newHandler checks fn's shape: func([*Socket,] params..., [Ack,] [...T]) [results...]. A
+// wrong shape is a programming error, reported by a panic when the handler is registered.
+func newHandler(fn any, socketAllowed bool) *handler {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func || v.IsNil() {
+		panic(fmt.Sprintf("socketio: a handler must be a func, not %T", fn))
+	}
+	t := v.Type()
+	h := &handler{fn: v, ackAt: -1, variadic: t.IsVariadic()}
+	for i := range t.NumIn() {
+		p := t.In(i)
+		h.in = append(h.in, p)
+		switch {
+		case p == socketType:
+			if i != 0 || !socketAllowed {
+				panic(fmt.Sprintf("socketio: handler %s: *Socket may only be the first parameter", t))
+			}
+			h.withSocket = true
+		case p == ackType:
+			if h.ackAt >= 0 {
+				panic(fmt.Sprintf("socketio: handler %s: more than one Ack parameter", t))
+			}
+			h.ackAt = i
+		case h.variadic && i == t.NumIn()-1:
+		default:
+			h.args++
+		}
+	}
+	return h
+}
+
+// call decodes args into the handler's parameters and calls it. It returns what the handler
+// returned, the acknowledgement's arguments.
+func (h *handler) call(s *Socket, event string, args []json.RawMessage, attachments [][]byte, ack Ack) ([]any, error) {
+	in := make([]reflect.Value, len(h.in))
+	next := 0 // the next argument to decode
+	last := len(h.in) - 1
+	for i, t := range h.in {
+		switch {
+		case i == 0 && h.withSocket:
+			in[i] = reflect.ValueOf(s)
+		case i == h.ackAt:
+			in[i] = reflect.ValueOf(ack)
+		case h.variadic && i == last:
+			rest := reflect.MakeSlice(t, 0, max(len(args)-next, 0))
+			for ; next < len(args); next++ {
+				v := reflect.New(t.Elem())
+				if err := decodeArg(args[next], attachments, v.Interface()); err != nil {
+					return nil, &ArgumentError{Event: event, Index: next, Err: err}
+				}
+				rest = reflect.Append(rest, v.Elem())
+			}
+			in[i] = rest
+		default:
+			v := reflect.New(t)
+			if next < len(args) {
+				if err := decodeArg(args[next], attachments, v.Interface()); err != nil {
+					return nil, &ArgumentError{Event: event, Index: next, Err: err}
+				}
+			}
+			next++
+			in[i] = v.Elem()
+		}
+	}
+	var out []reflect.Value
+	if h.variadic {
+		out = h.fn.CallSlice(in)
+	} else {
+		out = h.fn.Call(in)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	results := make([]any, len(out))
+	for i, o := range out {
+		results[i] = o.Interface()
+	}
+	return results, nil
+}

@@ -1,0 +1,357 @@
+package socketio
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// MemoryAdapter is the in-memory Adapter: rooms and broadcasts of one node, and, when the
+// server has connection state recovery on, the sessions and packets a recovery needs. Cluster
+// adapters embed one for what happens on their node.
+type MemoryAdapter struct {
+	nsp *Namespace
+
+	mu    sync.RWMutex
+	rooms map[string]map[string]struct{} // room -> socket ids
+	sids  map[string]map[string]struct{} // socket id -> rooms
+
+	recovery *RecoveryOptions
+	recMu    sync.Mutex
+	sessions map[string]keptSession // by pid
+	packets  []keptPacket           // oldest first
+	offsets  uint64
+	epoch    string
+}
+
+type keptSession struct {
+	state   SessionState
+	expires time.Time
+}
+
+type keptPacket struct {
+	offset string
+	at     time.Time
+	opts   BroadcastOptions
+	p      *Packet
+}
+
+// NewMemoryAdapter returns the in-memory adapter of namespace nsp.
+func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
+	a := &MemoryAdapter{
+		nsp:   nsp,
+		rooms: map[string]map[string]struct{}{},
+		sids:  map[string]map[string]struct{}{},
+	}
+	if nsp.srv != nil && nsp.srv.opts.Recovery != nil {
+		a.recovery = nsp.srv.opts.Recovery
+		a.sessions = map[string]keptSession{}
+		a.epoch = strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	return a
+}
+
+// AddAll puts socket id in rooms.
+func (a *MemoryAdapter) AddAll(id string, rooms []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	mine := a.sids[id]
+	if mine == nil {
+		mine = make(map[string]struct{}, len(rooms))
+		a.sids[id] = mine
+	}
+	for _, r := range rooms {
+		mine[r] = struct{}{}
+		members := a.rooms[r]
+		if members == nil {
+			members = map[string]struct{}{}
+			a.rooms[r] = members
+		}
+		members[id] = struct{}{}
+	}
+}
+
+// Del takes socket id out of room.
+func (a *MemoryAdapter) Del(id, room string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.sids[id], room)
+	a.leaveLocked(id, room)
+}
+
+// DelAll takes socket id out of every room.
+func (a *MemoryAdapter) DelAll(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for r := range a.sids[id] {
+		a.leaveLocked(id, r)
+	}
+	delete(a.sids, id)
+}
+
+func (a *MemoryAdapter) leaveLocked(id, room string) {
+	if members := a.rooms[room]; members != nil {
+		delete(members, id)
+		if len(members) == 0 {
+			delete(a.rooms, room)
+		}
+	}
+}
+
+// SocketRooms returns the rooms socket id is in.
+func (a *MemoryAdapter) SocketRooms(id string) []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]string, 0, len(a.sids[id]))
+	for r := range a.sids[id] {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Rooms returns the rooms with at least one socket.
+func (a *MemoryAdapter) Rooms() []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]string, 0, len(a.rooms))
+	for r := range a.rooms {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// socketList is a reusable list of recipients, so that a broadcast costs no allocation per
+// recipient nor, in steady state, per broadcast.
+type socketList struct{ s []*Socket }
+
+var socketLists = sync.Pool{New: func() any { return new(socketList) }}
+
+// selectSockets appends to list the local sockets opts selects. They are collected first and
+// acted on after, without the adapter's lock held: delivering can run user code (outgoing
+// listeners), which may join rooms.
+func (a *MemoryAdapter) selectSockets(opts BroadcastOptions, list *socketList) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	var except map[string]struct{}
+	for _, r := range opts.Except {
+		for id := range a.rooms[r] {
+			if except == nil {
+				except = map[string]struct{}{}
+			}
+			except[id] = struct{}{}
+		}
+	}
+	a.nsp.mu.RLock()
+	defer a.nsp.mu.RUnlock()
+	add := func(id string) {
+		if _, skip := except[id]; skip {
+			return
+		}
+		if s := a.nsp.sockets[id]; s != nil {
+			list.s = append(list.s, s)
+		}
+	}
+	switch len(opts.Rooms) {
+	case 0:
+		for id := range a.sids {
+			add(id)
+		}
+	case 1:
+		for id := range a.rooms[opts.Rooms[0]] {
+			add(id)
+		}
+	default:
+		seen := map[string]struct{}{}
+		for _, r := range opts.Rooms {
+			for id := range a.rooms[r] {
+				if _, dup := seen[id]; !dup {
+					seen[id] = struct{}{}
+					add(id)
+				}
+			}
+		}
+	}
+}
+
+// forEach calls f for each local socket opts selects.
+func (a *MemoryAdapter) forEach(opts BroadcastOptions, f func(s *Socket)) {
+	list := socketLists.Get().(*socketList)
+	a.selectSockets(opts, list)
+	for _, s := range list.s {
+		f(s)
+	}
+	clear(list.s)
+	list.s = list.s[:0]
+	socketLists.Put(list)
+}
+
+// Broadcast sends p to the local sockets opts selects. With recovery on, an event that asks
+// for no acknowledgement and is not volatile gets an offset and is kept for the sockets that
+// will come back.
+func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
+	if a.recovery != nil && p.pkt.id == noID && !opts.Flags.Volatile {
+		p = a.keep(p, opts)
+	}
+	volatile := opts.Flags.Volatile
+	a.forEach(opts, func(s *Socket) { s.deliver(p, volatile) })
+	return nil
+}
+
+// BroadcastWithAck sends p to the local sockets opts selects, each asked for an
+// acknowledgement under one id.
+func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, onCount func(int), onAck func(Args)) error {
+	p = p.withID(a.nsp.nextAckID())
+	n := 0
+	a.forEach(opts, func(s *Socket) {
+		if s.expectAck(p.pkt.id, onAck) {
+			n++
+			s.deliver(p, opts.Flags.Volatile)
+		}
+	})
+	onCount(n)
+	return nil
+}
+
+// ServerCount returns 1: this adapter knows no other node.
+func (a *MemoryAdapter) ServerCount(context.Context) (int, error) { return 1, nil }
+
+// FetchSockets returns the local sockets opts selects.
+func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) ([]SocketInfo, error) {
+	var out []SocketInfo
+	a.forEach(opts, func(s *Socket) {
+		out = append(out, NewSocketInfo(s.nsp, s.id, s.hs, a.SocketRooms(s.id), s.Data()))
+	})
+	return out, nil
+}
+
+// AddSockets puts the local sockets opts selects in rooms.
+func (a *MemoryAdapter) AddSockets(opts BroadcastOptions, rooms []string) error {
+	a.forEach(opts, func(s *Socket) { a.AddAll(s.id, rooms) })
+	return nil
+}
+
+// DelSockets takes the local sockets opts selects out of rooms.
+func (a *MemoryAdapter) DelSockets(opts BroadcastOptions, rooms []string) error {
+	a.forEach(opts, func(s *Socket) {
+		for _, r := range rooms {
+			a.Del(s.id, r)
+		}
+	})
+	return nil
+}
+
+// DisconnectSockets disconnects the local sockets opts selects.
+func (a *MemoryAdapter) DisconnectSockets(opts BroadcastOptions, closeConn bool) error {
+	a.forEach(opts, func(s *Socket) { s.Disconnect(closeConn) })
+	return nil
+}
+
+// ServerSideEmit does nothing: there is no other node.
+func (a *MemoryAdapter) ServerSideEmit(*Packet) error { return nil }
+
+// ServerSideEmitWithAck returns no answers at once: there is no other node.
+func (a *MemoryAdapter) ServerSideEmitWithAck(context.Context, *Packet) ([]Args, error) {
+	return []Args{}, nil
+}
+
+// Close releases nothing: the adapter holds only memory.
+func (a *MemoryAdapter) Close() error { return nil }
+
+// keep numbers an event with an offset, as its last argument, and keeps it for recoveries.
+func (a *MemoryAdapter) keep(p *Packet, opts BroadcastOptions) *Packet {
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	a.offsets++
+	offset := a.epoch + "-" + strconv.FormatUint(a.offsets, 36)
+	p = p.withOffset(offset)
+	now := time.Now()
+	a.pruneLocked(now)
+	opts.Rooms = slices.Clone(opts.Rooms)
+	opts.Except = slices.Clone(opts.Except)
+	a.packets = append(a.packets, keptPacket{offset: offset, at: now, opts: opts, p: p})
+	return p
+}
+
+// pruneLocked forgets the packets and sessions older than a recovery can be.
+func (a *MemoryAdapter) pruneLocked(now time.Time) {
+	cutoff := now.Add(-a.recovery.MaxDisconnectionDuration)
+	drop := 0
+	for drop < len(a.packets) && a.packets[drop].at.Before(cutoff) {
+		drop++
+	}
+	if drop > 0 {
+		clear(a.packets[:drop])
+		a.packets = a.packets[drop:]
+	}
+	for pid, s := range a.sessions {
+		if now.After(s.expires) {
+			delete(a.sessions, pid)
+		}
+	}
+}
+
+// PersistSession keeps a session for MaxDisconnectionDuration.
+func (a *MemoryAdapter) PersistSession(s *SessionState) error {
+	if a.recovery == nil {
+		return nil
+	}
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	now := time.Now()
+	a.pruneLocked(now)
+	a.sessions[s.PID] = keptSession{state: *s, expires: now.Add(a.recovery.MaxDisconnectionDuration)}
+	return nil
+}
+
+// RestoreSession takes back the session of pid with the packets it missed after offset. It
+// returns nil when the session is unknown or expired, or when offset is no longer kept (the
+// missed packets could not all be delivered).
+func (a *MemoryAdapter) RestoreSession(pid, offset string) (*SessionState, error) {
+	if a.recovery == nil {
+		return nil, nil
+	}
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	now := time.Now()
+	kept, ok := a.sessions[pid]
+	if !ok || now.After(kept.expires) {
+		return nil, nil
+	}
+	idx := slices.IndexFunc(a.packets, func(k keptPacket) bool { return k.offset == offset })
+	if idx < 0 {
+		return nil, nil
+	}
+	delete(a.sessions, pid)
+	state := kept.state
+	state.MissedPackets = nil
+	for _, k := range a.packets[idx+1:] {
+		if missed(state.Rooms, k.opts) {
+			state.MissedPackets = append(state.MissedPackets, k.p)
+		}
+	}
+	return &state, nil
+}
+
+// missed reports whether a socket in rooms would have received a broadcast with opts.
+func missed(rooms []string, opts BroadcastOptions) bool {
+	in := len(opts.Rooms) == 0
+	for _, r := range opts.Rooms {
+		if slices.Contains(rooms, r) {
+			in = true
+			break
+		}
+	}
+	if !in {
+		return false
+	}
+	for _, r := range opts.Except {
+		if slices.Contains(rooms, r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,422 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Namespace is a communication channel multiplexed over a client's connection: its own
+// middleware, handlers, sockets and rooms. A client joins a namespace by name ("/" first).
+type Namespace struct {
+	srv     *Server
+	name    string
+	parent  *Namespace             // the dynamic parent this namespace was made from
+	match   func(name string) bool // set on a dynamic parent
+	adapter Adapter
+	ackIDs  atomic.Int64
+
+	mu              sync.RWMutex
+	middleware      []func(*Socket) error
+	handlers        map[string][]*handler
+	anyIn           []func(s *Socket, event string, args []any)
+	onConnect       []func(*Socket)
+	onDisconnecting []func(*Socket, DisconnectReason)
+	onDisconnect    []func(*Socket, DisconnectReason)
+	serverSide      map[string][]*handler
+	sockets         map[string]*Socket
+	children        []*Namespace
+}
+
+func newNamespace(srv *Server, name string, parent *Namespace) *Namespace {
+	n := &Namespace{
+		srv:        srv,
+		name:       name,
+		parent:     parent,
+		handlers:   map[string][]*handler{},
+		serverSide: map[string][]*handler{},
+		sockets:    map[string]*Socket{},
+	}
+	if srv.opts.Adapter != nil {
+		n.adapter = srv.opts.Adapter(n)
+	} else {
+		n.adapter = NewMemoryAdapter(n)
+	}
+	return n
+}
+
+// Name returns the namespace's name, such as "/" or "/chat". A dynamic parent has none.
+func (n *Namespace) Name() string { return n.name }
+
+// Server returns the server the namespace belongs to.
+func (n *Namespace) Server() *Server { return n.srv }
+
+// Adapter returns the adapter through which the namespace's rooms and broadcasts go.
+func (n *Namespace) Adapter() Adapter { return n.adapter }
+
+// Use adds a middleware, run for every socket joining the namespace before it is connected,
+// in the order they were added. A middleware has the socket's Handshake and may SetData; an
+// error refuses the connection, and the client receives it: a *ConnectError with its Message
+// and Data, any other error with its text as the message. Middleware runs off the connection's
+// reader and may take its time (a database lookup, say).
+func (n *Namespace) Use(mw func(s *Socket) error) {
+	n.mu.Lock()
+	n.middleware = append(n.middleware, mw)
+	n.mu.Unlock()
+}
+
+// OnConnect registers a function called for every socket that joins the namespace, once it is
+// connected: the place to register per-socket handlers and join rooms.
+func (n *Namespace) OnConnect(f func(s *Socket)) {
+	n.mu.Lock()
+	n.onConnect = append(n.onConnect, f)
+	n.mu.Unlock()
+}
+
+// OnDisconnecting registers a function called when a socket is leaving, while it is still in
+// its rooms.
+func (n *Namespace) OnDisconnecting(f func(s *Socket, reason DisconnectReason)) {
+	n.mu.Lock()
+	n.onDisconnecting = append(n.onDisconnecting, f)
+	n.mu.Unlock()
+}
+
+// OnDisconnect registers a function called once a socket has left the namespace.
+func (n *Namespace) OnDisconnect(f func(s *Socket, reason DisconnectReason)) {
+	n.mu.Lock()
+	n.onDisconnect = append(n.onDisconnect, f)
+	n.mu.Unlock()
+}
+
+// On registers a handler for an event from any socket of the namespace. The handler is a func
+// whose parameters are, in order: optionally the *Socket; any number of parameters of ordinary
+// Go types into which the event's arguments are decoded with encoding/json (binary values into
+// []byte; into an any, JSON's generic values with binary as []byte); optionally one Ack; and
+// optionally a final variadic parameter taking the remaining arguments. Missing arguments
+// leave zero values. What the handler returns is sent as the acknowledgement, when the client
+// asked for one. For example:
+//
+//	nsp.On("chat", func(s *socketio.Socket, room, text string) { ... })
+//	nsp.On("sum", func(a, b int) int { return a + b })
+//	nsp.On("echo", func(ack socketio.Ack, args ...any) { ack(args...) })
+//
+// Arguments that do not decode into the parameters are reported to the server's Logger and the
+// handler is not called. Handlers of one socket run one at a time, in the order the events
+// arrived, on a goroutine other than the connection's reader: a handler may wait, for example
+// for an acknowledgement with EmitWithAck. A handler of the wrong shape panics here.
+func (n *Namespace) On(event string, fn any) {
+	h := newHandler(fn, true)
+	n.mu.Lock()
+	n.handlers[event] = append(n.handlers[event], h)
+	n.mu.Unlock()
+}
+
+// OnAny registers a listener for every event from every socket of the namespace, called
+// before the handlers.
+func (n *Namespace) OnAny(f func(s *Socket, event string, args []any)) {
+	n.mu.Lock()
+	n.anyIn = append(n.anyIn, f)
+	n.mu.Unlock()
+}
+
+// OnServerSideEmit registers a handler for an event another node sent with ServerSideEmit. Its
+// shape is that of On's handlers without the *Socket.
+func (n *Namespace) OnServerSideEmit(event string, fn any) {
+	h := newHandler(fn, false)
+	n.mu.Lock()
+	n.serverSide[event] = append(n.serverSide[event], h)
+	n.mu.Unlock()
+}
+
+// Sockets returns the sockets connected to the namespace on this node.
+func (n *Namespace) Sockets() []*Socket {
+	if n.match != nil {
+		var out []*Socket
+		for _, c := range n.childList() {
+			out = append(out, c.Sockets()...)
+		}
+		return out
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*Socket, 0, len(n.sockets))
+	for _, s := range n.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Socket returns the socket with the given id on this node, or nil.
+func (n *Namespace) Socket(id string) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.sockets[id]
+}
+
+// operator returns a broadcast operator over the whole namespace.
+func (n *Namespace) operator() BroadcastOperator { return BroadcastOperator{nsp: n} }
+
+// To selects the sockets in rooms.
+func (n *Namespace) To(rooms ...string) BroadcastOperator { return n.operator().To(rooms...) }
+
+// In is To.
+func (n *Namespace) In(rooms ...string) BroadcastOperator { return n.operator().To(rooms...) }
+
+// Except selects every socket but those in rooms.
+func (n *Namespace) Except(rooms ...string) BroadcastOperator { return n.operator().Except(rooms...) }
+
+// Volatile selects every socket, for events dropped on the clients not ready for them.
+func (n *Namespace) Volatile() BroadcastOperator { return n.operator().Volatile() }
+
+// Local selects the sockets on this node only.
+func (n *Namespace) Local() BroadcastOperator { return n.operator().Local() }
+
+// Compress selects every socket, for events compressed or not.
+func (n *Namespace) Compress(on bool) BroadcastOperator { return n.operator().Compress(on) }
+
+// Emit sends an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error { return n.operator().Emit(event, args...) }
+
+// EmitWithAck sends an event to every socket of the namespace and collects their
+// acknowledgements until all have answered or ctx is done.
+func (n *Namespace) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	return n.operator().EmitWithAck(ctx, event, args...)
+}
+
+// FetchSockets returns the sockets of the namespace, on every node.
+func (n *Namespace) FetchSockets(ctx context.Context) ([]SocketInfo, error) {
+	return n.operator().FetchSockets(ctx)
+}
+
+// SocketsJoin puts every socket of the namespace in rooms.
+func (n *Namespace) SocketsJoin(rooms ...string) error { return n.operator().SocketsJoin(rooms...) }
+
+// SocketsLeave takes every socket of the namespace out of rooms.
+func (n *Namespace) SocketsLeave(rooms ...string) error { return n.operator().SocketsLeave(rooms...) }
+
+// DisconnectSockets disconnects every socket of the namespace.
+func (n *Namespace) DisconnectSockets(closeConn bool) error {
+	return n.operator().DisconnectSockets(closeConn)
+}
+
+// ServerSideEmit sends an event to the namespace's handlers registered with OnServerSideEmit
+// on the other nodes of a cluster. On a single node it does nothing.
+func (n *Namespace) ServerSideEmit(event string, args ...any) error {
+	p, err := NewPacket(n.name, event, args...)
+	if err != nil {
+		return err
+	}
+	return n.adapter.ServerSideEmit(p)
+}
+
+// ServerSideEmitWithAck sends an event to the other nodes and collects their handlers'
+// answers until every node has answered or ctx is done.
+func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	p, err := NewPacket(n.name, event, args...)
+	if err != nil {
+		return nil, err
+	}
+	return n.adapter.ServerSideEmitWithAck(ctx, p)
+}
+
+// ReceiveServerSideEmit runs the handlers registered with OnServerSideEmit for an event that
+// another node sent; adapters call it. reply, when not nil, receives the first handler's
+// results.
+func (n *Namespace) ReceiveServerSideEmit(p *Packet, reply func(Args)) {
+	event, args := p.Event(), p.Args()
+	n.mu.RLock()
+	hs := n.serverSide[event]
+	n.mu.RUnlock()
+	answered := false
+	for _, h := range hs {
+		results, err := h.call(nil, event, args.raw, args.attachments, func(...any) error { return nil })
+		if err != nil {
+			n.srv.log.Warn("socketio: server-side event not handled", "nsp", n.name, "err", err)
+			continue
+		}
+		if reply != nil && !answered {
+			answered = true
+			a, err := NewArgs(results...)
+			if err != nil {
+				n.srv.log.Warn("socketio: server-side answer not encoded", "nsp", n.name, "event", event, "err", err)
+			}
+			reply(a)
+		}
+	}
+}
+
+// nextAckID returns an acknowledgement id unique in the namespace, so that a broadcast with
+// acknowledgements can use one id for all its recipients.
+func (n *Namespace) nextAckID() int64 { return n.ackIDs.Add(1) - 1 }
+
+func (n *Namespace) addChild(c *Namespace) {
+	n.mu.Lock()
+	n.children = append(n.children, c)
+	n.mu.Unlock()
+}
+
+func (n *Namespace) childList() []*Namespace {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return append([]*Namespace(nil), n.children...)
+}
+
+// listeners returns the catch-all listeners and the handlers of event, the parent's first.
+func (n *Namespace) listeners(event string) ([]func(*Socket, string, []any), []*handler) {
+	var anyIn []func(*Socket, string, []any)
+	var hs []*handler
+	if n.parent != nil {
+		anyIn, hs = n.parent.listeners(event)
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return append(anyIn, n.anyIn...), append(hs, n.handlers[event]...)
+}
+
+func (n *Namespace) connectHooks() ([]func(*Socket) error, []func(*Socket)) {
+	var mw []func(*Socket) error
+	var hooks []func(*Socket)
+	if n.parent != nil {
+		mw, hooks = n.parent.connectHooks()
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return append(mw, n.middleware...), append(hooks, n.onConnect...)
+}
+
+func (n *Namespace) disconnectHooks() (disconnecting, disconnect []func(*Socket, DisconnectReason)) {
+	if n.parent != nil {
+		disconnecting, disconnect = n.parent.disconnectHooks()
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return append(disconnecting, n.onDisconnecting...), append(disconnect, n.onDisconnect...)
+}
+
+func (n *Namespace) removeSocket(s *Socket) {
+	n.mu.Lock()
+	if n.sockets[s.id] == s {
+		delete(n.sockets, s.id)
+	}
+	n.mu.Unlock()
+}
+
+// connect starts a client's CONNECT to the namespace: the socket is made at once, and the
+// middleware runs on its executor, ahead of any event the client sends next.
+func (n *Namespace) connect(c *conn, auth json.RawMessage) {
+	var prev *SessionState
+	if n.srv.opts.Recovery != nil {
+		var ids struct {
+			PID    string `json:"pid"`
+			Offset string `json:"offset"`
+		}
+		if json.Unmarshal(auth, &ids) == nil && ids.PID != "" && ids.Offset != "" {
+			var err error
+			if prev, err = n.adapter.RestoreSession(ids.PID, ids.Offset); err != nil {
+				n.srv.log.Warn("socketio: session not restored", "nsp", n.name, "err", err)
+			}
+		}
+	}
+	s := newSocket(n, c, newHandshake(c.es, auth), prev)
+	if !c.add(s) {
+		return
+	}
+	s.exec.submit(func() { n.admit(s, prev) })
+}
+
+// admit runs the middleware and, if they let the socket in, connects it.
+func (n *Namespace) admit(s *Socket, prev *SessionState) {
+	middleware, hooks := n.connectHooks()
+	if prev == nil || !n.srv.opts.Recovery.SkipMiddlewares {
+		for _, mw := range middleware {
+			var err error
+			s.safely("middleware", func() { err = mw(s) })
+			if err != nil {
+				var ce *ConnectError
+				if !errors.As(err, &ce) {
+					ce = &ConnectError{Message: err.Error()}
+				}
+				s.onClose(ReasonServerDisconnect)
+				s.conn.sendConnectError(n.name, ce)
+				return
+			}
+		}
+	}
+
+	s.mu.Lock()
+	if s.state != stateConnecting {
+		s.mu.Unlock()
+		return // the connection closed meanwhile
+	}
+	s.state = stateConnected
+	s.mu.Unlock()
+	n.mu.Lock()
+	n.sockets[s.id] = s
+	n.mu.Unlock()
+	rooms := []string{s.id}
+	if prev != nil {
+		rooms = append(rooms, prev.Rooms...)
+	}
+	n.adapter.AddAll(s.id, rooms)
+	s.conn.joinedNamespace()
+
+	reply := struct {
+		SID string `json:"sid"`
+		PID string `json:"pid,omitempty"`
+	}{s.id, s.pid}
+	data, _ := json.Marshal(reply)
+	s.conn.sendControl(&packet{typ: packetConnect, nsp: n.name, id: noID, data: data})
+	if prev != nil {
+		for _, p := range prev.MissedPackets {
+			s.deliver(p, false)
+		}
+	}
+	for _, f := range hooks {
+		s.safely("connect hook", func() { f(s) })
+	}
+}
+
+// Handshake is what a client sent when it connected: the HTTP request that opened its
+// connection and the auth payload of its CONNECT packet.
+type Handshake struct {
+	Header  http.Header
+	Query   url.Values
+	Auth    json.RawMessage // the CONNECT packet's JSON object, or nil when it had none
+	Address string          // the client's IP address
+	Time    time.Time       // when the connection opened
+	URL     string          // the request's path and query
+	Secure  bool            // the connection came over TLS
+	XDomain bool            // the request was cross-origin (it had an Origin header)
+}
+
+func newHandshake(es engineSession, auth json.RawMessage) *Handshake {
+	req := es.Request()
+	addr := req.RemoteAddr
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	return &Handshake{
+		Header:  req.Header,
+		Query:   req.Query,
+		Auth:    auth,
+		Address: addr,
+		Time:    req.Time,
+		URL:     req.URL.RequestURI(),
+		Secure:  req.Secure,
+		XDomain: req.Header.Get("Origin") != "",
+	}
+}
+
+// DecodeAuth decodes the auth payload into v with encoding/json; without one, v is left as it is.
+func (h *Handshake) DecodeAuth(v any) error {
+	if len(h.Auth) == 0 {
+		return nil
+	}
+	return json.Unmarshal(h.Auth, v)
+}

@@ -1,0 +1,122 @@
+package socketio
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/websocket"
+)
+
+// ServerOptions configures a Server. The zero value serves /socket.io/ with the defaults of
+// Node's socket.io server: pings every 25 s answered within 20 s, 1,000,000-byte payloads,
+// long-polling upgraded to WebSocket, same-origin requests only, 45 s to join a namespace.
+type ServerOptions struct {
+	// Path is the URL path served; default "/socket.io/".
+	Path string
+	// PingInterval and PingTimeout are Engine.IO's heartbeat: default 25 s and 20 s.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
+	// UpgradeTimeout bounds an upgrade from polling to WebSocket; default 10 s.
+	UpgradeTimeout time.Duration
+	// MaxPayload bounds a POST body and a WebSocket message, in bytes; default 1,000,000.
+	MaxPayload int
+	// Transports lists the transports allowed: engineio.TransportPolling and
+	// engineio.TransportWebSocket (the default, both, with upgrade).
+	Transports []string
+	// DisableUpgrades keeps polling sessions on polling.
+	DisableUpgrades bool
+	// CORS allows browsers on other origins; nil allows same-origin requests only.
+	CORS *engineio.CORSOptions
+	// AllowRequest decides on a connection before it exists; an error refuses it with 403.
+	AllowRequest func(r *http.Request) error
+	// Cookie, when set, is a template for the sticky-session cookie sent with the handshake.
+	Cookie *http.Cookie
+	// SendQueueSize bounds the Engine.IO packets waiting for one client (a binary event counts
+	// one per attachment, plus one); a client that far behind is disconnected. Default 1024.
+	SendQueueSize int
+	// Compression enables permessage-deflate on the WebSocket transport.
+	Compression websocket.CompressionMode
+
+	// ConnectTimeout closes a connection that has joined no namespace within it; default 45 s.
+	ConnectTimeout time.Duration
+	// MaxAttachments bounds the binary attachments of one incoming packet; default 10.
+	MaxAttachments int
+	// HandlerQueueSize bounds the events waiting for one socket's handlers; when it is full the
+	// connection stops reading until the handlers catch up. Default 256.
+	HandlerQueueSize int
+	// Recovery turns connection state recovery on; nil leaves it off.
+	Recovery *RecoveryOptions
+	// Adapter makes the adapter of each namespace; nil means the in-memory adapter, enough for
+	// a server on one node.
+	Adapter func(nsp *Namespace) Adapter
+	// Logger receives what the server has to say; nil keeps it quiet.
+	Logger *slog.Logger
+}
+
+// RecoveryOptions configures connection state recovery: a client whose transport was cut and
+// that comes back in time gets its socket id, rooms and data back, and the events it missed.
+type RecoveryOptions struct {
+	// MaxDisconnectionDuration is how long a session is kept after the cut; default 2 minutes.
+	MaxDisconnectionDuration time.Duration
+	// SkipMiddlewares lets a recovered socket in without running the namespace's middleware
+	// again: it ran when the socket first connected.
+	SkipMiddlewares bool
+}
+
+const (
+	defaultPath             = "/socket.io/"
+	defaultConnectTimeout   = 45 * time.Second
+	defaultMaxAttachments   = 10
+	defaultHandlerQueueSize = 256
+	defaultRecoveryDuration = 2 * time.Minute
+)
+
+func (o *ServerOptions) withDefaults() ServerOptions {
+	opts := ServerOptions{}
+	if o != nil {
+		opts = *o
+	}
+	if opts.Path == "" {
+		opts.Path = defaultPath
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = defaultConnectTimeout
+	}
+	if opts.MaxAttachments <= 0 {
+		opts.MaxAttachments = defaultMaxAttachments
+	}
+	if opts.HandlerQueueSize <= 0 {
+		opts.HandlerQueueSize = defaultHandlerQueueSize
+	}
+	if opts.Recovery != nil {
+		r := *opts.Recovery
+		if r.MaxDisconnectionDuration <= 0 {
+			r.MaxDisconnectionDuration = defaultRecoveryDuration
+		}
+		opts.Recovery = &r
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return opts
+}
+
+func (o *ServerOptions) engineOptions() engineio.ServerOptions {
+	return engineio.ServerOptions{
+		Path:            o.Path,
+		PingInterval:    o.PingInterval,
+		PingTimeout:     o.PingTimeout,
+		UpgradeTimeout:  o.UpgradeTimeout,
+		MaxPayload:      o.MaxPayload,
+		Transports:      o.Transports,
+		DisableUpgrades: o.DisableUpgrades,
+		CORS:            o.CORS,
+		AllowRequest:    o.AllowRequest,
+		Cookie:          o.Cookie,
+		SendQueueSize:   o.SendQueueSize,
+		Compression:     o.Compression,
+		Logger:          o.Logger,
+	}
+}

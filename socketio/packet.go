@@ -1,0 +1,144 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/tether-rt/tether/engineio"
+)
+
+// Packet is an event on its way to one socket or many: encoded once, whatever the number of
+// recipients. Adapters receive Packets to deliver, and make them from what other nodes send.
+type Packet struct {
+	pkt          packet
+	uncompressed bool
+
+	once sync.Once
+	msgs []*engineio.OutMessage
+}
+
+// NewPacket encodes an event for namespace nsp: args are encoded with encoding/json, every
+// []byte among them travelling as a binary attachment.
+func NewPacket(nsp, event string, args ...any) (*Packet, error) {
+	if reservedEvents[event] {
+		return nil, fmt.Errorf("%w %q", ErrReservedEvent, event)
+	}
+	values := make([]any, 0, 1+len(args))
+	values = append(values, event)
+	values = append(values, args...)
+	data, attachments, err := encodeArgs(values)
+	if err != nil {
+		return nil, fmt.Errorf("socketio: encoding event %q: %w", event, err)
+	}
+	return newEventPacket(nsp, data, attachments), nil
+}
+
+// NewPacketFromData makes a packet from an event already in its wire form: data is the JSON
+// array [event, args...] in which binary values are placeholders pointing at attachments, as
+// the protocol has it.
+func NewPacketFromData(nsp string, data json.RawMessage, attachments [][]byte) (*Packet, error) {
+	p := newEventPacket(nsp, data, attachments)
+	if err := checkPayload(&p.pkt, len(attachments)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func newEventPacket(nsp string, data json.RawMessage, attachments [][]byte) *Packet {
+	typ := packetEvent
+	if len(attachments) > 0 {
+		typ = packetBinaryEvent
+	}
+	return &Packet{pkt: packet{typ: typ, nsp: nsp, id: noID, data: data, attachments: attachments}}
+}
+
+// Namespace returns the name of the namespace the packet is for.
+func (p *Packet) Namespace() string { return p.pkt.nsp }
+
+// Data returns the event as a JSON array, [event, args...], with binary placeholders.
+func (p *Packet) Data() json.RawMessage { return p.pkt.data }
+
+// Attachments returns the binary values the placeholders of Data point at, in order.
+func (p *Packet) Attachments() [][]byte { return p.pkt.attachments }
+
+// ID returns the acknowledgement id the packet asks for, or -1 when it asks for none.
+func (p *Packet) ID() int64 { return p.pkt.id }
+
+// Event returns the event's name.
+func (p *Packet) Event() string {
+	var head []json.RawMessage
+	if json.Unmarshal(p.pkt.data, &head) != nil || len(head) == 0 {
+		return ""
+	}
+	var name string
+	if json.Unmarshal(head[0], &name) != nil {
+		return string(head[0]) // a numeric event name
+	}
+	return name
+}
+
+// Args returns the event's arguments after its name.
+func (p *Packet) Args() Args {
+	raw, err := splitArgs(p.pkt.data)
+	if err != nil || len(raw) == 0 {
+		return Args{}
+	}
+	return Args{raw: raw[1:], attachments: p.pkt.attachments}
+}
+
+// withID returns a copy of the packet asking for an acknowledgement with id.
+func (p *Packet) withID(id int64) *Packet {
+	q := &Packet{pkt: p.pkt, uncompressed: p.uncompressed}
+	q.pkt.id = id
+	return q
+}
+
+// withOffset returns a copy of the packet with a recovery offset as its last argument, as the
+// JavaScript client expects: it keeps the last one it saw to send when it reconnects.
+func (p *Packet) withOffset(offset string) *Packet {
+	q := &Packet{pkt: p.pkt, uncompressed: p.uncompressed}
+	data := bytes.TrimRight(p.pkt.data, " \t\r\n")
+	out := make([]byte, 0, len(data)+len(offset)+4)
+	out = append(out, data[:len(data)-1]...)
+	out = append(out, ',')
+	out = strconv.AppendQuote(out, offset)
+	q.pkt.data = append(out, ']')
+	return q
+}
+
+// messages returns the packet's Engine.IO messages, encoded on first use: the text form, then
+// each attachment.
+func (p *Packet) messages() []*engineio.OutMessage {
+	p.once.Do(func() {
+		newMessage := engineio.NewMessage
+		if p.uncompressed {
+			newMessage = engineio.NewUncompressedMessage
+		}
+		msgs := make([]*engineio.OutMessage, 0, 1+len(p.pkt.attachments))
+		msgs = append(msgs, newMessage(p.pkt.appendText(nil), false))
+		for _, a := range p.pkt.attachments {
+			msgs = append(msgs, newMessage(a, true))
+		}
+		p.msgs = msgs
+	})
+	return p.msgs
+}
+
+// ackPacket encodes an acknowledgement's arguments.
+func ackPacket(nsp string, id int64, args []any) (*packet, error) {
+	if args == nil {
+		args = []any{}
+	}
+	data, attachments, err := encodeArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	typ := packetAck
+	if len(attachments) > 0 {
+		typ = packetBinaryAck
+	}
+	return &packet{typ: typ, nsp: nsp, id: id, data: data, attachments: attachments}, nil
+}

@@ -1,0 +1,187 @@
+package socketio
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/tether-rt/tether/engineio"
+)
+
+// Server is a Socket.IO v5 server, an http.Handler. Namespaces are made with Of (static) or
+// OfMatch (dynamic); the main namespace "/" always exists.
+type Server struct {
+	opts   ServerOptions
+	log    *slog.Logger
+	engine *engineio.Server
+
+	mu       sync.RWMutex
+	nsps     map[string]*Namespace
+	parents  []*Namespace // dynamic namespaces' parents, in the order they were made
+	conns    map[*engineio.Session]*conn
+	shutdown bool
+}
+
+// NewServer returns a server with the given options; opts may be nil.
+func NewServer(opts *ServerOptions) *Server {
+	s := &Server{
+		opts:  opts.withDefaults(),
+		nsps:  map[string]*Namespace{},
+		conns: map[*engineio.Session]*conn{},
+	}
+	s.log = s.opts.Logger
+	eopts := s.opts.engineOptions()
+	eopts.OnOpen = s.onOpen
+	eopts.OnMessage = s.onMessage
+	eopts.OnClose = s.onClose
+	s.engine = engineio.NewServer(eopts)
+	s.Of("/")
+	return s
+}
+
+// ServeHTTP answers Socket.IO requests under the configured path.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.engine.ServeHTTP(w, r)
+}
+
+// Of returns the namespace with the given name, making it on first use. A name without a
+// leading slash gets one.
+func (s *Server) Of(name string) *Namespace {
+	name = normalizeNamespace(name)
+	s.mu.RLock()
+	n := s.nsps[name]
+	s.mu.RUnlock()
+	if n != nil {
+		return n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ofLocked(name, nil)
+}
+
+func (s *Server) ofLocked(name string, parent *Namespace) *Namespace {
+	if n := s.nsps[name]; n != nil {
+		return n
+	}
+	n := newNamespace(s, name, parent)
+	s.nsps[name] = n
+	if parent != nil {
+		parent.addChild(n)
+	}
+	return n
+}
+
+// OfMatch returns a parent namespace for dynamic namespaces: a client connecting to a name
+// that match accepts, and that no static namespace has, gets a namespace made on the spot,
+// which inherits the parent's middleware and handlers. Emitting through the parent reaches
+// the sockets of all its namespaces. Parents are tried in the order they were made.
+//
+// A regular expression serves as match with its MatchString method.
+func (s *Server) OfMatch(match func(name string) bool) *Namespace {
+	n := newNamespace(s, "", nil)
+	n.match = match
+	s.mu.Lock()
+	s.parents = append(s.parents, n)
+	s.mu.Unlock()
+	return n
+}
+
+// lookup returns the namespace a client asks for, making a dynamic one when a parent matches,
+// or nil when there is none.
+func (s *Server) lookup(name string) *Namespace {
+	s.mu.RLock()
+	n := s.nsps[name]
+	parents := s.parents
+	s.mu.RUnlock()
+	if n != nil {
+		return n
+	}
+	for _, p := range parents {
+		if p.match(name) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.ofLocked(name, p)
+		}
+	}
+	return nil
+}
+
+func (s *Server) namespaces() []*Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Namespace, 0, len(s.nsps))
+	for _, n := range s.nsps {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Emit sends an event to every socket of the main namespace "/".
+func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(event, args...) }
+
+// To selects the sockets of the main namespace in the given rooms.
+func (s *Server) To(rooms ...string) BroadcastOperator { return s.Of("/").To(rooms...) }
+
+// Shutdown stops accepting connections, disconnects every socket with the reason
+// ReasonServerShuttingDown (the clients see their transport close, so they reconnect to
+// another node), closes the adapters and waits until every connection has ended or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeSockets(ReasonServerShuttingDown)
+	}
+	var errs []error
+	for _, n := range s.namespaces() {
+		if err := n.adapter.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, s.engine.Shutdown(ctx))
+	return errors.Join(errs...)
+}
+
+func (s *Server) onOpen(es *engineio.Session) {
+	c := newConn(s, es)
+	s.mu.Lock()
+	s.conns[es] = c
+	s.mu.Unlock()
+	c.startConnectTimer()
+}
+
+func (s *Server) conn(es *engineio.Session) *conn {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.conns[es]
+}
+
+func (s *Server) onMessage(es *engineio.Session, m engineio.Message) {
+	if c := s.conn(es); c != nil {
+		c.receive(m)
+	}
+}
+
+func (s *Server) onClose(es *engineio.Session, reason engineio.CloseReason, detail error) {
+	s.mu.Lock()
+	c := s.conns[es]
+	delete(s.conns, es)
+	s.mu.Unlock()
+	if c != nil {
+		c.onClose(DisconnectReason(reason), detail)
+	}
+}
+
+func normalizeNamespace(name string) string {
+	if !strings.HasPrefix(name, "/") {
+		name = "/" + name
+	}
+	return name
+}

@@ -1,0 +1,445 @@
+package socketio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+)
+
+type socketState int
+
+const (
+	stateConnecting socketState = iota // middleware running
+	stateConnected
+	stateClosed
+)
+
+// Socket is a client's presence in one namespace. Its methods are safe for concurrent use.
+type Socket struct {
+	id        string
+	pid       string // the private id that lets the client recover this session
+	nsp       *Namespace
+	conn      *conn
+	hs        *Handshake
+	recovered bool
+	exec      executor
+	done      chan struct{} // closed on disconnect
+
+	mu              sync.Mutex
+	state           socketState
+	data            any
+	handlers        map[string][]*handler
+	anyIn           []func(event string, args []any)
+	anyOut          []func(event string, args []any)
+	onDisconnecting []func(DisconnectReason)
+	onDisconnect    []func(DisconnectReason)
+	acks            map[int64]func(Args)
+}
+
+func newSocket(n *Namespace, c *conn, hs *Handshake, prev *SessionState) *Socket {
+	s := &Socket{nsp: n, conn: c, hs: hs, done: make(chan struct{})}
+	s.exec.init(n.srv.opts.HandlerQueueSize)
+	if prev != nil {
+		s.id, s.pid, s.data, s.recovered = prev.SID, prev.PID, prev.Data, true
+	} else {
+		s.id = randomID()
+		if n.srv.opts.Recovery != nil {
+			s.pid = randomID()
+		}
+	}
+	return s
+}
+
+// randomID returns 20 URL-safe characters from 120 random bits, like the ids of Node's server.
+func randomID() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ID returns the socket's id, which is also the name of a room only it is in. It is not the
+// Engine.IO session's id.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace returns the namespace the socket is in.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// Handshake returns what the client sent when it connected.
+func (s *Socket) Handshake() *Handshake { return s.hs }
+
+// Recovered reports whether the socket is a session restored by connection state recovery:
+// same id, rooms and data as before the client's connection was cut, and the events it missed
+// delivered.
+func (s *Socket) Recovered() bool { return s.recovered }
+
+// Connected reports whether the socket is still in its namespace.
+func (s *Socket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stateConnected
+}
+
+// Transport returns the transport the connection uses now: "polling" or "websocket".
+func (s *Socket) Transport() string { return s.conn.es.Transport() }
+
+// Data returns the value last given to SetData.
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData attaches a value to the socket: who the user is, say. FetchSockets returns it, and
+// connection state recovery keeps it.
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// On registers a handler for an event from this socket's client, called after the
+// namespace's handlers for the event. See Namespace.On for the handler's shape.
+func (s *Socket) On(event string, fn any) {
+	h := newHandler(fn, true)
+	s.mu.Lock()
+	if s.handlers == nil {
+		s.handlers = map[string][]*handler{}
+	}
+	s.handlers[event] = append(s.handlers[event], h)
+	s.mu.Unlock()
+}
+
+// OnAny registers a listener for every event from the client, called before the handlers.
+func (s *Socket) OnAny(f func(event string, args []any)) {
+	s.mu.Lock()
+	s.anyIn = append(s.anyIn, f)
+	s.mu.Unlock()
+}
+
+// OnAnyOutgoing registers a listener for every event sent to the client, broadcasts included.
+func (s *Socket) OnAnyOutgoing(f func(event string, args []any)) {
+	s.mu.Lock()
+	s.anyOut = append(s.anyOut, f)
+	s.mu.Unlock()
+}
+
+// OnDisconnecting registers a function called when the socket is leaving, while it is still
+// in its rooms.
+func (s *Socket) OnDisconnecting(f func(reason DisconnectReason)) {
+	s.mu.Lock()
+	s.onDisconnecting = append(s.onDisconnecting, f)
+	s.mu.Unlock()
+}
+
+// OnDisconnect registers a function called once the socket has left.
+func (s *Socket) OnDisconnect(f func(reason DisconnectReason)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, f)
+	s.mu.Unlock()
+}
+
+// Emit sends an event to the client. Arguments are encoded with encoding/json; []byte values,
+// anywhere inside them, travel as binary.
+func (s *Socket) Emit(event string, args ...any) error {
+	return s.emit(event, args, BroadcastFlags{})
+}
+
+// EmitWithAck sends an event and waits for the client's acknowledgement, until ctx is done or
+// the socket disconnects.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	return s.emitWithAck(ctx, event, args, BroadcastFlags{})
+}
+
+// Volatile returns an emitter whose events are dropped when the client is not ready for them
+// (it is behind, or between two polling requests) rather than queued.
+func (s *Socket) Volatile() SocketEmitter {
+	return SocketEmitter{s: s, flags: BroadcastFlags{Volatile: true}}
+}
+
+// Compress returns an emitter that compresses its events (the default, when the connection
+// negotiated compression) or not.
+func (s *Socket) Compress(on bool) SocketEmitter {
+	return SocketEmitter{s: s, flags: BroadcastFlags{Uncompressed: !on}}
+}
+
+// SocketEmitter emits to one socket with flags, from Socket.Volatile or Socket.Compress.
+type SocketEmitter struct {
+	s     *Socket
+	flags BroadcastFlags
+}
+
+// Volatile returns the emitter with the volatile flag set.
+func (e SocketEmitter) Volatile() SocketEmitter { e.flags.Volatile = true; return e }
+
+// Compress returns the emitter compressing or not.
+func (e SocketEmitter) Compress(on bool) SocketEmitter { e.flags.Uncompressed = !on; return e }
+
+// Emit sends an event to the socket's client.
+func (e SocketEmitter) Emit(event string, args ...any) error { return e.s.emit(event, args, e.flags) }
+
+// EmitWithAck sends an event and waits for its acknowledgement.
+func (e SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	return e.s.emitWithAck(ctx, event, args, e.flags)
+}
+
+func (s *Socket) emit(event string, args []any, flags BroadcastFlags) error {
+	p, err := NewPacket(s.nsp.name, event, args...)
+	if err != nil {
+		return err
+	}
+	p.uncompressed = flags.Uncompressed
+	if !s.Connected() {
+		return ErrDisconnected
+	}
+	if s.nsp.srv.opts.Recovery != nil {
+		// Through the adapter, which numbers the packet and keeps it for a recovery.
+		flags.Local = true
+		return s.nsp.adapter.Broadcast(p, BroadcastOptions{Rooms: []string{s.id}, Flags: flags})
+	}
+	return s.deliver(p, flags.Volatile)
+}
+
+func (s *Socket) emitWithAck(ctx context.Context, event string, args []any, flags BroadcastFlags) (Args, error) {
+	p, err := NewPacket(s.nsp.name, event, args...)
+	if err != nil {
+		return Args{}, err
+	}
+	p.uncompressed = flags.Uncompressed
+	id := s.nsp.nextAckID()
+	p = p.withID(id)
+	reply := make(chan Args, 1)
+	if !s.expectAck(id, func(a Args) { reply <- a }) {
+		return Args{}, ErrDisconnected
+	}
+	defer s.dropAck(id)
+	if err := s.deliver(p, flags.Volatile); err != nil {
+		return Args{}, err
+	}
+	select {
+	case a := <-reply:
+		return a, nil
+	case <-ctx.Done():
+		return Args{}, fmt.Errorf("socketio: acknowledgement of %q: %w", event, ctx.Err())
+	case <-s.done:
+		return Args{}, ErrDisconnected
+	}
+}
+
+// deliver sends a packet to the client, telling the outgoing listeners.
+func (s *Socket) deliver(p *Packet, volatile bool) error {
+	s.mu.Lock()
+	listeners := s.anyOut
+	s.mu.Unlock()
+	if len(listeners) > 0 {
+		event, args := p.Event(), p.Args().Values()
+		for _, f := range listeners {
+			s.safely("outgoing listener", func() { f(event, args) })
+		}
+	}
+	return s.conn.send(p, volatile)
+}
+
+// expectAck registers the callback for acknowledgement id; false when the socket is gone.
+func (s *Socket) expectAck(id int64, f func(Args)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateClosed {
+		return false
+	}
+	if s.acks == nil {
+		s.acks = map[int64]func(Args){}
+	}
+	s.acks[id] = f
+	return true
+}
+
+func (s *Socket) dropAck(id int64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
+// Join puts the socket in rooms.
+func (s *Socket) Join(rooms ...string) { s.nsp.adapter.AddAll(s.id, rooms) }
+
+// Leave takes the socket out of a room.
+func (s *Socket) Leave(room string) { s.nsp.adapter.Del(s.id, room) }
+
+// Rooms returns the rooms the socket is in, its own included.
+func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
+
+// To selects the sockets in rooms, except this one, for an emit or another operation.
+func (s *Socket) To(rooms ...string) BroadcastOperator {
+	return s.nsp.operator().Except(s.id).To(rooms...)
+}
+
+// In is To.
+func (s *Socket) In(rooms ...string) BroadcastOperator { return s.To(rooms...) }
+
+// Broadcast selects every socket of the namespace except this one.
+func (s *Socket) Broadcast() BroadcastOperator { return s.nsp.operator().Except(s.id) }
+
+// Disconnect removes the socket from its namespace; the client is told, and does not try to
+// reconnect. With closeConn, every socket of the client's connection is disconnected and the
+// connection closed.
+func (s *Socket) Disconnect(closeConn bool) {
+	if closeConn {
+		for _, o := range s.conn.takeSockets() {
+			o.disconnect()
+		}
+		s.conn.es.Close()
+		return
+	}
+	s.disconnect()
+}
+
+func (s *Socket) disconnect() {
+	if s.Connected() {
+		s.conn.sendControl(&packet{typ: packetDisconnect, nsp: s.nsp.name, id: noID})
+	}
+	s.onClose(ReasonServerDisconnect)
+}
+
+// onEvent hands an event to the socket's handlers, in order.
+func (s *Socket) onEvent(p *packet) {
+	s.exec.submit(func() { s.handleEvent(p) })
+}
+
+func (s *Socket) handleEvent(p *packet) {
+	raw, err := splitArgs(p.data)
+	if err != nil || len(raw) == 0 {
+		return // the parser checked the array
+	}
+	var event string
+	if json.Unmarshal(raw[0], &event) != nil {
+		event = string(raw[0]) // a numeric event name
+	}
+	args := raw[1:]
+	ack := s.ackFunc(p.id)
+
+	s.mu.Lock()
+	anyIn, own := s.anyIn, s.handlers[event]
+	s.mu.Unlock()
+	nspAny, nspHandlers := s.nsp.listeners(event)
+	if len(anyIn)+len(nspAny) > 0 {
+		values := Args{raw: args, attachments: p.attachments}.Values()
+		for _, f := range nspAny {
+			s.safely("catch-all listener", func() { f(s, event, values) })
+		}
+		for _, f := range anyIn {
+			s.safely("catch-all listener", func() { f(event, values) })
+		}
+	}
+	for _, hs := range [][]*handler{nspHandlers, own} {
+		for _, h := range hs {
+			var results []any
+			var err error
+			s.safely("handler of "+event, func() { results, err = h.call(s, event, args, p.attachments, ack) })
+			if err != nil {
+				s.nsp.srv.log.Warn("socketio: event not handled", "nsp", s.nsp.name, "socket", s.id, "err", err)
+				continue
+			}
+			if results != nil {
+				ack(results...)
+			}
+		}
+	}
+}
+
+// ackFunc returns the Ack for an event with acknowledgement id, sending at most once.
+func (s *Socket) ackFunc(id int64) Ack {
+	if id == noID {
+		return func(...any) error { return nil }
+	}
+	var sent atomic.Bool
+	return func(args ...any) error {
+		if sent.Swap(true) {
+			return nil
+		}
+		p, err := ackPacket(s.nsp.name, id, args)
+		if err != nil {
+			return err
+		}
+		return s.conn.sendControl(p)
+	}
+}
+
+// onAck delivers an acknowledgement, on the connection's reader.
+func (s *Socket) onAck(p *packet) {
+	s.mu.Lock()
+	f := s.acks[p.id]
+	delete(s.acks, p.id)
+	s.mu.Unlock()
+	if f == nil {
+		return // late, or never asked for
+	}
+	raw, err := splitArgs(p.data)
+	if err != nil {
+		return
+	}
+	f(Args{raw: raw, attachments: p.attachments})
+}
+
+// safely runs user code, turning a panic into a logged error: one bad handler must not take
+// the server down.
+func (s *Socket) safely(what string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.nsp.srv.log.Error("socketio: panic in "+what, "nsp", s.nsp.name, "socket", s.id, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	f()
+}
+
+// onClose takes the socket out of its namespace, once, and runs the disconnect hooks.
+func (s *Socket) onClose(reason DisconnectReason) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	wasConnected := s.state == stateConnected
+	s.state = stateClosed
+	s.acks = nil
+	close(s.done)
+	s.mu.Unlock()
+	s.conn.remove(s)
+	s.exec.close()
+	if !wasConnected {
+		return
+	}
+	s.nsp.removeSocket(s)
+	s.exec.submit(func() { s.leave(reason) })
+}
+
+func (s *Socket) leave(reason DisconnectReason) {
+	s.mu.Lock()
+	disconnecting, disconnect := s.onDisconnecting, s.onDisconnect
+	s.mu.Unlock()
+	nspDisconnecting, nspDisconnect := s.nsp.disconnectHooks()
+	for _, f := range nspDisconnecting {
+		s.safely("disconnecting hook", func() { f(s, reason) })
+	}
+	for _, f := range disconnecting {
+		s.safely("disconnecting hook", func() { f(reason) })
+	}
+	a := s.nsp.adapter
+	if s.pid != "" && reason.recoverable() {
+		state := &SessionState{SID: s.id, PID: s.pid, Rooms: a.SocketRooms(s.id), Data: s.Data()}
+		if err := a.PersistSession(state); err != nil {
+			s.nsp.srv.log.Warn("socketio: session not kept for recovery", "socket", s.id, "err", err)
+		}
+	}
+	a.DelAll(s.id)
+	for _, f := range nspDisconnect {
+		s.safely("disconnect hook", func() { f(s, reason) })
+	}
+	for _, f := range disconnect {
+		s.safely("disconnect hook", func() { f(reason) })
+	}
+}
