@@ -1,6 +1,9 @@
 package socketio
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // executor runs a socket's handlers one at a time, in order, on a goroutine that exists only
 // while there is work: the connection's reader hands events over and goes back to reading,
@@ -12,11 +15,13 @@ type executor struct {
 	running bool
 	closed  bool // the socket is gone: submit no longer waits for room
 	limit   int
+	workers *workerPool
 }
 
-func (e *executor) init(limit int) {
+func (e *executor) init(limit int, workers *workerPool) {
 	e.space.L = &e.mu
 	e.limit = limit
+	e.workers = workers
 }
 
 // submit queues f. While the queue is full it waits, which stops the connection's reader and
@@ -29,7 +34,7 @@ func (e *executor) submit(f func()) {
 	e.queue = append(e.queue, f)
 	if !e.running {
 		e.running = true
-		go e.loop()
+		e.workers.run(e.loop)
 	}
 	e.mu.Unlock()
 }
@@ -59,3 +64,46 @@ func (e *executor) loop() {
 		f()
 	}
 }
+
+// workerPool runs executors' loops on goroutines that stay a while after their work is done.
+// A fresh goroutine per burst of events would grow its stack anew each time (decoding JSON
+// needs more than the initial stack), which costs more than the handler itself.
+type workerPool struct {
+	tasks chan func() // unbuffered: a send succeeds only when a worker is idle
+	quit  chan struct{}
+	idle  time.Duration
+	once  sync.Once
+}
+
+func newWorkerPool(idle time.Duration) *workerPool {
+	return &workerPool{tasks: make(chan func()), quit: make(chan struct{}), idle: idle}
+}
+
+// run runs f on an idle worker, or on a new one when all are busy: never waits, since a
+// handler may block for as long as it likes.
+func (p *workerPool) run(f func()) {
+	select {
+	case p.tasks <- f:
+	default:
+		go p.work(f)
+	}
+}
+
+func (p *workerPool) work(f func()) {
+	t := time.NewTimer(p.idle)
+	defer t.Stop()
+	for {
+		f()
+		t.Reset(p.idle)
+		select {
+		case f = <-p.tasks:
+		case <-t.C:
+			return
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+// close makes idle workers exit; busy ones exit when done.
+func (p *workerPool) close() { p.once.Do(func() { close(p.quit) }) }

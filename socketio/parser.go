@@ -44,6 +44,7 @@ type packet struct {
 	id          int64 // noID when absent
 	data        json.RawMessage
 	attachments [][]byte
+	args        []json.RawMessage // an incoming event's elements, split once by the parser
 }
 
 // Event names the protocol reserves: a client may not emit them.
@@ -182,7 +183,8 @@ func decodeText(b []byte, maxAttachments int) (*packet, int, error) {
 	}
 
 	if len(rest) > 0 {
-		if !json.Valid(rest) {
+		// Events are validated by splitting them, in checkPayload.
+		if p.typ != packetEvent && p.typ != packetBinaryEvent && !json.Valid(rest) {
 			return nil, 0, errPayload
 		}
 		p.data = json.RawMessage(rest)
@@ -240,6 +242,7 @@ func checkPayload(p *packet, attachments int) error {
 		if first != '[' || json.Unmarshal(p.data, &args) != nil || len(args) == 0 {
 			return fmt.Errorf("%w: EVENT data must be a non-empty array", errPayload)
 		}
+		p.args = args
 		var name string
 		switch firstByte(args[0]) {
 		case '"':

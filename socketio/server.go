@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tether-rt/tether/engineio"
 )
@@ -14,9 +15,10 @@ import (
 // Server is a Socket.IO v5 server, an http.Handler. Namespaces are made with Of (static) or
 // OfMatch (dynamic); the main namespace "/" always exists.
 type Server struct {
-	opts   ServerOptions
-	log    *slog.Logger
-	engine *engineio.Server
+	opts    ServerOptions
+	log     *slog.Logger
+	engine  *engineio.Server
+	workers *workerPool // goroutines for the sockets' handlers
 
 	mu       sync.RWMutex
 	nsps     map[string]*Namespace
@@ -28,9 +30,10 @@ type Server struct {
 // NewServer returns a server with the given options; opts may be nil.
 func NewServer(opts *ServerOptions) *Server {
 	s := &Server{
-		opts:  opts.withDefaults(),
-		nsps:  map[string]*Namespace{},
-		conns: map[*engineio.Session]*conn{},
+		opts:    opts.withDefaults(),
+		nsps:    map[string]*Namespace{},
+		conns:   map[*engineio.Session]*conn{},
+		workers: newWorkerPool(workerIdleTime),
 	}
 	s.log = s.opts.Logger
 	eopts := s.opts.engineOptions()
@@ -146,6 +149,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	errs = append(errs, s.engine.Shutdown(ctx))
+	s.workers.close()
 	return errors.Join(errs...)
 }
 
@@ -178,6 +182,9 @@ func (s *Server) onClose(es *engineio.Session, reason engineio.CloseReason, deta
 		c.onClose(DisconnectReason(reason), detail)
 	}
 }
+
+// workerIdleTime is how long a handler goroutine waits for more work before it exits.
+const workerIdleTime = 5 * time.Second
 
 func normalizeNamespace(name string) string {
 	if !strings.HasPrefix(name, "/") {

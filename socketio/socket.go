@@ -43,7 +43,7 @@ type Socket struct {
 
 func newSocket(n *Namespace, c *conn, hs *Handshake, prev *SessionState) *Socket {
 	s := &Socket{nsp: n, conn: c, hs: hs, done: make(chan struct{})}
-	s.exec.init(n.srv.opts.HandlerQueueSize)
+	s.exec.init(n.srv.opts.HandlerQueueSize, n.srv.workers)
 	if prev != nil {
 		s.id, s.pid, s.data, s.recovered = prev.SID, prev.PID, prev.Data, true
 	} else {
@@ -311,9 +311,9 @@ func (s *Socket) onEvent(p *packet) {
 }
 
 func (s *Socket) handleEvent(p *packet) {
-	raw, err := splitArgs(p.data)
-	if err != nil || len(raw) == 0 {
-		return // the parser checked the array
+	raw := p.args
+	if len(raw) == 0 {
+		return // the parser split the array
 	}
 	var event string
 	if json.Unmarshal(raw[0], &event) != nil {

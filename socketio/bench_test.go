@@ -1,0 +1,123 @@
+package socketio
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tether-rt/tether/engineio"
+)
+
+// BenchmarkBroadcastRoom measures a broadcast to 10,000 sockets in one room: the event is
+// encoded once, and delivery should cost no allocation per recipient.
+func BenchmarkBroadcastRoom(b *testing.B) {
+	srv := NewServer(nil)
+	conns := fakeConnect(b, srv, 10_000)
+	defer closeFakes(conns)
+	for _, s := range srv.Of("/").Sockets() {
+		s.Join("room")
+	}
+	op := srv.To("room")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := op.Emit("price", "ACME", 101.25); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/recipient")
+}
+
+// BenchmarkDispatch measures an incoming event through the parser and a typed handler.
+func BenchmarkDispatch(b *testing.B) {
+	type order struct {
+		Symbol string  `json:"symbol"`
+		Qty    int     `json:"qty"`
+		Price  float64 `json:"price"`
+	}
+	done := make(chan struct{}, 1)
+	srv := NewServer(nil)
+	srv.Of("/").On("order", func(s *Socket, o order, note string) {
+		done <- struct{}{}
+	})
+	conns := fakeConnect(b, srv, 1)
+	defer closeFakes(conns)
+	msg := engineio.Message{Data: []byte(`2["order",{"symbol":"ACME","qty":10,"price":101.25},"rush"]`)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		conns[0].receive(msg)
+		<-done
+	}
+}
+
+// BenchmarkEmit measures an event emitted to one socket.
+func BenchmarkEmit(b *testing.B) {
+	srv := NewServer(nil)
+	conns := fakeConnect(b, srv, 1)
+	defer closeFakes(conns)
+	s := srv.Of("/").Sockets()[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Emit("message-back", "hello", 42); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestConcurrentRoomsAndBroadcasts runs many sockets joining, leaving and broadcasting at once,
+// for the race detector, and checks that every broadcast reached the room's members.
+func TestConcurrentRoomsAndBroadcasts(t *testing.T) {
+	const sockets, rounds = 200, 20
+	srv := NewServer(nil)
+	srv.Of("/").On("join", func(s *Socket, room string) { s.Join(room) })
+	srv.Of("/").On("leave", func(s *Socket, room string) { s.Leave(room) })
+	srv.Of("/").On("shout", func(s *Socket, room string) { s.To(room).Emit("shout", s.ID()) })
+	conns := fakeConnect(t, srv, sockets)
+	defer closeFakes(conns)
+
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			room, _ := json.Marshal(fmt.Sprintf("room-%d", i%7))
+			for r := range rounds {
+				c.receive(engineio.Message{Data: fmt.Appendf(nil, `2["join",%s]`, room)})
+				c.receive(engineio.Message{Data: fmt.Appendf(nil, `2["shout",%s]`, room)})
+				if r%3 == 0 {
+					c.receive(engineio.Message{Data: fmt.Appendf(nil, `2["leave",%s]`, room)})
+				}
+				srv.To("room-1", "room-2").Except("room-2").Emit("tick", r)
+			}
+		})
+	}
+	wg.Wait()
+	// Handlers run on their own goroutines: wait for the queues to drain.
+	deadline := time.Now().Add(20 * time.Second)
+	for _, s := range srv.Of("/").Sockets() {
+		for {
+			s.exec.mu.Lock()
+			busy := s.exec.running
+			s.exec.mu.Unlock()
+			if !busy {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("handlers still running")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	rooms := srv.Of("/").Adapter().Rooms()
+	if len(rooms) < sockets {
+		t.Fatalf("%d rooms, want at least one per socket", len(rooms))
+	}
+	var total int64
+	for _, c := range conns {
+		total += c.es.(*fakeSession).sent.Load()
+	}
+	if total == 0 {
+		t.Fatal("nothing was delivered")
+	}
+}
