@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -9,32 +10,47 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/socketio"
 )
 
-// The settings of TEST-SERVERS.md section 1.1.
+// The settings of TEST-SERVERS.md section 1.1 and 1.5.
 const (
-	testServerPingInterval = 300 * time.Millisecond
-	testServerPingTimeout  = 200 * time.Millisecond
-	testServerMaxPayload   = 1_000_000
-	engineIOPath           = "/engine.io/"
+	testServerPingInterval   = 300 * time.Millisecond
+	testServerPingTimeout    = 200 * time.Millisecond
+	testServerMaxPayload     = 1_000_000
+	testServerConnectTimeout = 1000 * time.Millisecond
+	testServerRecoveryWindow = 30 * time.Second
+	engineIOPath             = "/engine.io/"
+	socketIOPath             = "/socket.io/"
 )
+
+// requestAckTimeout bounds how long a request-ack event waits for the
+// client's acknowledgement: a client that never answers must not keep the
+// socket's handler goroutine busy forever.
+const requestAckTimeout = 5 * time.Second
 
 func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("testserver", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:3000", "listen on this `host:port`")
 	pingInterval := fs.Duration("ping-interval", testServerPingInterval, "Engine.IO ping interval")
 	pingTimeout := fs.Duration("ping-timeout", testServerPingTimeout, "how long a client may take to answer a ping")
+	recovery := fs.Bool("recovery", false, "turn on Socket.IO connection state recovery (sessions kept 30s)")
 	verbose := fs.Bool("verbose", false, "log every session and error")
 	fs.Usage = usageFunc(fs, "tether testserver [flags]",
-		"Runs the test server that conformance suites and real clients are run against.\n"+
+		"Runs the test server that conformance suites and real clients are run against\n"+
+			"(docs TEST-SERVERS.md, section 1). Both endpoints use polling and WebSocket, with\n"+
+			"upgrade, a max payload of 1,000,000 bytes, and accept any origin.\n"+
 			"\n"+
+			"  /socket.io/  the Socket.IO v5 test app: namespace / answers the events message,\n"+
+			"               message-with-ack, join, to-room, broadcast, request-ack and\n"+
+			"               disconnect-me; /custom only emits auth; any other namespace is\n"+
+			"               refused; a session joining no namespace within 1s is closed\n"+
 			"  /engine.io/  plain Engine.IO v4 echo: every message, text or binary, is sent\n"+
-			"               back unchanged to its client (polling and WebSocket, with upgrade;\n"+
-			"               max payload 1,000,000 bytes; any origin)\n"+
-			"  /socket.io/  the Socket.IO test app: not written yet, answers 404 for now\n"+
+			"               back unchanged to its client\n"+
 			"  other paths  404\n"+
 			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
@@ -55,6 +71,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	srv := newTestServer(testServerConfig{
 		pingInterval: *pingInterval,
 		pingTimeout:  *pingTimeout,
+		recovery:     *recovery,
 		logger:       logger,
 	})
 	return listenAndServe(ctx, "testserver", "http", *addr, srv.serve, stdout, stderr)
@@ -64,12 +81,17 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 type testServerConfig struct {
 	pingInterval time.Duration
 	pingTimeout  time.Duration
-	logger       *slog.Logger
+	recovery     bool // Socket.IO connection state recovery (section 1.5)
+	// connectTimeout closes a Socket.IO session that joins no namespace
+	// within it; 0 means testServerConnectTimeout.
+	connectTimeout time.Duration
+	logger         *slog.Logger
 }
 
-// testServer is the test server of TEST-SERVERS.md section 1. Only the
-// Engine.IO echo endpoint of section 1.4 exists so far.
+// testServer is the test server of TEST-SERVERS.md section 1: the
+// Socket.IO app on /socket.io/ and the Engine.IO echo on /engine.io/.
 type testServer struct {
+	sio *socketio.Server
 	eio *engineio.Server
 	log *slog.Logger
 }
@@ -98,29 +120,113 @@ func newTestServer(cfg testServerConfig) *testServer {
 			log.Debug("engine.io session closed", "sid", s.ID(), "reason", string(reason), "detail", detail)
 		},
 	})
-	return &testServer{eio: eio, log: log}
+	return &testServer{sio: newTestApp(cfg, log), eio: eio, log: log}
 }
 
-// ServeHTTP routes /engine.io/ to the Engine.IO server and answers 404
-// elsewhere.
-func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, engineIOPath) {
-		s.eio.ServeHTTP(w, r)
-		return
+// newTestApp returns the Socket.IO app of TEST-SERVERS.md sections 1.2 to
+// 1.5. Only the namespaces / and /custom exist, so the server itself refuses
+// any other with {"message":"Invalid namespace"}.
+func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {
+	connectTimeout := cfg.connectTimeout
+	if connectTimeout == 0 {
+		connectTimeout = testServerConnectTimeout
 	}
-	http.NotFound(w, r)
+	opts := &socketio.ServerOptions{
+		Path:           socketIOPath,
+		PingInterval:   cfg.pingInterval,
+		PingTimeout:    cfg.pingTimeout,
+		MaxPayload:     testServerMaxPayload,
+		ConnectTimeout: connectTimeout,
+		CORS:           &engineio.CORSOptions{Origins: []string{"*"}},
+		Logger:         log,
+	}
+	if cfg.recovery {
+		opts.Recovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: testServerRecoveryWindow}
+	}
+	sio := socketio.NewServer(opts)
+
+	// Events without a handler, and so unknown events, are ignored: no
+	// reply and no acknowledgement.
+	root := sio.Of("/")
+	root.OnConnect(emitAuth)
+	root.On("message", func(s *socketio.Socket, args ...any) {
+		s.Emit("message-back", args...)
+	})
+	root.On("message-with-ack", func(_ *socketio.Socket, ack socketio.Ack, args ...any) {
+		ack(args...)
+	})
+	root.On("join", func(s *socketio.Socket, ack socketio.Ack, room string) {
+		s.Join(room)
+		ack(room) // a no-op when the client asked for no ack
+	})
+	root.On("to-room", func(s *socketio.Socket, room string, args ...any) {
+		s.To(room).Emit("room-message", args...)
+	})
+	root.On("broadcast", func(s *socketio.Socket, args ...any) {
+		s.Broadcast().Emit("broadcast-back", args...)
+	})
+	root.On("request-ack", func(s *socketio.Socket, args ...any) {
+		// Handlers run off the connection's reader, so waiting here
+		// only delays this socket's next events.
+		ctx, cancel := context.WithTimeout(context.Background(), requestAckTimeout)
+		defer cancel()
+		res, err := s.EmitWithAck(ctx, "ack-me", args...)
+		if err != nil {
+			log.Debug("request-ack: no acknowledgement", "id", s.ID(), "err", err)
+			return
+		}
+		s.Emit("ack-result", res.Values()...)
+	})
+	root.On("disconnect-me", func(s *socketio.Socket) {
+		s.Disconnect(false)
+	})
+
+	sio.Of("/custom").OnConnect(emitAuth)
+	return sio
+}
+
+// emitAuth emits "auth" with the auth payload the client sent in its
+// CONNECT packet, unchanged, or {} when it sent none.
+func emitAuth(s *socketio.Socket) {
+	auth := s.Handshake().Auth
+	if len(auth) == 0 {
+		auth = json.RawMessage("{}")
+	}
+	s.Emit("auth", auth)
+}
+
+// ServeHTTP routes /socket.io/ to the Socket.IO app and /engine.io/ to the
+// Engine.IO echo, and answers 404 elsewhere.
+func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, socketIOPath):
+		s.sio.ServeHTTP(w, r)
+	case strings.HasPrefix(r.URL.Path, engineIOPath):
+		s.eio.ServeHTTP(w, r)
+	default:
+		http.NotFound(w, r)
+	}
 }
 
 // serve accepts connections on ln until ctx is canceled, then shuts down
-// gracefully within shutdownTimeout: it closes every Engine.IO session
-// (answering pending polls and closing WebSockets) and then the HTTP
-// server. It returns nil after a shutdown and the listener's error
-// otherwise.
+// gracefully within shutdownTimeout: it closes every Socket.IO and
+// Engine.IO session (answering pending polls and closing WebSockets) and
+// then the HTTP server. It returns nil after a shutdown and the listener's
+// error otherwise.
 func (s *testServer) serve(ctx context.Context, ln net.Listener) error {
+	return serveSessions(ctx, ln, s, s.log, s.sio.Shutdown, s.eio.Shutdown)
+}
+
+// serveSessions serves h on ln until ctx is canceled, then shuts down
+// within shutdownTimeout: first every closeSessions function, in parallel,
+// because a pending long poll is an active request that
+// http.Server.Shutdown would otherwise wait for; then the HTTP server. It
+// returns nil after a shutdown and the listener's error otherwise.
+func serveSessions(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, closeSessions ...func(context.Context) error) error {
 	hs := &http.Server{
-		Handler:           s,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -132,13 +238,17 @@ func (s *testServer) serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	// Sessions first: a pending long poll is an active request that
-	// http.Server.Shutdown would otherwise wait for.
-	if err := s.eio.Shutdown(sctx); err != nil {
-		s.log.Warn("shutdown: sessions did not all end in time", "err", err)
+	var wg sync.WaitGroup
+	for _, shutdown := range closeSessions {
+		wg.Go(func() {
+			if err := shutdown(sctx); err != nil {
+				log.Warn("shutdown: sessions did not all end in time", "err", err)
+			}
+		})
 	}
+	wg.Wait()
 	if err := hs.Shutdown(sctx); err != nil {
-		s.log.Warn("shutdown: dropping open requests", "err", err)
+		log.Warn("shutdown: dropping open requests", "err", err)
 		hs.Close()
 	}
 	if serveErr == nil {

@@ -250,7 +250,7 @@ func TestTestServerWebSocketEcho(t *testing.T) {
 func TestTestServerNotFound(t *testing.T) {
 	addr := startTestServer(t)
 	c := newEIOClient(t, addr)
-	for _, path := range []string{"/", "/socket.io/?EIO=4&transport=polling", "/other", "/engine.ioX/?EIO=4&transport=polling"} {
+	for _, path := range []string{"/", "/other", "/engine.ioX/?EIO=4&transport=polling", "/socket.iox/?EIO=4&transport=polling", "/socket.io"} {
 		if resp, body := c.do("GET", "http://"+addr+path, nil, ""); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: HTTP %d %q, want 404", path, resp.StatusCode, body)
 		}
@@ -389,7 +389,8 @@ func TestRunTestServerUsage(t *testing.T) {
 }
 
 // TestBinaryTestServerSignal runs the built binary: it must print the
-// listening line, serve, and on SIGINT close its sessions and exit 0.
+// listening line, serve both endpoints, and on SIGINT close their sessions
+// and exit 0.
 func TestBinaryTestServerSignal(t *testing.T) {
 	bin := buildTether(t)
 	cmd, url, stderr := startServerBinary(t, bin, "tether testserver: listening on http://", "testserver", "--addr", "127.0.0.1:0")
@@ -401,10 +402,22 @@ func TestBinaryTestServerSignal(t *testing.T) {
 	if _, p := readMessage(t, ws); string(p) != "4ping?" {
 		t.Fatalf("echo = %q", p)
 	}
+	sio := dialSIO(t, url, "websocket")
+	sio.connect("/", "")
 
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	readUntilClosed(t, ws)
+	// The Socket.IO session ends too; a DISCONNECT may come first.
+	for range 3 {
+		m, err := sio.c.Read(testCtx(t))
+		if err != nil {
+			break
+		}
+		if string(m.Data) != "1" {
+			t.Fatalf("read %q while waiting for the shutdown", m.Data)
+		}
+	}
 	waitExit0(t, cmd, stderr)
 }
