@@ -1,4 +1,4 @@
-// Command tether is Tether's command-line tool: test servers and an
+// Command tether is Tether's command-line tool: a demo, test servers and an
 // interactive client for the real-time protocols Tether implements.
 //
 // Usage:
@@ -35,6 +35,7 @@ type command struct {
 // It is a function, not a package variable, because "help" refers back to it.
 func commands() []command {
 	return []command{
+		{"serve", "run the demo: a Socket.IO chat page", runServe},
 		{"testserver", "run the Engine.IO/Socket.IO test server", runTestServer},
 		{"echo", "run the WebSocket echo test server", runEcho},
 		{"connect", "connect to a WebSocket server and exchange messages", runConnect},

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/tether-rt/tether/socketio"
+	"github.com/tether-rt/tether/web"
+)
+
+// defaultClientDir is where "npm ci" in web/ puts the socket.io-client
+// browser bundle, relative to the repository root.
+const defaultClientDir = "web/node_modules/socket.io-client/dist"
+
+// clientBundle is the file the demo page loads; clientFiles are all the
+// files served under /socket.io/, as Node's Socket.IO server does.
+const clientBundle = "socket.io.min.js"
+
+var clientFiles = map[string]string{
+	"socket.io.js":         "text/javascript; charset=utf-8",
+	"socket.io.js.map":     "application/json",
+	"socket.io.min.js":     "text/javascript; charset=utf-8",
+	"socket.io.min.js.map": "application/json",
+}
+
+// installHint says how to get the bundle; the page says the same.
+const installHint = `run "make run" from the repository root, or "npm ci" in web/`
+
+func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen on this `host:port`")
+	clientDir := fs.String("client-dir", defaultClientDir, "`directory` holding the socket.io-client browser bundle ("+clientBundle+")")
+	verbose := fs.Bool("verbose", false, "log every session and error")
+	fs.Usage = usageFunc(fs, "tether serve [flags]",
+		"Runs the demo: a chat page over Socket.IO. Open it in two browser tabs; a message\n"+
+			"sent in one appears in the other, and the server prints it as\n"+
+			"\n"+
+			"\tSocket ID: <id of the sender>\n"+
+			"\t<message>\n"+
+			"\n"+
+			"The page loads the official socket.io-client bundle from --client-dir, which\n"+
+			"\"npm ci\" in web/ installs (\"make run\" does it, then starts this command).\n"+
+			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
+	if done, code := parseFlags(fs, args, stdout, stderr); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tether serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	bundle := filepath.Join(*clientDir, clientBundle)
+	if _, err := os.Stat(bundle); err != nil {
+		// Still serve: the page explains what is missing.
+		fmt.Fprintf(stderr, "tether serve: no Socket.IO client bundle at %s: %s, then reload the page\n", bundle, installHint)
+	}
+
+	srv := newDemoServer(demoConfig{
+		clientDir: *clientDir,
+		stdout:    stdout,
+		logger:    newLogger(stderr, *verbose),
+	})
+	return listenAndServe(ctx, "serve", "http", *addr, srv.serve, stdout, stderr)
+}
+
+// demoConfig holds the settings of a demoServer.
+type demoConfig struct {
+	clientDir string    // where the socket.io-client bundle is read from
+	stdout    io.Writer // where received messages are printed
+	logger    *slog.Logger
+}
+
+// demoServer is "tether serve": the page of package web, the
+// socket.io-client bundle and a Socket.IO chat that prints every message.
+type demoServer struct {
+	sio       *socketio.Server
+	pages     http.Handler
+	clientDir string
+	log       *slog.Logger
+
+	mu     sync.Mutex // keeps a message's two lines together
+	stdout io.Writer
+}
+
+func newDemoServer(cfg demoConfig) *demoServer {
+	log := cfg.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &demoServer{
+		pages:     http.FileServerFS(web.FS()),
+		clientDir: cfg.clientDir,
+		log:       log,
+		stdout:    cfg.stdout,
+	}
+	// Same-origin only: the page is served from here.
+	d.sio = socketio.NewServer(&socketio.ServerOptions{Path: socketIOPath, Logger: log})
+	root := d.sio.Of("/")
+	root.OnConnect(func(s *socketio.Socket) { log.Debug("connected", "id", s.ID()) })
+	root.OnDisconnect(func(s *socketio.Socket, reason socketio.DisconnectReason) {
+		log.Debug("disconnected", "id", s.ID(), "reason", string(reason))
+	})
+	root.On("message", d.message)
+	return d
+}
+
+// message prints a chat message the way the tutorial's print_message does
+// and relays it, with its sender's id, to every other page.
+func (d *demoServer) message(s *socketio.Socket, msg any) {
+	d.mu.Lock()
+	fmt.Fprintf(d.stdout, "Socket ID: %s\n%s\n", s.ID(), printable(msg))
+	d.mu.Unlock()
+	if err := s.Broadcast().Emit("message", s.ID(), msg); err != nil {
+		d.log.Warn("relaying a message", "id", s.ID(), "err", err)
+	}
+}
+
+// printable renders a message as print() would: text as is, binary by its
+// size, anything else as JSON.
+func printable(msg any) string {
+	switch m := msg.(type) {
+	case string:
+		return m
+	case []byte:
+		return fmt.Sprintf("<%d bytes of binary data>", len(m))
+	}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Sprint(msg)
+	}
+	return string(b)
+}
+
+// ServeHTTP serves the client bundle under /socket.io/ (before the
+// Socket.IO endpoint, which shares the path), Socket.IO, and the page.
+func (d *demoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if name, ok := strings.CutPrefix(r.URL.Path, socketIOPath); ok {
+		if ctype, ok := clientFiles[name]; ok {
+			d.serveClient(w, r, name, ctype)
+			return
+		}
+		d.sio.ServeHTTP(w, r)
+		return
+	}
+	d.pages.ServeHTTP(w, r)
+}
+
+// serveClient serves one file of the bundle, read at each request so that
+// installing it needs no restart of a running server.
+func (d *demoServer) serveClient(w http.ResponseWriter, r *http.Request, name, ctype string) {
+	f, err := os.Open(filepath.Join(d.clientDir, name))
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			d.log.Warn("client bundle", "err", err)
+		}
+		http.Error(w, "socket.io-client is not installed: "+installHint, http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.IsDir() {
+		http.Error(w, "socket.io-client is not installed: "+installHint, http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	http.ServeContent(w, r, name, st.ModTime(), f)
+}
+
+// serve accepts connections on ln until ctx is canceled, then closes every
+// Socket.IO session and shuts down, as testServer.serve does.
+func (d *demoServer) serve(ctx context.Context, ln net.Listener) error {
+	return serveSessions(ctx, ln, d, d.log, d.sio.Shutdown)
+}
