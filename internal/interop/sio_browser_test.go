@@ -1,0 +1,225 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// webDir is the demo page's folder, whose npm ci installs the official
+// socket.io-client bundle that "tether serve" serves.
+const webDir = "../../web"
+
+// sioBrowserPeer drives the demo page in Debian's Chromium.
+var sioBrowserPeer = peer{name: "chromium", client: []string{"node", "node/sio-browser.mjs"}}
+
+// TestSIOBrowserDemo runs the README's demo as a user would: the built
+// "tether serve", and its chat page in two Chromium tabs with the official
+// socket.io-client bundle.
+func TestSIOBrowserDemo(t *testing.T) {
+	bundle := webBundle(t)
+
+	t.Run("chat", func(t *testing.T) {
+		srv := startTetherServe(t, bundle)
+		const text = `Hello from page A <b>✓</b> & "friends"`
+		shot := filepath.Join(t.TempDir(), "demo-chat.png")
+		out := runSIOBrowser(t, srv.url, "chat", "--text="+text, "--screenshot="+shot)
+		var res struct{ A, B, Received string }
+		if err := json.Unmarshal([]byte(out), &res); err != nil || res.A == "" || res.B == "" || res.A == res.B {
+			t.Fatalf("page result %s (%v), want two socket ids", out, err)
+		}
+		checkScreenshot(t, shot)
+		// The tutorial's print_message: the sender's id, then the message.
+		srv.waitStdout(t, "Socket ID: "+res.A+"\n"+text+"\n")
+	})
+
+	t.Run("bundle-missing", func(t *testing.T) {
+		srv := startTetherServe(t, filepath.Join(t.TempDir(), "dist"))
+		shot := filepath.Join(t.TempDir(), "demo-missing.png")
+		runSIOBrowser(t, srv.url, "missing", "--screenshot="+shot)
+		checkScreenshot(t, shot)
+		if got := srv.stderr.String(); !strings.Contains(got, "no Socket.IO client bundle") || !strings.Contains(got, "npm ci") {
+			t.Errorf("tether serve's stderr = %q, want a line saying how to install the bundle", got)
+		}
+	})
+}
+
+// webBundle returns the absolute path of the installed socket.io-client
+// bundle folder, running npm ci in web/ first when it is missing or older
+// than the lock file (make deps does the same).
+func webBundle(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join(webDir, "node_modules/socket.io-client/dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.Stat(filepath.Join(webDir, "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	installed, err := os.Stat(filepath.Join(webDir, "node_modules/.package-lock.json"))
+	_, bundleErr := os.Stat(filepath.Join(dir, "socket.io.min.js"))
+	if err == nil && bundleErr == nil && !lock.ModTime().After(installed.ModTime()) {
+		return dir
+	}
+	ctx := testContext(t, 3*time.Minute)
+	cmd := command(ctx, []string{"npm", "ci", "--no-audit", "--no-fund"})
+	cmd.Dir = webDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci in web/ failed (%v); run make deps:\n%s", err, out)
+	}
+	return dir
+}
+
+// runSIOBrowser runs one scenario of node/sio-browser.mjs against the demo
+// at url and returns the JSON of its RESULT line.
+func runSIOBrowser(t *testing.T, url, scenario string, args ...string) string {
+	t.Helper()
+	ctx := testContext(t, 60*time.Second)
+	args = append([]string{"--chromium=" + chromiumPath, "--tmpdir=" + t.TempDir()}, args...)
+	out, err := runClient(ctx, sioBrowserPeer, url, scenario, args...)
+	result := ""
+	for line := range strings.Lines(out) {
+		if j, ok := strings.CutPrefix(line, "RESULT "); ok {
+			result = strings.TrimSpace(j)
+		}
+	}
+	if err != nil || result == "" || !strings.Contains(out, "OK "+scenario+"\n") {
+		t.Fatalf("sio-browser.mjs %s %q failed (exit: %v), output:\n%s", scenario, args, err, out)
+	}
+	t.Logf("the page reported %s", result)
+	return result
+}
+
+// checkScreenshot checks that path holds a PNG, and logs where it is.
+func checkScreenshot(t *testing.T, path string) {
+	t.Helper()
+	png, err := os.ReadFile(path)
+	if err != nil || len(png) < 1000 || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Errorf("screenshot %s: %d bytes, error %v; want a PNG", path, len(png), err)
+		return
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// serveListening is what tether serve prints, followed by its URL, once it
+// accepts connections.
+const serveListening = "tether serve: listening on "
+
+// tetherServe is a running "tether serve".
+type tetherServe struct {
+	url    string
+	stdout lockedBuffer // after the listening line
+	stderr lockedBuffer
+}
+
+// startTetherServe starts the built "tether serve --client-dir clientDir" on
+// a free port. When t ends the server gets SIGTERM and must exit 0 within
+// 30 s; its output goes to the test log if the test failed.
+func startTetherServe(t *testing.T, clientDir string) *tetherServe {
+	t.Helper()
+	s := &tetherServe{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := command(ctx, []string{tetherPath(t), "serve", "--addr", "127.0.0.1:0", "--client-dir", clientDir})
+	cmd.Args[0] = "tether"
+	cmd.Stderr = &s.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting tether serve: %v", err)
+	}
+	lines := make(chan string, 1)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		r := bufio.NewReader(stdout)
+		line, err := r.ReadString('\n')
+		lines <- line
+		if err == nil {
+			_, _ = io.Copy(&s.stdout, r)
+		}
+	}()
+
+	var stopOnce sync.Once
+	var stopErr error
+	stop := func() error {
+		stopOnce.Do(func() {
+			defer cancel()
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				stopErr = fmt.Errorf("SIGTERM: %v", err)
+			}
+			exited := make(chan error, 1)
+			go func() {
+				<-copied // Wait must not close the pipe before it is read
+				exited <- cmd.Wait()
+			}()
+			timer := time.NewTimer(30 * time.Second)
+			defer timer.Stop()
+			select {
+			case err := <-exited:
+				if err != nil && stopErr == nil {
+					stopErr = fmt.Errorf("tether serve exited with %v after SIGTERM", err)
+				}
+			case <-timer.C:
+				_ = killGroup(cmd)
+				<-exited
+				stopErr = errors.New("tether serve did not exit within 30s of SIGTERM")
+			}
+			_ = killGroup(cmd)
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("tether serve stdout:\n%s\nstderr:\n%s", s.stdout.String(), s.stderr.String())
+		}
+	})
+
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	var line string
+	select {
+	case line = <-lines:
+	case <-timer.C:
+		t.Fatal("tether serve printed no listening line within 30s")
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), serveListening)
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		_ = stop()
+		t.Fatalf("tether serve: first line %q, want %q followed by http://127.0.0.1:PORT; stderr:\n%s", line, serveListening, s.stderr.String())
+	}
+	s.url = url
+	return s
+}
+
+// waitStdout waits, at most 10 s, until the server has printed want. The
+// server prints a message before relaying it, but its output reaches us
+// through a pipe, so it may lag behind what the page saw.
+func (s *tetherServe) waitStdout(t *testing.T, want string) {
+	t.Helper()
+	for range 200 {
+		if strings.Contains(s.stdout.String(), want) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("tether serve's stdout = %q, want it to contain %q", s.stdout.String(), want)
+}
