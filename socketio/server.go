@@ -122,11 +122,58 @@ func (s *Server) namespaces() []*Namespace {
 	return out
 }
 
-// Emit sends an event to every socket of the main namespace "/".
+// The methods below act on the main namespace "/", as Node's io.on, io.emit and the like do.
+
+// Use adds a middleware to the main namespace; see Namespace.Use.
+func (s *Server) Use(mw func(*Socket) error) { s.Of("/").Use(mw) }
+
+// OnConnect registers a connect hook on the main namespace; see Namespace.OnConnect.
+func (s *Server) OnConnect(f func(*Socket)) { s.Of("/").OnConnect(f) }
+
+// OnDisconnect registers a disconnect hook on the main namespace.
+func (s *Server) OnDisconnect(f func(*Socket, DisconnectReason)) { s.Of("/").OnDisconnect(f) }
+
+// On registers an event handler on the main namespace; see Namespace.On.
+func (s *Server) On(event string, fn any) { s.Of("/").On(event, fn) }
+
+// Emit sends an event to every socket of the main namespace.
 func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(event, args...) }
 
-// To selects the sockets of the main namespace in the given rooms.
+// To selects the sockets of the main namespace in rooms.
 func (s *Server) To(rooms ...string) BroadcastOperator { return s.Of("/").To(rooms...) }
+
+// In is To.
+func (s *Server) In(rooms ...string) BroadcastOperator { return s.Of("/").To(rooms...) }
+
+// Except selects the sockets of the main namespace not in rooms.
+func (s *Server) Except(rooms ...string) BroadcastOperator { return s.Of("/").Except(rooms...) }
+
+// Local selects the sockets of the main namespace on this node.
+func (s *Server) Local() BroadcastOperator { return s.Of("/").Local() }
+
+// Volatile selects the sockets of the main namespace for a volatile event.
+func (s *Server) Volatile() BroadcastOperator { return s.Of("/").Volatile() }
+
+// FetchSockets returns the sockets of the main namespace, on every node.
+func (s *Server) FetchSockets(ctx context.Context) ([]SocketInfo, error) {
+	return s.Of("/").FetchSockets(ctx)
+}
+
+// SocketsJoin puts every socket of the main namespace in rooms.
+func (s *Server) SocketsJoin(rooms ...string) error { return s.Of("/").SocketsJoin(rooms...) }
+
+// SocketsLeave takes every socket of the main namespace out of rooms.
+func (s *Server) SocketsLeave(rooms ...string) error { return s.Of("/").SocketsLeave(rooms...) }
+
+// DisconnectSockets disconnects every socket of the main namespace.
+func (s *Server) DisconnectSockets(closeConn bool) error {
+	return s.Of("/").DisconnectSockets(closeConn)
+}
+
+// ServerSideEmit sends an event to the main namespace of the other nodes.
+func (s *Server) ServerSideEmit(event string, args ...any) error {
+	return s.Of("/").ServerSideEmit(event, args...)
+}
 
 // Shutdown stops accepting connections, disconnects every socket with the reason
 // ReasonServerShuttingDown (the clients see their transport close, so they reconnect to
