@@ -64,9 +64,19 @@ const testServerListening = "tether testserver: listening on "
 func startTetherTestServer(t *testing.T, flags ...string) string {
 	t.Helper()
 	argv := append([]string{tetherPath(t), "testserver", "--addr", "127.0.0.1:0"}, flags...)
+	name := strings.TrimSpace("tether testserver " + strings.Join(flags, " "))
+	return startListening(t, name, argv, testServerListening)
+}
+
+// startListening runs argv, a server that prints prefix followed by its base
+// URL (http://127.0.0.1:PORT) on the first line of its standard output once it
+// accepts connections, and returns that URL. When t ends the server gets
+// SIGTERM and must exit 0 within 30 s; its output goes to the test log if the
+// test failed.
+func startListening(t *testing.T, name string, argv []string, prefix string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := command(ctx, argv)
-	cmd.Args[0] = "tether"
 	var output lockedBuffer // stderr, and stdout after the listening line
 	cmd.Stderr = &output
 	stdout, err := cmd.StdoutPipe()
@@ -76,7 +86,7 @@ func startTetherTestServer(t *testing.T, flags ...string) string {
 	}
 	if err := cmd.Start(); err != nil {
 		cancel()
-		t.Fatalf("starting tether testserver: %v", err)
+		t.Fatalf("starting %s: %v", name, err)
 	}
 
 	lines := make(chan string, 1)
@@ -91,41 +101,41 @@ func startTetherTestServer(t *testing.T, flags ...string) string {
 		}
 	}()
 
-	exited := make(chan error, 1)
 	var stopOnce sync.Once
+	var stopErr error
 	stop := func() error {
-		var werr error
 		stopOnce.Do(func() {
 			defer cancel()
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				werr = fmt.Errorf("SIGTERM: %v", err)
+				stopErr = fmt.Errorf("%s: SIGTERM: %v", name, err)
 			}
+			exited := make(chan error, 1)
 			go func() {
-				<-copied // Wait must not close the pipe before it is read
+				<-copied // Wait closes the pipe: read it all first
 				exited <- cmd.Wait()
 			}()
 			timer := time.NewTimer(30 * time.Second)
 			defer timer.Stop()
 			select {
 			case err := <-exited:
-				if err != nil && werr == nil {
-					werr = fmt.Errorf("tether testserver exited with %v after SIGTERM", err)
+				if err != nil && stopErr == nil {
+					stopErr = fmt.Errorf("%s exited with %v after SIGTERM", name, err)
 				}
 			case <-timer.C:
 				_ = killGroup(cmd)
 				<-exited
-				werr = errors.New("tether testserver did not exit within 30s of SIGTERM")
+				stopErr = fmt.Errorf("%s did not exit within 30s of SIGTERM", name)
 			}
 			_ = killGroup(cmd) // anything it left behind
 		})
-		return werr
+		return stopErr
 	}
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
 			t.Error(err)
 		}
 		if t.Failed() {
-			t.Logf("tether testserver %q output:\n%s", flags, output.String())
+			t.Logf("%s output:\n%s", name, output.String())
 		}
 	})
 
@@ -135,13 +145,13 @@ func startTetherTestServer(t *testing.T, flags ...string) string {
 	select {
 	case line = <-lines:
 	case <-timer.C:
-		t.Fatal("tether testserver printed no listening line within 30s")
+		t.Fatalf("%s printed no listening line within 30s", name)
 	}
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), testServerListening)
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
 	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
 		_ = stop()
-		t.Fatalf("tether testserver %q: first line %q, want %q followed by http://127.0.0.1:PORT; output:\n%s",
-			flags, line, testServerListening, output.String())
+		t.Fatalf("%s: first line %q, want %q followed by http://127.0.0.1:PORT; output:\n%s",
+			name, line, prefix, output.String())
 	}
 	return url
 }
