@@ -29,9 +29,8 @@ const (
 )
 
 // requestAckTimeout bounds how long a request-ack event waits for the
-// client's acknowledgement: a client that never answers must not keep the
-// socket's handler goroutine busy forever.
-const requestAckTimeout = 5 * time.Second
+// client's acknowledgement, for a client that stays connected but never answers.
+const requestAckTimeout = 30 * time.Second
 
 func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("testserver", flag.ContinueOnError)
@@ -166,16 +165,19 @@ func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {
 		s.Broadcast().Emit("broadcast-back", args...)
 	})
 	root.On("request-ack", func(s *socketio.Socket, args ...any) {
-		// Handlers run off the connection's reader, so waiting here
-		// only delays this socket's next events.
-		ctx, cancel := context.WithTimeout(context.Background(), requestAckTimeout)
-		defer cancel()
-		res, err := s.EmitWithAck(ctx, "ack-me", args...)
-		if err != nil {
-			log.Debug("request-ack: no acknowledgement", "id", s.ID(), "err", err)
-			return
-		}
-		s.Emit("ack-result", res.Values()...)
+		// Wait for the answer on a goroutine of its own, as Node's server would: the socket's
+		// next events are handled meanwhile. The wait ends when the client answers, leaves, or
+		// takes longer than requestAckTimeout.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), requestAckTimeout)
+			defer cancel()
+			res, err := s.EmitWithAck(ctx, "ack-me", args...)
+			if err != nil {
+				log.Debug("request-ack: no acknowledgement", "id", s.ID(), "err", err)
+				return
+			}
+			s.Emit("ack-result", res.Values()...)
+		}()
 	})
 	root.On("disconnect-me", func(s *socketio.Socket) {
 		s.Disconnect(false)
