@@ -7,23 +7,32 @@ BENCHTIME ?= 1s
 # e.g. COMPARE_FLAGS="-rounds 1 -duration 2s" or "-write ../docs/PERFORMANCE.md"
 COMPARE_FLAGS ?=
 NODE_DIR  := internal/interop/node
+WEB_DIR   := web
 # sudo only when not already root.
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 comma     := ,
 space     := $(empty) $(empty)
 
-.PHONY: run deps test fuzz bench compare
+.PHONY: run web-deps deps test fuzz bench compare
 
-## run: start the WebSocket echo server on ws://127.0.0.1:8765 (Ctrl-C stops it)
-run:
-	$(GO) run ./cmd/tether echo --addr 127.0.0.1:8765
+## run: start the demo, a Socket.IO chat on http://127.0.0.1:8080 (Ctrl-C stops it)
+run: web-deps
+	$(GO) run ./cmd/tether serve --addr 127.0.0.1:8080
+
+## web-deps: install the socket.io-client browser bundle the demo page loads, when missing or stale
+web-deps:
+	@if [ ! -f $(WEB_DIR)/node_modules/.package-lock.json ] || \
+		[ $(WEB_DIR)/package-lock.json -nt $(WEB_DIR)/node_modules/.package-lock.json ]; then \
+		echo "installing npm packages in $(WEB_DIR)"; \
+		cd $(WEB_DIR) && npm ci --no-audit --no-fund; \
+	fi
 
 ## deps: install the interop test peers, only those missing
 PY_MODULES  := websockets engineio websocket requests socketio aiohttp
 DEB_PYTHON  := python3-websockets python3-engineio python3-websocket python3-requests python3-socketio python3-aiohttp
 # Debian's Chromium, for the browser tests (driven by playwright-core, which never downloads a browser).
 CHROMIUM    := /usr/bin/chromium
-deps:
+deps: web-deps
 	@missing=""; \
 	/usr/bin/python3 -c 'import $(subst $(space),$(comma),$(PY_MODULES))' 2>/dev/null || missing="$(DEB_PYTHON)"; \
 	[ -x $(CHROMIUM) ] || missing="$${missing:+$$missing }chromium"; \
