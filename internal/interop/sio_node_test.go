@@ -1,7 +1,10 @@
 package interop
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +61,26 @@ func (r sioRun) name() string {
 // mostly wait on the network, but each Node start-up costs CPU on a 2-core machine.
 var sioSlots = make(chan struct{}, 4)
 
+// runSIOClient runs sio-client.mjs once, when a slot is free, and returns its output and an
+// error unless the scenario passed.
+func runSIOClient(ctx context.Context, url, scenario string, args ...string) (string, error) {
+	select {
+	case sioSlots <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-sioSlots }()
+	out, err := runClient(ctx, sioClientPeer, url, scenario, args...)
+	if err == nil && !strings.Contains(out, "OK "+scenario+"\n") {
+		err = errors.New("no OK line")
+	}
+	if err != nil {
+		shown := slices.DeleteFunc(slices.Clone(args), func(a string) bool { return strings.HasPrefix(a, "--script=") })
+		return out, fmt.Errorf("sio-client.mjs %s %s %s: %w", url, scenario, strings.Join(shown, " "), err)
+	}
+	return out, nil
+}
+
 // runSIOClients runs each run of sio-client.mjs against url as a subtest, several at a time
 // (t.Run may be called from several goroutines), and returns once all ended.
 func runSIOClients(t *testing.T, url string, runs []sioRun) {
@@ -65,16 +88,14 @@ func runSIOClients(t *testing.T, url string, runs []sioRun) {
 	var wg sync.WaitGroup
 	for _, r := range runs {
 		wg.Go(func() {
-			sioSlots <- struct{}{}
-			defer func() { <-sioSlots }()
 			t.Run(r.name(), func(t *testing.T) {
 				args := []string{"--transport=" + r.transport}
 				if r.recovery {
 					args = append(args, "--recovery")
 				}
-				out, err := runClient(testContext(t, 90*time.Second), sioClientPeer, url, r.scenario, args...)
-				if err != nil || !strings.Contains(out, "OK "+r.scenario+"\n") {
-					t.Errorf("sio-client.mjs %s %s %s: %v\n%s", url, r.scenario, strings.Join(args, " "), err, out)
+				if out, err := runSIOClient(testContext(t, 90*time.Second), url, r.scenario, args...); err != nil {
+					t.Error(err)
+					t.Log(out)
 				}
 			})
 		})

@@ -12,7 +12,8 @@
 // state recovery (section 1.5): the client then expects a pid in every
 // CONNECT answer and an offset string as the last argument of every event the
 // server sends without an ack id. Every wait is bounded by --timeout
-// (default 10000 ms).
+// (default 10000 ms). The scenario "script" runs --script=CODE instead (see
+// SCENARIOS.script).
 //
 // Prints "INFO ..." lines for diagnostics and at the end "OK SCENARIO"
 // (exit 0) or "FAIL SCENARIO: ..." (exit 1). Scenarios: see SCENARIOS below.
@@ -76,12 +77,13 @@ const managers = [];
 const peers = [];
 
 /** A new Manager (one Engine.IO connection) in the chosen transport mode. */
-function newManager() {
+function newManager(extra = {}) {
   const m = new Manager(baseURL, {
     path: '/socket.io/',
     ...transportOptions(),
     reconnection: false, // scenarios reconnect by hand, when they mean to
     timeout: TIMEOUT_MS,
+    ...extra,
   });
   managers.push(m);
   return m;
@@ -133,6 +135,10 @@ class Peer {
       this.checkProblems();
       const i = this.queue.findIndex((e) => names.includes(e.event) && match(e.args));
       if (i >= 0) return this.queue.splice(i, 1)[0];
+      const gone = this.queue.find((e) => e.event === 'disconnect');
+      if (gone && !names.includes('connect') && !this.socket.connected) {
+        fail(`${this.name}: disconnected (${gone.args[0]}) while waiting for ${what}; received ${this.summary()}`);
+      }
       const left = deadline - Date.now();
       if (left <= 0) fail(`${this.name}: no ${what} within ${TIMEOUT_MS} ms; received ${this.summary()}`);
       await new Promise((resolve) => {
@@ -180,8 +186,13 @@ class Peer {
 
   /** Emits event with args and an ack callback; resolves with the ack's arguments. */
   ack(event, ...args) {
-    return bounded(new Promise((resolve) => {
-      this.socket.emit(event, ...args, (...res) => resolve(res));
+    return bounded(new Promise((resolve, reject) => {
+      const gone = (reason) => reject(new Failure(`${this.name}: disconnected (${reason}) while waiting for the ack of ${event}`));
+      this.socket.once('disconnect', gone);
+      this.socket.emit(event, ...args, (...res) => {
+        this.socket.off('disconnect', gone);
+        resolve(res);
+      });
     }), `${this.name}: ack of ${event}`);
   }
 }
@@ -196,16 +207,19 @@ async function transportReady(m) {
   check(engine.transport.name === want, `transport is ${engine.transport.name}, want ${want}`);
 }
 
-/** Opens a socket to nsp (on m, or on a new Manager) and waits until it is connected. */
-async function open(name, nsp = '/', { auth, m } = {}) {
-  const peer = socketOf(name, nsp, { auth, m });
+/**
+ * Opens a socket to nsp (on m, or on a new Manager made with managerOpts) and
+ * waits until it is connected.
+ */
+async function open(name, nsp = '/', { auth, m, managerOpts } = {}) {
+  const peer = socketOf(name, nsp, { auth, m, managerOpts });
   await peer.connected();
   return peer;
 }
 
 /** Like open, but returns at once, without waiting for the CONNECT answer. */
-function socketOf(name, nsp, { auth, m } = {}) {
-  const manager = m || newManager();
+function socketOf(name, nsp, { auth, m, managerOpts } = {}) {
+  const manager = m || newManager(managerOpts);
   const peer = new Peer(name, manager.socket(nsp, auth === undefined ? {} : { auth }));
   peers.push(peer);
   return peer;
@@ -315,13 +329,24 @@ const SCENARIOS = {
   async message() {
     const a = await open('a');
     for (const [, args] of SHAPES) a.socket.emit('message', ...args);
-    for (const [what, args] of SHAPES) expectSame(`message-back of ${what}`, args, await a.next('message-back'));
+    const wrong = [];
+    for (const [what, args] of SHAPES) {
+      const got = await a.next('message-back');
+      if (!same(args, got)) wrong.push(`message-back of ${what}: want ${show(args)}, got ${show(got)}`);
+    }
+    check(wrong.length === 0, wrong.join('\n'));
   },
 
   async 'message-with-ack'() {
     const a = await open('a');
     const acks = SHAPES.map(([, args]) => a.ack('message-with-ack', ...args));
-    for (let i = 0; i < SHAPES.length; i++) expectSame(`ack of ${SHAPES[i][0]}`, SHAPES[i][1], await acks[i]);
+    const wrong = [];
+    for (let i = 0; i < SHAPES.length; i++) {
+      const [what, args] = SHAPES[i];
+      const got = await acks[i];
+      if (!same(args, got)) wrong.push(`ack of ${what}: want ${show(args)}, got ${show(got)}`);
+    }
+    check(wrong.length === 0, wrong.join('\n'));
   },
 
   // join without and with ack; another client's to-room proves membership.
@@ -534,15 +559,45 @@ const SCENARIOS = {
   async burst() {
     const a = await open('a');
     const n = 500;
-    for (let i = 0; i < n; i++) a.socket.emit('message', i, i % 50 === 0 ? binaryPayload(i) : `event ${i}`);
-    const acks = [];
-    for (let i = 0; i < n; i++) acks.push(a.ack('message-with-ack', i));
+    for (let i = 0; i < n; i++) a.socket.emit('message', i, i % 50 === 0 ? binaryPayload(i + 1) : `event ${i}`);
+    const acks = new Array(n);
+    let acked = 0;
+    let allAcked;
+    const done = new Promise((resolve) => { allAcked = resolve; });
+    for (let i = 0; i < n; i++) {
+      a.socket.emit('message-with-ack', i, (...res) => {
+        acks[i] = res;
+        if (++acked === n) allAcked();
+      });
+    }
     for (let i = 0; i < n; i++) {
       const got = await a.next('message-back');
-      expectSame(`message-back #${i}`, [i, i % 50 === 0 ? binaryPayload(i) : `event ${i}`], got);
+      expectSame(`message-back #${i}`, [i, i % 50 === 0 ? binaryPayload(i + 1) : `event ${i}`], got);
     }
-    for (let i = 0; i < n; i++) expectSame(`ack #${i}`, [i], await acks[i]);
+    const gone = new Promise((_, reject) => {
+      a.socket.once('disconnect', (reason) => reject(new Failure(`disconnected (${reason})`)));
+    });
+    await bounded(Promise.race([done, gone]), `acks of ${n} message-with-ack`).catch((err) => {
+      const missing = [...acks.keys()].filter((i) => acks[i] === undefined);
+      fail(`${err.message}: ${acked} of ${n} acked; missing #${missing.slice(0, 10).join(', #')}${missing.length > 10 ? ', ...' : ''}`);
+    });
+    for (let i = 0; i < n; i++) expectSame(`ack #${i}`, [i], acks[i]);
   },
+};
+
+// script runs the body of an async function given as --script=CODE, with h
+// holding the helpers above: the Go tests of capabilities beyond the test
+// app keep each client's half next to the server's. Lines it prints with
+// h.result(value) read "RESULT <json>".
+SCENARIOS.script = async function script() {
+  check(typeof opts.script === 'string' && opts.script !== '', 'script: --script=CODE missing');
+  const AsyncFunction = (async () => {}).constructor;
+  const h = {
+    open, socketOf, newManager, check, fail, expectSame, same, show, info, bounded,
+    binaryPayload, textPayload, NONCE, TRANSPORT,
+    result: (v) => console.log(`RESULT ${JSON.stringify(v)}`),
+  };
+  await new AsyncFunction('h', opts.script)(h);
 };
 
 async function main() {
