@@ -1,0 +1,216 @@
+package socketio
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+)
+
+// Emit sends an event to the server. Arguments are encoded with encoding/json; []byte values,
+// anywhere inside them, travel as binary attachments. While the socket is disconnected and
+// waiting to reconnect, the event is buffered (see ClientOptions.SendBufferSize) and sent
+// after the next join. A nil error means the event was queued, not that the server got it.
+func (s *ClientSocket) Emit(event string, args ...any) error {
+	_, err := s.emit(nil, event, args, false)
+	return err
+}
+
+// EmitWithAck sends an event asking for an acknowledgement and waits for it: the arguments
+// the server's handler answered with. It fails when ctx ends first (ClientOptions.AckTimeout
+// bounds a ctx without a deadline), or with ErrDisconnected when the connection is lost after
+// the event went out: the server cannot answer it any more. An event buffered while
+// disconnected waits for the reconnection.
+func (s *ClientSocket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	return s.emit(ctx, event, args, false)
+}
+
+// Volatile returns an emitter whose events are dropped, rather than buffered, while the
+// socket is disconnected: for values that are stale by the time a connection comes back.
+func (s *ClientSocket) Volatile() ClientEmitter { return ClientEmitter{s: s} }
+
+// ClientEmitter emits volatile events, from ClientSocket.Volatile.
+type ClientEmitter struct{ s *ClientSocket }
+
+// Emit sends an event if the socket is connected, and drops it otherwise.
+func (e ClientEmitter) Emit(event string, args ...any) error {
+	_, err := e.s.emit(nil, event, args, true)
+	return err
+}
+
+// EmitWithAck sends an event if the socket is connected and waits for its acknowledgement; a
+// dropped event fails with ErrDisconnected.
+func (e ClientEmitter) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	return e.s.emit(ctx, event, args, true)
+}
+
+// emit sends, buffers or drops an event; with a ctx it asks for an acknowledgement and waits.
+func (s *ClientSocket) emit(ctx context.Context, event string, args []any, volatile bool) (Args, error) {
+	if reservedEvents[event] {
+		return Args{}, fmt.Errorf("%w %q", ErrReservedEvent, event)
+	}
+	values := make([]any, 0, 1+len(args))
+	values = append(values, event)
+	values = append(values, args...)
+	data, attachments, err := encodeArgs(values)
+	if err != nil {
+		return Args{}, fmt.Errorf("socketio: encoding event %q: %w", event, err)
+	}
+	typ := packetEvent
+	if len(attachments) > 0 {
+		typ = packetBinaryEvent
+	}
+	p := &packet{typ: typ, nsp: s.nsp, id: noID, data: data, attachments: attachments}
+
+	s.mu.Lock()
+	listeners := s.anyOut
+	if s.state == clientIdle {
+		s.mu.Unlock()
+		return Args{}, s.idleErr()
+	}
+	var ack *clientAck
+	if ctx != nil {
+		p.id = s.nextAck
+		s.nextAck++
+		ack = &clientAck{reply: make(chan clientAckResult, 1)}
+		s.acks[p.id] = ack
+	}
+	var cc *clientConn
+	switch {
+	case s.state == clientConnected && (!s.flushing || volatile):
+		cc = s.cc
+		if ack != nil {
+			ack.sent = true
+		}
+	case volatile:
+		if ack != nil {
+			delete(s.acks, p.id)
+		}
+		s.mu.Unlock()
+		if ack != nil {
+			return Args{}, ErrDisconnected
+		}
+		return Args{}, nil
+	case len(s.buffer) >= s.c.opts.SendBufferSize:
+		if ack != nil {
+			delete(s.acks, p.id)
+		}
+		s.mu.Unlock()
+		return Args{}, ErrSendBufferFull
+	default:
+		s.buffer = append(s.buffer, p)
+	}
+	s.mu.Unlock()
+
+	if len(listeners) > 0 {
+		raw, _ := splitArgs(data) // made by encodeArgs: a non-empty array
+		vals := Args{raw: raw[1:], attachments: attachments}.Values()
+		for _, f := range listeners {
+			s.safely("outgoing listener", func() { f(event, vals) })
+		}
+	}
+	if cc != nil {
+		if err := cc.send(p); err != nil {
+			if ack != nil {
+				s.dropAck(p.id)
+			}
+			return Args{}, err
+		}
+	}
+	if ack == nil {
+		return Args{}, nil
+	}
+	return s.awaitAck(ctx, event, p, ack)
+}
+
+// awaitAck waits for the answer to p.
+func (s *ClientSocket) awaitAck(ctx context.Context, event string, p *packet, ack *clientAck) (Args, error) {
+	if _, ok := ctx.Deadline(); !ok && s.c.opts.AckTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.c.opts.AckTimeout)
+		defer cancel()
+	}
+	select {
+	case r := <-ack.reply:
+		return r.args, r.err
+	case <-ctx.Done():
+	}
+	// Given up: the event is not sent later, and a late answer is ignored.
+	s.mu.Lock()
+	delete(s.acks, p.id)
+	s.buffer = slices.DeleteFunc(s.buffer, func(q *packet) bool { return q == p })
+	s.mu.Unlock()
+	select {
+	case r := <-ack.reply: // answered meanwhile
+		return r.args, r.err
+	default:
+	}
+	return Args{}, fmt.Errorf("socketio: acknowledgement of %q: %w", event, ctx.Err())
+}
+
+func (s *ClientSocket) dropAck(id int64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
+// flush sends what was emitted while disconnected, after a join on cc. Emits wait behind it,
+// so that events keep their order.
+func (s *ClientSocket) flush(cc *clientConn) {
+	for {
+		s.mu.Lock()
+		if len(s.buffer) == 0 || s.cc != cc || s.state != clientConnected {
+			s.flushing = false
+			s.mu.Unlock()
+			return
+		}
+		batch := s.buffer
+		s.buffer = nil
+		for _, p := range batch {
+			if a := s.acks[p.id]; p.id != noID && a != nil {
+				a.sent = true
+			}
+		}
+		s.mu.Unlock()
+		for i, p := range batch {
+			if err := cc.send(p); err != nil {
+				// The connection is going: what was not sent waits for the next one.
+				s.mu.Lock()
+				s.buffer = append(slices.Clone(batch[i:]), s.buffer...)
+				for _, q := range batch[i:] {
+					if a := s.acks[q.id]; q.id != noID && a != nil {
+						a.sent = false
+					}
+				}
+				s.flushing = false
+				s.mu.Unlock()
+				return
+			}
+		}
+	}
+}
+
+// ackFunc returns the Ack for an event from the server with acknowledgement id, answering at
+// most once, over the connection the event came on.
+func (s *ClientSocket) ackFunc(cc *clientConn, id int64) Ack {
+	if id == noID {
+		return func(...any) error { return nil }
+	}
+	var sent atomic.Bool
+	return func(args ...any) error {
+		if sent.Swap(true) {
+			return nil
+		}
+		p, err := ackPacket(s.nsp, id, args)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		ok := s.cc == cc && s.state == clientConnected
+		s.mu.Unlock()
+		if !ok {
+			return ErrDisconnected
+		}
+		return cc.send(p)
+	}
+}

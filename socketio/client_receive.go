@@ -1,0 +1,186 @@
+package socketio
+
+import (
+	"encoding/json"
+)
+
+// receive acts on a packet for this socket's namespace, on connection cc's reader, in
+// arrival order.
+func (s *ClientSocket) receive(cc *clientConn, p *packet) {
+	switch p.typ {
+	case packetConnect:
+		s.onJoined(cc, p)
+	case packetConnectError:
+		s.onRefused(cc, p)
+	case packetDisconnect:
+		s.onServerDisconnect(cc)
+	case packetEvent, packetBinaryEvent:
+		s.onEvent(cc, p)
+	case packetAck, packetBinaryAck:
+		s.onAck(p)
+	}
+}
+
+// onJoined handles the server's CONNECT: the socket is in, and what was buffered goes out.
+func (s *ClientSocket) onJoined(cc *clientConn, p *packet) {
+	var d struct {
+		SID string `json:"sid"`
+		PID string `json:"pid"`
+	}
+	_ = json.Unmarshal(p.data, &d) // the parser checked it is an object, if present
+	s.mu.Lock()
+	if s.cc != cc || s.state != clientConnecting {
+		s.mu.Unlock()
+		return
+	}
+	s.state, s.id, s.everJoined = clientConnected, d.SID, true
+	s.recovered = d.PID != "" && d.PID == s.pid
+	if !s.recovered {
+		s.offset = ""
+	}
+	s.pid = d.PID
+	s.flushing = len(s.buffer) > 0
+	waiters := s.takeWaiters()
+	hooks := s.onConnect
+	s.mu.Unlock()
+
+	s.exec.submit(func() {
+		for _, f := range hooks {
+			s.safely("connect hook", f)
+		}
+	})
+	s.flush(cc)
+	for _, w := range waiters {
+		w <- nil
+	}
+}
+
+// onRefused handles CONNECT_ERROR: the socket stays out, as the JavaScript client does, until
+// Connect is called again.
+func (s *ClientSocket) onRefused(cc *clientConn, p *packet) {
+	ce := &ConnectError{}
+	if firstByte(p.data) == '"' {
+		_ = json.Unmarshal(p.data, &ce.Message) // python-socketio sends a bare string
+	} else {
+		var d struct {
+			Message string `json:"message"`
+			Data    any    `json:"data"`
+		}
+		_ = json.Unmarshal(p.data, &d)
+		ce.Message, ce.Data = d.Message, d.Data
+	}
+	s.mu.Lock()
+	if s.cc != cc || s.state != clientConnecting {
+		s.mu.Unlock()
+		return
+	}
+	s.state, s.cc, s.everJoined, s.flushing = clientIdle, nil, false, false
+	waiters := s.takeWaiters()
+	s.failAcks(ce, true)
+	s.buffer = nil
+	hooks := s.onConnErr
+	s.mu.Unlock()
+	s.exec.submit(func() {
+		for _, f := range hooks {
+			s.safely("connect error hook", func() { f(ce) })
+		}
+	})
+	for _, w := range waiters {
+		w <- ce
+	}
+	s.c.release()
+}
+
+// onServerDisconnect handles DISCONNECT: the server put the socket out, which does not
+// reconnect.
+func (s *ClientSocket) onServerDisconnect(cc *clientConn) {
+	s.mu.Lock()
+	if s.cc != cc || s.state == clientIdle {
+		s.mu.Unlock()
+		return
+	}
+	prev := s.state
+	s.state, s.cc, s.everJoined, s.flushing = clientIdle, nil, false, false
+	waiters := s.takeWaiters()
+	s.failAcks(ErrDisconnected, true)
+	s.buffer = nil
+	s.mu.Unlock()
+	for _, w := range waiters {
+		w <- ErrDisconnected
+	}
+	if prev == clientConnected {
+		s.runDisconnect(ReasonIOServerDisconnect)
+	}
+	s.c.release()
+}
+
+// onEvent keeps the recovery offset and queues the event for the handlers.
+func (s *ClientSocket) onEvent(cc *clientConn, p *packet) {
+	s.mu.Lock()
+	if s.cc != cc || s.state != clientConnected {
+		s.mu.Unlock()
+		return // for a join abandoned, or crossed with a DISCONNECT
+	}
+	// The JavaScript client's rule: with a session to recover, the last argument of an event
+	// without ack id, when a string, is the offset to send back on reconnecting.
+	if s.pid != "" && p.id == noID && len(p.args) > 1 {
+		if last := p.args[len(p.args)-1]; firstByte(last) == '"' {
+			var off string
+			if json.Unmarshal(last, &off) == nil {
+				s.offset = off
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.exec.submit(func() { s.handleEvent(cc, p) })
+}
+
+func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
+	raw := p.args
+	var event string
+	if json.Unmarshal(raw[0], &event) != nil {
+		event = string(raw[0]) // a numeric event name
+	}
+	args := raw[1:]
+	ack := s.ackFunc(cc, p.id)
+
+	s.mu.Lock()
+	anyIn, hs := s.anyIn, s.handlers[event]
+	s.mu.Unlock()
+	if len(anyIn) > 0 {
+		values := Args{raw: args, attachments: p.attachments}.Values()
+		for _, f := range anyIn {
+			s.safely("catch-all listener", func() { f(event, values) })
+		}
+	}
+	for _, h := range hs {
+		var results []any
+		var err error
+		s.safely("handler of "+event, func() { results, err = h.call(nil, event, args, p.attachments, ack) })
+		if err != nil {
+			s.c.opts.Logger.Warn("socketio: event not handled", "nsp", s.nsp, "err", err)
+			continue
+		}
+		if results != nil {
+			if err := ack(results...); err != nil {
+				s.c.opts.Logger.Debug("socketio: acknowledgement not sent", "nsp", s.nsp, "event", event, "err", err)
+			}
+		}
+	}
+}
+
+// onAck delivers an acknowledgement to the EmitWithAck waiting for it.
+func (s *ClientSocket) onAck(p *packet) {
+	s.mu.Lock()
+	a := s.acks[p.id]
+	delete(s.acks, p.id)
+	s.mu.Unlock()
+	if a == nil {
+		return // late, or never asked for
+	}
+	raw, err := splitArgs(p.data)
+	if err != nil {
+		return
+	}
+	a.reply <- clientAckResult{args: Args{raw: raw, attachments: p.attachments}}
+}

@@ -1,0 +1,363 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"sync"
+)
+
+type clientState int
+
+const (
+	clientIdle         clientState = iota // not joined, and not trying to
+	clientConnecting                      // CONNECT sent on cc, awaiting the answer
+	clientConnected                       // joined over cc
+	clientReconnecting                    // joined before the connection was lost; will join again
+)
+
+// ClientSocket is a client's presence in one namespace of a server, over its Client's
+// connection: from Client.Of, or the Client itself for its main namespace. Its methods are
+// safe for concurrent use.
+type ClientSocket struct {
+	c    *Client
+	nsp  string
+	auth json.RawMessage
+	exec executor
+
+	mu         sync.Mutex
+	state      clientState
+	cc         *clientConn  // the connection joined, or being joined, on
+	waiters    []chan error // Connect calls awaiting the join
+	id         string
+	pid        string // the session's private id, from a server with recovery on
+	offset     string // the last offset received, sent back with pid to recover
+	recovered  bool
+	handlers   map[string][]*handler
+	anyIn      []func(event string, args []any)
+	anyOut     []func(event string, args []any)
+	onConnect  []func()
+	onDisc     []func(DisconnectReason)
+	onConnErr  []func(error)
+	nextAck    int64
+	acks       map[int64]*clientAck
+	buffer     []*packet // emitted while disconnected, in order
+	flushing   bool      // the buffer is being sent: new emits queue behind it
+	everJoined bool      // joined since the last time the socket was idle: a loss means rejoin
+}
+
+// clientAck is an acknowledgement awaited by EmitWithAck.
+type clientAck struct {
+	reply chan clientAckResult // buffered: the answer never waits
+	sent  bool                 // the packet went out; a lost connection cannot answer it
+}
+
+type clientAckResult struct {
+	args Args
+	err  error
+}
+
+func newClientSocket(c *Client, nsp string, auth json.RawMessage) *ClientSocket {
+	s := &ClientSocket{c: c, nsp: nsp, auth: auth, acks: map[int64]*clientAck{}}
+	s.exec.init(c.opts.HandlerQueueSize, c.workers)
+	return s
+}
+
+// Namespace returns the socket's namespace.
+func (s *ClientSocket) Namespace() string { return s.nsp }
+
+// ID returns the socket id the server gave on the last join, or "" before the first.
+func (s *ClientSocket) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// Connected reports whether the socket is in its namespace now.
+func (s *ClientSocket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == clientConnected
+}
+
+// Recovered reports whether the last join restored the session the connection lost, through
+// the server's connection state recovery: same id and rooms, and the events missed meanwhile
+// delivered.
+func (s *ClientSocket) Recovered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recovered
+}
+
+// On registers a handler for an event from the server. The handler's shape is that of
+// Namespace.On without the *Socket: parameters of ordinary Go types decoded from the event's
+// arguments (binary values into []byte), optionally an Ack, optionally a final variadic
+// parameter; what it returns answers the server's acknowledgement request, if any:
+//
+//	c.On("news", func(title string, n int) { ... })
+//	c.On("sum", func(a, b int) int { return a + b })
+//
+// Handlers of one socket run one at a time, in arrival order, on a goroutine other than the
+// connection's reader, so a handler may call EmitWithAck. A handler of the wrong shape panics
+// here. With recovery on, servers add an offset string as the last argument of events
+// without an ack id, as the JavaScript client sees it too; fixed parameters ignore it.
+func (s *ClientSocket) On(event string, fn any) {
+	h := newHandler(fn, false)
+	s.mu.Lock()
+	if s.handlers == nil {
+		s.handlers = map[string][]*handler{}
+	}
+	s.handlers[event] = append(s.handlers[event], h)
+	s.mu.Unlock()
+}
+
+// OnAny registers a listener for every event from the server, called before the handlers.
+func (s *ClientSocket) OnAny(f func(event string, args []any)) {
+	s.mu.Lock()
+	s.anyIn = append(s.anyIn, f)
+	s.mu.Unlock()
+}
+
+// OnAnyOutgoing registers a listener for every event emitted, called by Emit.
+func (s *ClientSocket) OnAnyOutgoing(f func(event string, args []any)) {
+	s.mu.Lock()
+	s.anyOut = append(s.anyOut, f)
+	s.mu.Unlock()
+}
+
+// OnConnect registers a function called each time the socket joins its namespace: first, and
+// after each reconnection.
+func (s *ClientSocket) OnConnect(f func()) {
+	s.mu.Lock()
+	s.onConnect = append(s.onConnect, f)
+	s.mu.Unlock()
+}
+
+// OnDisconnect registers a function called each time the socket leaves its namespace, with
+// the reason: ReasonIOServerDisconnect, ReasonIOClientDisconnect, or one of the connection's
+// (ReasonTransportClose, ReasonPingTimeout …), after which the client reconnects.
+func (s *ClientSocket) OnDisconnect(f func(reason DisconnectReason)) {
+	s.mu.Lock()
+	s.onDisc = append(s.onDisc, f)
+	s.mu.Unlock()
+}
+
+// OnConnectError registers a function called when the server refuses the socket, with the
+// *ConnectError.
+func (s *ClientSocket) OnConnectError(f func(err error)) {
+	s.mu.Lock()
+	s.onConnErr = append(s.onConnErr, f)
+	s.mu.Unlock()
+}
+
+// Connect joins the namespace, connecting the Client first if needed, and returns once the
+// server has answered: nil, or a *ConnectError when it refused. ctx bounds the wait; when it
+// ends first the join is abandoned. Connect on a connected socket returns nil at once.
+func (s *ClientSocket) Connect(ctx context.Context) error {
+	wait := make(chan error, 1)
+	s.mu.Lock()
+	switch s.state {
+	case clientConnected:
+		s.mu.Unlock()
+		return nil
+	case clientIdle:
+		s.everJoined = false
+	}
+	s.waiters = append(s.waiters, wait)
+	s.mu.Unlock()
+
+	cc, err := s.c.connection(ctx)
+	if err == nil {
+		err = s.join(cc)
+	}
+	if err == nil {
+		select {
+		case err = <-wait:
+			return err
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	// Abandoned: unless the socket joined meanwhile, it goes back to idle.
+	s.mu.Lock()
+	s.waiters = slices.DeleteFunc(s.waiters, func(w chan error) bool { return w == wait })
+	select {
+	case e := <-wait:
+		s.mu.Unlock()
+		return e
+	default:
+	}
+	if s.state == clientConnected || len(s.waiters) > 0 || s.everJoined {
+		s.mu.Unlock()
+		return err
+	}
+	cc, s.state, s.cc = s.cc, clientIdle, nil
+	s.mu.Unlock()
+	if cc != nil {
+		cc.send(&packet{typ: packetDisconnect, nsp: s.nsp, id: noID}) // in case the answer is on its way
+	}
+	s.c.release()
+	return err
+}
+
+// join sends the CONNECT packet on cc, unless the socket is already joined or joining there.
+func (s *ClientSocket) join(cc *clientConn) error {
+	s.mu.Lock()
+	if s.cc == cc && (s.state == clientConnecting || s.state == clientConnected) {
+		s.mu.Unlock()
+		return nil
+	}
+	s.state, s.cc = clientConnecting, cc
+	data := s.connectData()
+	s.mu.Unlock()
+	return cc.send(&packet{typ: packetConnect, nsp: s.nsp, id: noID, data: data})
+}
+
+// connectData returns the CONNECT payload: the auth, with the session's pid and offset when
+// there is a session to recover, as the JavaScript client sends them.
+func (s *ClientSocket) connectData() json.RawMessage {
+	if s.pid == "" {
+		return s.auth
+	}
+	m := map[string]json.RawMessage{}
+	if len(s.auth) > 0 {
+		_ = json.Unmarshal(s.auth, &m) // an object: checked by encodeAuth
+	}
+	if _, ok := m["pid"]; !ok {
+		m["pid"] = json.RawMessage(strconv.Quote(s.pid))
+	}
+	if _, ok := m["offset"]; !ok && s.offset != "" {
+		m["offset"] = json.RawMessage(strconv.Quote(s.offset))
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// isActive reports whether the socket wants to be connected.
+func (s *ClientSocket) isActive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state != clientIdle
+}
+
+// rejoin sends CONNECT on a new connection if the socket lost its previous one.
+func (s *ClientSocket) rejoin(cc *clientConn) {
+	s.mu.Lock()
+	again := s.state == clientReconnecting
+	s.mu.Unlock()
+	if again {
+		if err := s.join(cc); err != nil {
+			s.c.opts.Logger.Debug("socketio: rejoining failed", "nsp", s.nsp, "err", err)
+		}
+	}
+}
+
+// Close leaves the namespace: the server is told, OnDisconnect hooks get
+// ReasonIOClientDisconnect, pending acknowledgements fail and buffered emits are dropped. The
+// connection closes once no socket uses it. Connect joins again. Close is idempotent.
+func (s *ClientSocket) Close() error {
+	s.terminate(ReasonIOClientDisconnect, true, ErrDisconnected)
+	s.c.release()
+	return nil
+}
+
+// terminate makes the socket idle, telling the server when polite.
+func (s *ClientSocket) terminate(reason DisconnectReason, polite bool, err error) {
+	s.mu.Lock()
+	prev, cc := s.state, s.cc
+	s.state, s.cc, s.everJoined, s.flushing = clientIdle, nil, false, false
+	waiters := s.takeWaiters()
+	s.failAcks(err, true)
+	s.buffer = nil
+	s.mu.Unlock()
+	for _, w := range waiters {
+		w <- err
+	}
+	if prev == clientConnected || prev == clientConnecting {
+		if polite && cc != nil {
+			cc.send(&packet{typ: packetDisconnect, nsp: s.nsp, id: noID})
+		}
+	}
+	if prev == clientConnected {
+		s.runDisconnect(reason)
+	}
+}
+
+// connLost handles the loss of connection cc: a socket that had joined, or was rejoining,
+// waits to rejoin on the next one; a first join fails.
+func (s *ClientSocket) connLost(cc *clientConn, reason DisconnectReason) {
+	s.mu.Lock()
+	if s.cc != cc {
+		s.mu.Unlock()
+		return
+	}
+	prev := s.state
+	s.cc, s.flushing = nil, false
+	waiters := s.takeWaiters()
+	if s.everJoined {
+		s.state = clientReconnecting
+	} else {
+		s.state = clientIdle
+	}
+	s.failAcks(ErrDisconnected, false)
+	s.mu.Unlock()
+	err := fmt.Errorf("socketio: joining %s: %w", s.nsp, &ConnectionLostError{Reason: reason})
+	for _, w := range waiters {
+		w <- err
+	}
+	if prev == clientConnected {
+		s.runDisconnect(reason)
+	}
+}
+
+func (s *ClientSocket) takeWaiters() []chan error {
+	w := s.waiters
+	s.waiters = nil
+	return w
+}
+
+// failAcks fails the acknowledgements awaited: all of them, or those whose packet went out
+// (the others are still in the buffer, to be sent after a reconnection). s.mu is held.
+func (s *ClientSocket) failAcks(err error, all bool) {
+	for id, a := range s.acks {
+		if all || a.sent {
+			a.reply <- clientAckResult{err: err}
+			delete(s.acks, id)
+		}
+	}
+}
+
+func (s *ClientSocket) runDisconnect(reason DisconnectReason) {
+	s.mu.Lock()
+	hooks := s.onDisc
+	s.mu.Unlock()
+	s.exec.submit(func() {
+		for _, f := range hooks {
+			s.safely("disconnect hook", func() { f(reason) })
+		}
+	})
+}
+
+// safely runs user code, turning a panic into a logged error.
+func (s *ClientSocket) safely(what string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.c.opts.Logger.Error("socketio: panic in "+what, "nsp", s.nsp, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	f()
+}
+
+// errNotConnected is returned by emits on a socket that is not joined and not rejoining.
+var errNotConnected = fmt.Errorf("%w: call Connect first", ErrDisconnected)
+
+// idleErr returns the error for emits on an idle socket.
+func (s *ClientSocket) idleErr() error {
+	if err := s.c.Err(); err != nil {
+		return err
+	}
+	return errNotConnected
+}
