@@ -73,7 +73,6 @@ function bounded(p, what) {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-const managers = [];
 const peers = [];
 
 /** A new Manager (one Engine.IO connection) in the chosen transport mode. */
@@ -85,7 +84,6 @@ function newManager(extra = {}) {
     timeout: TIMEOUT_MS,
     ...extra,
   });
-  managers.push(m);
   return m;
 }
 
@@ -115,13 +113,18 @@ class Peer {
       else this.problems.push(`event ${event} ${show(args)} does not end with an offset string`);
     }
     this.queue.push({ event, args });
-    this.history.push(event === "connect_error" || event === "disconnect" ? `${event}(${args[0]?.message ?? args[0]})` : event);
+    this.history.push(RESERVED.has(event) && args.length ? `${event}(${args[0].message ?? args[0]})` : event);
     for (const w of this.wake.splice(0)) w();
   }
 
-  /** Recent events, for failure messages. */
+  /** The events received, repeats counted, for failure messages. */
   summary() {
-    return `[${this.history.slice(-20).join(', ')}]`;
+    const runs = [];
+    for (const e of this.history) {
+      if (runs.length && runs[runs.length - 1][0] === e) runs[runs.length - 1][1]++;
+      else runs.push([e, 1]);
+    }
+    return `[${runs.slice(-20).map(([e, n]) => (n > 1 ? `${e} x${n}` : e)).join(', ')}]`;
   }
 
   /**
