@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// startChat runs the example on a free port and returns its base URL; it
+// stops when t ends.
+func startChat(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, ln, t.TempDir()) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+func TestChatRoom(t *testing.T) {
+	base := startChat(t)
+	alice, bob, carol := dialSIO(t, base), dialSIO(t, base), dialSIO(t, base)
+
+	ack := alice.call("join", "alice", "lobby")
+	if len(ack) != 1 || !jsonEqual(ack[0], `{"room":"lobby","users":["alice"]}`) {
+		t.Fatalf("alice's join ack: %s", ack)
+	}
+	ack = bob.call("join", "bob", "lobby")
+	if len(ack) != 1 || !jsonEqual(ack[0], `{"room":"lobby","users":["alice","bob"]}`) {
+		t.Fatalf("bob's join ack: %s", ack)
+	}
+	alice.expect("user joined", `"bob"`)
+	ack = carol.call("join", "carol", "garden")
+	if len(ack) != 1 || !jsonEqual(ack[0], `{"room":"garden","users":["carol"]}`) {
+		t.Fatalf("carol's join ack: %s", ack)
+	}
+
+	// Messages reach the room, sender included, and no other room.
+	alice.emit("chat message", "hello, lobby")
+	carol.emit("chat message", "hello, garden")
+	for _, c := range []*sioClient{alice, bob} {
+		c.expect("chat message", `{"from":"alice","text":"hello, lobby"}`)
+	}
+	carol.expect("chat message", `{"from":"carol","text":"hello, garden"}`)
+
+	// Typing goes to the others in the room.
+	bob.emit("typing", true)
+	alice.expect("typing", `{"name":"bob","typing":true}`)
+
+	// Bob moves to the garden: the lobby hears him leave, the garden him arrive.
+	ack = bob.call("join", "bob", "garden")
+	if len(ack) != 1 || !jsonEqual(ack[0], `{"room":"garden","users":["bob","carol"]}`) {
+		t.Fatalf("bob's second join ack: %s", ack)
+	}
+	alice.expect("user left", `"bob"`)
+	carol.expect("user joined", `"bob"`)
+
+	// Carol leaves by closing her connection.
+	if err := carol.eio.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bob.expect("user left", `"carol"`)
+
+	// A join without a name is refused in the ack.
+	ack = alice.call("join", " ", "lobby")
+	if len(ack) != 1 || !jsonEqual(ack[0], `{"error":"a name and a room are needed"}`) {
+		t.Fatalf("nameless join ack: %s", ack)
+	}
+}
+
+func TestChatPage(t *testing.T) {
+	base := startChat(t)
+	res, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `src="/socket.io/socket.io.min.js"`) {
+		t.Fatalf("GET /: %d\n%s", res.StatusCode, body)
+	}
+}
