@@ -51,7 +51,8 @@ func decodeText(b []byte, polling bool) (packet, error) {
 		return packet{}, errEmptyPacket
 	}
 	if polling && b[0] == 'b' {
-		data, err := base64.StdEncoding.AppendDecode(nil, b[1:])
+		// Never nil: an empty binary message is still a binary message.
+		data, err := base64.StdEncoding.AppendDecode(make([]byte, 0, base64.StdEncoding.DecodedLen(len(b)-1)), b[1:])
 		if err != nil {
 			return packet{}, errBadBase64
 		}

@@ -144,7 +144,10 @@ func (s *Session) post(w http.ResponseWriter, r *http.Request) {
 		s.close(ClosePayloadTooLarge, nil, false) // the 413 tells the client
 		return
 	}
-	if err := decodePayload(body, func(p packet) error { s.handlePacket(p); return nil }); err != nil {
+	s.delivering.Add(1)
+	err = decodePayload(body, func(p packet) error { s.handlePacket(p); return nil })
+	s.delivering.Add(-1)
+	if err != nil {
 		writeError(w, errBadRequest, "")
 		s.close(CloseParseError, err, false) // the 400 tells the client
 		return

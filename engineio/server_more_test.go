@@ -343,3 +343,45 @@ func TestUpgradeTimeout(t *testing.T) {
 		t.Fatalf("poll: %q", body)
 	}
 }
+
+// A server that holds up its reader to push back on a client must not then blame the client
+// for the pong stuck behind what it is not reading.
+func TestSlowDeliveryIsNotAPingTimeout(t *testing.T) {
+	release := make(chan struct{})
+	reasons := make(chan CloseReason, 1)
+	srv := NewServer(ServerOptions{
+		PingInterval: 20 * time.Millisecond,
+		PingTimeout:  20 * time.Millisecond,
+		OnMessage: func(s *Session, m Message) {
+			if string(m.Data) == "slow" {
+				<-release
+			}
+			_ = s.Send(NewMessage(m.Data, m.Binary))
+		},
+		OnClose: func(s *Session, r CloseReason, _ error) { reasons <- r },
+	})
+	hs := newTestHTTP(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, hs.URL, &DialOptions{Transports: []string{TransportPolling}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Send(ctx, []byte("slow"), false); err != nil {
+		t.Fatal(err)
+	}
+	// Hold the POST for many ping periods: the client cannot answer pings meanwhile.
+	time.AfterFunc(200*time.Millisecond, func() { close(release) })
+	for _, want := range []string{"slow"} {
+		m, err := c.Read(ctx)
+		if err != nil || string(m.Data) != want {
+			t.Fatalf("read %q, %v; want %q", m.Data, err, want)
+		}
+	}
+	select {
+	case r := <-reasons:
+		t.Fatalf("session closed: %s", r)
+	default:
+	}
+}

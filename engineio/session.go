@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tether-rt/tether/websocket"
@@ -29,6 +30,11 @@ type Session struct {
 	// inMu serializes the callbacks of a session: messages in order, one at a time, and
 	// OnClose after the last.
 	inMu sync.Mutex
+	// delivering counts what is handing the client's packets over: a POST's payload, or one
+	// message. The layer above may hold OnMessage up to push back on a client sending faster
+	// than it can handle; the client's pong may then be waiting behind the packets we are not
+	// reading, so the ping timeout waits too.
+	delivering atomic.Int32
 
 	mu           sync.Mutex
 	transport    string
@@ -176,7 +182,9 @@ func (s *Session) deliver(m Message) {
 	default:
 	}
 	if s.srv.opts.OnMessage != nil {
+		s.delivering.Add(1)
 		s.srv.opts.OnMessage(s, m)
+		s.delivering.Add(-1)
 	}
 }
 
@@ -217,6 +225,14 @@ func (s *Session) heartbeat() {
 		return
 	}
 	if s.awaitingPong {
+		if s.delivering.Load() > 0 {
+			// Not the client's fault: we are not reading what it sent. Ping again, which
+			// keeps the client from timing us out, and wait again.
+			s.enqueueLocked(outPacket{typ: packetPing})
+			s.timer.Reset(s.srv.opts.PingTimeout)
+			s.mu.Unlock()
+			return
+		}
 		s.mu.Unlock()
 		s.close(ClosePingTimeout, nil, false)
 		return

@@ -117,6 +117,9 @@ func (d *decoder) binary(b []byte) (*packet, error) {
 	if p == nil {
 		return nil, errUnexpectedBin
 	}
+	if b == nil {
+		b = []byte{} // an empty attachment is binary all the same, not a JSON null
+	}
 	p.attachments = append(p.attachments, b)
 	if len(p.attachments) < d.want {
 		return nil, nil
