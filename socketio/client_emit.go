@@ -2,9 +2,12 @@ package socketio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
+
+	"github.com/tether-rt/tether/engineio"
 )
 
 // Emit sends an event to the server. Arguments are encoded with encoding/json; []byte values,
@@ -111,10 +114,12 @@ func (s *ClientSocket) emit(ctx context.Context, event string, args []any, volat
 	}
 	if cc != nil {
 		if err := cc.send(p); err != nil {
-			if ack != nil {
-				s.dropAck(p.id)
+			if !s.rebuffer(p, volatile, err) {
+				if ack != nil {
+					s.dropAck(p.id)
+				}
+				return Args{}, err
 			}
-			return Args{}, err
 		}
 	}
 	if ack == nil {
@@ -146,6 +151,29 @@ func (s *ClientSocket) awaitAck(ctx context.Context, event string, p *packet, ac
 	default:
 	}
 	return Args{}, fmt.Errorf("socketio: acknowledgement of %q: %w", event, ctx.Err())
+}
+
+// rebuffer keeps a packet that did not go out because its connection was closing, to send
+// after the reconnection, unless it is volatile or nobody awaits its ack any more.
+func (s *ClientSocket) rebuffer(p *packet, volatile bool, err error) bool {
+	var ce *engineio.CloseError
+	if volatile || !errors.As(err, &ce) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == clientIdle || len(s.buffer) >= s.c.opts.SendBufferSize {
+		return false
+	}
+	if p.id != noID {
+		a := s.acks[p.id]
+		if a == nil {
+			return false // already failed by the connection's loss
+		}
+		a.sent = false
+	}
+	s.buffer = append(s.buffer, p)
+	return true
 }
 
 func (s *ClientSocket) dropAck(id int64) {

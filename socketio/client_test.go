@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,6 +31,38 @@ type clientTestServer struct {
 	http *httptest.Server
 	url  string
 	down atomic.Bool // refuse every request with 503
+	ln   *trackingListener
+}
+
+// cut closes every TCP connection the server accepted, WebSocket ones included (which
+// httptest.Server.CloseClientConnections does not see once hijacked): a network failure.
+func (ts *clientTestServer) cut() { ts.ln.closeAll() }
+
+// trackingListener remembers the connections it accepted.
+type trackingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *trackingListener) closeAll() {
+	l.mu.Lock()
+	conns := l.conns
+	l.conns = nil
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 func startClientServer(t *testing.T, opts *ServerOptions, setup func(io *Server)) *clientTestServer {
@@ -38,13 +71,16 @@ func startClientServer(t *testing.T, opts *ServerOptions, setup func(io *Server)
 	if setup != nil {
 		setup(ts.io)
 	}
-	ts.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts.http = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ts.down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
 		ts.io.ServeHTTP(w, r)
 	}))
+	ts.ln = &trackingListener{Listener: ts.http.Listener}
+	ts.http.Listener = ts.ln
+	ts.http.Start()
 	ts.url = ts.http.URL
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
