@@ -28,6 +28,16 @@ func (s *ClientSocket) EmitWithAck(ctx context.Context, event string, args ...an
 	return s.emit(ctx, event, args, false)
 }
 
+// EmitWithAckFunc sends an event asking for an acknowledgement, and returns without waiting:
+// fn gets the answer, or the error EmitWithAck would return, on the goroutine that runs the
+// socket's handlers, in order with them, as the JavaScript client's ack callbacks are. ctx
+// bounds the wait as for EmitWithAck. The error is for an event that could not be emitted, in
+// which case fn is not called.
+func (s *ClientSocket) EmitWithAckFunc(ctx context.Context, fn func(args Args, err error), event string, args ...any) error {
+	_, err := s.emitFunc(ctx, fn, event, args, false)
+	return err
+}
+
 // Volatile returns an emitter whose events are dropped, rather than buffered, while the
 // socket is disconnected: for values that are stale by the time a connection comes back.
 func (s *ClientSocket) Volatile() ClientEmitter { return ClientEmitter{s: s} }
@@ -49,6 +59,11 @@ func (e ClientEmitter) EmitWithAck(ctx context.Context, event string, args ...an
 
 // emit sends, buffers or drops an event; with a ctx it asks for an acknowledgement and waits.
 func (s *ClientSocket) emit(ctx context.Context, event string, args []any, volatile bool) (Args, error) {
+	return s.emitFunc(ctx, nil, event, args, volatile)
+}
+
+// emitFunc is emit, with fn to receive the acknowledgement rather than waiting for it.
+func (s *ClientSocket) emitFunc(ctx context.Context, fn func(Args, error), event string, args []any, volatile bool) (Args, error) {
 	if reservedEvents[event] {
 		return Args{}, fmt.Errorf("%w %q", ErrReservedEvent, event)
 	}
@@ -75,7 +90,12 @@ func (s *ClientSocket) emit(ctx context.Context, event string, args []any, volat
 	if ctx != nil {
 		p.id = s.nextAck
 		s.nextAck++
-		ack = &clientAck{reply: make(chan clientAckResult, 1)}
+		ack = &clientAck{fn: fn}
+		if fn == nil {
+			ack.reply = make(chan clientAckResult, 1)
+		} else {
+			s.ackDeadline(ctx, event, p, ack)
+		}
 		s.acks[p.id] = ack
 	}
 	var cc *clientConn
@@ -87,7 +107,7 @@ func (s *ClientSocket) emit(ctx context.Context, event string, args []any, volat
 		}
 	case volatile:
 		if ack != nil {
-			delete(s.acks, p.id)
+			s.forget(p.id, ack)
 		}
 		s.mu.Unlock()
 		if ack != nil {
@@ -96,7 +116,7 @@ func (s *ClientSocket) emit(ctx context.Context, event string, args []any, volat
 		return Args{}, nil
 	case len(s.buffer) >= s.c.opts.SendBufferSize:
 		if ack != nil {
-			delete(s.acks, p.id)
+			s.forget(p.id, ack)
 		}
 		s.mu.Unlock()
 		return Args{}, ErrSendBufferFull
@@ -116,13 +136,18 @@ func (s *ClientSocket) emit(ctx context.Context, event string, args []any, volat
 		if err := cc.send(p); err != nil {
 			if !s.rebuffer(p, volatile, err) {
 				if ack != nil {
-					s.dropAck(p.id)
+					s.mu.Lock()
+					s.forget(p.id, ack)
+					s.mu.Unlock()
 				}
 				return Args{}, err
 			}
 		}
 	}
-	if ack == nil {
+	switch {
+	case ack == nil:
+		return Args{}, nil
+	case fn != nil:
 		return Args{}, nil
 	}
 	return s.awaitAck(ctx, event, p, ack)
@@ -153,6 +178,36 @@ func (s *ClientSocket) awaitAck(ctx context.Context, event string, p *packet, ac
 	return Args{}, fmt.Errorf("socketio: acknowledgement of %q: %w", event, ctx.Err())
 }
 
+// forget drops an acknowledgement that will not be awaited; s.mu is held.
+func (s *ClientSocket) forget(id int64, ack *clientAck) {
+	delete(s.acks, id)
+	if ack.stop != nil {
+		ack.stop()
+	}
+}
+
+// ackDeadline fails the callback of p's acknowledgement when ctx ends first; s.mu is held.
+func (s *ClientSocket) ackDeadline(ctx context.Context, event string, p *packet, ack *clientAck) {
+	cancel := func() {}
+	if _, ok := ctx.Deadline(); !ok && s.c.opts.AckTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, s.c.opts.AckTimeout)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		defer cancel()
+		s.mu.Lock()
+		if s.acks[p.id] != ack {
+			s.mu.Unlock()
+			return // answered or failed meanwhile
+		}
+		delete(s.acks, p.id)
+		s.buffer = slices.DeleteFunc(s.buffer, func(q *packet) bool { return q == p })
+		s.mu.Unlock()
+		err := fmt.Errorf("socketio: acknowledgement of %q: %w", event, ctx.Err())
+		s.exec.submit(func() { s.safely("acknowledgement callback", func() { ack.fn(Args{}, err) }) })
+	})
+	ack.stop = func() bool { defer cancel(); return stop() }
+}
+
 // rebuffer keeps a packet that did not go out because its connection was closing, to send
 // after the reconnection, unless it is volatile or nobody awaits its ack any more.
 func (s *ClientSocket) rebuffer(p *packet, volatile bool, err error) bool {
@@ -174,12 +229,6 @@ func (s *ClientSocket) rebuffer(p *packet, volatile bool, err error) bool {
 	}
 	s.buffer = append(s.buffer, p)
 	return true
-}
-
-func (s *ClientSocket) dropAck(id int64) {
-	s.mu.Lock()
-	delete(s.acks, id)
-	s.mu.Unlock()
 }
 
 // flush sends what was emitted while disconnected, after a join on cc. Emits wait behind it,

@@ -76,10 +76,11 @@ func (s *ClientSocket) onRefused(cc *clientConn, p *packet) {
 	}
 	s.state, s.cc, s.everJoined, s.flushing = clientIdle, nil, false, false
 	waiters := s.takeWaiters()
-	s.failAcks(ce, true)
+	failed := s.failAcks(true)
 	s.buffer = nil
 	hooks := s.onConnErr
 	s.mu.Unlock()
+	s.resolveAll(failed, ce)
 	s.exec.submit(func() {
 		for _, f := range hooks {
 			s.safely("connect error hook", func() { f(ce) })
@@ -102,9 +103,10 @@ func (s *ClientSocket) onServerDisconnect(cc *clientConn) {
 	prev := s.state
 	s.state, s.cc, s.everJoined, s.flushing = clientIdle, nil, false, false
 	waiters := s.takeWaiters()
-	s.failAcks(ErrDisconnected, true)
+	failed := s.failAcks(true)
 	s.buffer = nil
 	s.mu.Unlock()
+	s.resolveAll(failed, ErrDisconnected)
 	for _, w := range waiters {
 		w <- ErrDisconnected
 	}
@@ -182,5 +184,5 @@ func (s *ClientSocket) onAck(p *packet) {
 	if err != nil {
 		return
 	}
-	a.reply <- clientAckResult{args: Args{raw: raw, attachments: p.attachments}}
+	s.resolve(a, clientAckResult{args: Args{raw: raw, attachments: p.attachments}})
 }

@@ -49,10 +49,12 @@ type ClientSocket struct {
 	everJoined bool      // joined since the last time the socket was idle: a loss means rejoin
 }
 
-// clientAck is an acknowledgement awaited by EmitWithAck.
+// clientAck is an acknowledgement awaited by EmitWithAck, or by an EmitWithAckFunc callback.
 type clientAck struct {
-	reply chan clientAckResult // buffered: the answer never waits
-	sent  bool                 // the packet went out; a lost connection cannot answer it
+	reply chan clientAckResult       // buffered: the answer never waits; nil with fn
+	fn    func(args Args, err error) // run on the handlers' goroutine
+	stop  func() bool                // stops fn's deadline
+	sent  bool                       // the packet went out; a lost connection cannot answer it
 }
 
 type clientAckResult struct {
@@ -270,9 +272,10 @@ func (s *ClientSocket) terminate(reason DisconnectReason, polite bool, err error
 	prev, cc := s.state, s.cc
 	s.state, s.cc, s.everJoined, s.flushing = clientIdle, nil, false, false
 	waiters := s.takeWaiters()
-	s.failAcks(err, true)
+	failed := s.failAcks(true)
 	s.buffer = nil
 	s.mu.Unlock()
+	s.resolveAll(failed, err)
 	for _, w := range waiters {
 		w <- err
 	}
@@ -302,8 +305,9 @@ func (s *ClientSocket) connLost(cc *clientConn, reason DisconnectReason) {
 	} else {
 		s.state = clientIdle
 	}
-	s.failAcks(ErrDisconnected, false)
+	failed := s.failAcks(false)
 	s.mu.Unlock()
+	s.resolveAll(failed, ErrDisconnected)
 	err := fmt.Errorf("socketio: joining %s: %w", s.nsp, &ConnectionLostError{Reason: reason})
 	for _, w := range waiters {
 		w <- err
@@ -319,15 +323,39 @@ func (s *ClientSocket) takeWaiters() []chan error {
 	return w
 }
 
-// failAcks fails the acknowledgements awaited: all of them, or those whose packet went out
-// (the others are still in the buffer, to be sent after a reconnection). s.mu is held.
-func (s *ClientSocket) failAcks(err error, all bool) {
+// failAcks takes the acknowledgements awaited that cannot come any more, for resolveAll: all
+// of them, or those whose packet went out (the others are still in the buffer, to be sent
+// after a reconnection). s.mu is held.
+func (s *ClientSocket) failAcks(all bool) []*clientAck {
+	var failed []*clientAck
 	for id, a := range s.acks {
 		if all || a.sent {
-			a.reply <- clientAckResult{err: err}
+			failed = append(failed, a)
 			delete(s.acks, id)
 		}
 	}
+	return failed
+}
+
+// resolveAll fails acks with err; s.mu is not held, since a callback waits for room in the
+// handler queue.
+func (s *ClientSocket) resolveAll(acks []*clientAck, err error) {
+	for _, a := range acks {
+		s.resolve(a, clientAckResult{err: err})
+	}
+}
+
+// resolve delivers an acknowledgement's outcome, once: to EmitWithAck, or to the callback,
+// which runs in order with the socket's handlers.
+func (s *ClientSocket) resolve(a *clientAck, r clientAckResult) {
+	if a.fn == nil {
+		a.reply <- r
+		return
+	}
+	if a.stop != nil {
+		a.stop()
+	}
+	s.exec.submit(func() { s.safely("acknowledgement callback", func() { a.fn(r.args, r.err) }) })
 }
 
 func (s *ClientSocket) runDisconnect(reason DisconnectReason) {

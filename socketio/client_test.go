@@ -417,3 +417,43 @@ func TestClientConcurrentUse(t *testing.T) {
 	}
 	closers.Wait()
 }
+
+func TestClientEmitWithAckFunc(t *testing.T) {
+	ts := startClientServer(t, nil, clientEchoApp)
+	var mu sync.Mutex
+	var order []string
+	add := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	done := make(chan struct{}, 2)
+	c := dialTest(t, ts.url, &ClientOptions{AckTimeout: 100 * time.Millisecond}, func(c *Client) {
+		c.OnAny(func(event string, args []any) { add(eventLine(event, args)) })
+	})
+	// The server emits message-back before it acknowledges the next event: the callback runs
+	// after the handler of the event that came first.
+	c.Emit("message", 1)
+	err := c.EmitWithAckFunc(context.Background(), func(a Args, err error) {
+		add(fmt.Sprint("ack ", a.Values(), err))
+		done <- struct{}{}
+	}, "message-with-ack", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No answer: the callback gets the deadline error.
+	err = c.EmitWithAckFunc(context.Background(), func(a Args, err error) {
+		add(fmt.Sprint("timeout ", errors.Is(err, context.DeadlineExceeded)))
+		done <- struct{}{}
+	}, "ignored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"auth {}", "message-back 1", "ack [2] <nil>", "timeout true"}; fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Fatalf("order %q, want %q", order, want)
+	}
+}

@@ -35,6 +35,9 @@ type connectOptions struct {
 }
 
 func runConnect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if isSocketIO(args) {
+		return runConnectSIO(ctx, args, stdin, stdout, stderr)
+	}
 	opts, done, code := parseConnectArgs(args, stdout, stderr)
 	if done {
 		return code
@@ -78,7 +81,8 @@ func parseConnectArgs(args []string, stdout, stderr io.Writer) (opts connectOpti
 	fs.Usage = usageFunc(fs, "tether connect URL [flags]",
 		"Connects to the WebSocket server at URL (ws:// or wss://). Each line read from stdin\n"+
 			"is sent as a text message; each message received is printed on its own line.\n"+
-			"At the end of stdin the connection is closed normally (1000).")
+			"At the end of stdin the connection is closed normally (1000).\n"+
+			"An http:// or https:// URL, or --socketio, speaks Socket.IO: see tether connect --socketio -h.")
 
 	var positional []string
 	for {
@@ -125,8 +129,8 @@ func parseConnectArgs(args []string, stdout, stderr io.Writer) (opts connectOpti
 	return opts, false, 0
 }
 
-// checkURL accepts only WebSocket URLs, with a hint for the HTTP URLs that
-// Socket.IO clients use.
+// checkURL accepts only WebSocket URLs: http:// and https:// ones went to
+// the Socket.IO mode.
 func checkURL(raw string) error {
 	if !strings.Contains(raw, "://") {
 		return fmt.Errorf("bad URL %q: the scheme must be ws:// or wss://", raw)
@@ -137,8 +141,6 @@ func checkURL(raw string) error {
 	}
 	switch u.Scheme {
 	case "ws", "wss":
-	case "http", "https":
-		return fmt.Errorf("bad URL %q: Socket.IO (http:// and https:// URLs) is not supported yet; use ws:// or wss:// for a WebSocket server", raw)
 	default:
 		return fmt.Errorf("bad URL %q: the scheme must be ws:// or wss://", raw)
 	}
