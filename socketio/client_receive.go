@@ -40,10 +40,19 @@ func (s *ClientSocket) onJoined(cc *clientConn, p *packet) {
 	}
 	s.pid = d.PID
 	s.flushing = len(s.buffer) > 0
+	early := s.early
+	s.early = nil
+	for _, e := range early {
+		s.trackOffset(e)
+	}
 	waiters := s.takeWaiters()
 	hooks := s.onConnect
 	s.mu.Unlock()
 
+	// As in the JavaScript client: the events that came first, then the connect hooks.
+	for _, e := range early {
+		s.exec.submit(func() { s.handleEvent(cc, e) })
+	}
 	s.exec.submit(func() {
 		for _, f := range hooks {
 			s.safely("connect hook", f)
@@ -74,7 +83,7 @@ func (s *ClientSocket) onRefused(cc *clientConn, p *packet) {
 		s.mu.Unlock()
 		return
 	}
-	s.state, s.cc, s.everJoined, s.flushing = clientIdle, nil, false, false
+	s.state, s.cc, s.everJoined, s.flushing, s.early = clientIdle, nil, false, false, nil
 	waiters := s.takeWaiters()
 	failed := s.failAcks(true)
 	s.buffer = nil
@@ -101,7 +110,7 @@ func (s *ClientSocket) onServerDisconnect(cc *clientConn) {
 		return
 	}
 	prev := s.state
-	s.state, s.cc, s.everJoined, s.flushing = clientIdle, nil, false, false
+	s.state, s.cc, s.everJoined, s.flushing, s.early = clientIdle, nil, false, false, nil
 	waiters := s.takeWaiters()
 	failed := s.failAcks(true)
 	s.buffer = nil
@@ -119,22 +128,37 @@ func (s *ClientSocket) onServerDisconnect(cc *clientConn) {
 // onEvent keeps the recovery offset and queues the event for the handlers.
 func (s *ClientSocket) onEvent(cc *clientConn, p *packet) {
 	s.mu.Lock()
-	if s.cc != cc || s.state != clientConnected {
+	switch {
+	case s.cc == cc && s.state == clientConnecting && len(s.early) < maxEarlyEvents:
+		// Node's server sends the events a recovered session missed before its CONNECT.
+		s.early = append(s.early, p)
+		s.mu.Unlock()
+		return
+	case s.cc != cc || s.state != clientConnected:
 		s.mu.Unlock()
 		return // for a join abandoned, or crossed with a DISCONNECT
 	}
-	// The JavaScript client's rule: with a session to recover, the last argument of an event
-	// without ack id, when a string, is the offset to send back on reconnecting.
-	if s.pid != "" && p.id == noID && len(p.args) > 1 {
-		if last := p.args[len(p.args)-1]; firstByte(last) == '"' {
-			var off string
-			if json.Unmarshal(last, &off) == nil {
-				s.offset = off
-			}
-		}
-	}
+	s.trackOffset(p)
 	s.mu.Unlock()
 	s.exec.submit(func() { s.handleEvent(cc, p) })
+}
+
+// maxEarlyEvents bounds the events kept while a join is answered.
+const maxEarlyEvents = 10_000
+
+// trackOffset applies the JavaScript client's rule: with a session to recover, the last
+// argument of an event without ack id, when a string, is the offset to send back on
+// reconnecting. s.mu is held.
+func (s *ClientSocket) trackOffset(p *packet) {
+	if s.pid == "" || p.id != noID || len(p.args) < 2 {
+		return
+	}
+	if last := p.args[len(p.args)-1]; firstByte(last) == '"' {
+		var off string
+		if json.Unmarshal(last, &off) == nil {
+			s.offset = off
+		}
+	}
 }
 
 func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {

@@ -45,6 +45,7 @@ type ClientSocket struct {
 	nextAck    int64
 	acks       map[int64]*clientAck
 	buffer     []*packet // emitted while disconnected, in order
+	early      []*packet // events received while joining: Node sends missed ones before CONNECT
 	flushing   bool      // the buffer is being sent: new emits queue behind it
 	everJoined bool      // joined since the last time the socket was idle: a loss means rejoin
 }
@@ -270,7 +271,7 @@ func (s *ClientSocket) Close() error {
 func (s *ClientSocket) terminate(reason DisconnectReason, polite bool, err error) {
 	s.mu.Lock()
 	prev, cc := s.state, s.cc
-	s.state, s.cc, s.everJoined, s.flushing = clientIdle, nil, false, false
+	s.state, s.cc, s.everJoined, s.flushing, s.early = clientIdle, nil, false, false, nil
 	waiters := s.takeWaiters()
 	failed := s.failAcks(true)
 	s.buffer = nil
@@ -298,7 +299,7 @@ func (s *ClientSocket) connLost(cc *clientConn, reason DisconnectReason) {
 		return
 	}
 	prev := s.state
-	s.cc, s.flushing = nil, false
+	s.cc, s.flushing, s.early = nil, false, nil
 	waiters := s.takeWaiters()
 	if s.everJoined {
 		s.state = clientReconnecting

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"reflect"
 	"strings"
@@ -430,6 +431,151 @@ func TestGoClientNodeRestart(t *testing.T) {
 				prefix: "listening on ",
 			}
 			testReconnectAfterRestart(t, srv, mode)
+		})
+	}
+}
+
+// cutProxy forwards TCP connections to a server and can cut them all at once, or refuse new
+// ones: a network failure between a client and a server that stays up.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	down  bool
+	conns []net.Conn
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut(false)
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *cutProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, s)
+		p.mu.Unlock()
+		for _, pair := range [][2]net.Conn{{c, s}, {s, c}} {
+			p.wg.Go(func() {
+				_, _ = io.Copy(pair[0], pair[1])
+				pair[0].Close()
+				pair[1].Close()
+			})
+		}
+	}
+}
+
+// cut closes every connection, and refuses new ones while down.
+func (p *cutProxy) cut(down bool) {
+	p.mu.Lock()
+	conns := p.conns
+	p.conns, p.down = nil, down
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+func (p *cutProxy) setDown(down bool) {
+	p.mu.Lock()
+	p.down = down
+	p.mu.Unlock()
+}
+
+// TestGoClientNodeRecovery cuts the network between a client and Node's socket.io with
+// recovery on: the client comes back with its session (same id, same rooms), gets what was
+// emitted to it meanwhile, and sends what it buffered.
+func TestGoClientNodeRecovery(t *testing.T) {
+	t.Parallel()
+	url := startListening(t, "node sio-reference-server.mjs --recovery",
+		[]string{"node", "node/sio-reference-server.mjs", "0", "--recovery"}, "listening on ")
+	for mode := range goClientTransports {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			proxy := startCutProxy(t, strings.TrimPrefix(url, "http://"))
+			connects := make(chan struct{}, 8)
+			reasons := make(chan socketio.DisconnectReason, 8)
+			var l eventLog
+			a := newGoClient(t, "http://"+proxy.ln.Addr().String(), goClientTransports[mode], &socketio.ClientOptions{
+				ReconnectionDelay:    20 * time.Millisecond,
+				ReconnectionDelayMax: 100 * time.Millisecond,
+			}, func(c *socketio.Client) {
+				l = logEvents(c.ClientSocket)
+				c.OnConnect(func() { connects <- struct{}{} })
+				c.OnDisconnect(func(r socketio.DisconnectReason) { reasons <- r })
+			})
+			<-connects
+			l.wait(t, "auth", nil)
+			room := "recovery-" + a.ID()
+			if _, err := a.EmitWithAck(goCtx(t), "join", room); err != nil {
+				t.Fatal(err)
+			}
+			b := newGoClient(t, url, goClientTransports[mode], nil, nil)
+			id := a.ID()
+
+			proxy.cut(true)
+			<-reasons
+			if err := b.Emit("to-room", room, "missed", []byte{5}); err != nil {
+				t.Fatal(err)
+			}
+			// Node handles b's packets in order: once this answer is in, the one before has
+			// been stored for a. The pause lets Node see a's connection go, which on
+			// long-polling it may only learn from its heartbeat (300 ms + 200 ms here).
+			if _, err := b.EmitWithAck(goCtx(t), "message-with-ack"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(700 * time.Millisecond)
+			if err := a.Emit("message", "buffered"); err != nil {
+				t.Fatal(err)
+			}
+			proxy.setDown(false)
+
+			select {
+			case <-connects:
+			case <-time.After(20 * time.Second):
+				t.Fatal("no reconnection within 20s")
+			}
+			if !a.Recovered() || a.ID() != id {
+				t.Fatalf("recovered %v, id %q, want %q", a.Recovered(), a.ID(), id)
+			}
+			sameArgs(t, "missed room-message", withoutOffset(l.wait(t, "room-message", nil), true), []any{"missed", []byte{5}})
+			sameArgs(t, "buffered", withoutOffset(l.wait(t, "message-back", nil), true), []any{"buffered"})
+			// Still in the room.
+			if err := b.Emit("to-room", room, "after"); err != nil {
+				t.Fatal(err)
+			}
+			sameArgs(t, "room-message", withoutOffset(l.wait(t, "room-message", nil), true), []any{"after"})
 		})
 	}
 }
