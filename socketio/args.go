@@ -18,8 +18,14 @@ var (
 	marshalerType = reflect.TypeFor[json.Marshaler]()
 )
 
-// encodeArgs encodes values as a JSON array, taking every []byte out into an attachment.
+// encodeArgs encodes values as a JSON array, taking every []byte out into an attachment. An
+// Args among the values stands for its arguments, passed on as they were received.
 func encodeArgs(values []any) (json.RawMessage, [][]byte, error) {
+	for _, v := range values {
+		if _, ok := v.(Args); ok {
+			return encodeWithArgs(values)
+		}
+	}
 	binary := false
 	for _, v := range values {
 		if hasBinary(reflect.ValueOf(v), 0) {
@@ -258,6 +264,11 @@ func replacePlaceholders(v any, attachments [][]byte, conv func([]byte) any) any
 // Args holds the arguments of an acknowledgement or event received: JSON values and the binary
 // attachments their placeholders point at. Decode them into Go values with Decode, or take
 // them as generic values with Values.
+//
+// Passed among the arguments of an emit or an acknowledgement, an Args stands for its
+// arguments, sent exactly as they were received: the way to pass on what a client sent without
+// knowing its shape. A handler receives the remaining arguments of an event as an Args when its
+// last parameter has that type.
 type Args struct {
 	raw         []json.RawMessage
 	attachments [][]byte
@@ -357,3 +368,72 @@ func decodeArg(raw json.RawMessage, attachments [][]byte, dst any) error {
 }
 
 func rawBytes(b []byte) any { return b }
+
+// encodeWithArgs is encodeArgs for values among which are Args: their JSON is copied as it
+// was received, so that whatever encoding/json would not reproduce (strings with lone UTF-16
+// surrogates, say, which JavaScript clients can send) goes back unchanged.
+func encodeWithArgs(values []any) (json.RawMessage, [][]byte, error) {
+	out := []byte{'['}
+	var attachments [][]byte
+	for _, v := range values {
+		if a, ok := v.(Args); ok {
+			base := len(attachments)
+			for _, raw := range a.raw {
+				if len(out) > 1 {
+					out = append(out, ',')
+				}
+				if base > 0 && len(a.attachments) > 0 && bytes.Contains(raw, []byte("_placeholder")) {
+					var err error
+					if raw, err = shiftPlaceholders(raw, base); err != nil {
+						return nil, nil, err
+					}
+				}
+				out = append(out, raw...)
+			}
+			attachments = append(attachments, a.attachments...)
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		tree, err := toTree(reflect.ValueOf(v), &attachments, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := json.Marshal(tree)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, b...)
+	}
+	return append(out, ']'), attachments, nil
+}
+
+// shiftPlaceholders adds base to the attachment numbers of the placeholders in raw.
+func shiftPlaceholders(raw json.RawMessage, base int) (json.RawMessage, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	var shift func(v any) any
+	shift = func(v any) any {
+		switch v := v.(type) {
+		case []any:
+			for i, e := range v {
+				v[i] = shift(e)
+			}
+		case map[string]any:
+			if ph, ok := v["_placeholder"]; ok && ph == true {
+				if num, ok := v["num"].(float64); ok {
+					v["num"] = int(num) + base
+				}
+				return v
+			}
+			for k, e := range v {
+				v[k] = shift(e)
+			}
+		}
+		return v
+	}
+	return json.Marshal(shift(v))
+}

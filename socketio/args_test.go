@@ -98,3 +98,21 @@ func FuzzResolveArgs(f *testing.F) {
 		}
 	})
 }
+
+func TestArgsPassedOnUnchanged(t *testing.T) {
+	// Lone surrogates, which encoding/json would replace, and binary in the received arguments.
+	received := Args{
+		raw:         []json.RawMessage{json.RawMessage(`"\ud800"`), json.RawMessage(`{"b":{"_placeholder":true,"num":0}}`)},
+		attachments: [][]byte{[]byte("xyz")},
+	}
+	data, atts, err := encodeArgs([]any{"ev", received})
+	if err != nil || string(data) != `["ev","\ud800",{"b":{"_placeholder":true,"num":0}}]` || len(atts) != 1 {
+		t.Fatalf("%s %q %v", data, atts, err)
+	}
+	// After another binary value, the placeholders are renumbered.
+	data, atts, err = encodeArgs([]any{[]byte("first"), received})
+	if err != nil || string(data) != `[{"_placeholder":true,"num":0},"\ud800",{"b":{"_placeholder":true,"num":1}}]` ||
+		len(atts) != 2 || string(atts[1]) != "xyz" {
+		t.Fatalf("%s %q %v", data, atts, err)
+	}
+}

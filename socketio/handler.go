@@ -14,6 +14,7 @@ type Ack func(args ...any) error
 var (
 	socketType = reflect.TypeFor[*Socket]()
 	ackType    = reflect.TypeFor[Ack]()
+	argsType   = reflect.TypeFor[Args]()
 )
 
 // handler is an event handler whose parameters are ordinary Go types, checked once when it is
@@ -23,11 +24,12 @@ type handler struct {
 	in         []reflect.Type
 	withSocket bool // the first parameter is the *Socket
 	ackAt      int  // the position of the Ack parameter, or -1
-	variadic   bool // the last parameter takes the remaining arguments
+	variadic   bool // the last parameter takes the remaining arguments, decoded
+	rest       bool // the last parameter is an Args, taking the remaining arguments as received
 	args       int  // the parameters that take one argument each
 }
 
-// newHandler checks fn's shape: func([*Socket,] params..., [Ack,] [...T]) [results...]. A
+// newHandler checks fn's shape: func([*Socket,] params..., [Ack,] [...T | Args]) [results...]. A
 // wrong shape is a programming error, reported by a panic when the handler is registered.
 func newHandler(fn any, socketAllowed bool) *handler {
 	v := reflect.ValueOf(fn)
@@ -51,6 +53,11 @@ func newHandler(fn any, socketAllowed bool) *handler {
 			}
 			h.ackAt = i
 		case h.variadic && i == t.NumIn()-1:
+		case p == argsType:
+			if i != t.NumIn()-1 || h.variadic {
+				panic(fmt.Sprintf("socketio: handler %s: an Args parameter must be the last", t))
+			}
+			h.rest = true
 		default:
 			h.args++
 		}
@@ -70,6 +77,8 @@ func (h *handler) call(s *Socket, event string, args []json.RawMessage, attachme
 			in[i] = reflect.ValueOf(s)
 		case i == h.ackAt:
 			in[i] = reflect.ValueOf(ack)
+		case h.rest && i == last:
+			in[i] = reflect.ValueOf(Args{raw: args[min(next, len(args)):], attachments: attachments})
 		case h.variadic && i == last:
 			rest := reflect.MakeSlice(t, 0, max(len(args)-next, 0))
 			for ; next < len(args); next++ {

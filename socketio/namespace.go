@@ -98,7 +98,8 @@ func (n *Namespace) OnDisconnect(f func(s *Socket, reason DisconnectReason)) {
 // whose parameters are, in order: optionally the *Socket; any number of parameters of ordinary
 // Go types into which the event's arguments are decoded with encoding/json (binary values into
 // []byte; into an any, JSON's generic values with binary as []byte); optionally one Ack; and
-// optionally a final variadic parameter taking the remaining arguments. Missing arguments
+// optionally a final variadic parameter taking the remaining arguments, or a final Args taking
+// them as received (to pass them on unchanged). Missing arguments
 // leave zero values. What the handler returns is sent as the acknowledgement, when the client
 // asked for one. For example:
 //

@@ -137,6 +137,10 @@ func TestConnectAndEvents(t *testing.T) {
 			url := startServer(t, nil, func(s *Server) {
 				s.Of("/").On("echo", func(s *Socket, args ...any) { s.Emit("echo-back", args...) })
 				s.Of("/").On("sum", func(a, b int) int { return a + b })
+				s.Of("/").On("relay", func(s *Socket, ack Ack, first string, rest Args) {
+					s.Emit("relayed", rest)
+					ack(first, rest)
+				})
 				s.Of("/").On("upload", func(ack Ack, name string, data []byte) {
 					ack(name, len(data), data)
 				})
@@ -153,6 +157,12 @@ func TestConnectAndEvents(t *testing.T) {
 			c.send(`451-9["upload","f",{"_placeholder":true,"num":0}]`, []byte("abc"))
 			c.expect(`461-9["f",3,{"_placeholder":true,"num":0}]`)
 			c.expect(`<bin:abc>`)
+			// Args pass arguments on exactly as received, lone surrogates and binary included.
+			c.send(`451-5["relay","a","\ud800",{"_placeholder":true,"num":0}]`, []byte("bin"))
+			c.expect(`451-["relayed","\ud800",{"_placeholder":true,"num":0}]`)
+			c.expect(`<bin:bin>`)
+			c.expect(`461-5["a","\ud800",{"_placeholder":true,"num":0}]`)
+			c.expect(`<bin:bin>`)
 			// A mismatch is reported and the handler not called: the next event still works.
 			c.send(`423["sum","x",1]`)
 			c.send(`424["sum",1,1]`)

@@ -145,38 +145,39 @@ func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {
 	sio := socketio.NewServer(opts)
 
 	// Events without a handler, and so unknown events, are ignored: no
-	// reply and no acknowledgement.
+	// reply and no acknowledgement. Arguments are taken as socketio.Args and
+	// sent back as they came, byte for byte, whatever their shape.
 	root := sio.Of("/")
 	root.OnConnect(emitAuth)
-	root.On("message", func(s *socketio.Socket, args ...any) {
-		s.Emit("message-back", args...)
+	root.On("message", func(s *socketio.Socket, args socketio.Args) {
+		s.Emit("message-back", args)
 	})
-	root.On("message-with-ack", func(_ *socketio.Socket, ack socketio.Ack, args ...any) {
-		ack(args...)
+	root.On("message-with-ack", func(ack socketio.Ack, args socketio.Args) {
+		ack(args)
 	})
 	root.On("join", func(s *socketio.Socket, ack socketio.Ack, room string) {
 		s.Join(room)
 		ack(room) // a no-op when the client asked for no ack
 	})
-	root.On("to-room", func(s *socketio.Socket, room string, args ...any) {
-		s.To(room).Emit("room-message", args...)
+	root.On("to-room", func(s *socketio.Socket, room string, args socketio.Args) {
+		s.To(room).Emit("room-message", args)
 	})
-	root.On("broadcast", func(s *socketio.Socket, args ...any) {
-		s.Broadcast().Emit("broadcast-back", args...)
+	root.On("broadcast", func(s *socketio.Socket, args socketio.Args) {
+		s.Broadcast().Emit("broadcast-back", args)
 	})
-	root.On("request-ack", func(s *socketio.Socket, args ...any) {
+	root.On("request-ack", func(s *socketio.Socket, args socketio.Args) {
 		// Wait for the answer on a goroutine of its own, as Node's server would: the socket's
 		// next events are handled meanwhile. The wait ends when the client answers, leaves, or
 		// takes longer than requestAckTimeout.
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), requestAckTimeout)
 			defer cancel()
-			res, err := s.EmitWithAck(ctx, "ack-me", args...)
+			res, err := s.EmitWithAck(ctx, "ack-me", args)
 			if err != nil {
 				log.Debug("request-ack: no acknowledgement", "id", s.ID(), "err", err)
 				return
 			}
-			s.Emit("ack-result", res.Values()...)
+			s.Emit("ack-result", res)
 		}()
 	})
 	root.On("disconnect-me", func(s *socketio.Socket) {
