@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/tether-rt/tether/internal/siotest"
 	"io"
 	"net"
 	"net/http"
@@ -31,51 +32,51 @@ func startChat(t *testing.T) string {
 
 func TestChatRoom(t *testing.T) {
 	base := startChat(t)
-	alice, bob, carol := dialSIO(t, base), dialSIO(t, base), dialSIO(t, base)
+	alice, bob, carol := siotest.Dial(t, base), siotest.Dial(t, base), siotest.Dial(t, base)
 
-	ack := alice.call("join", "alice", "lobby")
-	if len(ack) != 1 || !jsonEqual(ack[0], `{"room":"lobby","users":["alice"]}`) {
+	ack := alice.Call("join", "alice", "lobby")
+	if len(ack) != 1 || !siotest.JSONEqual(ack[0], `{"room":"lobby","users":["alice"]}`) {
 		t.Fatalf("alice's join ack: %s", ack)
 	}
-	ack = bob.call("join", "bob", "lobby")
-	if len(ack) != 1 || !jsonEqual(ack[0], `{"room":"lobby","users":["alice","bob"]}`) {
+	ack = bob.Call("join", "bob", "lobby")
+	if len(ack) != 1 || !siotest.JSONEqual(ack[0], `{"room":"lobby","users":["alice","bob"]}`) {
 		t.Fatalf("bob's join ack: %s", ack)
 	}
-	alice.expect("user joined", `"bob"`)
-	ack = carol.call("join", "carol", "garden")
-	if len(ack) != 1 || !jsonEqual(ack[0], `{"room":"garden","users":["carol"]}`) {
+	alice.Expect("user joined", `"bob"`)
+	ack = carol.Call("join", "carol", "garden")
+	if len(ack) != 1 || !siotest.JSONEqual(ack[0], `{"room":"garden","users":["carol"]}`) {
 		t.Fatalf("carol's join ack: %s", ack)
 	}
 
 	// Messages reach the room, sender included, and no other room.
-	alice.emit("chat message", "hello, lobby")
-	carol.emit("chat message", "hello, garden")
-	for _, c := range []*sioClient{alice, bob} {
-		c.expect("chat message", `{"from":"alice","text":"hello, lobby"}`)
+	alice.Emit("chat message", "hello, lobby")
+	carol.Emit("chat message", "hello, garden")
+	for _, c := range []*siotest.Client{alice, bob} {
+		c.Expect("chat message", `{"from":"alice","text":"hello, lobby"}`)
 	}
-	carol.expect("chat message", `{"from":"carol","text":"hello, garden"}`)
+	carol.Expect("chat message", `{"from":"carol","text":"hello, garden"}`)
 
 	// Typing goes to the others in the room.
-	bob.emit("typing", true)
-	alice.expect("typing", `{"name":"bob","typing":true}`)
+	bob.Emit("typing", true)
+	alice.Expect("typing", `{"name":"bob","typing":true}`)
 
 	// Bob moves to the garden: the lobby hears him leave, the garden him arrive.
-	ack = bob.call("join", "bob", "garden")
-	if len(ack) != 1 || !jsonEqual(ack[0], `{"room":"garden","users":["bob","carol"]}`) {
+	ack = bob.Call("join", "bob", "garden")
+	if len(ack) != 1 || !siotest.JSONEqual(ack[0], `{"room":"garden","users":["bob","carol"]}`) {
 		t.Fatalf("bob's second join ack: %s", ack)
 	}
-	alice.expect("user left", `"bob"`)
-	carol.expect("user joined", `"bob"`)
+	alice.Expect("user left", `"bob"`)
+	carol.Expect("user joined", `"bob"`)
 
 	// Carol leaves by closing her connection.
-	if err := carol.eio.Close(); err != nil {
+	if err := carol.Close(); err != nil {
 		t.Fatal(err)
 	}
-	bob.expect("user left", `"carol"`)
+	bob.Expect("user left", `"carol"`)
 
 	// A join without a name is refused in the ack.
-	ack = alice.call("join", " ", "lobby")
-	if len(ack) != 1 || !jsonEqual(ack[0], `{"error":"a name and a room are needed"}`) {
+	ack = alice.Call("join", " ", "lobby")
+	if len(ack) != 1 || !siotest.JSONEqual(ack[0], `{"error":"a name and a room are needed"}`) {
 		t.Fatalf("nameless join ack: %s", ack)
 	}
 }

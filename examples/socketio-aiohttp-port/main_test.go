@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"github.com/tether-rt/tether/internal/siotest"
 	"io"
 	"net"
 	"net/http"
@@ -66,10 +67,10 @@ func nextLine(t *testing.T, lines <-chan string) string {
 
 func TestPrintsMessages(t *testing.T) {
 	base, lines := startTutorial(t, t.TempDir())
-	c := dialSIO(t, base)
+	c := siotest.Dial(t, base)
 	for _, msg := range []string{"Hello, server!", "κόσμε"} {
-		c.emit("message", msg)
-		if got, want := nextLine(t, lines), "Socket ID: "+c.sid; got != want {
+		c.Emit("message", msg)
+		if got, want := nextLine(t, lines), "Socket ID: "+c.SID(); got != want {
 			t.Fatalf("printed %q, want %q", got, want)
 		}
 		if got := nextLine(t, lines); got != msg {

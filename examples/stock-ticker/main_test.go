@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/tether-rt/tether/internal/siotest"
 	"net"
 	"testing"
 	"time"
@@ -29,9 +30,9 @@ func startTicker(t *testing.T) string {
 }
 
 // nextPrice reads the next event, which must be a "price".
-func nextPrice(t *testing.T, c *sioClient) quote {
+func nextPrice(t *testing.T, c *siotest.Client) quote {
 	t.Helper()
-	name, args := c.next()
+	name, args := c.Next()
 	var q quote
 	if name != "price" || len(args) != 1 || json.Unmarshal(args[0], &q) != nil || q.Price <= 0 || q.Time == 0 {
 		t.Fatalf("got %q %s, want a price", name, args)
@@ -40,9 +41,9 @@ func nextPrice(t *testing.T, c *sioClient) quote {
 }
 
 // subscribe calls event for symbol and checks the ack quotes it.
-func subscribe(t *testing.T, c *sioClient, event, symbol string) {
+func subscribe(t *testing.T, c *siotest.Client, event, symbol string) {
 	t.Helper()
-	ack := c.call(event, symbol)
+	ack := c.Call(event, symbol)
 	var r struct {
 		Symbol string  `json:"symbol"`
 		Price  float64 `json:"price"`
@@ -55,9 +56,9 @@ func subscribe(t *testing.T, c *sioClient, event, symbol string) {
 
 func TestTicker(t *testing.T) {
 	base := startTicker(t)
-	a, b := dialSIO(t, base), dialSIO(t, base)
-	for _, c := range []*sioClient{a, b} {
-		name, args := c.next()
+	a, b := siotest.Dial(t, base), siotest.Dial(t, base)
+	for _, c := range []*siotest.Client{a, b} {
+		name, args := c.Next()
 		var qs []quote
 		if name != "symbols" || len(args) != 1 || json.Unmarshal(args[0], &qs) != nil || len(qs) != 4 || qs[0].Symbol != "ACME" {
 			t.Fatalf("first event %q %s, want the four symbols", name, args)
@@ -92,7 +93,7 @@ func TestTicker(t *testing.T) {
 	// delivers in order, so that price comes before the GLOBEX price of
 	// the next tick, that is before the second GLOBEX price after the ack.
 	subscribe(t, a, "unsubscribe", "ACME")
-	a.pending = nil // sent before the ack
+	a.DropPending() // sent before the ack
 	for globex := 0; globex < 4; {
 		switch q := nextPrice(t, a); {
 		case q.Symbol == "GLOBEX":
@@ -103,8 +104,8 @@ func TestTicker(t *testing.T) {
 		}
 	}
 
-	ack := a.call("subscribe", "NOPE")
-	if len(ack) != 1 || !jsonEqual(ack[0], `{"error":"unknown symbol NOPE"}`) {
+	ack := a.Call("subscribe", "NOPE")
+	if len(ack) != 1 || !siotest.JSONEqual(ack[0], `{"error":"unknown symbol NOPE"}`) {
 		t.Fatalf("subscribe to an unknown symbol: ack %s", ack)
 	}
 }
