@@ -113,9 +113,18 @@ func sameArgs(t *testing.T, what string, got, want []any) {
 	}
 }
 
+// scenarioSizes are the sizes a server copes with: how many acknowledgements in one burst,
+// and how many bytes of text and binary in one large event.
+type scenarioSizes struct {
+	burst, text, binary int
+}
+
+// fullSizes suit servers without limits below the test app's 1,000,000-byte max payload.
+var fullSizes = scenarioSizes{burst: 50, text: 150_000, binary: 200_000}
+
 // runGoClientScenarios runs every scenario against the section 1 app at url, in one transport
 // mode; recovery says the server has connection state recovery on.
-func runGoClientScenarios(t *testing.T, url, mode string, recovery bool) {
+func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes scenarioSizes) {
 	tr := goClientTransports[mode]
 	t.Run("connect-auth", func(t *testing.T) {
 		var l eventLog
@@ -149,8 +158,8 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool) {
 			t.Fatalf("Decode: %q %q %v", s, b, err)
 		}
 		// Answers come back in order, whatever their number.
-		done := make(chan error, 50)
-		for i := range 50 {
+		done := make(chan error, sizes.burst)
+		for i := range sizes.burst {
 			if err := c.EmitWithAckFunc(goCtx(t), func(a socketio.Args, err error) {
 				var n int
 				if err == nil {
@@ -164,7 +173,7 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool) {
 				t.Fatal(err)
 			}
 		}
-		for range 50 {
+		for range sizes.burst {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
@@ -250,8 +259,8 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool) {
 	})
 	t.Run("large", func(t *testing.T) {
 		c := newGoClient(t, url, tr, nil, nil)
-		text := strings.Repeat("é", 150_000) // 300 kB of UTF-8
-		bin := make([]byte, 200_000)
+		text := strings.Repeat("é", sizes.text) // two bytes each in UTF-8
+		bin := make([]byte, sizes.binary)
 		for i := range bin {
 			bin[i] = byte(i)
 		}
@@ -282,7 +291,7 @@ func TestGoClientNode(t *testing.T) {
 			for mode := range goClientTransports {
 				t.Run(mode, func(t *testing.T) {
 					t.Parallel()
-					runGoClientScenarios(t, url, mode, recovery)
+					runGoClientScenarios(t, url, mode, recovery, fullSizes)
 				})
 			}
 		})
