@@ -11,8 +11,10 @@ import (
 
 // pythonSizes stay within what python-engineio 4.x (Debian's) accepts over long-polling: at
 // most 16 packets in one request ("Too many packets in payload"), and a request body that
-// its aiohttp glue reads whole (larger ones arrive cut: "Incorrect padding").
-var pythonSizes = scenarioSizes{burst: 10, text: 10_000, binary: 10_000}
+// arrives in one piece, since its aiohttp glue reads the body with one read(length), which
+// returns what has arrived so far (a body written in several pieces is cut: "Incorrect
+// padding"); Go's HTTP client writes through a 4 kB buffer.
+var pythonSizes = scenarioSizes{burst: 10, text: 1000, binary: 500}
 
 func TestGoClientPython(t *testing.T) {
 	t.Parallel()
