@@ -197,8 +197,12 @@ func (c *Client) pollWriter(poll *clientPoll) {
 	}
 }
 
+// clientMaxBatch bounds the packets of one POST: python-engineio refuses a payload of more
+// than 16 ("Too many packets in payload"), and the protocol sets no bound.
+const clientMaxBatch = 16
+
 // fillBatch adds queued packets to batch, pongs first, while the payload stays within the
-// server's maxPayload; a packet that does not fit waits in c.carry. Once Close was called and
+// server's maxPayload and clientMaxBatch packets; a packet that does not fit waits in c.carry. Once Close was called and
 // the queues are empty, it adds the close packet and reports it is the last batch.
 func (c *Client) fillBatch(batch []packet) ([]packet, bool) {
 	size := 0
@@ -206,6 +210,9 @@ func (c *Client) fillBatch(batch []packet) ([]packet, bool) {
 		size += clientPollSize(p) + 1
 	}
 	for {
+		if len(batch) >= clientMaxBatch {
+			return batch, false
+		}
 		var p packet
 		select {
 		case p = <-c.ctrlq:

@@ -38,7 +38,7 @@ func commands() []command {
 		{"serve", "run the demo: a Socket.IO chat page", runServe},
 		{"testserver", "run the Engine.IO/Socket.IO test server", runTestServer},
 		{"echo", "run the WebSocket echo test server", runEcho},
-		{"connect", "connect to a WebSocket server and exchange messages", runConnect},
+		{"connect", "connect to a WebSocket or Socket.IO server and exchange messages", runConnect},
 		{"help", "list the commands", runHelp},
 	}
 }
