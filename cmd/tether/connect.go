@@ -133,7 +133,7 @@ func parseConnectArgs(args []string, stdout, stderr io.Writer) (opts connectOpti
 // the Socket.IO mode.
 func checkURL(raw string) error {
 	if !strings.Contains(raw, "://") {
-		return fmt.Errorf("bad URL %q: the scheme must be ws:// or wss://", raw)
+		return fmt.Errorf("bad URL %q: the scheme must be ws:// or wss:// (WebSocket), or http:// or https:// (Socket.IO)", raw)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -142,7 +142,7 @@ func checkURL(raw string) error {
 	switch u.Scheme {
 	case "ws", "wss":
 	default:
-		return fmt.Errorf("bad URL %q: the scheme must be ws:// or wss://", raw)
+		return fmt.Errorf("bad URL %q: the scheme must be ws:// or wss:// (WebSocket), or http:// or https:// (Socket.IO)", raw)
 	}
 	if u.Host == "" {
 		return fmt.Errorf("bad URL %q: no host", raw)
