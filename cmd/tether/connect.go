@@ -84,22 +84,9 @@ func parseConnectArgs(args []string, stdout, stderr io.Writer) (opts connectOpti
 			"At the end of stdin the connection is closed normally (1000).\n"+
 			"An http:// or https:// URL, or --socketio, speaks Socket.IO: see tether connect --socketio -h.")
 
-	var positional []string
-	for {
-		if done, code := parseFlags(fs, args, stdout, stderr); done {
-			return opts, true, code
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		// After "--" every argument is positional.
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			positional = append(positional, rest...)
-			break
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+	positional, done, code := parseInterspersed(fs, args, stdout, stderr)
+	if done {
+		return opts, true, code
 	}
 	switch len(positional) {
 	case 0:

@@ -88,21 +88,9 @@ func parseSIOArgs(args []string, stdout, stderr io.Writer) (opts sioOptions, don
 			"each stdin line, 'EVENT [JSON…]', is emitted asking for an acknowledgement,\n"+
 			"printed as 'ack EVENT args…' when the server answers.")
 
-	var positional []string
-	for {
-		if done, code := parseFlags(fs, args, stdout, stderr); done {
-			return opts, true, code
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			positional = append(positional, rest...)
-			break
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+	positional, done, code := parseInterspersed(fs, args, stdout, stderr)
+	if done {
+		return opts, true, code
 	}
 	if len(positional) == 0 {
 		fmt.Fprintln(stderr, "tether connect: missing URL (e.g. tether connect http://127.0.0.1:3000)")

@@ -119,6 +119,26 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (done
 	}
 }
 
+// parseInterspersed is parseFlags for commands whose flags may come after
+// their positional arguments (tether connect URL --emit ...), which the flag
+// package stops at; after "--" every argument is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (positional []string, done bool, code int) {
+	for {
+		if done, code := parseFlags(fs, args, stdout, stderr); done {
+			return nil, true, code
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, false, 0
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(positional, rest...), false, 0
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
 // usageFunc returns a flag.FlagSet Usage function printing a synopsis and
 // a description before the flag defaults.
 func usageFunc(fs *flag.FlagSet, synopsis, description string) func() {
