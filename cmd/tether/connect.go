@@ -234,24 +234,9 @@ func interactive(ctx context.Context, conn *websocket.Conn, timeout time.Duratio
 		}
 	}()
 
-	// Lines are read in their own goroutine because a read from stdin cannot
-	// be interrupted; it ends at EOF or when the process exits.
-	lines := make(chan string)
-	stdinErr := make(chan error, 1)
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() {
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(make([]byte, 64<<10), defaultReadLimit)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-stop:
-				return
-			}
-		}
-		stdinErr <- sc.Err() // nil at EOF
-	}()
+	lines, stdinErr := readLines(stdin, stop)
 
 	for {
 		select {
@@ -324,4 +309,26 @@ func printMessage(w io.Writer, typ websocket.MessageType, msg []byte) {
 		return
 	}
 	fmt.Fprintf(w, "<binary %d bytes: %s…>\n", len(msg), hex.EncodeToString(msg[:show]))
+}
+
+// readLines reads r line by line on a goroutine of its own, because a read from
+// stdin cannot be interrupted: it ends at the end of r (sending the read error,
+// nil at EOF, on the second channel), when stop is closed, or when the process
+// exits.
+func readLines(r io.Reader, stop <-chan struct{}) (<-chan string, <-chan error) {
+	lines := make(chan string)
+	end := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), defaultReadLimit)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-stop:
+				return
+			}
+		}
+		end <- sc.Err()
+	}()
+	return lines, end
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -315,23 +314,9 @@ func parseEventLine(line string) (event string, args []json.RawMessage, err erro
 // sioInteractive emits each stdin line and prints acks and events, until
 // stdin ends, the session ends or ctx is done.
 func sioInteractive(ctx context.Context, c *socketio.Client, opts sioOptions, stdin io.Reader, out *eventPrinter, disconnected <-chan socketio.DisconnectReason, stderr io.Writer) int {
-	lines := make(chan string)
-	stdinErr := make(chan error, 1)
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() {
-		// A read from stdin cannot be interrupted; it ends at EOF or exit.
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(make([]byte, 64<<10), defaultReadLimit)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-stop:
-				return
-			}
-		}
-		stdinErr <- sc.Err()
-	}()
+	lines, stdinErr := readLines(stdin, stop)
 
 	actx, cancel := context.WithCancel(ctx)
 	var acks sync.WaitGroup

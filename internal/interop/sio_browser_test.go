@@ -1,18 +1,11 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -117,103 +110,18 @@ func checkScreenshot(t *testing.T, path string) {
 // accepts connections.
 const serveListening = "tether serve: listening on "
 
-// tetherServe is a running "tether serve".
-type tetherServe struct {
-	url    string
-	stdout lockedBuffer // after the listening line
-	stderr lockedBuffer
-}
-
 // startTetherServe starts the built "tether serve --client-dir clientDir" on
-// a free port. When t ends the server gets SIGTERM and must exit 0 within
-// 30 s; its output goes to the test log if the test failed.
-func startTetherServe(t *testing.T, clientDir string) *tetherServe {
+// a free port; see startServerProcess.
+func startTetherServe(t *testing.T, clientDir string) *serverProcess {
 	t.Helper()
-	s := &tetherServe{}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := command(ctx, []string{tetherPath(t), "serve", "--addr", "127.0.0.1:0", "--client-dir", clientDir})
-	cmd.Args[0] = "tether"
-	cmd.Stderr = &s.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting tether serve: %v", err)
-	}
-	lines := make(chan string, 1)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		r := bufio.NewReader(stdout)
-		line, err := r.ReadString('\n')
-		lines <- line
-		if err == nil {
-			_, _ = io.Copy(&s.stdout, r)
-		}
-	}()
-
-	var stopOnce sync.Once
-	var stopErr error
-	stop := func() error {
-		stopOnce.Do(func() {
-			defer cancel()
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				stopErr = fmt.Errorf("SIGTERM: %v", err)
-			}
-			exited := make(chan error, 1)
-			go func() {
-				<-copied // Wait must not close the pipe before it is read
-				exited <- cmd.Wait()
-			}()
-			timer := time.NewTimer(30 * time.Second)
-			defer timer.Stop()
-			select {
-			case err := <-exited:
-				if err != nil && stopErr == nil {
-					stopErr = fmt.Errorf("tether serve exited with %v after SIGTERM", err)
-				}
-			case <-timer.C:
-				_ = killGroup(cmd)
-				<-exited
-				stopErr = errors.New("tether serve did not exit within 30s of SIGTERM")
-			}
-			_ = killGroup(cmd)
-		})
-		return stopErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			t.Logf("tether serve stdout:\n%s\nstderr:\n%s", s.stdout.String(), s.stderr.String())
-		}
-	})
-
-	timer := time.NewTimer(30 * time.Second)
-	defer timer.Stop()
-	var line string
-	select {
-	case line = <-lines:
-	case <-timer.C:
-		t.Fatal("tether serve printed no listening line within 30s")
-	}
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), serveListening)
-	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
-		_ = stop()
-		t.Fatalf("tether serve: first line %q, want %q followed by http://127.0.0.1:PORT; stderr:\n%s", line, serveListening, s.stderr.String())
-	}
-	s.url = url
-	return s
+	argv := []string{tetherPath(t), "serve", "--addr", "127.0.0.1:0", "--client-dir", clientDir}
+	return startServerProcess(t, "tether serve", argv, serveListening)
 }
 
 // waitStdout waits, at most 10 s, until the server has printed want. The
 // server prints a message before relaying it, but its output reaches us
 // through a pipe, so it may lag behind what the page saw.
-func (s *tetherServe) waitStdout(t *testing.T, want string) {
+func (s *serverProcess) waitStdout(t *testing.T, want string) {
 	t.Helper()
 	for range 200 {
 		if strings.Contains(s.stdout.String(), want) {

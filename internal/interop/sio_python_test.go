@@ -1,9 +1,7 @@
 package interop
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -107,55 +105,9 @@ func requireSIOPython(t *testing.T) {
 const sioReferenceListening = "listening on "
 
 // startSIOReferenceServer starts python/sio_reference_server.py on a free
-// port and returns its base URL, http://127.0.0.1:PORT. Its process group
-// is killed when t ends; its output goes to the test log if t failed.
+// port and returns its base URL, http://127.0.0.1:PORT; see startListening.
 func startSIOReferenceServer(t *testing.T) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := command(ctx, []string{pythonPath, "python/sio_reference_server.py", "0"})
-	var output lockedBuffer
-	cmd.Stderr = &output
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting the python-socketio reference server: %v", err)
-	}
-	lines := make(chan string, 1)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		r := bufio.NewReader(stdout)
-		line, err := r.ReadString('\n')
-		lines <- line
-		if err == nil {
-			_, _ = io.Copy(&output, r)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel() // kills the process group
-		<-copied // Wait must not close the pipe before it is read
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("python-socketio reference server output:\n%s", output.String())
-		}
-	})
-
-	timer := time.NewTimer(30 * time.Second)
-	defer timer.Stop()
-	var line string
-	select {
-	case line = <-lines:
-	case <-timer.C:
-		t.Fatal("the python-socketio reference server printed no listening line within 30s")
-	}
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), sioReferenceListening)
-	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
-		t.Fatalf("python-socketio reference server: first line %q, want %q followed by its URL; output:\n%s",
-			line, sioReferenceListening, output.String())
-	}
-	return url
+	argv := []string{pythonPath, "python/sio_reference_server.py", "0"}
+	return startListening(t, "python-socketio reference server", argv, sioReferenceListening)
 }

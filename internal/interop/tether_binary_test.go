@@ -68,17 +68,30 @@ func startTetherTestServer(t *testing.T, flags ...string) string {
 	return startListening(t, name, argv, testServerListening)
 }
 
+// serverProcess is a server started by startServerProcess.
+type serverProcess struct {
+	url    string       // its base URL, http://127.0.0.1:PORT
+	stdout lockedBuffer // what it printed after the listening line
+	stderr lockedBuffer
+}
+
 // startListening runs argv, a server that prints prefix followed by its base
 // URL (http://127.0.0.1:PORT) on the first line of its standard output once it
-// accepts connections, and returns that URL. When t ends the server gets
-// SIGTERM and must exit 0 within 30 s; its output goes to the test log if the
-// test failed.
+// accepts connections, and returns that URL. See startServerProcess.
 func startListening(t *testing.T, name string, argv []string, prefix string) string {
 	t.Helper()
+	return startServerProcess(t, name, argv, prefix).url
+}
+
+// startServerProcess runs argv as startListening does and returns the running
+// server. When t ends the server gets SIGTERM and must exit 0 within 30 s; its
+// output goes to the test log if the test failed.
+func startServerProcess(t *testing.T, name string, argv []string, prefix string) *serverProcess {
+	t.Helper()
+	s := &serverProcess{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := command(ctx, argv)
-	var output lockedBuffer // stderr, and stdout after the listening line
-	cmd.Stderr = &output
+	cmd.Stderr = &s.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
@@ -97,7 +110,7 @@ func startListening(t *testing.T, name string, argv []string, prefix string) str
 		line, err := r.ReadString('\n')
 		lines <- line
 		if err == nil {
-			_, _ = io.Copy(&output, r)
+			_, _ = io.Copy(&s.stdout, r)
 		}
 	}()
 
@@ -135,7 +148,7 @@ func startListening(t *testing.T, name string, argv []string, prefix string) str
 			t.Error(err)
 		}
 		if t.Failed() {
-			t.Logf("%s output:\n%s", name, output.String())
+			t.Logf("%s stdout:\n%s\nstderr:\n%s", name, s.stdout.String(), s.stderr.String())
 		}
 	})
 
@@ -150,8 +163,9 @@ func startListening(t *testing.T, name string, argv []string, prefix string) str
 	url, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
 	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
 		_ = stop()
-		t.Fatalf("%s: first line %q, want %q followed by http://127.0.0.1:PORT; output:\n%s",
-			name, line, prefix, output.String())
+		t.Fatalf("%s: first line %q, want %q followed by http://127.0.0.1:PORT; stderr:\n%s",
+			name, line, prefix, s.stderr.String())
 	}
-	return url
+	s.url = url
+	return s
 }
