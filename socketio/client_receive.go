@@ -163,10 +163,7 @@ func (s *ClientSocket) trackOffset(p *packet) {
 
 func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 	raw := p.args
-	var event string
-	if json.Unmarshal(raw[0], &event) != nil {
-		event = string(raw[0]) // a numeric event name
-	}
+	event := eventName(raw[0])
 	args := raw[1:]
 	ack := s.ackFunc(cc, p.id)
 
@@ -179,20 +176,7 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 			s.safely("catch-all listener", func() { f(event, values) })
 		}
 	}
-	for _, h := range hs {
-		var results []any
-		var err error
-		s.safely("handler of "+event, func() { results, err = h.call(nil, event, args, p.attachments, ack) })
-		if err != nil {
-			s.c.opts.Logger.Warn("socketio: event not handled", "nsp", s.nsp, "err", err)
-			continue
-		}
-		if results != nil {
-			if err := ack(results...); err != nil {
-				s.c.opts.Logger.Debug("socketio: acknowledgement not sent", "nsp", s.nsp, "event", event, "err", err)
-			}
-		}
-	}
+	callHandlers(s.c.opts.Logger, nil, event, args, p.attachments, ack, hs, "nsp", s.nsp)
 }
 
 // onAck delivers an acknowledgement to the EmitWithAck waiting for it.

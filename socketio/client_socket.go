@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -372,12 +371,7 @@ func (s *ClientSocket) runDisconnect(reason DisconnectReason) {
 
 // safely runs user code, turning a panic into a logged error.
 func (s *ClientSocket) safely(what string, f func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.c.opts.Logger.Error("socketio: panic in "+what, "nsp", s.nsp, "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
-	f()
+	protect(s.c.opts.Logger, what, f, "nsp", s.nsp)
 }
 
 // errNotConnected is returned by emits on a socket that is not joined and not rejoining.

@@ -236,7 +236,11 @@ func (n *Namespace) ReceiveServerSideEmit(p *Packet, reply func(Args)) {
 	n.mu.RUnlock()
 	answered := false
 	for _, h := range hs {
-		results, err := h.call(nil, event, args.raw, args.attachments, func(...any) error { return nil })
+		var results []any
+		var err error
+		protect(n.srv.log, "server-side handler of "+event, func() {
+			results, err = h.call(nil, event, args.raw, args.attachments, func(...any) error { return nil })
+		}, "nsp", n.name)
 		if err != nil {
 			n.srv.log.Warn("socketio: server-side event not handled", "nsp", n.name, "err", err)
 			continue

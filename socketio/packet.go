@@ -73,11 +73,7 @@ func (p *Packet) Event() string {
 	if json.Unmarshal(p.pkt.data, &head) != nil || len(head) == 0 {
 		return ""
 	}
-	var name string
-	if json.Unmarshal(head[0], &name) != nil {
-		return string(head[0]) // a numeric event name
-	}
-	return name
+	return eventName(head[0])
 }
 
 // Args returns the event's arguments after its name.

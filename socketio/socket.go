@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -315,10 +313,7 @@ func (s *Socket) handleEvent(p *packet) {
 	if len(raw) == 0 {
 		return // the parser split the array
 	}
-	var event string
-	if json.Unmarshal(raw[0], &event) != nil {
-		event = string(raw[0]) // a numeric event name
-	}
+	event := eventName(raw[0])
 	args := raw[1:]
 	ack := s.ackFunc(p.id)
 
@@ -336,18 +331,7 @@ func (s *Socket) handleEvent(p *packet) {
 		}
 	}
 	for _, hs := range [][]*handler{nspHandlers, own} {
-		for _, h := range hs {
-			var results []any
-			var err error
-			s.safely("handler of "+event, func() { results, err = h.call(s, event, args, p.attachments, ack) })
-			if err != nil {
-				s.nsp.srv.log.Warn("socketio: event not handled", "nsp", s.nsp.name, "socket", s.id, "err", err)
-				continue
-			}
-			if results != nil {
-				ack(results...)
-			}
-		}
+		callHandlers(s.nsp.srv.log, s, event, args, p.attachments, ack, hs, "nsp", s.nsp.name, "socket", s.id)
 	}
 }
 
@@ -385,15 +369,9 @@ func (s *Socket) onAck(p *packet) {
 	f(Args{raw: raw, attachments: p.attachments})
 }
 
-// safely runs user code, turning a panic into a logged error: one bad handler must not take
-// the server down.
+// safely runs user code, turning a panic into a logged error.
 func (s *Socket) safely(what string, f func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.nsp.srv.log.Error("socketio: panic in "+what, "nsp", s.nsp.name, "socket", s.id, "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
-	f()
+	protect(s.nsp.srv.log, what, f, "nsp", s.nsp.name, "socket", s.id)
 }
 
 // onClose takes the socket out of its namespace, once, and runs the disconnect hooks.
