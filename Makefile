@@ -30,12 +30,14 @@ web-deps:
 ## deps: install the interop test peers, only those missing
 PY_MODULES  := websockets engineio websocket requests socketio aiohttp
 DEB_PYTHON  := python3-websockets python3-engineio python3-websocket python3-requests python3-socketio python3-aiohttp
+# redis-server for the cluster tests (they start their own on a free port).
 # Debian's Chromium, for the browser tests (driven by playwright-core, which never downloads a browser).
 CHROMIUM    := /usr/bin/chromium
 deps: web-deps
 	@missing=""; \
 	/usr/bin/python3 -c 'import $(subst $(space),$(comma),$(PY_MODULES))' 2>/dev/null || missing="$(DEB_PYTHON)"; \
 	[ -x $(CHROMIUM) ] || missing="$${missing:+$$missing }chromium"; \
+	command -v redis-server >/dev/null || missing="$${missing:+$$missing }redis-server"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing $$missing"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update && \
