@@ -5,18 +5,85 @@
 // points at Tether, not at the scenario.
 //
 // Usage: node sio-reference-server.mjs [PORT] [--recovery]
+//        [--redis URL [--redis-adapter pubsub|sharded|streams] [--name NAME]]
 //
 // Listens on 127.0.0.1:PORT (0 or nothing: a free port), prints
 // "listening on http://127.0.0.1:PORT" once it accepts connections, and runs
 // until SIGINT or SIGTERM, then closes every connection and exits 0.
 // Paths other than /socket.io/ answer 404.
+//
+// With --redis the server joins a Socket.IO cluster through the official
+// Redis adapters: createAdapter (pubsub) or createShardedAdapter (sharded) of
+// @socket.io/redis-adapter, or createAdapter of
+// @socket.io/redis-streams-adapter (streams), over node-redis 4 clients. It
+// then also answers the cluster events of Tether's cluster interop tests:
+// `fetch-sockets` and `server-side-emit` from clients (both with ack), and
+// the server-side event `whoami` from other nodes, answered with NAME
+// (default node-PORT). Without --redis nothing of this exists.
 
 import http from 'node:http';
 import { Server } from 'socket.io';
+import { createClient } from 'redis';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { parseArgs } from './lib.mjs';
 
-const { positional, opts } = parseArgs(process.argv.slice(2));
+// Flags that take a value also accept it as the next argument (--redis URL),
+// the form tether testserver takes.
+const valueFlags = new Set(['--redis', '--redis-adapter', '--name']);
+const argv = [];
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  if (valueFlags.has(a) && i + 1 < process.argv.length) argv.push(`${a}=${process.argv[++i]}`);
+  else argv.push(a);
+}
+const { positional, opts } = parseArgs(argv);
 const port = Number(positional[0] || 0);
+
+// redisClients are the node-redis clients of the cluster adapter, closed at
+// shutdown.
+const redisClients = [];
+
+// watchErrors logs a client's errors to stderr once per outage, not once per
+// reconnection attempt: the cluster tests count these lines.
+function watchErrors(client, role) {
+  let reported = false;
+  client.on('error', (err) => {
+    if (reported) return;
+    reported = true;
+    process.stderr.write(`redis ${role} client error: ${err.message}\n`);
+  });
+  client.on('ready', () => {
+    if (reported) process.stderr.write(`redis ${role} client reconnected\n`);
+    reported = false;
+  });
+}
+
+async function clusterAdapter(url, kind) {
+  const pub = createClient({ url });
+  watchErrors(pub, 'pub');
+  redisClients.push(pub);
+  if (kind === 'streams') {
+    // The streams adapter duplicates the client it is given for its
+    // blocking XREAD and its subscriptions, and ignores their errors.
+    await pub.connect();
+    return createStreamsAdapter(pub);
+  }
+  const sub = pub.duplicate();
+  watchErrors(sub, 'sub');
+  redisClients.push(sub);
+  await Promise.all([pub.connect(), sub.connect()]);
+  switch (kind) {
+    case 'pubsub':
+      return createAdapter(pub, sub);
+    case 'sharded':
+      return createShardedAdapter(pub, sub);
+    default:
+      throw new Error(`--redis-adapter ${kind}: want pubsub, sharded or streams`);
+  }
+}
+
+const adapter = opts.redis ? await clusterAdapter(opts.redis, opts['redis-adapter'] || 'pubsub') : undefined;
 
 const httpServer = http.createServer((req, res) => {
   res.writeHead(404).end();
@@ -38,7 +105,11 @@ const io = new Server(httpServer, {
   connectionStateRecovery: opts.recovery
     ? { maxDisconnectionDuration: 30_000, skipMiddlewares: true }
     : undefined,
+  adapter,
 });
+
+// nodeName answers whoami; set once the port is known.
+let nodeName = opts.name || '';
 
 // withoutAck splits off the acknowledgement callback socket.io passes as the
 // last argument when the client asked for one.
@@ -47,6 +118,17 @@ function withoutAck(args) {
     return { args: args.slice(0, -1), ack: args[args.length - 1] };
   }
   return { args, ack: null };
+}
+
+// withTimeout rejects after ms unless p settled: the adapters' own timeout
+// for server-side acks is 5 s and not configurable in all of them.
+function withTimeout(p, ms) {
+  let timer;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timeout: no answer within ${ms} ms`)), ms);
+  });
+  p.catch(() => {}); // a late rejection after the timeout is not unhandled
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
 io.on('connection', (socket) => {
@@ -79,19 +161,55 @@ io.on('connection', (socket) => {
   socket.on('disconnect-me', () => {
     socket.disconnect();
   });
+  if (!adapter) return;
+
+  socket.on('fetch-sockets', async (...raw) => {
+    const { ack } = withoutAck(raw);
+    if (!ack) return;
+    try {
+      const sockets = await io.fetchSockets();
+      ack(sockets.map((s) => s.id).sort());
+    } catch (err) {
+      ack({ error: String(err?.message ?? err) });
+    }
+  });
+  socket.on('server-side-emit', async (...raw) => {
+    const { ack } = withoutAck(raw);
+    if (!ack) return;
+    try {
+      const answers = await withTimeout(io.serverSideEmitWithAck('whoami'), 2000);
+      ack(answers.map(String).sort());
+    } catch (err) {
+      ack({ error: String(err?.message ?? err) });
+    }
+  });
 });
+
+if (adapter) {
+  // Server-side events from other nodes arrive as events of the server;
+  // the last argument is the acknowledgement when the sender wants one.
+  io.on('whoami', (...raw) => {
+    const { ack } = withoutAck(raw);
+    if (ack) ack(nodeName);
+  });
+}
 
 io.of('/custom').on('connection', (socket) => {
   socket.emit('auth', socket.handshake.auth ?? {});
 });
 
 httpServer.listen(port, '127.0.0.1', () => {
-  process.stdout.write(`listening on http://127.0.0.1:${httpServer.address().port}\n`);
+  const listening = httpServer.address().port;
+  nodeName ||= `node-${listening}`;
+  process.stdout.write(`listening on http://127.0.0.1:${listening}\n`);
 });
 
 function shutdown() {
-  // io.close closes every Engine.IO session and then the HTTP server.
-  io.close(() => process.exit(0));
+  // io.close closes every Engine.IO session, the adapters, and then the HTTP
+  // server; the Redis clients go last (disconnect: Redis may be down).
+  io.close(() => {
+    Promise.allSettled(redisClients.map((c) => c.disconnect())).finally(() => process.exit(0));
+  });
   setTimeout(() => process.exit(0), 5000).unref();
 }
 process.on('SIGINT', shutdown);
