@@ -288,6 +288,23 @@ func NewArgs(values ...any) (Args, error) {
 	return Args{raw: raw, attachments: attachments}, err
 }
 
+// NewArgsFromData makes arguments from their wire form: data is a JSON array of the
+// arguments, in which binary values are placeholders pointing at attachments. Adapters use it
+// for what other nodes send.
+func NewArgsFromData(data json.RawMessage, attachments [][]byte) (Args, error) {
+	raw, err := splitArgs(data)
+	if err != nil {
+		return Args{}, err
+	}
+	if raw == nil {
+		raw = []json.RawMessage{}
+	}
+	return Args{raw: raw, attachments: attachments}, nil
+}
+
+// Attachments returns the binary values the placeholders of Raw point at, in order.
+func (a Args) Attachments() [][]byte { return a.attachments }
+
 // Len returns the number of arguments.
 func (a Args) Len() int { return len(a.raw) }
 

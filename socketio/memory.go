@@ -24,6 +24,8 @@ type MemoryAdapter struct {
 	packets  []keptPacket           // oldest first
 	offsets  uint64
 	epoch    string
+
+	roomCreated, roomDeleted func(room string)
 }
 
 type keptSession struct {
@@ -53,6 +55,31 @@ func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 	return a
 }
 
+// OnRoomChange registers functions called when a room gets its first socket and when it
+// loses its last one, with the room's name; a cluster adapter that subscribes per room uses
+// them. Set them before the adapter is used. They are called with the adapter's lock held, so
+// they must be quick and must not call the adapter.
+func (a *MemoryAdapter) OnRoomChange(created, deleted func(room string)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.roomCreated, a.roomDeleted = created, deleted
+}
+
+// HasRoom reports whether room has at least one socket on this node.
+func (a *MemoryAdapter) HasRoom(room string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.rooms[room]) > 0
+}
+
+// IsSocket reports whether id is a socket of this node (every socket is in the room of its id).
+func (a *MemoryAdapter) IsSocket(id string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	_, ok := a.sids[id]
+	return ok
+}
+
 // AddAll puts socket id in rooms.
 func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	a.mu.Lock()
@@ -68,6 +95,9 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 		if members == nil {
 			members = map[string]struct{}{}
 			a.rooms[r] = members
+			if a.roomCreated != nil {
+				a.roomCreated(r)
+			}
 		}
 		members[id] = struct{}{}
 	}
@@ -96,6 +126,9 @@ func (a *MemoryAdapter) leaveLocked(id, room string) {
 		delete(members, id)
 		if len(members) == 0 {
 			delete(a.rooms, room)
+			if a.roomDeleted != nil {
+				a.roomDeleted(room)
+			}
 		}
 	}
 }
@@ -201,6 +234,14 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 	return nil
 }
 
+// Deliver sends p to the local sockets opts selects, as it is: no offset, nothing kept for
+// recovery. A cluster adapter that keeps packets elsewhere (in a Redis stream, say) gives the
+// packet its offset with WithOffset and delivers it with Deliver.
+func (a *MemoryAdapter) Deliver(p *Packet, opts BroadcastOptions) {
+	volatile := opts.Flags.Volatile
+	a.forEach(opts, func(s *Socket) { s.deliver(p, volatile) })
+}
+
 // BroadcastWithAck sends p to the local sockets opts selects, each asked for an
 // acknowledgement under one id.
 func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, onCount func(int), onAck func(Args)) error {
@@ -267,7 +308,7 @@ func (a *MemoryAdapter) keep(p *Packet, opts BroadcastOptions) *Packet {
 	defer a.recMu.Unlock()
 	a.offsets++
 	offset := a.epoch + "-" + strconv.FormatUint(a.offsets, 36)
-	p = p.withOffset(offset)
+	p = p.WithOffset(offset)
 	now := time.Now()
 	a.pruneLocked(now)
 	opts.Rooms = slices.Clone(opts.Rooms)

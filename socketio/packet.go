@@ -92,9 +92,10 @@ func (p *Packet) withID(id int64) *Packet {
 	return q
 }
 
-// withOffset returns a copy of the packet with a recovery offset as its last argument, as the
-// JavaScript client expects: it keeps the last one it saw to send when it reconnects.
-func (p *Packet) withOffset(offset string) *Packet {
+// WithOffset returns a copy of the packet with a recovery offset as its last argument, as the
+// JavaScript client expects: it keeps the last one it saw to send when it reconnects. Adapters
+// that number packets themselves use it.
+func (p *Packet) WithOffset(offset string) *Packet {
 	q := &Packet{pkt: p.pkt, uncompressed: p.uncompressed}
 	data := bytes.TrimRight(p.pkt.data, " \t\r\n")
 	out := make([]byte, 0, len(data)+len(offset)+4)

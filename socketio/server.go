@@ -175,6 +175,10 @@ func (s *Server) ServerSideEmit(event string, args ...any) error {
 	return s.Of("/").ServerSideEmit(event, args...)
 }
 
+// Recovery returns the server's connection state recovery settings, defaults filled in, or
+// nil when recovery is off. Adapters that keep sessions elsewhere read how long to keep them.
+func (s *Server) Recovery() *RecoveryOptions { return s.opts.Recovery }
+
 // Shutdown stops accepting connections, disconnects every socket with the reason
 // ReasonServerShuttingDown (the clients see their transport close, so they reconnect to
 // another node), closes the adapters and waits until every connection has ended or ctx is done.

@@ -1,0 +1,386 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// A link is one node's connection to Redis, shared by the adapters of all its namespaces
+// (as Node's adapters share their pub and sub clients): one subscription connection that
+// routes messages by channel, and one publishing goroutine that pipelines what the adapters
+// send. Neither ever blocks a caller on Redis: when Redis is away, subscriptions are retried
+// with back-off and go-redis resubscribes on reconnection, messages to publish queue up to a
+// bound, and each failure is logged once per outage.
+type link struct {
+	client  goredis.UniversalClient
+	sharded bool // SSUBSCRIBE/SPUBLISH instead of SUBSCRIBE/PUBLISH
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	ps       *goredis.PubSub
+	channels map[string]func(channel string, payload []byte)
+	patterns map[string]func(channel string, payload []byte)
+	users    int // adapters using the link; it closes with the last one
+
+	pubMu    sync.Mutex
+	queue    []outgoing
+	dropped  int
+	wake     chan struct{}
+	closing  bool
+	done     chan struct{} // closed when both goroutines have returned
+	stopSubs chan struct{}
+
+	subOutage, pubOutage outage
+}
+
+type outgoing struct {
+	channel string
+	payload []byte
+}
+
+const (
+	// maxQueued bounds the messages waiting to be published while Redis is slow or away;
+	// beyond it new messages are dropped (pub/sub delivery is at most once anyway).
+	maxQueued = 10000
+	// maxBatch is how many messages one pipeline carries.
+	maxBatch = 256
+	// publishTimeout bounds one pipeline's round trip.
+	publishTimeout = 5 * time.Second
+	// idlePing is how long the subscription may be silent before it is checked with a PING.
+	idlePing = 15 * time.Second
+	// maxRetryDelay caps the back-off between attempts to get the subscription back.
+	maxRetryDelay = 2 * time.Second
+)
+
+func newLink(client goredis.UniversalClient, sharded bool, log *slog.Logger) *link {
+	l := &link{
+		client:   client,
+		sharded:  sharded,
+		log:      log,
+		channels: map[string]func(string, []byte){},
+		patterns: map[string]func(string, []byte){},
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		stopSubs: make(chan struct{}),
+	}
+	l.subOutage = outage{log: log, what: "subscription"}
+	l.pubOutage = outage{log: log, what: "publishing"}
+	ctx := context.Background()
+	if sharded {
+		l.ps = client.SSubscribe(ctx)
+	} else {
+		l.ps = client.Subscribe(ctx)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); l.receive() }()
+	go func() { defer wg.Done(); l.publishLoop() }()
+	go func() { wg.Wait(); close(l.done) }()
+	return l
+}
+
+// acquire and release count the adapters using the link.
+func (l *link) acquire() {
+	l.mu.Lock()
+	l.users++
+	l.mu.Unlock()
+}
+
+// release closes the link when the last adapter lets go of it, after trying to publish what
+// is queued.
+func (l *link) release() {
+	l.mu.Lock()
+	l.users--
+	last := l.users == 0
+	l.mu.Unlock()
+	if !last {
+		return
+	}
+	l.pubMu.Lock()
+	l.closing = true
+	l.pubMu.Unlock()
+	l.signal()
+	close(l.stopSubs)
+	_ = l.ps.Close()
+	<-l.done
+}
+
+// subscribe routes the messages of channels to handle. Subscribing while Redis is away
+// succeeds: go-redis subscribes once the connection is back.
+func (l *link) subscribe(handle func(channel string, payload []byte), channels ...string) {
+	l.mu.Lock()
+	for _, c := range channels {
+		l.channels[c] = handle
+	}
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	defer cancel()
+	var err error
+	if l.sharded {
+		err = l.ps.SSubscribe(ctx, channels...)
+	} else {
+		err = l.ps.Subscribe(ctx, channels...)
+	}
+	if err != nil {
+		l.subOutage.fail(err)
+	}
+}
+
+// psubscribe routes the messages of channels matching pattern to handle.
+func (l *link) psubscribe(handle func(channel string, payload []byte), pattern string) {
+	l.mu.Lock()
+	l.patterns[pattern] = handle
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	defer cancel()
+	if err := l.ps.PSubscribe(ctx, pattern); err != nil {
+		l.subOutage.fail(err)
+	}
+}
+
+// unsubscribe stops routing channels and patterns.
+func (l *link) unsubscribe(channels, patterns []string) {
+	l.mu.Lock()
+	for _, c := range channels {
+		delete(l.channels, c)
+	}
+	for _, p := range patterns {
+		delete(l.patterns, p)
+	}
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	defer cancel()
+	// Errors do not matter: the channels are forgotten, and a closed link unsubscribes all.
+	if len(channels) > 0 {
+		if l.sharded {
+			_ = l.ps.SUnsubscribe(ctx, channels...)
+		} else {
+			_ = l.ps.Unsubscribe(ctx, channels...)
+		}
+	}
+	if len(patterns) > 0 {
+		_ = l.ps.PUnsubscribe(ctx, patterns...)
+	}
+}
+
+// receive reads the subscription until the link closes, routing messages to their handler.
+func (l *link) receive() {
+	ctx := context.Background()
+	delay := 50 * time.Millisecond
+	for {
+		msg, err := l.ps.ReceiveTimeout(ctx, idlePing)
+		select {
+		case <-l.stopSubs:
+			return
+		default:
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Silence: a PING makes a dead connection show itself.
+				_ = l.ps.Ping(ctx)
+				continue
+			}
+			if errors.Is(err, goredis.ErrClosed) {
+				return
+			}
+			l.subOutage.fail(err)
+			select {
+			case <-l.stopSubs:
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, maxRetryDelay)
+			continue
+		}
+		delay = 50 * time.Millisecond
+		switch m := msg.(type) {
+		case *goredis.Subscription:
+			l.subOutage.ok()
+		case *goredis.Message:
+			l.route(m)
+		}
+	}
+}
+
+func (l *link) route(m *goredis.Message) {
+	l.mu.Lock()
+	var handle func(string, []byte)
+	if m.Pattern != "" {
+		handle = l.patterns[m.Pattern]
+	} else {
+		handle = l.channels[m.Channel]
+	}
+	l.mu.Unlock()
+	if handle != nil {
+		handle(m.Channel, []byte(m.Payload))
+	}
+}
+
+// publish queues a message. It never blocks: when the queue is full the message is dropped,
+// and the drop is reported when Redis answers again.
+func (l *link) publish(channel string, payload []byte) {
+	l.pubMu.Lock()
+	if l.closing {
+		l.pubMu.Unlock()
+		return
+	}
+	if len(l.queue) >= maxQueued {
+		l.dropped++
+		l.pubMu.Unlock()
+		return
+	}
+	l.queue = append(l.queue, outgoing{channel, payload})
+	l.pubMu.Unlock()
+	l.signal()
+}
+
+func (l *link) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// publishLoop publishes the queue in order, in pipelines, until the link closes.
+func (l *link) publishLoop() {
+	delay := 50 * time.Millisecond
+	for {
+		l.pubMu.Lock()
+		for len(l.queue) == 0 && !l.closing {
+			l.pubMu.Unlock()
+			<-l.wake
+			l.pubMu.Lock()
+		}
+		if len(l.queue) == 0 {
+			l.pubMu.Unlock()
+			return
+		}
+		closing := l.closing
+		n := min(len(l.queue), maxBatch)
+		batch := make([]outgoing, n)
+		copy(batch, l.queue)
+		l.pubMu.Unlock()
+
+		err := l.send(batch)
+		l.pubMu.Lock()
+		if err == nil || closing {
+			// Sent, or given up on because the link is closing; on failure the batch is
+			// dropped too (see below), but not before one retry, so that a brief blip
+			// (Redis restarting) costs nothing.
+			l.queue = l.queue[n:]
+		}
+		dropped := l.dropped
+		if err == nil {
+			l.dropped = 0
+		}
+		l.pubMu.Unlock()
+		if err == nil {
+			if l.pubOutage.ok() && dropped > 0 {
+				l.log.Warn("redis adapter: messages dropped while Redis was unreachable", "count", dropped)
+			}
+			delay = 50 * time.Millisecond
+			continue
+		}
+		l.pubOutage.fail(err)
+		if closing {
+			continue
+		}
+		select {
+		case <-time.After(delay):
+		case <-l.stopSubs:
+		}
+		if delay >= maxRetryDelay {
+			// Still failing after the back-off: this batch is lost.
+			l.pubMu.Lock()
+			l.queue = l.queue[min(n, len(l.queue)):]
+			l.dropped += n
+			l.pubMu.Unlock()
+		}
+		delay = min(2*delay, maxRetryDelay)
+	}
+}
+
+func (l *link) send(batch []outgoing) error {
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	defer cancel()
+	if len(batch) == 1 {
+		return l.publishOne(ctx, l.client, batch[0])
+	}
+	_, err := l.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, m := range batch {
+			_ = l.publishOne(ctx, p, m)
+		}
+		return nil
+	})
+	return err
+}
+
+func (l *link) publishOne(ctx context.Context, c goredis.Cmdable, m outgoing) error {
+	if l.sharded {
+		return c.SPublish(ctx, m.channel, m.payload).Err()
+	}
+	return c.Publish(ctx, m.channel, m.payload).Err()
+}
+
+// numSub counts the subscribers of channel: Node's adapters count nodes that way.
+func (l *link) numSub(ctx context.Context, channel string) (int, error) {
+	var counts map[string]int64
+	var err error
+	if l.sharded {
+		counts, err = l.client.PubSubShardNumSub(ctx, channel).Result()
+	} else {
+		counts, err = l.client.PubSubNumSub(ctx, channel).Result()
+	}
+	if err != nil {
+		return 0, err
+	}
+	return int(counts[channel]), nil
+}
+
+// outage logs a failing operation once when it starts failing and once when it works again,
+// however many messages fail in between.
+type outage struct {
+	log  *slog.Logger
+	what string
+
+	mu   sync.Mutex
+	down bool
+}
+
+func (o *outage) fail(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.down {
+		o.down = true
+		o.log.Error("redis adapter: Redis unreachable; local delivery goes on, retrying", "op", o.what, "err", err)
+	}
+}
+
+// ok records a success and reports whether it ended an outage.
+func (o *outage) ok() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.down {
+		o.down = false
+		o.log.Info("redis adapter: Redis reachable again", "op", o.what)
+		return true
+	}
+	return false
+}
+
+// isClosed reports whether the link's last adapter has released it.
+func (l *link) isClosed() bool {
+	select {
+	case <-l.stopSubs:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,537 @@
+package redis
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tether-rt/tether/socketio"
+)
+
+// Options configure the adapter of NewAdapter. The zero value is Node's defaults.
+type Options struct {
+	// Key prefixes every channel name; default "socket.io". Nodes of one cluster, Node ones
+	// included, share it.
+	Key string
+	// RequestsTimeout bounds how long a request to the other nodes (fetch sockets, all rooms,
+	// server-side emit with acknowledgement) waits for their answers; default 5 s.
+	RequestsTimeout time.Duration
+	// PublishOnSpecificResponseChannel makes this node answer each request on a channel of the
+	// requesting node alone, rather than on the channel every node reads.
+	PublishOnSpecificResponseChannel bool
+	// Logger receives the adapter's errors (once per Redis outage); default: none.
+	Logger *slog.Logger
+}
+
+// Request types of Node's @socket.io/redis-adapter, in its order.
+const (
+	reqSockets = iota
+	reqAllRooms
+	reqRemoteJoin
+	reqRemoteLeave
+	reqRemoteDisconnect
+	reqRemoteFetch
+	reqServerSideEmit
+	reqBroadcast
+	reqBroadcastClientCount
+	reqBroadcastAck
+)
+
+// NewAdapter returns an adapter factory for socketio.ServerOptions.Adapter that connects
+// the server's namespaces to a cluster over Redis pub/sub, speaking the wire format of
+// Node's @socket.io/redis-adapter (createAdapter, version 8): Go and Node nodes sharing a Redis
+// and a Key form one cluster. The client is used for publishing and for one subscription
+// connection per factory; the caller closes it after the server's Shutdown.
+//
+// Broadcasts are delivered locally at once and published without waiting for Redis. When
+// Redis is unreachable, local delivery goes on, the error is logged once, publishing and
+// subscribing resume by themselves, and requests to other nodes fail after their timeout.
+//
+// Connection state recovery, if on, works on the node the client comes back to only; use
+// NewStreamsAdapter for recovery across nodes.
+func NewAdapter(client goredis.UniversalClient, opts *Options) func(*socketio.Namespace) socketio.Adapter {
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.Key == "" {
+		o.Key = "socket.io"
+	}
+	if o.RequestsTimeout <= 0 {
+		o.RequestsTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	links := &linkPool{client: client, log: o.Logger}
+	return func(nsp *socketio.Namespace) socketio.Adapter { return newPubSubAdapter(nsp, links.get(), o) }
+}
+
+// linkPool hands the adapters of one factory the same link, making a new one if they all
+// closed it (a server shut down and started again).
+type linkPool struct {
+	client  goredis.UniversalClient
+	sharded bool
+	log     *slog.Logger
+
+	mu   sync.Mutex
+	link *link
+}
+
+func (p *linkPool) get() *link {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.link == nil || p.link.isClosed() {
+		p.link = newLink(p.client, p.sharded, p.log)
+	}
+	p.link.acquire()
+	return p.link
+}
+
+// pubSubAdapter is a namespace's adapter in the classic format.
+type pubSubAdapter struct {
+	*socketio.MemoryAdapter
+	nsp  *socketio.Namespace
+	link *link
+	opts Options
+	uid  string
+
+	channel                 string // broadcasts: channel, or channel + room + "#"
+	requestChannel          string
+	responseChannel         string
+	specificResponseChannel string
+
+	reqs      *requests
+	closeOnce sync.Once
+}
+
+func newPubSubAdapter(nsp *socketio.Namespace, l *link, o Options) *pubSubAdapter {
+	a := &pubSubAdapter{
+		MemoryAdapter: socketio.NewMemoryAdapter(nsp),
+		nsp:           nsp,
+		link:          l,
+		opts:          o,
+		uid:           randomID(3), // Node's uid2(6): six characters
+		reqs:          newRequests(),
+	}
+	a.channel = o.Key + "#" + nsp.Name() + "#"
+	a.requestChannel = o.Key + "-request#" + nsp.Name() + "#"
+	a.responseChannel = o.Key + "-response#" + nsp.Name() + "#"
+	a.specificResponseChannel = a.responseChannel + a.uid + "#"
+	l.psubscribe(a.onBroadcast, a.channel+"*")
+	l.subscribe(a.onRequest, a.requestChannel, a.responseChannel, a.specificResponseChannel)
+	return a
+}
+
+func (a *pubSubAdapter) logf(msg string, args ...any) {
+	a.opts.Logger.Debug("redis adapter: "+msg, append(args, "nsp", a.nsp.Name())...)
+}
+
+// Broadcast delivers p to the local sockets and publishes it for the other nodes.
+func (a *pubSubAdapter) Broadcast(p *socketio.Packet, opts socketio.BroadcastOptions) error {
+	if !opts.Flags.Local {
+		pv, err := packetValue(p)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := array(str(a.uid), pv, optionsValue(opts)).encodeMsgpack(&buf); err != nil {
+			return err
+		}
+		channel := a.channel
+		if len(opts.Rooms) == 1 {
+			channel += opts.Rooms[0] + "#"
+		}
+		a.link.publish(channel, buf.Bytes())
+	}
+	return a.MemoryAdapter.Broadcast(p, opts)
+}
+
+// BroadcastWithAck delivers p to the local sockets and asks the other nodes to deliver it;
+// they report their recipient counts and forward acknowledgements until the flags' Timeout.
+func (a *pubSubAdapter) BroadcastWithAck(p *socketio.Packet, opts socketio.BroadcastOptions, onCount func(int), onAck func(socketio.Args)) error {
+	if !opts.Flags.Local {
+		pv, err := packetValue(p)
+		if err != nil {
+			return err
+		}
+		id := randomID(3)
+		timeout := opts.Flags.Timeout
+		if timeout <= 0 {
+			timeout = a.opts.RequestsTimeout
+		}
+		a.reqs.addAck(id, timeout, onCount, onAck)
+		req := object("uid", str(a.uid), "requestId", str(id), "type", integer(reqBroadcast),
+			"packet", pv, "opts", optionsValue(opts))
+		var buf bytes.Buffer
+		if err := req.encodeMsgpack(&buf); err != nil {
+			return err
+		}
+		a.link.publish(a.requestChannel, buf.Bytes())
+	}
+	return a.MemoryAdapter.BroadcastWithAck(p, opts, onCount, onAck)
+}
+
+// ServerCount counts the nodes subscribed to the namespace's request channel.
+func (a *pubSubAdapter) ServerCount(ctx context.Context) (int, error) {
+	n, err := a.link.numSub(ctx, a.requestChannel)
+	if err != nil {
+		return 0, fmt.Errorf("redis adapter: counting nodes: %w", err)
+	}
+	return max(n, 1), nil
+}
+
+// FetchSockets returns the sockets opts selects on every node.
+func (a *pubSubAdapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
+	local, err := a.MemoryAdapter.FetchSockets(ctx, opts)
+	if err != nil || opts.Flags.Local {
+		return local, err
+	}
+	id, req, err := a.request(ctx, "fetchSockets", object("type", integer(reqRemoteFetch), "opts", roomsValue(opts)))
+	if err != nil || req == nil {
+		return local, err
+	}
+	err = a.reqs.wait(ctx, id, req, a.opts.RequestsTimeout)
+	a.reqs.mu.Lock()
+	defer a.reqs.mu.Unlock()
+	return append(local, req.sockets...), err
+}
+
+// AllRooms returns the rooms of every node.
+func (a *pubSubAdapter) AllRooms(ctx context.Context) ([]string, error) {
+	local := a.Rooms()
+	id, req, err := a.request(ctx, "allRooms", object("type", integer(reqAllRooms)))
+	if err != nil || req == nil {
+		return local, err
+	}
+	err = a.reqs.wait(ctx, id, req, a.opts.RequestsTimeout)
+	a.reqs.mu.Lock()
+	defer a.reqs.mu.Unlock()
+	seen := map[string]struct{}{}
+	for _, r := range local {
+		seen[r] = struct{}{}
+	}
+	for r := range req.rooms {
+		if _, ok := seen[r]; !ok {
+			seen[r] = struct{}{}
+			local = append(local, r)
+		}
+	}
+	return local, err
+}
+
+// request sends a request awaiting one answer from every other node, and returns it with its
+// id, or a nil request when there is no other node.
+func (a *pubSubAdapter) request(ctx context.Context, what string, body value) (string, *request, error) {
+	n, err := a.ServerCount(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	if n <= 1 {
+		return "", nil, nil
+	}
+	id := randomID(3)
+	req := a.reqs.add(id, what, n-1)
+	body.set("uid", str(a.uid))
+	body.set("requestId", str(id))
+	a.link.publish(a.requestChannel, body.json())
+	return id, req, nil
+}
+
+// AddSockets makes the sockets opts selects join rooms, here and on the other nodes.
+func (a *pubSubAdapter) AddSockets(opts socketio.BroadcastOptions, rooms []string) error {
+	if !opts.Flags.Local {
+		a.publishRequest(object("type", integer(reqRemoteJoin), "opts", roomsValue(opts), "rooms", strs(nonNil(rooms))))
+	}
+	return a.MemoryAdapter.AddSockets(opts, rooms)
+}
+
+// DelSockets makes the sockets opts selects leave rooms, here and on the other nodes.
+func (a *pubSubAdapter) DelSockets(opts socketio.BroadcastOptions, rooms []string) error {
+	if !opts.Flags.Local {
+		a.publishRequest(object("type", integer(reqRemoteLeave), "opts", roomsValue(opts), "rooms", strs(nonNil(rooms))))
+	}
+	return a.MemoryAdapter.DelSockets(opts, rooms)
+}
+
+// DisconnectSockets disconnects the sockets opts selects, here and on the other nodes.
+func (a *pubSubAdapter) DisconnectSockets(opts socketio.BroadcastOptions, closeConn bool) error {
+	if !opts.Flags.Local {
+		a.publishRequest(object("type", integer(reqRemoteDisconnect), "opts", roomsValue(opts), "close", boolean(closeConn)))
+	}
+	return a.MemoryAdapter.DisconnectSockets(opts, closeConn)
+}
+
+// publishRequest publishes a request that expects no answer, in JSON as Node does.
+func (a *pubSubAdapter) publishRequest(body value) {
+	body.set("uid", str(a.uid))
+	a.link.publish(a.requestChannel, body.json())
+}
+
+// ServerSideEmit sends an event to the other nodes' server-side handlers. Node sends it as
+// JSON, so binary arguments arrive as {"type":"Buffer","data":[...]} objects.
+func (a *pubSubAdapter) ServerSideEmit(p *socketio.Packet) error {
+	data, err := eventData(p)
+	if err != nil {
+		return err
+	}
+	a.publishRequest(object("type", integer(reqServerSideEmit), "data", data))
+	return nil
+}
+
+// ServerSideEmitWithAck sends an event to the other nodes' server-side handlers and collects
+// the first argument of each node's answer.
+func (a *pubSubAdapter) ServerSideEmitWithAck(ctx context.Context, p *socketio.Packet) ([]socketio.Args, error) {
+	data, err := eventData(p)
+	if err != nil {
+		return nil, err
+	}
+	id, req, err := a.request(ctx, "serverSideEmit", object("type", integer(reqServerSideEmit), "data", data))
+	if err != nil || req == nil {
+		return []socketio.Args{}, err
+	}
+	err = a.reqs.wait(ctx, id, req, a.opts.RequestsTimeout)
+	a.reqs.mu.Lock()
+	defer a.reqs.mu.Unlock()
+	return append([]socketio.Args{}, req.answers...), err
+}
+
+// Close unsubscribes the namespace's channels and lets go of the link.
+func (a *pubSubAdapter) Close() error {
+	a.closeOnce.Do(func() {
+		a.link.unsubscribe([]string{a.requestChannel, a.responseChannel, a.specificResponseChannel}, []string{a.channel + "*"})
+		a.reqs.close()
+		a.link.release()
+	})
+	return nil
+}
+
+// onBroadcast delivers a broadcast another node published: [uid, packet, opts].
+func (a *pubSubAdapter) onBroadcast(channel string, payload []byte) {
+	if len(channel) < len(a.channel) || channel[:len(a.channel)] != a.channel {
+		return
+	}
+	if room := channel[len(a.channel):]; len(room) > 1 && !a.HasRoom(room[:len(room)-1]) {
+		return // a broadcast to one room this node has no socket in
+	}
+	msg, err := decodeMsgpack(payload)
+	if err != nil || msg.kind != kindArray || len(msg.items) < 3 {
+		a.logf("ignoring malformed broadcast", "err", err)
+		return
+	}
+	if uid, _ := msg.items[0].text(); uid == a.uid {
+		return
+	}
+	pv := msg.items[1]
+	if packetNamespace(pv) != a.nsp.Name() {
+		return
+	}
+	p, err := eventPacket(a.nsp.Name(), pv)
+	if err != nil {
+		a.logf("ignoring broadcast", "err", err)
+		return
+	}
+	_ = a.MemoryAdapter.Broadcast(p, broadcastOptions(msg.items[2]))
+}
+
+// onRequest handles the request and response channels.
+func (a *pubSubAdapter) onRequest(channel string, payload []byte) {
+	var msg value
+	var err error
+	if len(payload) > 0 && payload[0] == '{' {
+		msg, err = decodeJSON(payload)
+	} else {
+		msg, err = decodeMsgpack(payload)
+	}
+	if err != nil || msg.kind != kindObject {
+		a.logf("ignoring malformed message", "channel", channel, "err", err)
+		return
+	}
+	if channel != a.requestChannel {
+		a.onResponse(msg)
+		return
+	}
+	typ, _ := msg.field("type").int()
+	id, _ := msg.field("requestId").text()
+	uid, _ := msg.field("uid").text()
+	mine := uid == a.uid
+	switch typ {
+	case reqSockets:
+		if mine || a.reqs.has(id) {
+			return
+		}
+		local, _ := a.MemoryAdapter.FetchSockets(context.Background(), socketio.BroadcastOptions{Rooms: msg.field("rooms").stringList()})
+		ids := make([]string, len(local))
+		for i, s := range local {
+			ids[i] = s.ID
+		}
+		a.respond(msg, object("requestId", str(id), "sockets", strs(ids)).json())
+	case reqAllRooms:
+		if mine || a.reqs.has(id) {
+			return
+		}
+		a.respond(msg, object("requestId", str(id), "rooms", strs(nonNil(a.Rooms()))).json())
+	case reqRemoteJoin, reqRemoteLeave, reqRemoteDisconnect:
+		if mine {
+			return // done locally when asked
+		}
+		a.onRemoteRoomChange(typ, msg, id)
+	case reqRemoteFetch:
+		if mine || a.reqs.has(id) {
+			return
+		}
+		local, _ := a.MemoryAdapter.FetchSockets(context.Background(), broadcastOptions(msg.field("opts")))
+		sockets := value{kind: kindArray}
+		for _, s := range local {
+			sockets.items = append(sockets.items, socketValue(s))
+		}
+		a.respond(msg, object("requestId", str(id), "sockets", sockets).json())
+	case reqServerSideEmit:
+		if mine {
+			return
+		}
+		a.onServerSideEmit(msg, id)
+	case reqBroadcast:
+		if mine || a.reqs.has(id) {
+			return
+		}
+		a.onBroadcastWithAck(msg, id)
+	}
+}
+
+// onRemoteRoomChange applies another node's socketsJoin, socketsLeave or disconnectSockets
+// (or the older form naming one socket, which is answered).
+func (a *pubSubAdapter) onRemoteRoomChange(typ int64, msg value, id string) {
+	if o, ok := msg.get("opts"); ok && o.kind == kindObject {
+		opts := broadcastOptions(o)
+		switch typ {
+		case reqRemoteJoin:
+			_ = a.MemoryAdapter.AddSockets(opts, msg.field("rooms").stringList())
+		case reqRemoteLeave:
+			_ = a.MemoryAdapter.DelSockets(opts, msg.field("rooms").stringList())
+		default:
+			_ = a.MemoryAdapter.DisconnectSockets(opts, msg.field("close").truthy())
+		}
+		return
+	}
+	sid, _ := msg.field("sid").text()
+	s := a.nsp.Socket(sid)
+	if s == nil {
+		return
+	}
+	room, _ := msg.field("room").text()
+	switch typ {
+	case reqRemoteJoin:
+		s.Join(room)
+	case reqRemoteLeave:
+		s.Leave(room)
+	default:
+		s.Disconnect(msg.field("close").truthy())
+	}
+	a.respond(msg, object("requestId", str(id)).json())
+}
+
+// onServerSideEmit runs the namespace's server-side handlers for another node's event, off
+// the subscription's goroutine (handlers are user code), and answers when asked to.
+func (a *pubSubAdapter) onServerSideEmit(msg value, id string) {
+	p, err := serverSidePacket(a.nsp.Name(), msg.field("data"))
+	if err != nil {
+		a.logf("ignoring server-side emit", "err", err)
+		return
+	}
+	var reply func(socketio.Args)
+	if _, withAck := msg.get("requestId"); withAck {
+		var once sync.Once
+		reply = func(args socketio.Args) {
+			once.Do(func() {
+				v, err := firstArg(args)
+				if err != nil {
+					a.logf("cannot forward a server-side acknowledgement", "err", err)
+				}
+				// Node answers on the shared response channel, whatever its options.
+				a.link.publish(a.responseChannel, object("type", integer(reqServerSideEmit), "requestId", str(id), "data", v).json())
+			})
+		}
+	}
+	go a.nsp.ReceiveServerSideEmit(p, reply)
+}
+
+// onBroadcastWithAck delivers another node's broadcast with acknowledgements, reporting the
+// recipient count and forwarding each acknowledgement's first argument.
+func (a *pubSubAdapter) onBroadcastWithAck(msg value, id string) {
+	p, err := eventPacket(a.nsp.Name(), msg.field("packet"))
+	if err != nil {
+		a.logf("ignoring broadcast with acknowledgements", "err", err)
+		return
+	}
+	onCount := func(n int) {
+		a.respond(msg, object("type", integer(reqBroadcastClientCount), "requestId", str(id), "clientCount", integer(int64(n))).json())
+	}
+	onAck := func(args socketio.Args) {
+		v, err := firstArg(args)
+		if err != nil {
+			a.logf("cannot forward an acknowledgement", "err", err)
+		}
+		var buf bytes.Buffer
+		if object("type", integer(reqBroadcastAck), "requestId", str(id), "packet", v).encodeMsgpack(&buf) == nil {
+			a.respond(msg, buf.Bytes())
+		}
+	}
+	_ = a.MemoryAdapter.BroadcastWithAck(p, broadcastOptions(msg.field("opts")), onCount, onAck)
+}
+
+// respond publishes the answer to a request.
+func (a *pubSubAdapter) respond(req value, payload []byte) {
+	channel := a.responseChannel
+	if a.opts.PublishOnSpecificResponseChannel {
+		uid, _ := req.field("uid").text()
+		channel = a.responseChannel + uid + "#"
+	}
+	a.link.publish(channel, payload)
+}
+
+// onResponse records another node's answer to one of this node's requests.
+func (a *pubSubAdapter) onResponse(msg value) {
+	id, _ := msg.field("requestId").text()
+	if ack := a.reqs.ack(id); ack != nil {
+		typ, _ := msg.field("type").int()
+		switch typ {
+		case reqBroadcastClientCount:
+			if n, ok := msg.field("clientCount").int(); ok {
+				ack.onCount(int(n))
+			}
+		case reqBroadcastAck:
+			if args, err := argsOf(msg.field("packet")); err == nil {
+				ack.onAck(args)
+			}
+		}
+		return
+	}
+	a.reqs.answer(id, func(req *request) {
+		switch req.what {
+		case "fetchSockets":
+			for _, s := range msg.field("sockets").items {
+				if info, ok := socketInfoOf(a.nsp, s); ok {
+					req.sockets = append(req.sockets, info)
+				}
+			}
+		case "allRooms":
+			if req.rooms == nil {
+				req.rooms = map[string]struct{}{}
+			}
+			for _, r := range msg.field("rooms").stringList() {
+				req.rooms[r] = struct{}{}
+			}
+		case "serverSideEmit":
+			if args, err := argsOf(msg.field("data")); err == nil {
+				req.answers = append(req.answers, args)
+			}
+		}
+	})
+}
