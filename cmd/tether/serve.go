@@ -42,6 +42,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on this `host:port`")
 	clientDir := fs.String("client-dir", defaultClientDir, "`directory` holding the socket.io-client browser bundle ("+clientBundle+")")
 	verbose := fs.Bool("verbose", false, "log every session and error")
+	clusterFlags := addClusterFlags(fs)
 	fs.Usage = usageFunc(fs, "tether serve [flags]",
 		"Runs the demo: a chat page over Socket.IO. Open it in two browser tabs; a message\n"+
 			"sent in one appears in the other, and the server prints it as\n"+
@@ -51,6 +52,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			"\n"+
 			"The page loads the official socket.io-client bundle from --client-dir, which\n"+
 			"\"npm ci\" in web/ installs (\"make run\" does it, then starts this command).\n"+
+			"\n"+
+			clusterUsage+" A message sent on a page\n"+
+			"served by one node then reaches the pages of every node.\n"+
+			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
@@ -65,12 +70,24 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "tether serve: no Socket.IO client bundle at %s: %s, then reload the page\n", bundle, installHint)
 	}
 
-	srv := newDemoServer(demoConfig{
+	cfg := demoConfig{
 		clientDir: *clientDir,
 		stdout:    stdout,
 		logger:    newLogger(stderr, *verbose),
-	})
-	return listenAndServe(ctx, "serve", "http", *addr, srv.serve, stdout, stderr)
+	}
+	cl, ok := clusterFlags.open(ctx, "serve", cfg.logger, stderr)
+	if !ok {
+		return 2
+	}
+	defer cl.close() // after the server's shutdown, which closes the adapters
+
+	return listenAndServe(ctx, "serve", "http", *addr, func(ctx context.Context, ln net.Listener) error {
+		if cl != nil {
+			cl.listening("serve", ln, stdout)
+			cfg.adapter = cl.adapter(cfg.logger)
+		}
+		return newDemoServer(cfg).serve(ctx, ln)
+	}, stdout, stderr)
 }
 
 // demoConfig holds the settings of a demoServer.
@@ -78,6 +95,8 @@ type demoConfig struct {
 	clientDir string    // where the socket.io-client bundle is read from
 	stdout    io.Writer // where received messages are printed
 	logger    *slog.Logger
+	// adapter, when set, makes the namespaces' adapters: the Redis adapter of a cluster.
+	adapter func(*socketio.Namespace) socketio.Adapter
 }
 
 // demoServer is "tether serve": the page of package web, the
@@ -104,7 +123,7 @@ func newDemoServer(cfg demoConfig) *demoServer {
 		stdout:    cfg.stdout,
 	}
 	// Same-origin only: the page is served from here.
-	d.sio = socketio.NewServer(&socketio.ServerOptions{Path: socketIOPath, Logger: log})
+	d.sio = socketio.NewServer(&socketio.ServerOptions{Path: socketIOPath, Logger: log, Adapter: cfg.adapter})
 	root := d.sio.Of("/")
 	root.OnConnect(func(s *socketio.Socket) { log.Debug("connected", "id", s.ID()) })
 	root.OnDisconnect(func(s *socketio.Socket, reason socketio.DisconnectReason) {

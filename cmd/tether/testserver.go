@@ -39,6 +39,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	pingTimeout := fs.Duration("ping-timeout", testServerPingTimeout, "how long a client may take to answer a ping")
 	recovery := fs.Bool("recovery", false, "turn on Socket.IO connection state recovery (sessions kept 30s)")
 	verbose := fs.Bool("verbose", false, "log every session and error")
+	clusterFlags := addClusterFlags(fs)
 	fs.Usage = usageFunc(fs, "tether testserver [flags]",
 		"Runs the test server that conformance suites and real clients are run against\n"+
 			"(docs TEST-SERVERS.md, section 1). Both endpoints use polling and WebSocket, with\n"+
@@ -51,6 +52,10 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			"  /engine.io/  plain Engine.IO v4 echo: every message, text or binary, is sent\n"+
 			"               back unchanged to its client\n"+
 			"  other paths  404\n"+
+			"\n"+
+			clusterUsage+" With --redis, namespace / also answers\n"+
+			"fetch-sockets (the ids of the sockets of every node, sorted) and server-side-\n"+
+			"emit (the names of the other nodes, sorted, from serverSideEmitWithAck(\"whoami\")).\n"+
 			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
@@ -66,14 +71,29 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	}
 
 	logger := newLogger(stderr, *verbose)
+	cl, ok := clusterFlags.open(ctx, "testserver", logger, stderr)
+	if !ok {
+		return 2
+	}
+	defer cl.close() // after the server's shutdown, which closes the adapters
+	if cl != nil && *recovery && cl.kind != adapterStreams {
+		fmt.Fprint(stderr, recoveryHint("testserver", cl.kind))
+	}
 
-	srv := newTestServer(testServerConfig{
+	cfg := testServerConfig{
 		pingInterval: *pingInterval,
 		pingTimeout:  *pingTimeout,
 		recovery:     *recovery,
 		logger:       logger,
-	})
-	return listenAndServe(ctx, "testserver", "http", *addr, srv.serve, stdout, stderr)
+	}
+	return listenAndServe(ctx, "testserver", "http", *addr, func(ctx context.Context, ln net.Listener) error {
+		if cl != nil {
+			// The node's default name needs the port it listens on.
+			cl.listening("testserver", ln, stdout)
+			cfg.adapter, cfg.nodeName = cl.adapter(logger), cl.name
+		}
+		return newTestServer(cfg).serve(ctx, ln)
+	}, stdout, stderr)
 }
 
 // testServerConfig holds the settings of a testServer.
@@ -85,6 +105,10 @@ type testServerConfig struct {
 	// within it; 0 means testServerConnectTimeout.
 	connectTimeout time.Duration
 	logger         *slog.Logger
+	// adapter, when set, makes the namespaces' adapters: the Redis adapter of a cluster.
+	adapter func(*socketio.Namespace) socketio.Adapter
+	// nodeName, when set, adds the cluster extensions under this node name.
+	nodeName string
 }
 
 // testServer is the test server of TEST-SERVERS.md section 1: the
@@ -138,6 +162,7 @@ func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {
 		ConnectTimeout: connectTimeout,
 		CORS:           &engineio.CORSOptions{Origins: []string{"*"}},
 		Logger:         log,
+		Adapter:        cfg.adapter,
 	}
 	if cfg.recovery {
 		opts.Recovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: testServerRecoveryWindow}
@@ -183,6 +208,10 @@ func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {
 	root.On("disconnect-me", func(s *socketio.Socket) {
 		s.Disconnect(false)
 	})
+
+	if cfg.nodeName != "" {
+		addClusterEvents(root, cfg.nodeName)
+	}
 
 	sio.Of("/custom").OnConnect(emitAuth)
 	return sio
