@@ -56,10 +56,24 @@ function watchErrors(client, role) {
   client.on('ready', () => {
     if (reported) process.stderr.write(`redis ${role} client reconnected\n`);
     reported = false;
+    rejectionReported = false;
   });
 }
 
+// The official adapters do not handle the promise of a PUBLISH or XADD
+// (@socket.io/redis-adapter 8.3.0: `this.pubClient.publish(...)` in
+// broadcast): when Redis drops a connection with commands in flight, each
+// rejects unhandled, and Node 20 exits on the first. A production server
+// would install such a handler too; here it logs once per outage.
+let rejectionReported = false;
+function onUnhandledRejection(err) {
+  if (rejectionReported) return;
+  rejectionReported = true;
+  process.stderr.write(`unhandled rejection (Redis adapter): ${err?.message ?? err}\n`);
+}
+
 async function clusterAdapter(url, kind) {
+  process.on('unhandledRejection', onUnhandledRejection);
   const pub = createClient({ url });
   watchErrors(pub, 'pub');
   redisClients.push(pub);
