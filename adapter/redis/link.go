@@ -39,9 +39,14 @@ type link struct {
 	subOutage, pubOutage outage
 }
 
+// outgoing is a message to publish on a channel, or an entry to add to a stream.
 type outgoing struct {
 	channel string
 	payload []byte
+
+	stream string // XADD to stream, trimmed to about maxLen entries, instead of publishing
+	maxLen int64
+	fields []string
 }
 
 const (
@@ -226,19 +231,7 @@ func (l *link) route(m *goredis.Message) {
 // publish queues a message. It never blocks: when the queue is full the message is dropped,
 // and the drop is reported when Redis answers again.
 func (l *link) publish(channel string, payload []byte) {
-	l.pubMu.Lock()
-	if l.closing {
-		l.pubMu.Unlock()
-		return
-	}
-	if len(l.queue) >= maxQueued {
-		l.dropped++
-		l.pubMu.Unlock()
-		return
-	}
-	l.queue = append(l.queue, outgoing{channel, payload})
-	l.pubMu.Unlock()
-	l.signal()
+	l.enqueue(outgoing{channel: channel, payload: payload})
 }
 
 func (l *link) signal() {
@@ -323,10 +316,39 @@ func (l *link) send(batch []outgoing) error {
 }
 
 func (l *link) publishOne(ctx context.Context, c goredis.Cmdable, m outgoing) error {
+	if m.stream != "" {
+		return c.XAdd(ctx, xaddArgs(m.stream, m.maxLen, m.fields)).Err()
+	}
 	if l.sharded {
 		return c.SPublish(ctx, m.channel, m.payload).Err()
 	}
 	return c.Publish(ctx, m.channel, m.payload).Err()
+}
+
+// enqueue queues an outgoing message as publish does.
+func (l *link) enqueue(m outgoing) {
+	l.pubMu.Lock()
+	if l.closing {
+		l.pubMu.Unlock()
+		return
+	}
+	if len(l.queue) >= maxQueued {
+		l.dropped++
+		l.pubMu.Unlock()
+		return
+	}
+	l.queue = append(l.queue, m)
+	l.pubMu.Unlock()
+	l.signal()
+}
+
+// xaddArgs describes an XADD trimmed to about maxLen entries, as Node's streams adapter does.
+func xaddArgs(stream string, maxLen int64, fields []string) *goredis.XAddArgs {
+	values := make([]any, len(fields))
+	for i, f := range fields {
+		values[i] = f
+	}
+	return &goredis.XAddArgs{Stream: stream, MaxLen: maxLen, Approx: true, ID: "*", Values: values}
 }
 
 // numSub counts the subscribers of channel: Node's adapters count nodes that way.

@@ -1,0 +1,361 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tether-rt/tether/socketio"
+)
+
+// Message types of the cluster format of Node's socket.io-adapter (ClusterAdapter), which
+// the sharded and the streams adapters speak: {uid, nsp, type, data}.
+const (
+	msgInitialHeartbeat = iota + 1
+	msgHeartbeat
+	msgBroadcast
+	msgSocketsJoin
+	msgSocketsLeave
+	msgDisconnectSockets
+	msgFetchSockets
+	msgFetchSocketsResponse
+	msgServerSideEmit
+	msgServerSideEmitResponse
+	msgBroadcastClientCount
+	msgBroadcastAck
+	msgAdapterClose
+)
+
+// clusterTransport is how a cluster-format adapter reaches the other nodes.
+type clusterTransport interface {
+	// publish sends a message to every node; with sync, it waits for Redis and returns the
+	// message's offset when the transport numbers messages ("" otherwise).
+	publish(ctx context.Context, msg value, sync bool) (offset string, err error)
+	// respond sends a message to the node whose id is uid.
+	respond(uid string, msg value)
+	serverCount(ctx context.Context) (int, error)
+	// offsets reports whether published broadcasts get offsets a recovery can use.
+	offsets() bool
+	close()
+}
+
+// clusterAdapter implements the Adapter over the cluster format, whatever carries it.
+type clusterAdapter struct {
+	*socketio.MemoryAdapter
+	nsp     *socketio.Namespace
+	uid     string
+	t       clusterTransport
+	timeout time.Duration
+	log     *slog.Logger
+
+	reqs      *requests
+	closeOnce sync.Once
+}
+
+func newClusterAdapter(nsp *socketio.Namespace, timeout time.Duration, log *slog.Logger) *clusterAdapter {
+	return &clusterAdapter{
+		MemoryAdapter: socketio.NewMemoryAdapter(nsp),
+		nsp:           nsp,
+		uid:           randomID(8), // as Node's randomBytes(8).toString("hex")
+		timeout:       timeout,
+		log:           log,
+		reqs:          newRequests(),
+	}
+}
+
+func (a *clusterAdapter) message(typ int, data value) value {
+	m := object("uid", str(a.uid), "nsp", str(a.nsp.Name()), "type", integer(int64(typ)))
+	if data.kind != kindNull {
+		m.set("data", data)
+	}
+	return m
+}
+
+func (a *clusterAdapter) logf(msg string, args ...any) {
+	a.log.Debug("redis adapter: "+msg, append(args, "nsp", a.nsp.Name())...)
+}
+
+// recoverable reports whether a broadcast gets an offset: with recovery on, events that ask
+// for no acknowledgement and are not volatile.
+func (a *clusterAdapter) recoverable(p *socketio.Packet, opts socketio.BroadcastOptions) bool {
+	return a.nsp.Server().Recovery() != nil && p.ID() < 0 && !opts.Flags.Volatile
+}
+
+// Broadcast publishes p for the other nodes and delivers it to the local sockets. When the
+// transport numbers messages and recovery is on, the local sockets get the message's offset,
+// which any node can resume from.
+func (a *clusterAdapter) Broadcast(p *socketio.Packet, opts socketio.BroadcastOptions) error {
+	if opts.Flags.Local {
+		return a.MemoryAdapter.Broadcast(p, opts)
+	}
+	pv, err := packetValue(p)
+	if err != nil {
+		return err
+	}
+	msg := a.message(msgBroadcast, object("packet", pv, "opts", optionsValue(opts)))
+	if !a.t.offsets() {
+		_, _ = a.t.publish(context.Background(), msg, false)
+		return a.MemoryAdapter.Broadcast(p, opts)
+	}
+	recoverable := a.recoverable(p, opts)
+	offset, err := a.t.publish(context.Background(), msg, recoverable)
+	if recoverable && err == nil && offset != "" {
+		p = p.WithOffset(offset)
+	}
+	// Without Redis there is no offset to give: the event goes out without one, as Node's
+	// does, and a client that misses it cannot recover it.
+	a.MemoryAdapter.Deliver(p, opts)
+	return nil
+}
+
+// BroadcastWithAck asks the other nodes to deliver p with acknowledgements and delivers it
+// locally.
+func (a *clusterAdapter) BroadcastWithAck(p *socketio.Packet, opts socketio.BroadcastOptions, onCount func(int), onAck func(socketio.Args)) error {
+	if !opts.Flags.Local {
+		pv, err := packetValue(p)
+		if err != nil {
+			return err
+		}
+		id := randomID(8)
+		timeout := opts.Flags.Timeout
+		if timeout <= 0 {
+			timeout = a.timeout
+		}
+		a.reqs.addAck(id, timeout, onCount, onAck)
+		_, _ = a.t.publish(context.Background(), a.message(msgBroadcast, object("packet", pv, "requestId", str(id), "opts", optionsValue(opts))), false)
+	}
+	return a.MemoryAdapter.BroadcastWithAck(p, opts, onCount, onAck)
+}
+
+// ServerCount returns the number of nodes.
+func (a *clusterAdapter) ServerCount(ctx context.Context) (int, error) {
+	n, err := a.t.serverCount(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("redis adapter: counting nodes: %w", err)
+	}
+	return max(n, 1), nil
+}
+
+// FetchSockets returns the sockets opts selects on every node.
+func (a *clusterAdapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
+	local, err := a.MemoryAdapter.FetchSockets(ctx, opts)
+	if err != nil || opts.Flags.Local {
+		return local, err
+	}
+	id, req, err := a.request(ctx, "fetchSockets", msgFetchSockets, object("opts", optionsValue(opts)))
+	if err != nil || req == nil {
+		return local, err
+	}
+	timeout := a.timeout
+	if opts.Flags.Timeout > 0 {
+		timeout = opts.Flags.Timeout
+	}
+	err = a.reqs.wait(ctx, id, req, timeout)
+	a.reqs.mu.Lock()
+	defer a.reqs.mu.Unlock()
+	return append(local, req.sockets...), err
+}
+
+// request publishes a request to the other nodes, or returns a nil request when there is none.
+func (a *clusterAdapter) request(ctx context.Context, what string, typ int, data value) (string, *request, error) {
+	n, err := a.ServerCount(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	if n <= 1 {
+		return "", nil, nil
+	}
+	id := randomID(8)
+	req := a.reqs.add(id, what, n-1)
+	data.set("requestId", str(id))
+	if _, err := a.t.publish(ctx, a.message(typ, data), false); err != nil {
+		return "", nil, err
+	}
+	return id, req, nil
+}
+
+// AddSockets makes the sockets opts selects join rooms, here and on the other nodes.
+func (a *clusterAdapter) AddSockets(opts socketio.BroadcastOptions, rooms []string) error {
+	if !opts.Flags.Local {
+		a.publishQuietly(a.message(msgSocketsJoin, object("opts", optionsValue(opts), "rooms", strs(nonNil(rooms)))))
+	}
+	return a.MemoryAdapter.AddSockets(opts, rooms)
+}
+
+// DelSockets makes the sockets opts selects leave rooms, here and on the other nodes.
+func (a *clusterAdapter) DelSockets(opts socketio.BroadcastOptions, rooms []string) error {
+	if !opts.Flags.Local {
+		a.publishQuietly(a.message(msgSocketsLeave, object("opts", optionsValue(opts), "rooms", strs(nonNil(rooms)))))
+	}
+	return a.MemoryAdapter.DelSockets(opts, rooms)
+}
+
+// DisconnectSockets disconnects the sockets opts selects, here and on the other nodes.
+func (a *clusterAdapter) DisconnectSockets(opts socketio.BroadcastOptions, closeConn bool) error {
+	if !opts.Flags.Local {
+		a.publishQuietly(a.message(msgDisconnectSockets, object("opts", optionsValue(opts), "close", boolean(closeConn))))
+	}
+	return a.MemoryAdapter.DisconnectSockets(opts, closeConn)
+}
+
+func (a *clusterAdapter) publishQuietly(msg value) {
+	_, _ = a.t.publish(context.Background(), msg, false)
+}
+
+// ServerSideEmit sends an event to the other nodes' server-side handlers.
+func (a *clusterAdapter) ServerSideEmit(p *socketio.Packet) error {
+	data, err := eventData(p)
+	if err != nil {
+		return err
+	}
+	a.publishQuietly(a.message(msgServerSideEmit, object("packet", data)))
+	return nil
+}
+
+// ServerSideEmitWithAck sends an event to the other nodes' server-side handlers and collects
+// the first argument of each node's answer.
+func (a *clusterAdapter) ServerSideEmitWithAck(ctx context.Context, p *socketio.Packet) ([]socketio.Args, error) {
+	data, err := eventData(p)
+	if err != nil {
+		return nil, err
+	}
+	id, req, err := a.request(ctx, "serverSideEmit", msgServerSideEmit, object("packet", data))
+	if err != nil || req == nil {
+		return []socketio.Args{}, err
+	}
+	err = a.reqs.wait(ctx, id, req, a.timeout)
+	a.reqs.mu.Lock()
+	defer a.reqs.mu.Unlock()
+	return append([]socketio.Args{}, req.answers...), err
+}
+
+// Close stops the adapter's traffic.
+func (a *clusterAdapter) Close() error {
+	a.closeOnce.Do(func() {
+		a.reqs.close()
+		a.t.close()
+	})
+	return nil
+}
+
+// onMessage handles a message of another node; offset is its stream entry id, if any.
+func (a *clusterAdapter) onMessage(msg value, offset string) {
+	uid, _ := msg.field("uid").text()
+	if uid == a.uid {
+		return
+	}
+	if nsp, _ := msg.field("nsp").text(); nsp != a.nsp.Name() {
+		return
+	}
+	typ, _ := msg.field("type").int()
+	data := msg.field("data")
+	switch typ {
+	case msgBroadcast:
+		p, err := eventPacket(a.nsp.Name(), data.field("packet"))
+		if err != nil {
+			a.logf("ignoring broadcast", "err", err)
+			return
+		}
+		opts := broadcastOptions(data.field("opts"))
+		if id, withAck := data.field("requestId").text(); withAck {
+			a.onBroadcastWithAck(uid, id, p, opts)
+			return
+		}
+		if offset == "" {
+			_ = a.MemoryAdapter.Broadcast(p, opts)
+			return
+		}
+		if a.recoverable(p, opts) {
+			p = p.WithOffset(offset)
+		}
+		a.MemoryAdapter.Deliver(p, opts)
+	case msgSocketsJoin:
+		_ = a.MemoryAdapter.AddSockets(broadcastOptions(data.field("opts")), data.field("rooms").stringList())
+	case msgSocketsLeave:
+		_ = a.MemoryAdapter.DelSockets(broadcastOptions(data.field("opts")), data.field("rooms").stringList())
+	case msgDisconnectSockets:
+		_ = a.MemoryAdapter.DisconnectSockets(broadcastOptions(data.field("opts")), data.field("close").truthy())
+	case msgFetchSockets:
+		id, _ := data.field("requestId").text()
+		local, _ := a.MemoryAdapter.FetchSockets(context.Background(), broadcastOptions(data.field("opts")))
+		sockets := value{kind: kindArray}
+		for _, s := range local {
+			sockets.items = append(sockets.items, socketValue(s))
+		}
+		a.t.respond(uid, a.message(msgFetchSocketsResponse, object("requestId", str(id), "sockets", sockets)))
+	case msgServerSideEmit:
+		a.onServerSideEmit(uid, data)
+	case msgBroadcastClientCount, msgBroadcastAck, msgFetchSocketsResponse, msgServerSideEmitResponse:
+		a.onResponse(typ, data)
+	}
+}
+
+func (a *clusterAdapter) onBroadcastWithAck(uid, id string, p *socketio.Packet, opts socketio.BroadcastOptions) {
+	onCount := func(n int) {
+		a.t.respond(uid, a.message(msgBroadcastClientCount, object("requestId", str(id), "clientCount", integer(int64(n)))))
+	}
+	onAck := func(args socketio.Args) {
+		v, err := firstArg(args)
+		if err != nil {
+			a.logf("cannot forward an acknowledgement", "err", err)
+		}
+		a.t.respond(uid, a.message(msgBroadcastAck, object("requestId", str(id), "packet", v)))
+	}
+	_ = a.MemoryAdapter.BroadcastWithAck(p, opts, onCount, onAck)
+}
+
+func (a *clusterAdapter) onServerSideEmit(uid string, data value) {
+	p, err := serverSidePacket(a.nsp.Name(), data.field("packet"))
+	if err != nil {
+		a.logf("ignoring server-side emit", "err", err)
+		return
+	}
+	var reply func(socketio.Args)
+	if id, withAck := data.field("requestId").text(); withAck {
+		var once sync.Once
+		reply = func(args socketio.Args) {
+			once.Do(func() {
+				v, err := firstArg(args)
+				if err != nil {
+					a.logf("cannot forward a server-side acknowledgement", "err", err)
+				}
+				a.t.respond(uid, a.message(msgServerSideEmitResponse, object("requestId", str(id), "packet", v)))
+			})
+		}
+	}
+	go a.nsp.ReceiveServerSideEmit(p, reply)
+}
+
+func (a *clusterAdapter) onResponse(typ int64, data value) {
+	id, _ := data.field("requestId").text()
+	switch typ {
+	case msgBroadcastClientCount:
+		if ack := a.reqs.ack(id); ack != nil {
+			if n, ok := data.field("clientCount").int(); ok {
+				ack.onCount(int(n))
+			}
+		}
+	case msgBroadcastAck:
+		if ack := a.reqs.ack(id); ack != nil {
+			if args, err := argsOf(data.field("packet")); err == nil {
+				ack.onAck(args)
+			}
+		}
+	case msgFetchSocketsResponse:
+		a.reqs.answer(id, func(req *request) {
+			for _, s := range data.field("sockets").items {
+				if info, ok := socketInfoOf(a.nsp, s); ok {
+					req.sockets = append(req.sockets, info)
+				}
+			}
+		})
+	case msgServerSideEmitResponse:
+		a.reqs.answer(id, func(req *request) {
+			if args, err := argsOf(data.field("packet")); err == nil {
+				req.answers = append(req.answers, args)
+			}
+		})
+	}
+}

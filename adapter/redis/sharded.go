@@ -1,0 +1,240 @@
+package redis
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tether-rt/tether/socketio"
+)
+
+// SubscriptionMode says which rooms get a channel of their own in the sharded adapter.
+type SubscriptionMode string
+
+// The subscription modes of Node's createShardedAdapter.
+const (
+	// StaticSubscription: two channels per namespace, whatever the rooms.
+	StaticSubscription SubscriptionMode = "static"
+	// DynamicSubscription (the default): also one channel per public room (a room that is
+	// not a socket's own id), so a node only receives the room broadcasts it has sockets for.
+	DynamicSubscription SubscriptionMode = "dynamic"
+	// DynamicPrivateSubscription: one channel per room, private rooms included.
+	DynamicPrivateSubscription SubscriptionMode = "dynamic-private"
+)
+
+// ShardedOptions configure the adapter of NewShardedAdapter. The zero value is Node's
+// defaults.
+type ShardedOptions struct {
+	// ChannelPrefix prefixes every channel name; default "socket.io".
+	ChannelPrefix string
+	// SubscriptionMode; default DynamicSubscription. Every node of a cluster must use the
+	// same.
+	SubscriptionMode SubscriptionMode
+	// RequestsTimeout bounds how long a request to the other nodes waits; default 5 s.
+	RequestsTimeout time.Duration
+	// Logger receives the adapter's errors (once per Redis outage); default: none.
+	Logger *slog.Logger
+}
+
+// NewShardedAdapter returns an adapter factory for socketio.ServerOptions.Adapter over
+// Redis 7's sharded pub/sub (SSUBSCRIBE, SPUBLISH), which spreads channels over the shards of
+// a Redis Cluster. It speaks the format of Node's createShardedAdapter from
+// @socket.io/redis-adapter 8 (the cluster message format of socket.io-adapter), so Go and
+// Node nodes can share a cluster. Behaviour under faults is NewAdapter's.
+func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) func(*socketio.Namespace) socketio.Adapter {
+	o := ShardedOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.ChannelPrefix == "" {
+		o.ChannelPrefix = "socket.io"
+	}
+	if o.SubscriptionMode == "" {
+		o.SubscriptionMode = DynamicSubscription
+	}
+	if o.RequestsTimeout <= 0 {
+		o.RequestsTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	links := &linkPool{client: client, sharded: true, log: o.Logger}
+	return func(nsp *socketio.Namespace) socketio.Adapter {
+		a := newClusterAdapter(nsp, o.RequestsTimeout, o.Logger)
+		t := &shardedTransport{
+			a:               a,
+			link:            links.get(),
+			mode:            o.SubscriptionMode,
+			channel:         o.ChannelPrefix + "#" + nsp.Name() + "#",
+			responseChannel: o.ChannelPrefix + "#" + nsp.Name() + "#" + a.uid + "#",
+			subscribed:      map[string]bool{},
+			wake:            make(chan struct{}, 1),
+			stopped:         make(chan struct{}),
+		}
+		a.t = t
+		t.link.subscribe(t.onMessage, t.channel, t.responseChannel)
+		if t.mode != StaticSubscription {
+			a.MemoryAdapter.OnRoomChange(
+				func(room string) { t.roomChanged(room, true) },
+				func(room string) { t.roomChanged(room, false) })
+			go t.manageRooms()
+		} else {
+			close(t.stopped)
+		}
+		return a
+	}
+}
+
+// shardedTransport carries the cluster format over sharded pub/sub.
+type shardedTransport struct {
+	a                        *clusterAdapter
+	link                     *link
+	mode                     SubscriptionMode
+	channel, responseChannel string
+
+	mu         sync.Mutex
+	changes    []roomChange
+	closed     bool
+	subscribed map[string]bool // room channels, touched by manageRooms only
+	wake       chan struct{}
+	stopped    chan struct{}
+}
+
+type roomChange struct {
+	room    string
+	created bool
+}
+
+// looksLikeSocketID is Node's guess, from the sending side, that a room is a socket's own.
+func looksLikeSocketID(room string) bool { return len(room) == 20 }
+
+func (t *shardedTransport) roomChannel(room string) string { return t.channel + room + "#" }
+
+func (t *shardedTransport) publish(_ context.Context, msg value, _ bool) (string, error) {
+	t.link.publish(t.channelOf(msg), t.encode(msg))
+	return "", nil
+}
+
+// channelOf is where a message goes: a broadcast without acknowledgement to exactly one
+// room goes to that room's channel when the mode gives it one.
+func (t *shardedTransport) channelOf(msg value) string {
+	typ, _ := msg.field("type").int()
+	data := msg.field("data")
+	if typ != msgBroadcast || t.mode == StaticSubscription {
+		return t.channel
+	}
+	if _, withAck := data.get("requestId"); withAck {
+		return t.channel
+	}
+	rooms := data.field("opts").field("rooms").stringList()
+	if len(rooms) != 1 {
+		return t.channel
+	}
+	if t.mode == DynamicPrivateSubscription || !looksLikeSocketID(rooms[0]) {
+		return t.roomChannel(rooms[0])
+	}
+	return t.channel
+}
+
+// encode writes JSON, or MessagePack when the message carries binary, as Node does.
+func (t *shardedTransport) encode(msg value) []byte {
+	if !msg.hasBinary() {
+		return msg.json()
+	}
+	var buf bytes.Buffer
+	if err := msg.encodeMsgpack(&buf); err != nil {
+		return msg.json()
+	}
+	return buf.Bytes()
+}
+
+func (t *shardedTransport) respond(uid string, msg value) {
+	t.link.publish(t.channel+uid+"#", t.encode(msg))
+}
+
+func (t *shardedTransport) serverCount(ctx context.Context) (int, error) {
+	return t.link.numSub(ctx, t.channel)
+}
+
+func (t *shardedTransport) offsets() bool { return false }
+
+func (t *shardedTransport) onMessage(_ string, payload []byte) {
+	var msg value
+	var err error
+	if len(payload) > 0 && payload[0] == '{' {
+		msg, err = decodeJSON(payload)
+	} else {
+		msg, err = decodeMsgpack(payload)
+	}
+	if err != nil || msg.kind != kindObject {
+		t.a.logf("ignoring malformed message", "err", err)
+		return
+	}
+	t.a.onMessage(msg, "")
+}
+
+// roomChanged is called with the memory adapter's lock held: it only queues the change.
+func (t *shardedTransport) roomChanged(room string, created bool) {
+	t.mu.Lock()
+	if !t.closed {
+		t.changes = append(t.changes, roomChange{room, created})
+	}
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// manageRooms subscribes to the channels of rooms as they appear and unsubscribes when they
+// empty, off the adapter's lock.
+func (t *shardedTransport) manageRooms() {
+	defer close(t.stopped)
+	for {
+		t.mu.Lock()
+		changes, closed := t.changes, t.closed
+		t.changes = nil
+		t.mu.Unlock()
+		for _, c := range changes {
+			ch := t.roomChannel(c.room)
+			switch {
+			case c.created && !t.subscribed[ch]:
+				// A socket's own room is private; Node tells them apart the same way.
+				if t.mode == DynamicSubscription && t.a.MemoryAdapter.IsSocket(c.room) {
+					continue
+				}
+				t.subscribed[ch] = true
+				t.link.subscribe(t.onMessage, ch)
+			case !c.created && t.subscribed[ch]:
+				delete(t.subscribed, ch)
+				t.link.unsubscribe([]string{ch}, nil)
+			}
+		}
+		if closed {
+			return
+		}
+		<-t.wake
+	}
+}
+
+func (t *shardedTransport) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+	<-t.stopped
+	channels := []string{t.channel, t.responseChannel}
+	for ch := range t.subscribed {
+		channels = append(channels, ch)
+	}
+	t.link.unsubscribe(channels, nil)
+	t.link.release()
+}

@@ -1,0 +1,458 @@
+package redis
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tether-rt/tether/socketio"
+)
+
+// StreamsOptions configure the adapter of NewStreamsAdapter. The zero value is Node's
+// defaults, except BlockTime.
+type StreamsOptions struct {
+	// StreamName is the Redis stream every node appends to and reads; default "socket.io".
+	StreamName string
+	// ChannelPrefix prefixes the pub/sub channels of requests and responses; default
+	// "socket.io".
+	ChannelPrefix string
+	// MaxLen is about how many entries the stream keeps; default 10,000. A client can recover
+	// only while its last offset is still in the stream.
+	MaxLen int64
+	// ReadCount is how many entries one read takes; default 100.
+	ReadCount int64
+	// BlockTime is how long one read waits for new entries; default 1 s (Node: 5 s). It also
+	// bounds how long closing the adapter waits for the reader.
+	BlockTime time.Duration
+	// SessionKeyPrefix prefixes the keys of disconnected sessions; default "sio:session:".
+	SessionKeyPrefix string
+	// RequestsTimeout bounds how long a request to the other nodes waits; default 5 s.
+	RequestsTimeout time.Duration
+	// Logger receives the adapter's errors (once per Redis outage); default: none.
+	Logger *slog.Logger
+}
+
+// NewStreamsAdapter returns an adapter factory for socketio.ServerOptions.Adapter over a Redis
+// stream, in the format of Node's @socket.io/redis-streams-adapter 0.3. Broadcasts and room
+// changes are appended to the stream, which every node reads; requests and responses, which
+// need not last, go over pub/sub.
+//
+// Because the stream numbers every broadcast and sessions are kept in Redis, connection state
+// recovery works across nodes: a client cut from one node and reconnected to another (or to a
+// Node node with the streams adapter) gets its id, rooms, data and missed events back, for
+// the server's MaxDisconnectionDuration and while its offset is among the stream's last MaxLen
+// entries.
+//
+// When Redis is unreachable, local delivery goes on without offsets (those events cannot be
+// recovered), the error is logged once, and reading resumes by itself.
+func NewStreamsAdapter(client goredis.UniversalClient, opts *StreamsOptions) func(*socketio.Namespace) socketio.Adapter {
+	o := StreamsOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.StreamName == "" {
+		o.StreamName = "socket.io"
+	}
+	if o.ChannelPrefix == "" {
+		o.ChannelPrefix = "socket.io"
+	}
+	if o.MaxLen <= 0 {
+		o.MaxLen = 10000
+	}
+	if o.ReadCount <= 0 {
+		o.ReadCount = 100
+	}
+	if o.BlockTime <= 0 {
+		o.BlockTime = time.Second
+	}
+	if o.SessionKeyPrefix == "" {
+		o.SessionKeyPrefix = "sio:session:"
+	}
+	if o.RequestsTimeout <= 0 {
+		o.RequestsTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	f := &streamsFactory{client: client, opts: o, links: &linkPool{client: client, log: o.Logger}}
+	return f.newAdapter
+}
+
+// streamsFactory shares one stream reader among the namespaces of a server.
+type streamsFactory struct {
+	client goredis.UniversalClient
+	opts   StreamsOptions
+	links  *linkPool
+
+	mu       sync.Mutex
+	adapters map[string]*clusterAdapter // by namespace
+	stop     context.CancelFunc
+	stopped  chan struct{}
+}
+
+func (f *streamsFactory) newAdapter(nsp *socketio.Namespace) socketio.Adapter {
+	a := newClusterAdapter(nsp, f.opts.RequestsTimeout, f.opts.Logger)
+	t := &streamsTransport{
+		f:             f,
+		a:             a,
+		link:          f.links.get(),
+		publicChannel: f.opts.ChannelPrefix + "#" + nsp.Name() + "#",
+	}
+	t.privateChannel = t.publicChannel + a.uid + "#"
+	a.t = t
+	t.link.subscribe(t.onMessage, t.publicChannel, t.privateChannel)
+	f.mu.Lock()
+	if f.adapters == nil {
+		f.adapters = map[string]*clusterAdapter{}
+	}
+	f.adapters[nsp.Name()] = a
+	if f.stop == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		f.stop, f.stopped = cancel, make(chan struct{})
+		go f.read(ctx, f.stopped)
+	}
+	f.mu.Unlock()
+	return &streamsAdapter{clusterAdapter: a, t: t}
+}
+
+// read follows the stream from its end, handing entries to their namespace's adapter.
+func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	offset := "$"
+	delay := 50 * time.Millisecond
+	var down outage
+	down.log, down.what = f.opts.Logger, "reading the stream"
+	for ctx.Err() == nil {
+		res, err := f.client.XRead(ctx, &goredis.XReadArgs{
+			Streams: []string{f.opts.StreamName, offset},
+			Count:   f.opts.ReadCount,
+			Block:   f.opts.BlockTime,
+		}).Result()
+		if errors.Is(err, goredis.Nil) {
+			down.ok()
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			down.fail(err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, maxRetryDelay)
+			continue
+		}
+		down.ok()
+		delay = 50 * time.Millisecond
+		for _, s := range res {
+			for _, m := range s.Messages {
+				offset = m.ID
+				msg, err := decodeStreamEntry(m.Values)
+				if err != nil {
+					f.opts.Logger.Debug("redis adapter: ignoring stream entry", "id", m.ID, "err", err)
+					continue
+				}
+				nsp, _ := msg.field("nsp").text()
+				f.mu.Lock()
+				a := f.adapters[nsp]
+				f.mu.Unlock()
+				if a != nil {
+					a.onMessage(msg, m.ID)
+				}
+			}
+		}
+	}
+}
+
+// release forgets a namespace's adapter, stopping the reader with the last one.
+func (f *streamsFactory) release(nsp string) {
+	f.mu.Lock()
+	delete(f.adapters, nsp)
+	var stop context.CancelFunc
+	var stopped chan struct{}
+	if len(f.adapters) == 0 && f.stop != nil {
+		stop, stopped = f.stop, f.stopped
+		f.stop, f.stopped = nil, nil
+	}
+	f.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-stopped
+	}
+}
+
+// streamsTransport carries the cluster format: lasting messages in the stream, requests and
+// responses over pub/sub.
+type streamsTransport struct {
+	f                             *streamsFactory
+	a                             *clusterAdapter
+	link                          *link
+	publicChannel, privateChannel string
+
+	mu        sync.Mutex
+	downUntil time.Time // after a failed XADD, skip waiting on Redis for a moment
+}
+
+// ephemeral reports the messages Node's streams adapter sends over pub/sub rather than the
+// stream: those that only matter to nodes up at the time.
+func ephemeral(msg value) bool {
+	typ, _ := msg.field("type").int()
+	if typ == msgBroadcast {
+		_, withAck := msg.field("data").get("requestId")
+		return withAck
+	}
+	return typ == msgServerSideEmit || typ == msgFetchSockets
+}
+
+// syncAddTimeout bounds a synchronous XADD, which holds up a broadcast.
+const syncAddTimeout = 2 * time.Second
+
+func (t *streamsTransport) publish(ctx context.Context, msg value, sync bool) (string, error) {
+	if ephemeral(msg) {
+		var buf bytes.Buffer
+		if err := msg.encodeMsgpack(&buf); err != nil {
+			return "", err
+		}
+		t.link.publish(t.publicChannel, buf.Bytes())
+		return "", nil
+	}
+	fields := streamFields(msg)
+	if !sync {
+		t.link.enqueue(outgoing{stream: t.f.opts.StreamName, maxLen: t.f.opts.MaxLen, fields: fields})
+		return "", nil
+	}
+	t.mu.Lock()
+	down := time.Now().Before(t.downUntil)
+	t.mu.Unlock()
+	if down {
+		return "", errors.New("redis adapter: Redis unreachable")
+	}
+	ctx, cancel := context.WithTimeout(ctx, syncAddTimeout)
+	defer cancel()
+	id, err := t.f.client.XAdd(ctx, xaddArgs(t.f.opts.StreamName, t.f.opts.MaxLen, fields)).Result()
+	if err != nil {
+		t.link.pubOutage.fail(err)
+		t.mu.Lock()
+		t.downUntil = time.Now().Add(time.Second)
+		t.mu.Unlock()
+		return "", err
+	}
+	t.link.pubOutage.ok()
+	return id, nil
+}
+
+// streamFields encodes a message as a stream entry: uid, nsp, type as a decimal string, and
+// data as JSON, or as base64 MessagePack when it carries binary.
+func streamFields(msg value) []string {
+	uid, _ := msg.field("uid").text()
+	nsp, _ := msg.field("nsp").text()
+	typ, _ := msg.field("type").int()
+	fields := []string{"uid", uid, "nsp", nsp, "type", strconv.FormatInt(typ, 10)}
+	if data, ok := msg.get("data"); ok {
+		var encoded string
+		var buf bytes.Buffer
+		if data.hasBinary() && data.encodeMsgpack(&buf) == nil {
+			encoded = base64.StdEncoding.EncodeToString(buf.Bytes())
+		} else {
+			encoded = string(data.json())
+		}
+		fields = append(fields, "data", encoded)
+	}
+	return fields
+}
+
+// decodeStreamEntry reads a stream entry back into a message.
+func decodeStreamEntry(fields map[string]any) (value, error) {
+	text := func(k string) string { s, _ := fields[k].(string); return s }
+	msg := object("uid", str(text("uid")), "nsp", str(text("nsp")), "type", str(text("type")))
+	if raw := text("data"); raw != "" {
+		var data value
+		var err error
+		if strings.HasPrefix(raw, "{") {
+			data, err = decodeJSON([]byte(raw))
+		} else {
+			var b []byte
+			if b, err = base64Text(raw); err == nil {
+				data, err = decodeMsgpack(b)
+			}
+		}
+		if err != nil {
+			return value{}, err
+		}
+		msg.set("data", data)
+	}
+	return msg, nil
+}
+
+func (t *streamsTransport) respond(uid string, msg value) {
+	var buf bytes.Buffer
+	if err := msg.encodeMsgpack(&buf); err != nil {
+		return
+	}
+	t.link.publish(t.f.opts.ChannelPrefix+"#"+t.a.nsp.Name()+"#"+uid+"#", buf.Bytes())
+}
+
+func (t *streamsTransport) serverCount(ctx context.Context) (int, error) {
+	return t.link.numSub(ctx, t.publicChannel)
+}
+
+func (t *streamsTransport) offsets() bool { return true }
+
+func (t *streamsTransport) onMessage(_ string, payload []byte) {
+	msg, err := decodeMsgpack(payload)
+	if err != nil || msg.kind != kindObject {
+		t.a.logf("ignoring malformed message", "err", err)
+		return
+	}
+	t.a.onMessage(msg, "")
+}
+
+func (t *streamsTransport) close() {
+	t.link.unsubscribe([]string{t.publicChannel, t.privateChannel}, nil)
+	t.f.release(t.a.nsp.Name())
+	t.link.release()
+}
+
+// streamsAdapter adds sessions kept in Redis to the cluster adapter.
+type streamsAdapter struct {
+	*clusterAdapter
+	t *streamsTransport
+}
+
+// PersistSession keeps a disconnected socket's session in Redis for the server's
+// MaxDisconnectionDuration, where any node can take it back: base64 MessagePack of
+// {sid, pid, rooms, data}, as Node's adapter stores it.
+func (a *streamsAdapter) PersistSession(s *socketio.SessionState) error {
+	rec := a.nsp.Server().Recovery()
+	if rec == nil {
+		return nil
+	}
+	data, err := fromAny(s.Data)
+	if err != nil {
+		return fmt.Errorf("redis adapter: session data: %w", err)
+	}
+	var buf bytes.Buffer
+	session := object("sid", str(s.SID), "pid", str(s.PID), "rooms", strs(nonNil(s.Rooms)), "data", data)
+	if err := session.encodeMsgpack(&buf); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), syncAddTimeout)
+	defer cancel()
+	key := a.t.f.opts.SessionKeyPrefix + s.PID
+	if err := a.t.f.client.Set(ctx, key, base64.StdEncoding.EncodeToString(buf.Bytes()), rec.MaxDisconnectionDuration).Err(); err != nil {
+		return fmt.Errorf("redis adapter: persisting session: %w", err)
+	}
+	return nil
+}
+
+var offsetPattern = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
+
+// maxRestorePages bounds the stream reads of one restoration, as Node's adapter does.
+const maxRestorePages = 100
+
+// RestoreSession takes back a session from Redis (once: it is deleted), with the events of
+// the stream after offset that its rooms would have received. It returns nil when the session
+// is unknown or expired or when offset has left the stream.
+func (a *streamsAdapter) RestoreSession(pid, offset string) (*socketio.SessionState, error) {
+	if !offsetPattern.MatchString(offset) {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	client, stream := a.t.f.client, a.t.f.opts.StreamName
+	key := a.t.f.opts.SessionKeyPrefix + pid
+	var get *goredis.StringCmd
+	if _, err := client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		get = p.Get(ctx, key)
+		p.Del(ctx, key)
+		return nil
+	}); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("redis adapter: restoring session: %w", err)
+	}
+	raw, err := get.Result()
+	if err != nil {
+		return nil, nil
+	}
+	at, err := client.XRange(ctx, stream, offset, offset).Result()
+	if err != nil || len(at) == 0 {
+		return nil, err
+	}
+	b, err := base64Text(raw)
+	if err != nil {
+		return nil, nil
+	}
+	sv, err := decodeMsgpack(b)
+	if err != nil {
+		return nil, nil
+	}
+	state := &socketio.SessionState{PID: pid, Rooms: sv.field("rooms").stringList(), Data: sv.field("data").toAny()}
+	state.SID, _ = sv.field("sid").text()
+	for range maxRestorePages {
+		entries, err := client.XRangeN(ctx, stream, nextOffset(offset), "+", 100).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis adapter: reading missed packets: %w", err)
+		}
+		if len(entries) == 0 {
+			break
+		}
+		for _, e := range entries {
+			offset = e.ID
+			if e.Values["nsp"] != a.nsp.Name() || e.Values["type"] != strconv.Itoa(msgBroadcast) {
+				continue
+			}
+			msg, err := decodeStreamEntry(e.Values)
+			if err != nil {
+				continue
+			}
+			data := msg.field("data")
+			if !missedBy(state.Rooms, broadcastOptions(data.field("opts"))) {
+				continue
+			}
+			p, err := eventPacket(a.nsp.Name(), data.field("packet"))
+			if err != nil {
+				continue
+			}
+			state.MissedPackets = append(state.MissedPackets, p.WithOffset(e.ID))
+		}
+	}
+	return state, nil
+}
+
+// nextOffset is the stream id right after offset.
+func nextOffset(offset string) string {
+	ts, seq, _ := strings.Cut(offset, "-")
+	n, _ := strconv.ParseUint(seq, 10, 64)
+	return ts + "-" + strconv.FormatUint(n+1, 10)
+}
+
+// missedBy reports whether a socket in rooms was among a broadcast's recipients.
+func missedBy(rooms []string, opts socketio.BroadcastOptions) bool {
+	in := len(opts.Rooms) == 0
+	for _, r := range opts.Rooms {
+		if slices.Contains(rooms, r) {
+			in = true
+			break
+		}
+	}
+	for _, r := range opts.Except {
+		if slices.Contains(rooms, r) {
+			return false
+		}
+	}
+	return in
+}
