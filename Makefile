@@ -57,7 +57,7 @@ test: deps
 	@if [ -f bench/go.mod ]; then echo "cd bench && $(GO) vet ./..."; cd bench && $(GO) vet ./...; fi
 
 ## fuzz: run every Fuzz* target of the protocol packages for FUZZTIME each
-FUZZ_PKGS := ./websocket ./engineio ./socketio
+FUZZ_PKGS := ./websocket ./engineio ./socketio ./adapter/redis
 fuzz:
 	@for pkg in $(FUZZ_PKGS); do \
 		list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; exit 1; }; \

@@ -47,6 +47,9 @@ const (
 // maxDepth bounds nesting: messages come from the network.
 const maxDepth = 64
 
+// maxExt bounds a MessagePack extension, allocated before it is read.
+const maxExt = 16 << 20
+
 var errTooDeep = errors.New("value nested too deeply")
 
 func str(s string) value         { return value{kind: kindString, s: s} }
@@ -243,11 +246,11 @@ func readExt(d *msgpack.Decoder) (value, error) {
 	if err != nil {
 		return value{}, err
 	}
-	if n < 0 || n > 1<<30 {
+	if n < 0 || n > maxExt {
 		return value{}, fmt.Errorf("extension of %d bytes", n)
 	}
 	data := make([]byte, n)
-	if _, err := io.ReadFull(d.Buffered(), data); err != nil {
+	if err := d.ReadFull(data); err != nil {
 		return value{}, err
 	}
 	switch {
