@@ -486,6 +486,16 @@ func (v value) appendJSON(out []byte, form binaryForm, attachments *[][]byte) []
 // appendString appends s as a JSON string, without escaping HTML characters as
 // JSON.stringify does not.
 func appendString(out []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
+	}
+	if plain {
+		out = append(out, '"')
+		out = append(out, s...)
+		return append(out, '"')
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -1,0 +1,32 @@
+// Package redis connects Socket.IO servers into a cluster over Redis, in the wire formats of
+// Node's adapters, so Go and Node nodes can share one cluster and a team can move a Node
+// deployment to Go one node at a time.
+//
+// Three adapters, each a factory for socketio.ServerOptions.Adapter:
+//
+//   - NewAdapter: Redis pub/sub, compatible with @socket.io/redis-adapter's createAdapter
+//     (version 8). The usual choice.
+//   - NewShardedAdapter: Redis 7 sharded pub/sub, compatible with createShardedAdapter, for a
+//     Redis Cluster.
+//   - NewStreamsAdapter: a Redis stream, compatible with @socket.io/redis-streams-adapter
+//     (version 0.3). It also keeps sessions in Redis, so connection state recovery works when
+//     a client comes back to another node.
+//
+// Every node of a cluster must use the same kind of adapter and the same key or prefix.
+//
+// An Emitter sends events, room changes and server-side events to a cluster from a process
+// without a Socket.IO server, like @socket.io/redis-emitter (version 5), with which it is
+// interchangeable.
+//
+// The adapters never hold up an emit on Redis. Broadcasts reach the local sockets at once; what
+// goes to the other nodes is queued and pipelined. When Redis is unreachable, local delivery
+// goes on, the outage is logged once (and its end once), the subscription comes back by
+// itself, and requests to other nodes (FetchSockets, ServerSideEmitWithAck, acknowledgements
+// of a broadcast) fail with an error after their timeout instead of hanging. Messages published
+// while Redis is away are lost, as pub/sub delivery is at most once.
+//
+// What crosses nodes, as in Node: a broadcast's event with its binary arguments; the first
+// argument of each acknowledgement (Node forwards only that one); fetched sockets with their
+// handshake, rooms and data (data as JSON values); server-side events, in JSON for the classic
+// format, so that their binary arguments arrive as {"type":"Buffer","data":[...]} objects.
+package redis
