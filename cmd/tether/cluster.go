@@ -90,10 +90,7 @@ func (f *clusterFlags) open(ctx context.Context, cmd string, logger *slog.Logger
 		return nil, true
 	}
 	switch f.kind {
-	case adapterPubSub:
-	case adapterSharded, adapterStreams: // TODO(issue 6)
-		fmt.Fprintf(stderr, "tether %s: --redis-adapter %s is not built yet\n", cmd, f.kind)
-		return nil, false
+	case adapterPubSub, adapterSharded, adapterStreams:
 	default:
 		fmt.Fprintf(stderr, "tether %s: --redis-adapter %q: want pubsub, sharded or streams\n", cmd, f.kind)
 		return nil, false
@@ -144,8 +141,14 @@ func (c *cluster) listening(cmd string, ln net.Listener, stdout io.Writer) {
 
 // adapter returns the adapter constructor for ServerOptions.Adapter.
 func (c *cluster) adapter(logger *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
-	// TODO(issue 6): sharded and streams once adapter/redis has them.
-	return redis.NewAdapter(c.rdb, &redis.Options{Logger: logger})
+	switch c.kind {
+	case adapterSharded:
+		return redis.NewShardedAdapter(c.rdb, &redis.ShardedOptions{Logger: logger})
+	case adapterStreams:
+		return redis.NewStreamsAdapter(c.rdb, &redis.StreamsOptions{Logger: logger})
+	default:
+		return redis.NewAdapter(c.rdb, &redis.Options{Logger: logger})
+	}
 }
 
 // close closes the Redis client; the server must have shut down first, as

@@ -17,7 +17,7 @@ import (
 // Tests of --redis: nodes started as the command line starts them, in-process, on a private
 // redis-server, with Go Socket.IO clients on different nodes.
 
-var adapterKinds = []string{adapterPubSub} // TODO(issue 6): sharded, streams
+var adapterKinds = []string{adapterPubSub, adapterSharded, adapterStreams}
 
 // node is a server command running in-process until the test ends.
 type node struct {
@@ -301,7 +301,9 @@ func TestClusterFlags(t *testing.T) {
 		{[]string{"testserver", "--addr", "127.0.0.1:0", "--redis", dead}, 0, "node tether-", "unreachable"},
 		{[]string{"testserver", "--addr", "127.0.0.1:0", "--redis", dead, "--recovery"}, 0, "(pubsub adapter)",
 			"with --redis-adapter pubsub, a session is recovered only by the node that held it"},
-		{[]string{"serve", "--addr", "127.0.0.1:0", "--client-dir", fakeBundle(t), "--redis", dead, "--name", "n1"}, 0,
+		{[]string{"testserver", "--addr", "127.0.0.1:0", "--redis", dead, "--recovery", "--redis-adapter", "sharded"}, 0, "(sharded adapter)",
+			"with --redis-adapter sharded"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--client-dir", fakeBundle(t), "--redis", dead, "--name", "n1", "--redis-adapter", "streams"}, 0,
 			"node n1 of the cluster on Redis", "unreachable"},
 		{[]string{"testserver", "-h"}, 0, "-redis-adapter adapter", ""},
 		{[]string{"serve", "-h"}, 0, "-redis URL", ""},
@@ -314,6 +316,13 @@ func TestClusterFlags(t *testing.T) {
 		if code != tt.code || !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
 			t.Errorf("%q: code %d, stdout %q, stderr %q", tt.args, code, stdout.String(), stderr.String())
 		}
+	}
+
+	// Streams keep sessions in Redis: no hint.
+	var stdout, stderr syncBuffer
+	args := []string{"testserver", "--addr", "127.0.0.1:0", "--redis", dead, "--recovery", "--redis-adapter", "streams"}
+	if code := run(ctx, args, nil, &stdout, &stderr); code != 0 || strings.Contains(stderr.String(), "recovered only") {
+		t.Errorf("%q: code %d, stderr %q", args, code, stderr.String())
 	}
 }
 
