@@ -175,6 +175,12 @@ func (s *Server) ServerSideEmit(event string, args ...any) error {
 	return s.Of("/").ServerSideEmit(event, args...)
 }
 
+// ServerSideEmitWithAck sends an event to the main namespace of the other nodes and collects
+// their handlers' answers until every node has answered or ctx is done.
+func (s *Server) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	return s.Of("/").ServerSideEmitWithAck(ctx, event, args...)
+}
+
 // Recovery returns the server's connection state recovery settings, defaults filled in, or
 // nil when recovery is off. Adapters that keep sessions elsewhere read how long to keep them.
 func (s *Server) Recovery() *RecoveryOptions { return s.opts.Recovery }
