@@ -177,6 +177,13 @@ io.on('connection', (socket) => {
   });
   if (!adapter) return;
 
+  // A session another node stored must restore as Node's own would: the
+  // cluster tests read this line (socket.data is {} unless the app set it, and
+  // apps write socket.data.x without checking).
+  if (socket.recovered && (socket.data === null || typeof socket.data !== 'object')) {
+    process.stderr.write(`recovered socket ${socket.id}: socket.data is ${JSON.stringify(socket.data)}, not an object\n`);
+  }
+
   socket.on('fetch-sockets', async (...raw) => {
     const { ack } = withoutAck(raw);
     if (!ack) return;
