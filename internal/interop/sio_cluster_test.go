@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -370,21 +371,16 @@ func testClusterEmitters(t *testing.T, r *redistest.Server, clients []*clusterCl
 		return []any{token, map[string]any{"n": 1.0}, []byte{1, 2, 3}}
 	}
 
-	nodeEmit := func(token string, flags ...string) {
+	nodeEmit := func(t *testing.T, token string, flags ...string) {
 		t.Helper()
-		argv := append([]string{"node", "node/redis-emit.mjs", r.URL()}, flags...)
-		argv = append(argv, "--binary", "emitted", `"`+token+`"`, `{"n":1}`)
-		out, err := command(testContext(t, 30*time.Second), argv).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "OK") {
-			t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
-		}
+		nodeRun(t, r, append(flags, "--binary", "emitted", `"`+token+`"`, `{"n":1}`)...)
 	}
 	t.Run("node-emitter", func(t *testing.T) {
-		nodeEmit("node-all")
+		nodeEmit(t, "node-all")
 		expectOnce(t, clients, all, "emitted", "node-all", wantArgs("node-all"))
 	})
 	t.Run("node-emitter-room", func(t *testing.T) {
-		nodeEmit("node-room", "--room", room)
+		nodeEmit(t, "node-room", "--room", room)
 		expectOnce(t, clients, members, "emitted", "node-room", wantArgs("node-room"))
 	})
 
@@ -407,4 +403,41 @@ func testClusterEmitters(t *testing.T, r *redistest.Server, clients []*clusterCl
 		}
 		expectOnce(t, clients, members, "emitted", "go-room", wantArgs("go-room"))
 	})
+
+	// socketsJoin from one emitter, then a room emit from the other, repeated until it lands:
+	// the join is a request every node handles on its own time.
+	joinedBy := func(t *testing.T, room string, emit func(round int)) {
+		converge(t, "emit to "+room, emit, func() bool {
+			for _, c := range clients {
+				if c.count("in-room", firstArg(room)) == 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	t.Run("node-sockets-join", func(t *testing.T) {
+		nodeRun(t, r, "--sockets-join", "joined-by-node")
+		joinedBy(t, "joined-by-node", func(round int) {
+			_ = e.To("joined-by-node").Emit(goCtx(t), "in-room", "joined-by-node", round)
+		})
+	})
+	t.Run("go-sockets-join", func(t *testing.T) {
+		if err := e.SocketsJoin(goCtx(t), "joined-by-go"); err != nil {
+			t.Fatal(err)
+		}
+		joinedBy(t, "joined-by-go", func(round int) {
+			nodeRun(t, r, "--room", "joined-by-go", "in-room", `"joined-by-go"`, strconv.Itoa(round))
+		})
+	})
+}
+
+// nodeRun runs node/redis-emit.mjs with args against r.
+func nodeRun(t *testing.T, r *redistest.Server, args ...string) {
+	t.Helper()
+	argv := append([]string{"node", "node/redis-emit.mjs", r.URL()}, args...)
+	out, err := command(testContext(t, 30*time.Second), argv).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
 }
