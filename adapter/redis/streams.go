@@ -342,9 +342,12 @@ func (a *streamsAdapter) PersistSession(s *socketio.SessionState) error {
 	if rec == nil {
 		return nil
 	}
-	data, err := fromAny(s.Data)
-	if err != nil {
-		return fmt.Errorf("redis adapter: session data: %w", err)
+	data := object() // Node's socket.data starts as {}, and Node apps assume an object
+	if s.Data != nil {
+		var err error
+		if data, err = fromAny(s.Data); err != nil {
+			return fmt.Errorf("redis adapter: session data: %w", err)
+		}
 	}
 	var buf bytes.Buffer
 	session := object("sid", str(s.SID), "pid", str(s.PID), "rooms", strs(nonNil(s.Rooms)), "data", data)
