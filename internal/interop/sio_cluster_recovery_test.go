@@ -3,10 +3,7 @@ package interop
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +46,7 @@ func TestSIOClusterRecovery(t *testing.T) {
 // testRecoveryAcross connects a client to from through a proxy, cuts it off, has a client of
 // sender emit to its room meanwhile, and lets it reconnect to to.
 func testRecoveryAcross(t *testing.T, r *redistest.Server, from, to, sender *clusterNode) {
-	proxy := startSwitchProxy(t, from.addr())
+	proxy := startCutProxy(t, from.addr())
 	connects := make(chan struct{}, 8)
 	reasons := make(chan socketio.DisconnectReason, 8)
 	a := dialNode(t, from, "http://"+proxy.addr(), "websocket", &socketio.ClientOptions{
@@ -149,89 +146,4 @@ func dumpSessions(t *testing.T, r *redistest.Server) string {
 		fmt.Fprintf(&b, "    %s %v\n", e.ID, e.Values)
 	}
 	return b.String()
-}
-
-// switchProxy forwards TCP connections to a backend that can change: switchTo cuts every
-// connection, refuses new ones until setDown(false), and forwards later ones to the new
-// backend, as a load balancer does when a node goes away.
-type switchProxy struct {
-	ln net.Listener
-	wg sync.WaitGroup
-
-	mu     sync.Mutex
-	target string
-	down   bool
-	conns  []net.Conn
-}
-
-func startSwitchProxy(t *testing.T, target string) *switchProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &switchProxy{ln: ln, target: target}
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		ln.Close()
-		p.switchTo("")
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *switchProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *switchProxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		target, down := p.target, p.down
-		p.mu.Unlock()
-		if down {
-			c.Close()
-			continue
-		}
-		s, err := net.DialTimeout("tcp", target, 5*time.Second)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.down || p.target != target { // switched while dialing
-			p.mu.Unlock()
-			c.Close()
-			s.Close()
-			continue
-		}
-		p.conns = append(p.conns, c, s)
-		p.mu.Unlock()
-		for _, pair := range [][2]net.Conn{{c, s}, {s, c}} {
-			p.wg.Go(func() {
-				_, _ = io.Copy(pair[0], pair[1])
-				pair[0].Close()
-				pair[1].Close()
-			})
-		}
-	}
-}
-
-// switchTo closes every connection and sends later ones to target, once setDown(false).
-func (p *switchProxy) switchTo(target string) {
-	p.mu.Lock()
-	conns := p.conns
-	p.conns, p.target, p.down = nil, target, true
-	p.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-}
-
-func (p *switchProxy) setDown(down bool) {
-	p.mu.Lock()
-	p.down = down
-	p.mu.Unlock()
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"reflect"
 	"strings"
@@ -444,84 +443,6 @@ func TestGoClientNodeRestart(t *testing.T) {
 	}
 }
 
-// cutProxy forwards TCP connections to a server and can cut them all at once, or refuse new
-// ones: a network failure between a client and a server that stays up.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-
-	mu    sync.Mutex
-	down  bool
-	conns []net.Conn
-}
-
-func startCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut(false)
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *cutProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			c.Close()
-			continue
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, s)
-		p.mu.Unlock()
-		for _, pair := range [][2]net.Conn{{c, s}, {s, c}} {
-			p.wg.Go(func() {
-				_, _ = io.Copy(pair[0], pair[1])
-				pair[0].Close()
-				pair[1].Close()
-			})
-		}
-	}
-}
-
-// cut closes every connection, and refuses new ones while down.
-func (p *cutProxy) cut(down bool) {
-	p.mu.Lock()
-	conns := p.conns
-	p.conns, p.down = nil, down
-	p.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-}
-
-func (p *cutProxy) setDown(down bool) {
-	p.mu.Lock()
-	p.down = down
-	p.mu.Unlock()
-}
-
 // TestGoClientNodeRecovery cuts the network between a client and Node's socket.io with
 // recovery on: the client comes back with its session (same id, same rooms), gets what was
 // emitted to it meanwhile, and sends what it buffered.
@@ -536,7 +457,7 @@ func TestGoClientNodeRecovery(t *testing.T) {
 			connects := make(chan struct{}, 8)
 			reasons := make(chan socketio.DisconnectReason, 8)
 			var l eventLog
-			a := newGoClient(t, "http://"+proxy.ln.Addr().String(), goClientTransports[mode], &socketio.ClientOptions{
+			a := newGoClient(t, "http://"+proxy.addr(), goClientTransports[mode], &socketio.ClientOptions{
 				ReconnectionDelay:    20 * time.Millisecond,
 				ReconnectionDelayMax: 100 * time.Millisecond,
 			}, func(c *socketio.Client) {
