@@ -144,36 +144,21 @@ func (a *clusterAdapter) FetchSockets(ctx context.Context, opts socketio.Broadca
 	if err != nil || opts.Flags.Local {
 		return local, err
 	}
-	id, req, err := a.request(ctx, "fetchSockets", msgFetchSockets, object("opts", optionsValue(opts)))
-	if err != nil || req == nil {
-		return local, err
-	}
 	timeout := a.timeout
 	if opts.Flags.Timeout > 0 {
 		timeout = opts.Flags.Timeout
 	}
-	err = a.reqs.wait(ctx, id, req, timeout)
-	a.reqs.mu.Lock()
-	defer a.reqs.mu.Unlock()
-	return append(local, req.sockets...), err
+	got, err := a.ask(ctx, "fetchSockets", msgFetchSockets, object("opts", optionsValue(opts)), timeout)
+	return append(local, got.sockets...), err
 }
 
-// request publishes a request to the other nodes, or returns a nil request when there is none.
-func (a *clusterAdapter) request(ctx context.Context, what string, typ int, data value) (string, *request, error) {
-	n, err := a.ServerCount(ctx)
-	if err != nil {
-		return "", nil, err
-	}
-	if n <= 1 {
-		return "", nil, nil
-	}
-	id := randomID(8)
-	req := a.reqs.add(id, what, n-1)
-	data.set("requestId", str(id))
-	if _, err := a.t.publish(ctx, a.message(typ, data), false); err != nil {
-		return "", nil, err
-	}
-	return id, req, nil
+// ask sends a request and gathers every other node's answer.
+func (a *clusterAdapter) ask(ctx context.Context, what string, typ int, data value, timeout time.Duration) (gathered, error) {
+	return a.reqs.ask(ctx, what, a.ServerCount, randomID(8), func(id string) error {
+		data.set("requestId", str(id))
+		_, err := a.t.publish(ctx, a.message(typ, data), false)
+		return err
+	}, timeout)
 }
 
 // AddSockets makes the sockets opts selects join rooms, here and on the other nodes.
@@ -221,14 +206,8 @@ func (a *clusterAdapter) ServerSideEmitWithAck(ctx context.Context, p *socketio.
 	if err != nil {
 		return nil, err
 	}
-	id, req, err := a.request(ctx, "serverSideEmit", msgServerSideEmit, object("packet", data))
-	if err != nil || req == nil {
-		return []socketio.Args{}, err
-	}
-	err = a.reqs.wait(ctx, id, req, a.timeout)
-	a.reqs.mu.Lock()
-	defer a.reqs.mu.Unlock()
-	return append([]socketio.Args{}, req.answers...), err
+	got, err := a.ask(ctx, "serverSideEmit", msgServerSideEmit, object("packet", data), a.timeout)
+	return append([]socketio.Args{}, got.answers...), err
 }
 
 // Close stops the adapter's traffic.
@@ -344,17 +323,17 @@ func (a *clusterAdapter) onResponse(typ int64, data value) {
 			}
 		}
 	case msgFetchSocketsResponse:
-		a.reqs.answer(id, func(req *request) {
+		a.reqs.answer(id, func(_ string, got *gathered) {
 			for _, s := range data.field("sockets").items {
 				if info, ok := socketInfoOf(a.nsp, s); ok {
-					req.sockets = append(req.sockets, info)
+					got.sockets = append(got.sockets, info)
 				}
 			}
 		})
 	case msgServerSideEmitResponse:
-		a.reqs.answer(id, func(req *request) {
+		a.reqs.answer(id, func(_ string, got *gathered) {
 			if args, err := argsOf(data.field("packet")); err == nil {
-				req.answers = append(req.answers, args)
+				got.answers = append(got.answers, args)
 			}
 		})
 	}

@@ -241,63 +241,70 @@ func (l *link) signal() {
 	}
 }
 
-// publishLoop publishes the queue in order, in pipelines, until the link closes.
+// publishLoop publishes the queue in order, in pipelines, until the link closes. A batch that
+// fails is retried with back-off, so a brief blip (Redis restarting) loses nothing; one still
+// failing after the longest back-off is dropped, and so is one failing while the link closes.
 func (l *link) publishLoop() {
-	delay := 50 * time.Millisecond
+	const firstDelay = 50 * time.Millisecond
+	delay := firstDelay
 	for {
-		l.pubMu.Lock()
-		for len(l.queue) == 0 && !l.closing {
-			l.pubMu.Unlock()
-			<-l.wake
-			l.pubMu.Lock()
-		}
-		if len(l.queue) == 0 {
-			l.pubMu.Unlock()
+		batch, closing, ok := l.next()
+		if !ok {
 			return
 		}
-		closing := l.closing
-		n := min(len(l.queue), maxBatch)
-		batch := make([]outgoing, n)
-		copy(batch, l.queue)
-		l.pubMu.Unlock()
-
 		err := l.send(batch)
-		l.pubMu.Lock()
-		if err == nil || closing {
-			// Sent, or given up on because the link is closing; on failure the batch is
-			// dropped too (see below), but not before one retry, so that a brief blip
-			// (Redis restarting) costs nothing.
-			l.queue = l.queue[n:]
-		}
-		dropped := l.dropped
 		if err == nil {
-			l.dropped = 0
-		}
-		l.pubMu.Unlock()
-		if err == nil {
-			if l.pubOutage.ok() && dropped > 0 {
+			if dropped := l.advance(len(batch), false); l.pubOutage.ok() && dropped > 0 {
 				l.log.Warn("redis adapter: messages dropped while Redis was unreachable", "count", dropped)
 			}
-			delay = 50 * time.Millisecond
+			delay = firstDelay
 			continue
 		}
 		l.pubOutage.fail(err)
 		if closing {
+			l.advance(len(batch), true)
 			continue
+		}
+		if delay >= maxRetryDelay {
+			l.advance(len(batch), true)
 		}
 		select {
 		case <-time.After(delay):
 		case <-l.stopSubs:
 		}
-		if delay >= maxRetryDelay {
-			// Still failing after the back-off: this batch is lost.
-			l.pubMu.Lock()
-			l.queue = l.queue[min(n, len(l.queue)):]
-			l.dropped += n
-			l.pubMu.Unlock()
-		}
 		delay = min(2*delay, maxRetryDelay)
 	}
+}
+
+// next waits for messages to publish and returns the first batch of them, without copying:
+// publish only appends past them. It reports false when the link is closed and the queue
+// empty.
+func (l *link) next() (batch []outgoing, closing, ok bool) {
+	l.pubMu.Lock()
+	defer l.pubMu.Unlock()
+	for len(l.queue) == 0 && !l.closing {
+		l.pubMu.Unlock()
+		<-l.wake
+		l.pubMu.Lock()
+	}
+	n := min(len(l.queue), maxBatch)
+	return l.queue[:n:n], l.closing, n > 0
+}
+
+// advance removes the first n queued messages, counting them as dropped when they were not
+// sent. After a success it returns the number dropped since the last one, and resets it.
+func (l *link) advance(n int, dropped bool) int {
+	l.pubMu.Lock()
+	defer l.pubMu.Unlock()
+	clear(l.queue[:n]) // let the payloads go
+	l.queue = l.queue[n:]
+	if dropped {
+		l.dropped += n
+		return 0
+	}
+	d := l.dropped
+	l.dropped = 0
+	return d
 }
 
 func (l *link) send(batch []outgoing) error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -66,9 +65,7 @@ func NewAdapter(client goredis.UniversalClient, opts *Options) func(*socketio.Na
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	o.Logger = orDiscard(o.Logger)
 	links := &linkPool{client: client, log: o.Logger}
 	return func(nsp *socketio.Namespace) socketio.Adapter { return newPubSubAdapter(nsp, links.get(), o) }
 }
@@ -193,31 +190,19 @@ func (a *pubSubAdapter) FetchSockets(ctx context.Context, opts socketio.Broadcas
 	if err != nil || opts.Flags.Local {
 		return local, err
 	}
-	id, req, err := a.request(ctx, "fetchSockets", object("type", integer(reqRemoteFetch), "opts", roomsValue(opts)))
-	if err != nil || req == nil {
-		return local, err
-	}
-	err = a.reqs.wait(ctx, id, req, a.opts.RequestsTimeout)
-	a.reqs.mu.Lock()
-	defer a.reqs.mu.Unlock()
-	return append(local, req.sockets...), err
+	got, err := a.ask(ctx, "fetchSockets", object("type", integer(reqRemoteFetch), "opts", roomsValue(opts)))
+	return append(local, got.sockets...), err
 }
 
 // AllRooms returns the rooms of every node.
 func (a *pubSubAdapter) AllRooms(ctx context.Context) ([]string, error) {
 	local := a.Rooms()
-	id, req, err := a.request(ctx, "allRooms", object("type", integer(reqAllRooms)))
-	if err != nil || req == nil {
-		return local, err
-	}
-	err = a.reqs.wait(ctx, id, req, a.opts.RequestsTimeout)
-	a.reqs.mu.Lock()
-	defer a.reqs.mu.Unlock()
+	got, err := a.ask(ctx, "allRooms", object("type", integer(reqAllRooms)))
 	seen := map[string]struct{}{}
 	for _, r := range local {
 		seen[r] = struct{}{}
 	}
-	for r := range req.rooms {
+	for r := range got.rooms {
 		if _, ok := seen[r]; !ok {
 			seen[r] = struct{}{}
 			local = append(local, r)
@@ -226,22 +211,14 @@ func (a *pubSubAdapter) AllRooms(ctx context.Context) ([]string, error) {
 	return local, err
 }
 
-// request sends a request awaiting one answer from every other node, and returns it with its
-// id, or a nil request when there is no other node.
-func (a *pubSubAdapter) request(ctx context.Context, what string, body value) (string, *request, error) {
-	n, err := a.ServerCount(ctx)
-	if err != nil {
-		return "", nil, err
-	}
-	if n <= 1 {
-		return "", nil, nil
-	}
-	id := randomID(3)
-	req := a.reqs.add(id, what, n-1)
-	body.set("uid", str(a.uid))
-	body.set("requestId", str(id))
-	a.link.publish(a.requestChannel, body.json())
-	return id, req, nil
+// ask sends a request, in JSON as Node does, and gathers every other node's answer.
+func (a *pubSubAdapter) ask(ctx context.Context, what string, body value) (gathered, error) {
+	return a.reqs.ask(ctx, what, a.ServerCount, randomID(3), func(id string) error {
+		body.set("uid", str(a.uid))
+		body.set("requestId", str(id))
+		a.link.publish(a.requestChannel, body.json())
+		return nil
+	}, a.opts.RequestsTimeout)
 }
 
 // AddSockets makes the sockets opts selects join rooms, here and on the other nodes.
@@ -292,14 +269,8 @@ func (a *pubSubAdapter) ServerSideEmitWithAck(ctx context.Context, p *socketio.P
 	if err != nil {
 		return nil, err
 	}
-	id, req, err := a.request(ctx, "serverSideEmit", object("type", integer(reqServerSideEmit), "data", data))
-	if err != nil || req == nil {
-		return []socketio.Args{}, err
-	}
-	err = a.reqs.wait(ctx, id, req, a.opts.RequestsTimeout)
-	a.reqs.mu.Lock()
-	defer a.reqs.mu.Unlock()
-	return append([]socketio.Args{}, req.answers...), err
+	got, err := a.ask(ctx, "serverSideEmit", object("type", integer(reqServerSideEmit), "data", data))
+	return append([]socketio.Args{}, got.answers...), err
 }
 
 // Close unsubscribes the namespace's channels and lets go of the link.
@@ -342,13 +313,7 @@ func (a *pubSubAdapter) onBroadcast(channel string, payload []byte) {
 
 // onRequest handles the request and response channels.
 func (a *pubSubAdapter) onRequest(channel string, payload []byte) {
-	var msg value
-	var err error
-	if len(payload) > 0 && payload[0] == '{' {
-		msg, err = decodeJSON(payload)
-	} else {
-		msg, err = decodeMsgpack(payload)
-	}
+	msg, err := decodeMessage(payload)
 	if err != nil || msg.kind != kindObject {
 		a.logf("ignoring malformed message", "channel", channel, "err", err)
 		return
@@ -513,24 +478,24 @@ func (a *pubSubAdapter) onResponse(msg value) {
 		}
 		return
 	}
-	a.reqs.answer(id, func(req *request) {
-		switch req.what {
+	a.reqs.answer(id, func(what string, got *gathered) {
+		switch what {
 		case "fetchSockets":
 			for _, s := range msg.field("sockets").items {
 				if info, ok := socketInfoOf(a.nsp, s); ok {
-					req.sockets = append(req.sockets, info)
+					got.sockets = append(got.sockets, info)
 				}
 			}
 		case "allRooms":
-			if req.rooms == nil {
-				req.rooms = map[string]struct{}{}
+			if got.rooms == nil {
+				got.rooms = map[string]struct{}{}
 			}
 			for _, r := range msg.field("rooms").stringList() {
-				req.rooms[r] = struct{}{}
+				got.rooms[r] = struct{}{}
 			}
 		case "serverSideEmit":
 			if args, err := argsOf(msg.field("data")); err == nil {
-				req.answers = append(req.answers, args)
+				got.answers = append(got.answers, args)
 			}
 		}
 	})

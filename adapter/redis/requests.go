@@ -21,11 +21,16 @@ type request struct {
 	what     string
 	expected int
 	got      int
-	sockets  []socketio.SocketInfo
-	rooms    map[string]struct{}
-	answers  []socketio.Args
+	gathered gathered
 	done     chan struct{}
 	finished bool
+}
+
+// gathered is what the answers to a request brought.
+type gathered struct {
+	sockets []socketio.SocketInfo
+	rooms   map[string]struct{}
+	answers []socketio.Args
 }
 
 // ackRequest is a broadcast with acknowledgements: other nodes report their recipient counts
@@ -38,6 +43,29 @@ type ackRequest struct {
 
 func newRequests() *requests {
 	return &requests{pending: map[string]*request{}, acks: map[string]*ackRequest{}}
+}
+
+// ask sends a request to the other nodes and waits for the answers of all of them (count
+// tells how many nodes there are, this one included), for ctx's end or for timeout. send
+// publishes the request under the id given. It returns what the answers brought, with an
+// error wrapping ErrTimeout (or ctx's error) when some are missing; nothing when this node is
+// alone.
+func (r *requests) ask(ctx context.Context, what string, count func(context.Context) (int, error), id string, send func(id string) error, timeout time.Duration) (gathered, error) {
+	n, err := count(ctx)
+	if err != nil || n <= 1 {
+		return gathered{}, err
+	}
+	req := r.add(id, what, n-1)
+	if err := send(id); err != nil {
+		r.mu.Lock()
+		delete(r.pending, id)
+		r.mu.Unlock()
+		return gathered{}, err
+	}
+	err = r.wait(ctx, id, req, timeout)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return req.gathered, err
 }
 
 // add registers a request expecting answers from expected nodes.
@@ -61,14 +89,14 @@ func (r *requests) has(id string) bool {
 }
 
 // answer records a node's answer to request id with f, under the table's lock.
-func (r *requests) answer(id string, f func(*request)) {
+func (r *requests) answer(id string, f func(what string, got *gathered)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	req := r.pending[id]
 	if req == nil || req.finished {
 		return
 	}
-	f(req)
+	f(req.what, &req.gathered)
 	req.got++
 	if req.got >= req.expected {
 		req.finished = true

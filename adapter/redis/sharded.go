@@ -3,7 +3,6 @@ package redis
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -60,9 +59,7 @@ func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) fun
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	o.Logger = orDiscard(o.Logger)
 	links := &linkPool{client: client, sharded: true, log: o.Logger}
 	return func(nsp *socketio.Namespace) socketio.Adapter {
 		a := newClusterAdapter(nsp, o.RequestsTimeout, o.Logger)
@@ -164,13 +161,7 @@ func (t *shardedTransport) serverCount(ctx context.Context) (int, error) {
 func (t *shardedTransport) offsets() bool { return false }
 
 func (t *shardedTransport) onMessage(_ string, payload []byte) {
-	var msg value
-	var err error
-	if len(payload) > 0 && payload[0] == '{' {
-		msg, err = decodeJSON(payload)
-	} else {
-		msg, err = decodeMsgpack(payload)
-	}
+	msg, err := decodeMessage(payload)
 	if err != nil || msg.kind != kindObject {
 		t.a.logf("ignoring malformed message", "err", err)
 		return

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"regexp"
 	"slices"
@@ -83,9 +82,7 @@ func NewStreamsAdapter(client goredis.UniversalClient, opts *StreamsOptions) fun
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	o.Logger = orDiscard(o.Logger)
 	f := &streamsFactory{client: client, opts: o, links: &linkPool{client: client, log: o.Logger}}
 	return f.newAdapter
 }

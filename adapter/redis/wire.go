@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,6 +28,23 @@ const (
 
 // ErrTimeout is returned, wrapped, when other nodes do not all answer a request in time.
 var ErrTimeout = errors.New("redis adapter: other nodes did not answer in time")
+
+// decodeMessage decodes a message in JSON or MessagePack: Node's adapters send both, and a
+// JSON message is an object, so it starts with '{', which no MessagePack map does.
+func decodeMessage(payload []byte) (value, error) {
+	if len(payload) > 0 && payload[0] == '{' {
+		return decodeJSON(payload)
+	}
+	return decodeMsgpack(payload)
+}
+
+// orDiscard returns l, or a logger writing nowhere: the adapters are quiet unless given one.
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
 
 // randomID returns n random bytes in hex: the adapters' node ids and request ids.
 func randomID(n int) string {
