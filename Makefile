@@ -74,7 +74,17 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./websocket
 
-## compare: compare Tether with other Go WebSocket libraries (the bench module)
-compare:
+## bench-deps: install the Node peers of the comparison (ws, socket.io), when missing or stale
+.PHONY: bench-deps
+BENCH_NODE_DIR := bench/node
+bench-deps:
+	@if [ ! -f $(BENCH_NODE_DIR)/node_modules/.package-lock.json ] || \
+		[ $(BENCH_NODE_DIR)/package-lock.json -nt $(BENCH_NODE_DIR)/node_modules/.package-lock.json ]; then \
+		echo "installing npm packages in $(BENCH_NODE_DIR)"; \
+		cd $(BENCH_NODE_DIR) && npm ci --no-audit --no-fund; \
+	fi
+
+## compare: run the side-by-side comparison with the WebSocket and Socket.IO peers (the bench module)
+compare: bench-deps
 	@[ -f bench/go.mod ] || { echo "the bench module (bench/) is missing"; exit 1; }
 	cd bench && $(GO) run ./cmd/compare $(COMPARE_FLAGS)
