@@ -3,60 +3,45 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
 
-// spread formats the median of f over the samples with its min–max range.
-func spread(s []sample, f func(sample) float64, format string) string {
-	if len(s) == 0 {
-		return "–"
-	}
-	v := make([]float64, len(s))
-	for i, x := range s {
-		v[i] = f(x)
-	}
-	slices.Sort(v)
-	med := v[len(v)/2]
-	if len(v)%2 == 0 {
-		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	if len(v) == 1 {
-		return fmt.Sprintf(format, med)
-	}
-	return fmt.Sprintf(format+" ("+format+"–"+format+")", med, v[0], v[len(v)-1])
-}
-
-// thousands formats n with comma separators: 10000 -> "10,000".
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-// machine describes where the benchmark ran.
+// machine describes where and with what the comparison ran.
 type machine struct {
 	cpus      int
 	model     string
 	kernel    string
 	goVersion string
+	node      string
 	loadavg   string
-	libs      []string // "module version" of the peer libraries
-	commit    string   // Tether's git commit, "+dirty" when modified
+	versions  map[string]string // peer name → what it is built with
+	commit    string            // Tether's git commit, "+dirty" when the measured code is modified
 }
 
-func describeMachine() machine {
-	m := machine{cpus: runtime.NumCPU(), model: "unknown", kernel: "unknown", goVersion: runtime.Version()}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(bytes.NewReader(b))
+// goModules are the Go peers' libraries, by peer name.
+var goModules = map[string]string{
+	"gorilla":    "github.com/gorilla/websocket",
+	"gws":        "github.com/lxzan/gws",
+	"coder":      "github.com/coder/websocket",
+	"zishang520": "github.com/zishang520/socket.io/servers/socket/v3",
+}
+
+// measuredCode are the main module's directories whose changes change the
+// figures: the protocol packages and the load generator.
+var measuredCode = []string{"websocket", "engineio", "socketio", "cmd/tether", "internal/loadgen"}
+
+func describeMachine(b *binaries) machine {
+	m := machine{cpus: runtime.NumCPU(), model: "unknown", kernel: "unknown", goVersion: runtime.Version(),
+		versions: map[string]string{}}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(bytes.NewReader(data))
 		for sc.Scan() {
 			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
 				m.model = strings.TrimSpace(v)
@@ -64,71 +49,153 @@ func describeMachine() machine {
 			}
 		}
 	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.kernel = strings.TrimSpace(string(b))
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.kernel = strings.TrimSpace(string(data))
 	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.loadavg = strings.Join(strings.Fields(string(b))[:3], " ")
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(data)); len(f) >= 3 {
+			m.loadavg = strings.Join(f[:3], " ")
+		}
 	}
-	if out, err := exec.Command("go", "env", "GOVERSION").Output(); err == nil {
-		m.goVersion = strings.TrimSpace(string(out)) // the toolchain that built the servers
+	command := func(dir, name string, args ...string) string {
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(out))
 	}
-	if out, err := exec.Command("go", "list", "-m", "-f", "{{.Path}} {{.Version}}",
-		"github.com/gorilla/websocket", "github.com/lxzan/gws", "github.com/coder/websocket").Output(); err == nil {
-		m.libs = strings.Split(strings.TrimSpace(string(out)), "\n")
+	if v := command(b.benchDir, "go", "env", "GOVERSION"); v != "" {
+		m.goVersion = v // the toolchain that built the servers
 	}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
-		if st, err := exec.Command("git", "status", "--porcelain", "--", "../websocket").Output(); err == nil && len(st) > 0 {
+	m.node = command(b.benchDir, b.node, "--version")
+	for peer, module := range goModules {
+		if v := command(b.benchDir, "go", "list", "-m", "-f", "{{.Version}}", module); v != "" {
+			m.versions[peer] = module + " " + v
+		}
+	}
+	npm := func(pkg string) string {
+		var p struct{ Version string }
+		data, err := os.ReadFile(filepath.Join(b.nodeDir, "node_modules", pkg, "package.json"))
+		if err != nil || json.Unmarshal(data, &p) != nil {
+			return "?"
+		}
+		return p.Version
+	}
+	m.versions["node-ws"] = fmt.Sprintf("ws %s on Node %s", npm("ws"), m.node)
+	engineWS := npm("engine.io/node_modules/ws")
+	if engineWS == "?" {
+		engineWS = npm("ws")
+	}
+	m.versions["node-socketio"] = fmt.Sprintf("socket.io %s (engine.io %s, ws %s) on Node %s",
+		npm("socket.io"), npm("engine.io"), engineWS, m.node)
+	if c := command(b.benchDir, "git", "rev-parse", "--short", "HEAD"); c != "" {
+		m.commit = c
+		args := []string{"status", "--porcelain", "--"}
+		for _, dir := range measuredCode {
+			args = append(args, filepath.Join("..", dir))
+		}
+		if command(b.benchDir, "git", args...) != "" {
 			m.commit += "+dirty"
 		}
 	}
+	m.versions["tether"] = "Tether " + m.commit
 	return m
 }
 
 func (m machine) summary() string {
-	return fmt.Sprintf("%d CPUs, %s, Linux %s, %s, load average %s", m.cpus, m.model, m.kernel, m.goVersion, m.loadavg)
+	return fmt.Sprintf("%d CPUs, %s, Linux %s, %s, Node %s, load average %s",
+		m.cpus, m.model, m.kernel, m.goVersion, m.node, m.loadavg)
+}
+
+// peerSources says where each peer's server is written.
+var peerSources = map[string]string{
+	"gorilla":       "`bench/cmd/echoserver/gorilla.go`",
+	"gws":           "`bench/cmd/echoserver/gws.go`",
+	"coder":         "`bench/cmd/echoserver/coder.go`",
+	"node-ws":       "`bench/node/ws-server.mjs`",
+	"node-socketio": "`bench/node/sio-server.mjs`",
+	"zishang520":    "`bench/cmd/sioserver/zishang520.go`",
+	"tether":        "`bench/cmd/echoserver/tether.go` (package `websocket`), `bench/cmd/sioserver/tether.go` (package `socketio`)",
 }
 
 // document renders docs/PERFORMANCE.md.
-func document(cfg *config, m machine, table string, start time.Time) string {
+func document(cfg *config, m machine, res *results, args []string, start time.Time, elapsed time.Duration) string {
 	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("# Performance\n\n")
-	w("WebSocket echo servers built with gorilla/websocket, lxzan/gws, coder/websocket and Tether's\n")
-	w("`websocket` package, measured side by side over loopback by the `bench/` module.\n")
-	w("This file is generated by `bench/cmd/compare`; rerun it rather than editing the figures.\n\n")
-	w("%s\n", table)
-	w("Each cell is the median of %d rounds, with the min–max range in parentheses. ", cfg.rounds)
-	w("Higher is better for msgs/s, lower for CPU and memory.\n\n")
-	w("## What is measured\n\n")
-	w("- **echo msgs/s**: %d-byte binary messages, one in flight per connection, ", cfg.size)
-	w("counted over %s after a %s warm-up.\n", cfg.duration, cfg.warmup)
-	w("- **server CPU / msg**: the server process's user+system CPU time (`/proc/PID/stat`) over the same window, ")
-	w("divided by the messages echoed in it.\n")
-	if cfg.idle > 0 {
-		w("- **memory / idle conn**: growth of the server's VmRSS (`/proc/PID/status`) from the freshly started ")
-		w("process to the process holding %s open, handshaken, silent connections, after %s of settling, ", thousands(cfg.idle), cfg.settle)
-		w("divided by %s. It includes everything the connections cost: goroutine stacks, buffers, ", thousands(cfg.idle))
-		w("runtime and heap overhead.\n")
+	w("Tether's WebSocket and Socket.IO servers measured side by side with other servers over loopback, ")
+	w("in one run on one machine, by the same client (`tether bench`) with the same settings. ")
+	w("This file is generated by `bench/cmd/compare`; rerun it rather than editing the figures, ")
+	w("and never compare figures from different runs: the machine is shared and noisy.\n\n")
+
+	if t := res.targetTable(); t != "" {
+		w("## Targets\n\n")
+		w("The goals of issue 7, checked against this run's medians; a relative target is Tether's figure ")
+		w("divided by the reference peer's (gws for WebSocket, Node's socket.io for Socket.IO).\n\n")
+		w("%s\n", t)
 	}
-	w("\nEvery run starts a fresh server process (`bench/cmd/echoserver`); the rounds alternate between ")
-	w("the implementations (A B C D A B C D …) so that drifts in machine load hit all of them alike. ")
-	w("The load generator (`bench/cmd/wsload`) is the same for every server: a minimal RFC 6455 client ")
-	w("over `net.Conn` with pre-masked frames, one goroutine per connection, no allocation per message. ")
-	w("Client and server share the machine's CPUs, so absolute figures are lower than on a dedicated ")
-	w("server; the comparison is what matters. Compression is off everywhere.\n\n")
+
+	w("## Results\n\n")
+	w("Each cell is the median of %d round(s), with the min–max range in parentheses. ", cfg.rounds)
+	w("Higher is better for the rates (per second); lower for CPU, memory and latency. ")
+	w("The bold last row of each table is Tether's median divided by the reference peer's.\n\n")
+	w("%s", res.tables())
+	if notes := res.errorNotes(); len(notes) > 0 {
+		w("Runs that counted errors (failed connections or operations, unexpected disconnects):\n\n")
+		for _, n := range notes {
+			w("- %s\n", n)
+		}
+		w("\n")
+	}
+
+	w("## What each figure means\n\n")
+	w("- **msgs/s, deliveries/s, handshakes/s**: operations `tether bench` completed in the counted window ")
+	w("(%s, after %s of the same traffic as warm-up), divided by its length. ", cfg.duration, cfg.warmup)
+	w("An echo is a message sent and the identical message received back; an ack is an event answered by its ")
+	w("acknowledgement with the same argument; a delivery is one subscriber receiving one broadcast; a handshake ")
+	w("is a whole Socket.IO connection up to the namespace's CONNECT reply (the connection is then closed).\n")
+	w("- **server CPU µs/…**: the server process's user + system CPU time (`/proc/PID/stat`, all threads) ")
+	w("over the same window, divided by the operations in it: the figure a noisy machine disturbs least.\n")
+	w("- **KiB/conn**: growth of the server's VmRSS (`/proc/PID/status`) from the freshly started, settled ")
+	w("process to the process holding %s open, handshaken, silent connections after %s, divided by %s. ",
+		thousands(cfg.idle), cfg.settle, thousands(cfg.idle))
+	w("It includes everything a connection costs: buffers, goroutine stacks or JavaScript objects, runtime and ")
+	w("heap overhead. Socket.IO connections answer the server's heartbeat; WebSocket ones are silent.\n")
+	w("- **p50 ms, p99 ms** (broadcast): from the publisher's emit to the last of the %s subscribers ",
+		thousands(cfg.subscribers))
+	w("receiving it, per broadcast.\n\n")
+
+	w("## How it runs\n\n")
+	w("Every run starts a fresh server process on a free loopback port; within a round the implementations ")
+	w("take turns on each scenario (A B C A B C … across rounds), so that drifts in the machine's load hit all ")
+	w("of them alike. The client is `tether bench` (`cmd/tether`, `internal/loadgen`), the same for every ")
+	w("server: minimal WebSocket and Socket.IO clients over `net.Conn`, spread over several worker processes ")
+	w("from 1,000 connections on. Client and server share the machine's CPUs, so absolute figures are lower ")
+	w("than on a dedicated server; the ratios are what matter.\n\n")
+	w("Every server is the same tiny app with its library's default production settings: compression off, ")
+	w("and for Socket.IO the path `/socket.io/`, polling and websocket transports, a heartbeat every 25 s ")
+	w("with a 20 s timeout. The WebSocket servers echo every message unchanged; the Socket.IO servers, in ")
+	w("namespace `/`, answer `message`(args…) with `message-back`(args…) to the sender, acknowledge ")
+	w("`message-with-ack`(args…) with args…, and send `broadcast`(args…) as `broadcast-back`(args…) to ")
+	w("every other socket.\n\n")
+	w("| server | built with | source |\n| --- | --- | --- |\n")
+	for _, name := range peerNames(cfg.groups) {
+		w("| %s | %s | %s |\n", name, m.versions[name], peerSources[name])
+	}
+	w("\n")
+
 	w("## Machine\n\n")
 	w("- %d CPUs: %s\n", m.cpus, m.model)
-	w("- Linux %s, %s\n", m.kernel, m.goVersion)
+	w("- Linux %s, %s, Node %s\n", m.kernel, m.goVersion, m.node)
 	w("- load average when the run started: %s\n", m.loadavg)
-	for _, l := range m.libs {
-		w("- %s\n", l)
-	}
 	if m.commit != "" {
 		w("- Tether commit %s\n", m.commit)
 	}
-	w("- date: %s\n\n", start.UTC().Format("2006-01-02 15:04 MST"))
-	w("## Command\n\n```sh\ncd bench && go run ./cmd/compare %s\n```\n", strings.Join(os.Args[1:], " "))
+	w("- date: %s; the run took %s\n\n", start.UTC().Format("2006-01-02 15:04 MST"), elapsed)
+
+	w("## Command\n\n")
+	w("```sh\nmake bench-deps   # the Node peers\ncd bench && go run ./cmd/compare %s\n```\n", strings.Join(args, " "))
 	return b.String()
 }
