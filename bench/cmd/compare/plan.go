@@ -35,7 +35,6 @@ func (p peer) command(b *binaries) *exec.Cmd {
 // one table, with Tether's ratio to the group's reference peer.
 type group struct {
 	title     string
-	intro     string // one paragraph under the title
 	reference string // the peer the issue's targets are stated against
 	peers     []peer
 	scenarios []*scenario
@@ -46,6 +45,7 @@ type group struct {
 type scenario struct {
 	name    string // what -scenarios selects
 	label   string // the column headings' prefix
+	about   string // what it does, under its group's title
 	group   *group
 	idle    bool // the server settles before the run, which measures memory
 	args    func(cfg *config, addr string) []string
@@ -90,89 +90,81 @@ func plan(cfg *config) []*group {
 	itoa := strconv.Itoa
 	wsURL := func(addr string) string { return "ws://" + addr + "/" }
 	sioURL := func(addr string) string { return "http://" + addr }
-	timing := []string{"--warmup", cfg.warmup.String(), "--duration", cfg.duration.String()}
+	timed := func(cfg *config, args ...string) []string {
+		return append(args, "--warmup", cfg.warmup.String(), "--duration", cfg.duration.String())
+	}
 	sioPeers := []peer{
 		{"node-socketio", "node", "sio-server.mjs"},
 		{"zishang520", "sioserver", "zishang520"},
 		{"tether", "sioserver", "tether"},
 	}
-	ws := &group{
-		title: "WebSocket",
-		intro: fmt.Sprintf("Echo of %d-byte binary messages over %d connections, one message in flight on each; "+
-			"memory of %s idle connections.", cfg.size, cfg.conns, thousands(cfg.idle)),
-		reference: "gws",
-		peers: []peer{
-			{"gorilla", "echoserver", "gorilla"},
-			{"gws", "echoserver", "gws"},
-			{"coder", "echoserver", "coder"},
-			{"node-ws", "node", "ws-server.mjs"},
-			{"tether", "echoserver", "tether"},
-		},
-	}
+
+	ws := &group{title: "WebSocket", reference: "gws", peers: []peer{
+		{"gorilla", "echoserver", "gorilla"},
+		{"gws", "echoserver", "gws"},
+		{"coder", "echoserver", "coder"},
+		{"node-ws", "node", "ws-server.mjs"},
+		{"tether", "echoserver", "tether"},
+	}}
 	ws.scenarios = []*scenario{
 		{name: "ws-echo", label: "echo", group: ws,
+			about: fmt.Sprintf("Echo: %d connections each send a %d-byte binary message and wait for it to come back.",
+				cfg.conns, cfg.size),
 			args: func(cfg *config, addr string) []string {
-				return append([]string{"ws-echo", "--url", wsURL(addr), "--conns", itoa(cfg.conns), "--size", itoa(cfg.size)}, timing...)
+				return timed(cfg, "ws-echo", "--url", wsURL(addr), "--conns", itoa(cfg.conns), "--size", itoa(cfg.size))
 			},
 			metrics: []metric{rateMetric("msgs"), cpuMetric("msg")}},
 		{name: "ws-idle", label: "idle", group: ws, idle: true,
+			about: fmt.Sprintf("Idle: %s open WebSocket connections that send nothing.", thousands(cfg.idle)),
 			args: func(cfg *config, addr string) []string {
 				return []string{"idle", "--proto", "ws", "--url", wsURL(addr), "--conns", itoa(cfg.idle), "--settle", cfg.settle.String()}
 			},
 			metrics: []metric{memMetric}},
 	}
-	sio := &group{
-		title: "Socket.IO echo and memory",
-		intro: fmt.Sprintf("Socket.IO over WebSocket: event `message` with one %d-byte string answered by `message-back` (echo), "+
-			"and `message-with-ack` answered by its acknowledgement (ack), over %d connections with one event in flight on each; "+
-			"memory of %s idle Socket.IO connections.", cfg.size, cfg.conns, thousands(cfg.idle)),
-		reference: "node-socketio",
-		peers:     sioPeers,
-	}
+
+	sio := &group{title: "Socket.IO echo and memory", reference: "node-socketio", peers: sioPeers}
 	sioLoad := func(name string) func(cfg *config, addr string) []string {
 		return func(cfg *config, addr string) []string {
-			return append([]string{name, "--url", sioURL(addr), "--conns", itoa(cfg.conns), "--size", itoa(cfg.size)}, timing...)
+			return timed(cfg, name, "--url", sioURL(addr), "--conns", itoa(cfg.conns), "--size", itoa(cfg.size))
 		}
 	}
 	sio.scenarios = []*scenario{
 		{name: "sio-echo", label: "echo", group: sio, args: sioLoad("sio-echo"),
+			about: fmt.Sprintf("Echo: %d sockets (over WebSocket) each emit `message` with a %d-byte string and wait "+
+				"for `message-back` with the same string.", cfg.conns, cfg.size),
 			metrics: []metric{rateMetric("msgs"), cpuMetric("msg")}},
 		{name: "sio-ack", label: "ack", group: sio, args: sioLoad("sio-ack"),
+			about:   "Ack: the same with `message-with-ack`, answered by its acknowledgement.",
 			metrics: []metric{rateMetric("msgs"), cpuMetric("msg")}},
 		{name: "sio-idle", label: "idle", group: sio, idle: true,
+			about: fmt.Sprintf("Idle: %s Socket.IO connections (over WebSocket, in namespace `/`) that send nothing.",
+				thousands(cfg.idle)),
 			args: func(cfg *config, addr string) []string {
 				return []string{"idle", "--proto", "sio", "--url", sioURL(addr), "--conns", itoa(cfg.idle), "--settle", cfg.settle.String()}
 			},
 			metrics: []metric{memMetric}},
 	}
-	broadcast := &group{
-		title: "Broadcast fan-out",
-		intro: fmt.Sprintf("%s idle Socket.IO subscribers; one more socket emits `broadcast` with a %d-byte string, "+
-			"which the server sends as `broadcast-back` to every other socket; the next broadcast leaves when the last "+
-			"subscriber has the previous one.", thousands(cfg.subscribers), broadcastSize),
-		reference: "node-socketio",
-		peers:     sioPeers,
-	}
+
+	broadcast := &group{title: "Broadcast fan-out", reference: "node-socketio", peers: sioPeers}
 	broadcast.scenarios = []*scenario{
 		{name: "broadcast", label: "broadcast", group: broadcast,
+			about: fmt.Sprintf("%s idle Socket.IO subscribers; one more socket emits `broadcast` with a %d-byte string, "+
+				"which the server sends as `broadcast-back` to every other socket; the next broadcast leaves when the "+
+				"last subscriber has the previous one.", thousands(cfg.subscribers), broadcastSize),
 			args: func(cfg *config, addr string) []string {
-				return append([]string{"broadcast", "--url", sioURL(addr), "--conns", itoa(cfg.subscribers),
-					"--size", itoa(broadcastSize)}, timing...)
+				return timed(cfg, "broadcast", "--url", sioURL(addr), "--conns", itoa(cfg.subscribers), "--size", itoa(broadcastSize))
 			},
 			metrics: []metric{rateMetric("deliveries"), cpuMetric("delivery"), p50Metric, p99Metric}},
 	}
-	connect := &group{
-		title: "Connect churn",
-		intro: fmt.Sprintf("%d loops, each opening a Socket.IO connection (TCP, WebSocket handshake on "+
-			"`/socket.io/?EIO=4&transport=websocket`, Engine.IO open, CONNECT to `/` and its reply) and closing it, "+
-			"over and over.", cfg.conns),
-		reference: "node-socketio",
-		peers:     sioPeers,
-	}
+
+	connect := &group{title: "Connect churn", reference: "node-socketio", peers: sioPeers}
 	connect.scenarios = []*scenario{
 		{name: "connect", label: "connect", group: connect,
+			about: fmt.Sprintf("%d loops, each opening a Socket.IO connection (TCP, WebSocket handshake on "+
+				"`/socket.io/?EIO=4&transport=websocket`, Engine.IO open, CONNECT to `/` and its reply) and closing "+
+				"it, over and over.", cfg.conns),
 			args: func(cfg *config, addr string) []string {
-				return append([]string{"connect", "--proto", "sio", "--url", sioURL(addr), "--conns", itoa(cfg.conns)}, timing...)
+				return timed(cfg, "connect", "--proto", "sio", "--url", sioURL(addr), "--conns", itoa(cfg.conns))
 			},
 			metrics: []metric{rateMetric("handshakes"), cpuMetric("handshake")}},
 	}

@@ -138,7 +138,11 @@ func document(cfg *config, m machine, res *results, args []string, start time.Ti
 	}
 
 	w("## Results\n\n")
-	w("Each cell is the median of %d round(s), with the min–max range in parentheses. ", cfg.rounds)
+	if cfg.rounds == 1 {
+		w("Each cell is the figure of a single round: a trial run, since medians need at least 3. ")
+	} else {
+		w("Each cell is the median of %d rounds, with the min–max range in parentheses. ", cfg.rounds)
+	}
 	w("Higher is better for the rates (per second); lower for CPU, memory and latency. ")
 	w("The bold last row of each table is Tether's median divided by the reference peer's.\n\n")
 	w("%s", res.tables())
@@ -162,7 +166,8 @@ func document(cfg *config, m machine, res *results, args []string, start time.Ti
 	w("process to the process holding %s open, handshaken, silent connections after %s, divided by %s. ",
 		thousands(cfg.idle), cfg.settle, thousands(cfg.idle))
 	w("It includes everything a connection costs: buffers, goroutine stacks or JavaScript objects, runtime and ")
-	w("heap overhead. Socket.IO connections answer the server's heartbeat; WebSocket ones are silent.\n")
+	w("heap overhead. The Socket.IO connections are sockets in namespace `/` that would answer heartbeats; ")
+	w("the WebSocket ones send nothing.\n")
 	w("- **p50 ms, p99 ms** (broadcast): from the publisher's emit to the last of the %s subscribers ",
 		thousands(cfg.subscribers))
 	w("receiving it, per broadcast.\n\n")

@@ -106,7 +106,14 @@ func (r *results) ratio(sc *scenario, m metric) (float64, bool) {
 func (r *results) tables() string {
 	var b strings.Builder
 	for _, g := range r.groups {
-		fmt.Fprintf(&b, "### %s\n\n%s\n\n", g.title, g.intro)
+		fmt.Fprintf(&b, "### %s\n\n", g.title)
+		for _, sc := range g.scenarios {
+			if len(g.scenarios) > 1 {
+				b.WriteString("- ")
+			}
+			fmt.Fprintf(&b, "%s\n", sc.about)
+		}
+		b.WriteString("\n")
 		b.WriteString(r.table(g))
 		b.WriteString("\n")
 	}
