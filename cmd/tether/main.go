@@ -39,6 +39,7 @@ func commands() []command {
 		{"testserver", "run the Engine.IO/Socket.IO test server", runTestServer},
 		{"echo", "run the WebSocket echo test server", runEcho},
 		{"connect", "connect to a WebSocket or Socket.IO server and exchange messages", runConnect},
+		{"bench", "load a WebSocket or Socket.IO server and measure it", runBench},
 		{"help", "list the commands", runHelp},
 	}
 }

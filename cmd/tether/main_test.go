@@ -18,6 +18,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The bench tests start this test binary as their load-generator workers.
+	if os.Getenv(benchWorkerEnv) == "1" {
+		os.Exit(run(context.Background(), []string{"bench", "--worker"}, os.Stdin, os.Stdout, os.Stderr))
+	}
 	goleak.VerifyTestMain(m)
 }
 
