@@ -33,6 +33,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.BoolVar(&cfg.Hold, "hold", false, "connect: keep every connection open instead of closing it")
 	fs.IntVar(&cfg.Size, "size", 64, "payload `bytes`")
 	fs.IntVar(&cfg.Inflight, "inflight", 1, "messages in flight per connection (broadcast: broadcasts in flight)")
+	fs.DurationVar(&cfg.Interval, "interval", 0, "broadcast: send one broadcast every `interval` instead of --inflight at a time as fast as they arrive")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured window")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "traffic before the measured window")
 	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "idle: wait after connecting before reading the server's memory")

@@ -39,24 +39,27 @@ var Scenarios = []Scenario{WSEcho, SIOEcho, SIOAck, Broadcast, Connect, Idle}
 
 // Config describes one run. Durations travel to worker processes as JSON.
 type Config struct {
-	Scenario  Scenario      `json:"scenario"`
-	URL       string        `json:"url"`
-	Path      string        `json:"path,omitempty"`      // Socket.IO endpoint path; default /socket.io/
-	Namespace string        `json:"namespace,omitempty"` // default /
-	Event     string        `json:"event,omitempty"`
-	Reply     string        `json:"reply,omitempty"`
-	Proto     string        `json:"proto,omitempty"` // connect and idle: "ws" or "sio" (default)
-	Conns     int           `json:"conns"`
-	Total     int           `json:"total,omitempty"` // connect with Hold: connections to open
-	Hold      bool          `json:"hold,omitempty"`
-	Size      int           `json:"size"`
-	Inflight  int           `json:"inflight"`
-	Duration  time.Duration `json:"duration"`
-	Warmup    time.Duration `json:"warmup"`
-	Settle    time.Duration `json:"settle,omitempty"`
-	PID       int           `json:"pid,omitempty"`
-	Workers   int           `json:"workers"`
-	Sources   int           `json:"sources"`
+	Scenario  Scenario `json:"scenario"`
+	URL       string   `json:"url"`
+	Path      string   `json:"path,omitempty"`      // Socket.IO endpoint path; default /socket.io/
+	Namespace string   `json:"namespace,omitempty"` // default /
+	Event     string   `json:"event,omitempty"`
+	Reply     string   `json:"reply,omitempty"`
+	Proto     string   `json:"proto,omitempty"` // connect and idle: "ws" or "sio" (default)
+	Conns     int      `json:"conns"`
+	Total     int      `json:"total,omitempty"` // connect with Hold: connections to open
+	Hold      bool     `json:"hold,omitempty"`
+	Size      int      `json:"size"`
+	Inflight  int      `json:"inflight"`
+	// Interval, for broadcasts, sends one broadcast every Interval (open loop)
+	// instead of Inflight at a time as fast as they complete.
+	Interval time.Duration `json:"interval,omitempty"`
+	Duration time.Duration `json:"duration"`
+	Warmup   time.Duration `json:"warmup"`
+	Settle   time.Duration `json:"settle,omitempty"`
+	PID      int           `json:"pid,omitempty"`
+	Workers  int           `json:"workers"`
+	Sources  int           `json:"sources"`
 	// HandshakeTimeout bounds opening one connection: TCP, WebSocket and, for
 	// Socket.IO, the Engine.IO open packet and the namespace's CONNECT.
 	HandshakeTimeout time.Duration `json:"handshake_timeout"`

@@ -85,6 +85,7 @@ func TestScenarios(t *testing.T) {
 		{"sio-echo", Config{Scenario: SIOEcho, URL: sioURL, Conns: 8, Inflight: 2}},
 		{"sio-ack", Config{Scenario: SIOAck, URL: sioURL, Conns: 8, Inflight: 4, Workers: 2}},
 		{"broadcast", Config{Scenario: Broadcast, URL: sioURL, Conns: 20, Workers: 2, Inflight: 2}},
+		{"broadcast/interval", Config{Scenario: Broadcast, URL: sioURL, Conns: 20, Interval: 20 * time.Millisecond}},
 		{"connect/sio", Config{Scenario: Connect, URL: sioURL, Conns: 4}},
 		{"connect/ws", Config{Scenario: Connect, Proto: "ws", URL: wsURL, Conns: 4, Workers: 2}},
 		{"connect/hold", Config{Scenario: Connect, URL: sioURL, Conns: 4, Hold: true, Total: 30, Workers: 2}},

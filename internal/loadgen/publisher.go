@@ -8,7 +8,8 @@ import (
 
 // startPublisher connects the publishing socket (as the connection after the
 // subscribers) and starts emitting: Inflight broadcasts at first, then one
-// more each time one has reached every subscriber.
+// more each time one has reached every subscriber; or, with an Interval, one
+// every Interval.
 func (s *runState) startPublisher(ctx context.Context) error {
 	cfg := s.cfg
 	c, err := cfg.dialSocketIO(ctx, cfg.Conns)
@@ -29,11 +30,25 @@ func (s *runState) startPublisher(ctx context.Context) error {
 	}()
 	go func() {
 		var arg, packet []byte
+		var tick <-chan time.Time
+		if cfg.Interval > 0 {
+			t := time.NewTicker(cfg.Interval)
+			defer t.Stop()
+			tick = t.C
+		}
 		for seq := int64(0); ; seq++ {
-			select {
-			case <-s.tokens:
-			case <-ctx.Done():
-				return
+			if tick != nil {
+				select {
+				case <-tick:
+				case <-ctx.Done():
+					return
+				}
+			} else {
+				select {
+				case <-s.tokens:
+				case <-ctx.Done():
+					return
+				}
 			}
 			now := time.Now()
 			s.mu.Lock()
@@ -68,7 +83,10 @@ func (s *runState) broadcastDone(seq, last int64) {
 		s.completed++
 		s.broadcastHist.Record(time.Duration(p.last))
 	}
-	s.tokens <- struct{}{}
+	select {
+	case s.tokens <- struct{}{}:
+	default: // open loop: nobody takes tokens
+	}
 }
 
 // checkBroadcasts fails the run when a broadcast has not reached every subscriber in time.

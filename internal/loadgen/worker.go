@@ -40,6 +40,10 @@ const (
 
 const tickEvery = 250 * time.Millisecond
 
+// broadcastSlots is enough for every broadcast an open-loop run can have
+// outstanding before broadcastTimeout ends it, at any sensible interval.
+const broadcastSlots = 4096
+
 // ServeWorker runs one worker: it reads its assignment and then commands from
 // in, and writes reports to out, until the coordinator says stop or closes in.
 // "tether bench --worker" calls it in each worker process.
@@ -132,8 +136,9 @@ type worker struct {
 }
 
 // broadcastSlot tracks deliveries of one broadcast among this worker's
-// subscribers. The coordinator never has more than len(slots) broadcasts
-// outstanding, so slot seq%len is free again when seq+len is sent.
+// subscribers. The coordinator has fewer than len(slots) broadcasts
+// outstanding (beyond that a broadcast has timed out and the run failed), so
+// slot seq%len is free again when seq+len is sent.
 type broadcastSlot struct {
 	count atomic.Int64
 	last  atomic.Int64
@@ -143,7 +148,7 @@ type broadcastSlot struct {
 func newWorker(a assignment, out io.Writer) *worker {
 	w := &worker{a: a, cfg: &a.Config, started: make(chan struct{}), done: make(chan struct{}), out: json.NewEncoder(out)}
 	if w.cfg.Scenario == Broadcast {
-		w.slots = make([]broadcastSlot, 2*w.cfg.Inflight+16)
+		w.slots = make([]broadcastSlot, max(2*w.cfg.Inflight, broadcastSlots))
 	}
 	return w
 }
