@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +41,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	pingTimeout := fs.Duration("ping-timeout", testServerPingTimeout, "how long a client may take to answer a ping")
 	recovery := fs.Bool("recovery", false, "turn on Socket.IO connection state recovery (sessions kept 30s)")
 	verbose := fs.Bool("verbose", false, "log every session and error")
+	debugAddr := fs.String("debug-addr", "", "also serve pprof at /debug/pprof/ and runtime figures at /debug/stats on this\nloopback `host:port` (default off)")
 	clusterFlags := addClusterFlags(fs)
 	fs.Usage = usageFunc(fs, "tether testserver [flags]",
 		"Runs the test server that conformance suites and real clients are run against\n"+
@@ -57,6 +60,11 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			"fetch-sockets (the ids of the sockets of every node, sorted) and server-side-\n"+
 			"emit (the names of the other nodes, sorted, from serverSideEmitWithAck(\"whoami\")).\n"+
 			"\n"+
+			"With --debug-addr, a second listener, on a loopback address only, serves the\n"+
+			"net/http/pprof profiles under /debug/pprof/ and, at /debug/stats, a JSON object\n"+
+			"with the goroutine count, heap and stack bytes in use and the connected\n"+
+			"Socket.IO sockets: what a soak test (scripts/soak.sh) samples.\n"+
+			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
@@ -68,6 +76,20 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	if *pingInterval <= 0 || *pingTimeout <= 0 {
 		fmt.Fprintln(stderr, "tether testserver: --ping-interval and --ping-timeout must be positive")
 		return 2
+	}
+	if *debugAddr != "" && !isLoopbackAddr(*debugAddr) {
+		// Profiles show the command line and memory contents: not for other hosts.
+		fmt.Fprintf(stderr, "tether testserver: --debug-addr %q: must be a loopback host:port, such as 127.0.0.1:6060\n", *debugAddr)
+		return 2
+	}
+	var debugLn net.Listener
+	if *debugAddr != "" {
+		var err error
+		if debugLn, err = net.Listen("tcp", *debugAddr); err != nil {
+			fmt.Fprintf(stderr, "tether testserver: %v\n", err)
+			return 1
+		}
+		defer debugLn.Close() // in case the main listener fails; closing it twice is harmless
 	}
 
 	logger := newLogger(stderr, *verbose)
@@ -92,7 +114,13 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			cl.listening("testserver", ln, stdout)
 			cfg.adapter, cfg.nodeName = cl.adapter(logger), cl.name
 		}
-		return newTestServer(cfg).serve(ctx, ln)
+		srv := newTestServer(cfg)
+		if debugLn != nil {
+			stop := serveDebug(debugLn, newDebugHandler(srv.socketCount), logger)
+			defer stop()
+			fmt.Fprintf(stdout, "tether testserver: debug figures on http://%s/debug/stats, profiles on /debug/pprof/\n", debugLn.Addr())
+		}
+		return srv.serve(ctx, ln)
 	}, stdout, stderr)
 }
 
@@ -240,6 +268,12 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// socketCount returns how many Socket.IO sockets are connected to the app's
+// namespaces on this node.
+func (s *testServer) socketCount() int {
+	return len(s.sio.Of("/").Sockets()) + len(s.sio.Of("/custom").Sockets())
+}
+
 // serve accepts connections on ln until ctx is canceled, then shuts down
 // gracefully within shutdownTimeout: it closes every Socket.IO and
 // Engine.IO session (answering pending polls and closing WebSockets) and
@@ -287,4 +321,81 @@ func serveSessions(ctx context.Context, ln net.Listener, h http.Handler, log *sl
 		<-errc // http.ErrServerClosed
 	}
 	return serveErr
+}
+
+// isLoopbackAddr reports whether addr is a host:port whose host is a
+// loopback IP address or "localhost". An empty host, which listens on every
+// interface, is not.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// debugStats is the JSON object served at /debug/stats: figures a soak test
+// samples to see whether memory and goroutines stay flat while connections are held.
+type debugStats struct {
+	Goroutines int    `json:"goroutines"`
+	HeapAlloc  uint64 `json:"heap_alloc"`  // bytes of live and not yet swept heap objects
+	HeapInuse  uint64 `json:"heap_inuse"`  // bytes in heap spans in use
+	StackInuse uint64 `json:"stack_inuse"` // bytes of goroutine stacks
+	Sys        uint64 `json:"sys"`         // bytes obtained from the OS
+	NumGC      uint32 `json:"num_gc"`
+	Sockets    int    `json:"sockets"` // connected Socket.IO sockets
+}
+
+// newDebugHandler returns the handler of the --debug-addr listener:
+// net/http/pprof under /debug/pprof/ and debugStats at /debug/stats. The
+// handlers are registered on a mux of its own: importing net/http/pprof also
+// registers them on http.DefaultServeMux, which nothing in this binary serves.
+func newDebugHandler(sockets func() int) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, allocs …
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/stats", func(w http.ResponseWriter, _ *http.Request) {
+		// ReadMemStats stops the world for a moment: cheap at a sample every few seconds.
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		st := debugStats{
+			Goroutines: runtime.NumGoroutine(),
+			HeapAlloc:  m.HeapAlloc,
+			HeapInuse:  m.HeapInuse,
+			StackInuse: m.StackInuse,
+			Sys:        m.Sys,
+			NumGC:      m.NumGC,
+			Sockets:    sockets(),
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st) // a write error means the client left
+	})
+	return mux
+}
+
+// serveDebug serves h on ln until stop is called. stop closes the listener
+// and every open request at once: a CPU profile being taken is cut short
+// rather than holding up the server's exit.
+func serveDebug(ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(ln) // http.ErrServerClosed after stop
+	}()
+	return func() {
+		hs.Close()
+		<-done
+	}
 }

@@ -384,8 +384,118 @@ func TestRunTestServerUsage(t *testing.T) {
 		{[]string{"testserver", "extra"}, 2, "", "unexpected argument"},
 		{[]string{"testserver", "--ping-timeout", "0s"}, 2, "", "must be positive"},
 		{[]string{"testserver", "--addr", "256.0.0.1:1"}, 1, "", "tether testserver:"},
+		{[]string{"testserver", "-h"}, 0, "-debug-addr", ""},
+		{[]string{"testserver", "--debug-addr", "0.0.0.0:6060"}, 2, "", "must be a loopback host:port"},
+		{[]string{"testserver", "--debug-addr", ":6060"}, 2, "", "must be a loopback host:port"},
+		{[]string{"testserver", "--debug-addr", "127.0.0.1"}, 2, "", "must be a loopback host:port"},
 	}
 	checkRuns(t, tests)
+}
+
+func TestIsLoopbackAddr(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:6060": true, "127.3.2.1:0": true, "[::1]:6060": true, "localhost:6060": true,
+		"0.0.0.0:6060": false, ":6060": false, "[::]:6060": false, "192.0.2.1:6060": false,
+		"example.com:6060": false, "127.0.0.1": false, "": false,
+	} {
+		if got := isLoopbackAddr(addr); got != want {
+			t.Errorf("isLoopbackAddr(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// TestRunTestServerDebugAddr runs the command with --debug-addr: the second
+// listener serves /debug/stats, counting the connected sockets, and the
+// pprof handlers, and the main listener serves neither.
+func TestRunTestServerDebugAddr(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"testserver", "--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0", "--ping-timeout", "5s"}, nil, pw, &stderr)
+		pw.Close()
+	}()
+	out := bufio.NewReader(pr)
+	var lines [2]string
+	for i := range lines {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("line %d: %v (stderr %s)", i+1, err, stderr.String())
+		}
+		lines[i] = strings.TrimSpace(line)
+	}
+	addr, ok := strings.CutPrefix(lines[0], "tether testserver: listening on http://")
+	if !ok {
+		t.Fatalf("first line = %q, want the listening line", lines[0])
+	}
+	rest, ok := strings.CutPrefix(lines[1], "tether testserver: debug figures on http://")
+	debugAddr, ok2 := strings.CutSuffix(rest, "/debug/stats, profiles on /debug/pprof/")
+	if !ok || !ok2 || !strings.HasPrefix(debugAddr, "127.0.0.1:") || debugAddr == addr {
+		t.Fatalf("second line = %q, want \"tether testserver: debug figures on http://127.0.0.1:PORT/debug/stats, profiles on /debug/pprof/\"", lines[1])
+	}
+
+	c := newEIOClient(t, addr)
+	stats := func() debugStats {
+		t.Helper()
+		resp, body := c.do("GET", "http://"+debugAddr+"/debug/stats", nil, "")
+		var st debugStats
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(body), &st) != nil {
+			t.Fatalf("GET /debug/stats: HTTP %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		if st.Goroutines <= 0 || st.HeapAlloc == 0 || st.HeapInuse == 0 || st.StackInuse == 0 || st.Sys == 0 {
+			t.Fatalf("GET /debug/stats = %+v, want every runtime figure positive", st)
+		}
+		return st
+	}
+	if st := stats(); st.Sockets != 0 {
+		t.Errorf("sockets before any client = %d, want 0", st.Sockets)
+	}
+	sio := dialSIO(t, addr, "websocket")
+	sio.connect("/", "")
+	sio.connect("/custom", "")
+	if st := stats(); st.Sockets != 2 {
+		t.Errorf("sockets with one client in / and /custom = %d, want 2", st.Sockets)
+	}
+
+	for path, want := range map[string]string{
+		"/debug/pprof/":                  "goroutine",
+		"/debug/pprof/goroutine?debug=1": "goroutine profile:",
+		"/debug/pprof/heap?debug=1":      "heap profile:",
+		"/debug/pprof/cmdline":           "-test.",
+		"/debug/pprof/symbol":            "num_symbols:",
+		"/debug/pprof/profile?seconds=1": "", // gzipped protobuf
+	} {
+		if resp, body := c.do("GET", "http://"+debugAddr+path, nil, ""); resp.StatusCode != http.StatusOK || body == "" || !strings.Contains(body, want) {
+			t.Errorf("GET %s: HTTP %d %.80q, want 200 with %q", path, resp.StatusCode, body, want)
+		}
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/stats"} {
+		if resp, body := c.do("GET", "http://"+addr+path, nil, ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s on the main listener: HTTP %d %.80q, want 404", path, resp.StatusCode, body)
+		}
+	}
+
+	cancel()
+	io.Copy(io.Discard, pr)
+	if got := <-code; got != 0 {
+		t.Fatalf("exit code = %d, stderr: %s", got, stderr.String())
+	}
+	if _, err := net.Dial("tcp", debugAddr); err == nil {
+		t.Error("the debug listener is still open after the server exited")
+	}
+}
+
+func TestRunTestServerDebugAddrInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	checkRuns(t, []runCase{
+		{[]string{"testserver", "--addr", "127.0.0.1:0", "--debug-addr", ln.Addr().String()}, 1, "", "address already in use"},
+	})
 }
 
 // TestBinaryTestServerSignal runs the built binary: it must print the
