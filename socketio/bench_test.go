@@ -53,6 +53,27 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 }
 
+// BenchmarkParse measures the parser alone on the packets a server receives most: a
+// text event, an event with a binary attachment, and an acknowledgement.
+func BenchmarkParse(b *testing.B) {
+	for _, bc := range []struct{ name, packet string }{
+		{"Event", `2["order",{"symbol":"ACME","qty":10,"price":101.25},"rush"]`},
+		{"BinaryEvent", `51-["upload",{"name":"a.png","size":3,"file":{"_placeholder":true,"num":0}}]`},
+		{"Ack", `3/chat,17["ok",{"id":42,"at":"2024-05-01T10:00:00Z"}]`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			data := []byte(bc.packet)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, _, err := decodeText(data, 10); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkEmit measures an event emitted to one socket.
 func BenchmarkEmit(b *testing.B) {
 	srv := NewServer(nil)
