@@ -127,12 +127,36 @@ func (s *Session) send(ms []*OutMessage, volatile bool) error {
 		s.close(CloseSendQueueFull, nil, false)
 		return CloseSendQueueFull
 	}
+	if len(s.queue) == 0 && !s.flushing {
+		ms = s.writeNowLocked(ms)
+		if len(ms) == 0 {
+			s.mu.Unlock()
+			return nil
+		}
+	}
 	for _, m := range ms {
 		s.queue = append(s.queue, outPacket{typ: packetMessage, msg: m})
 	}
 	s.startFlushLocked()
 	s.mu.Unlock()
 	return nil
+}
+
+// writeNowLocked writes messages on the WebSocket from the sending goroutine for as long as
+// the socket takes them without waiting, and returns those left for the writer goroutine.
+// Sending to many sessions then costs no goroutine per message. s.mu is held, so nothing
+// can be queued meanwhile and the order holds.
+func (s *Session) writeNowLocked(ms []*OutMessage) []*OutMessage {
+	if s.transport != TransportWebSocket || s.ws == nil {
+		return ms
+	}
+	for len(ms) > 0 {
+		if ok, _ := s.ws.TryWritePrepared(ms[0].prepared()); !ok {
+			break // full, busy or failing: the writer goroutine waits, or meets the error
+		}
+		ms = ms[1:]
+	}
+	return ms
 }
 
 // reasonLocked returns why the session closed; s.mu is held and s.closed is true.

@@ -67,6 +67,8 @@ type Conn struct {
 	closeSent bool          // guarded by frameMu
 	maskRand  *rand.ChaCha8 // clients only; guarded by frameMu
 	vec       net.Buffers   // header and payload of a large frame, for writev; guarded by frameMu
+	nowait    *socketWriter // for TryWritePrepared, made on first use; guarded by frameMu
+	nowaitOff bool          // the connection has no socket to write to directly; guarded by frameMu
 	mw        messageWriter
 
 	// Lifecycle.

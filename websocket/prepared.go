@@ -68,14 +68,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	if c.client {
 		return c.Write(ctx, pm.typ, pm.data)
 	}
-	kind := framePlain
-	if c.neg.deflate && !pm.plain && len(pm.data) >= c.compressAbove {
-		kind = frameDeflate
-		if c.neg.ownSmallWindow {
-			kind = frameDeflateSmallWindow
-		}
-	}
-	frame := pm.frame(kind)
+	frame := c.preparedFrame(pm)
 	if err := c.msgLock.lock(ctx); err != nil {
 		return err
 	}
@@ -88,4 +81,68 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	stop := watchCtx(ctx, c.nc, writeSide)
 	_, err := c.nc.Write(frame)
 	return c.wrote(ctx, stop, err)
+}
+
+// preparedFrame returns pm framed as this connection sends it.
+func (c *Conn) preparedFrame(pm *PreparedMessage) []byte {
+	kind := framePlain
+	if c.neg.deflate && !pm.plain && len(pm.data) >= c.compressAbove {
+		kind = frameDeflate
+		if c.neg.ownSmallWindow {
+			kind = frameDeflateSmallWindow
+		}
+	}
+	return pm.frame(kind)
+}
+
+// TryWritePrepared writes pm only if that can start at once: no other message is being
+// written and the socket takes the bytes without waiting. It reports whether it wrote; if
+// not, nothing was sent, and the caller can send pm with WritePrepared from a goroutine
+// that may block. If the socket takes only part of the message, the rest is written in
+// the background and later writes wait for it.
+//
+// A server sending to thousands of connections writes this way from the sending
+// goroutine and needs a writer goroutine only for the connections that fall behind.
+func (c *Conn) TryWritePrepared(pm *PreparedMessage) (bool, error) {
+	if c.client {
+		return false, nil
+	}
+	frame := c.preparedFrame(pm)
+	if !c.msgLock.tryLock() {
+		return false, nil
+	}
+	if !c.frameMu.TryLock() {
+		c.msgLock.unlock()
+		return false, nil
+	}
+	unlock := func() { c.frameMu.Unlock(); c.msgLock.unlock() }
+	if c.closeSent {
+		unlock()
+		return false, c.errAfterClose()
+	}
+	if c.nowait == nil && !c.nowaitOff {
+		if c.nowait = newSocketWriter(c.nc); c.nowait == nil {
+			c.nowaitOff = true
+		}
+	}
+	if c.nowaitOff {
+		unlock()
+		return false, nil
+	}
+	// An error comes with nothing written; WritePrepared will meet it again and report it.
+	n, _ := c.nowait.writeNow(frame)
+	switch n {
+	case len(frame):
+		unlock()
+		return true, nil
+	case 0:
+		unlock()
+		return false, nil
+	}
+	go func() {
+		defer unlock()
+		_, err := c.nc.Write(frame[n:])
+		_ = c.wrote(context.Background(), nil, err)
+	}()
+	return true, nil
 }

@@ -1,0 +1,55 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package websocket
+
+import (
+	"net"
+	"syscall"
+)
+
+// socketWriter makes one write(2) straight to a socket, never waiting for room in its
+// send buffer. It is used under the Conn's frame lock, which also guards its fields.
+type socketWriter struct {
+	raw syscall.RawConn
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool // bound once: a closure made per write would allocate
+}
+
+func newSocketWriter(nc net.Conn) *socketWriter {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil // e.g. TLS: bytes must go through the TLS layer
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	w := &socketWriter{raw: raw}
+	w.fn = w.write
+	return w
+}
+
+func (w *socketWriter) write(fd uintptr) bool {
+	for {
+		w.n, w.err = syscall.Write(int(fd), w.b)
+		if w.err != syscall.EINTR {
+			return true // done either way: never wait for the socket to become writable
+		}
+	}
+}
+
+// writeNow writes what fits of b at once and returns how much that was; 0 with a nil
+// error means the send buffer is full.
+func (w *socketWriter) writeNow(b []byte) (int, error) {
+	w.b = b
+	defer func() { w.b = nil }()
+	if err := w.raw.Write(w.fn); err != nil {
+		return 0, err
+	}
+	if w.err == syscall.EAGAIN || w.err == syscall.EWOULDBLOCK {
+		return 0, nil
+	}
+	return max(w.n, 0), w.err
+}
