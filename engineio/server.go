@@ -190,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.handshake(w, r, transport)
+	s.handshake(w, r, transport, q)
 }
 
 // cors sets the CORS headers for r and reports whether its origin may proceed. Requests
@@ -239,8 +239,8 @@ func (s *Server) session(id string) *Session {
 }
 
 // handshake opens a session over the requested transport.
-func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string) {
-	sess := newSession(s, newID(), r)
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string, query url.Values) {
+	sess := newSession(s, newID(), r, query)
 	if !s.add(sess) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return

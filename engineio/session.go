@@ -64,15 +64,17 @@ type outPacket struct {
 	data []byte      // for other packets, e.g. "probe"
 }
 
-func newSession(srv *Server, id string, r *http.Request) *Session {
-	u := *r.URL
+// newSession keeps the handshake request's URL, header and query (parsed by the caller)
+// rather than copies: net/http makes them afresh for every request and never touches them
+// once the handler has returned, and a session keeps them for its whole life.
+func newSession(srv *Server, id string, r *http.Request, query url.Values) *Session {
 	return &Session{
 		srv: srv,
 		id:  id,
 		req: &RequestInfo{
-			URL:        &u,
-			Header:     r.Header.Clone(),
-			Query:      r.URL.Query(),
+			URL:        r.URL,
+			Header:     r.Header,
+			Query:      query,
 			RemoteAddr: r.RemoteAddr,
 			Time:       time.Now(),
 			Secure:     r.TLS != nil,
