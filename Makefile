@@ -57,6 +57,8 @@ deps: web-deps
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -p 1 -timeout 25m ./...
+	@# The allocation guards of the hot paths; the race detector would change what allocates.
+	$(GO) test -count=1 -run 'Allocat' ./websocket ./socketio
 	@if [ -f bench/go.mod ]; then echo "cd bench && $(GO) vet ./..."; cd bench && $(GO) vet ./...; fi
 
 ## fuzz: run every Fuzz* target of the protocol packages for FUZZTIME each

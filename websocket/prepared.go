@@ -115,9 +115,8 @@ func (c *Conn) TryWritePrepared(pm *PreparedMessage) (bool, error) {
 		c.msgLock.unlock()
 		return false, nil
 	}
-	unlock := func() { c.frameMu.Unlock(); c.msgLock.unlock() }
 	if c.closeSent {
-		unlock()
+		c.unlockMessage()
 		return false, c.errAfterClose()
 	}
 	if c.nowait == nil && !c.nowaitOff {
@@ -126,23 +125,30 @@ func (c *Conn) TryWritePrepared(pm *PreparedMessage) (bool, error) {
 		}
 	}
 	if c.nowaitOff {
-		unlock()
+		c.unlockMessage()
 		return false, nil
 	}
 	// An error comes with nothing written; WritePrepared will meet it again and report it.
 	n, _ := c.nowait.writeNow(frame)
 	switch n {
 	case len(frame):
-		unlock()
+		c.unlockMessage()
 		return true, nil
 	case 0:
-		unlock()
+		c.unlockMessage()
 		return false, nil
 	}
 	go func() {
-		defer unlock()
+		defer c.unlockMessage()
 		_, err := c.nc.Write(frame[n:])
 		_ = c.wrote(context.Background(), nil, err)
 	}()
 	return true, nil
+}
+
+// unlockMessage releases the locks TryWritePrepared takes. A method, not a closure, so
+// that taking them costs no allocation.
+func (c *Conn) unlockMessage() {
+	c.frameMu.Unlock()
+	c.msgLock.unlock()
 }
