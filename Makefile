@@ -50,16 +50,17 @@ deps: web-deps
 		cd $(NODE_DIR) && npm ci --no-audit --no-fund; \
 	fi
 
-## test: vet and test the main module (race detector on), then vet the bench module.
+## test: vet and test the main module (race detector on), then vet and smoke-test the bench module.
 ## One package at a time (-p 1): the interop tests hold real peers to the test servers'
 ## 300 ms / 200 ms heartbeat, which a second package's tests competing for the 2 cores of a
 ## CI machine can make them miss.
-test: deps
+test: deps bench-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -p 1 -timeout 25m ./...
 	@# The allocation guards of the hot paths; the race detector would change what allocates.
 	$(GO) test -count=1 -run 'Allocat' ./websocket ./socketio
-	@if [ -f bench/go.mod ]; then echo "cd bench && $(GO) vet ./..."; cd bench && $(GO) vet ./...; fi
+	@# The comparison suite's smoke test: every scenario, briefly, against every peer.
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 
 ## fuzz: run every Fuzz* target of the protocol packages for FUZZTIME each
 FUZZ_PKGS := ./websocket ./engineio ./socketio ./adapter/redis
