@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	addr := fs.String("addr", "127.0.0.1:3000", "listen on this `host:port`")
 	pingInterval := fs.Duration("ping-interval", testServerPingInterval, "Engine.IO ping interval")
 	pingTimeout := fs.Duration("ping-timeout", testServerPingTimeout, "how long a client may take to answer a ping")
+	connectTimeout := fs.Duration("connect-timeout", testServerConnectTimeout, "close a Socket.IO session that joins no namespace within this long")
 	recovery := fs.Bool("recovery", false, "turn on Socket.IO connection state recovery (sessions kept 30s)")
 	verbose := fs.Bool("verbose", false, "log every session and error")
 	debugAddr := fs.String("debug-addr", "", "also serve pprof at /debug/pprof/ and runtime figures at /debug/stats on this\nloopback `host:port` (default off)")
@@ -51,7 +53,8 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			"  /socket.io/  the Socket.IO v5 test app: namespace / answers the events message,\n"+
 			"               message-with-ack, join, to-room, broadcast, request-ack and\n"+
 			"               disconnect-me; /custom only emits auth; any other namespace is\n"+
-			"               refused; a session joining no namespace within 1s is closed\n"+
+			"               refused; a session joining no namespace within --connect-timeout\n"+
+			"               (1s by default) is closed\n"+
 			"  /engine.io/  plain Engine.IO v4 echo: every message, text or binary, is sent\n"+
 			"               back unchanged to its client\n"+
 			"  other paths  404\n"+
@@ -62,8 +65,8 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			"\n"+
 			"With --debug-addr, a second listener, on a loopback address only, serves the\n"+
 			"net/http/pprof profiles under /debug/pprof/ and, at /debug/stats, a JSON object\n"+
-			"with the goroutine count, heap and stack bytes in use and the connected\n"+
-			"Socket.IO sockets: what a soak test (scripts/soak.sh) samples.\n"+
+			"with the goroutine count, the live heap, heap and stack bytes in use and the\n"+
+			"connected Socket.IO sockets: what a soak test (scripts/soak.sh) samples.\n"+
 			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
@@ -73,8 +76,8 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "tether testserver: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if *pingInterval <= 0 || *pingTimeout <= 0 {
-		fmt.Fprintln(stderr, "tether testserver: --ping-interval and --ping-timeout must be positive")
+	if *pingInterval <= 0 || *pingTimeout <= 0 || *connectTimeout <= 0 {
+		fmt.Fprintln(stderr, "tether testserver: --ping-interval, --ping-timeout and --connect-timeout must be positive")
 		return 2
 	}
 	if *debugAddr != "" && !isLoopbackAddr(*debugAddr) {
@@ -103,10 +106,11 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	}
 
 	cfg := testServerConfig{
-		pingInterval: *pingInterval,
-		pingTimeout:  *pingTimeout,
-		recovery:     *recovery,
-		logger:       logger,
+		pingInterval:   *pingInterval,
+		pingTimeout:    *pingTimeout,
+		connectTimeout: *connectTimeout,
+		recovery:       *recovery,
+		logger:         logger,
 	}
 	return listenAndServe(ctx, "testserver", "http", *addr, func(ctx context.Context, ln net.Listener) error {
 		if cl != nil {
@@ -342,7 +346,8 @@ func isLoopbackAddr(addr string) bool {
 // samples to see whether memory and goroutines stay flat while connections are held.
 type debugStats struct {
 	Goroutines int    `json:"goroutines"`
-	HeapAlloc  uint64 `json:"heap_alloc"`  // bytes of live and not yet swept heap objects
+	HeapLive   uint64 `json:"heap_live"`   // bytes of heap objects the last GC found live (0 before it): the leak detector
+	HeapAlloc  uint64 `json:"heap_alloc"`  // bytes of heap objects, live or not yet swept
 	HeapInuse  uint64 `json:"heap_inuse"`  // bytes in heap spans in use
 	StackInuse uint64 `json:"stack_inuse"` // bytes of goroutine stacks
 	Sys        uint64 `json:"sys"`         // bytes obtained from the OS
@@ -365,6 +370,8 @@ func newDebugHandler(sockets func() int) http.Handler {
 		// ReadMemStats stops the world for a moment: cheap at a sample every few seconds.
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
+		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(live)
 		st := debugStats{
 			Goroutines: runtime.NumGoroutine(),
 			HeapAlloc:  m.HeapAlloc,
@@ -373,6 +380,9 @@ func newDebugHandler(sockets func() int) http.Handler {
 			Sys:        m.Sys,
 			NumGC:      m.NumGC,
 			Sockets:    sockets(),
+		}
+		if live[0].Value.Kind() == metrics.KindUint64 {
+			st.HeapLive = live[0].Value.Uint64()
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st) // a write error means the client left

@@ -5,17 +5,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -383,6 +386,7 @@ func TestRunTestServerUsage(t *testing.T) {
 		{[]string{"testserver", "--nope"}, 2, "", "flag provided but not defined"},
 		{[]string{"testserver", "extra"}, 2, "", "unexpected argument"},
 		{[]string{"testserver", "--ping-timeout", "0s"}, 2, "", "must be positive"},
+		{[]string{"testserver", "--connect-timeout", "0s"}, 2, "", "must be positive"},
 		{[]string{"testserver", "--addr", "256.0.0.1:1"}, 1, "", "tether testserver:"},
 		{[]string{"testserver", "-h"}, 0, "-debug-addr", ""},
 		{[]string{"testserver", "--debug-addr", "0.0.0.0:6060"}, 2, "", "must be a loopback host:port"},
@@ -404,85 +408,113 @@ func TestIsLoopbackAddr(t *testing.T) {
 	}
 }
 
-// TestRunTestServerDebugAddr runs the command with --debug-addr: the second
-// listener serves /debug/stats, counting the connected sockets, and the
-// pprof handlers, and the main listener serves neither.
-func TestRunTestServerDebugAddr(t *testing.T) {
+// runTestServerCmd runs "tether testserver args..." in-process until the test
+// ends, reads the first n lines of its output, and returns them; the first is
+// checked to be the listening line and is given as the server's address. The
+// command must exit 0 without writing to stderr.
+func runTestServerCmd(t *testing.T, n int, args ...string) (addr string, lines []string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	pr, pw := io.Pipe()
 	var stderr syncBuffer
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, []string{"testserver", "--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0", "--ping-timeout", "5s"}, nil, pw, &stderr)
+		code <- run(ctx, append([]string{"testserver", "--addr", "127.0.0.1:0"}, args...), nil, pw, &stderr)
 		pw.Close()
 	}()
+	t.Cleanup(func() {
+		cancel()
+		io.Copy(io.Discard, pr)
+		if got := <-code; got != 0 || stderr.String() != "" {
+			t.Errorf("exit code = %d, stderr: %s", got, stderr.String())
+		}
+	})
 	out := bufio.NewReader(pr)
-	var lines [2]string
-	for i := range lines {
+	for i := range n {
 		line, err := out.ReadString('\n')
 		if err != nil {
 			t.Fatalf("line %d: %v (stderr %s)", i+1, err, stderr.String())
 		}
-		lines[i] = strings.TrimSpace(line)
+		lines = append(lines, strings.TrimSpace(line))
 	}
 	addr, ok := strings.CutPrefix(lines[0], "tether testserver: listening on http://")
 	if !ok {
 		t.Fatalf("first line = %q, want the listening line", lines[0])
 	}
-	rest, ok := strings.CutPrefix(lines[1], "tether testserver: debug figures on http://")
-	debugAddr, ok2 := strings.CutSuffix(rest, "/debug/stats, profiles on /debug/pprof/")
-	if !ok || !ok2 || !strings.HasPrefix(debugAddr, "127.0.0.1:") || debugAddr == addr {
-		t.Fatalf("second line = %q, want \"tether testserver: debug figures on http://127.0.0.1:PORT/debug/stats, profiles on /debug/pprof/\"", lines[1])
-	}
+	return addr, lines
+}
 
-	c := newEIOClient(t, addr)
-	stats := func() debugStats {
-		t.Helper()
-		resp, body := c.do("GET", "http://"+debugAddr+"/debug/stats", nil, "")
-		var st debugStats
-		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(body), &st) != nil {
-			t.Fatalf("GET /debug/stats: HTTP %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
-		}
-		if st.Goroutines <= 0 || st.HeapAlloc == 0 || st.HeapInuse == 0 || st.StackInuse == 0 || st.Sys == 0 {
-			t.Fatalf("GET /debug/stats = %+v, want every runtime figure positive", st)
-		}
-		return st
+func TestRunTestServerConnectTimeout(t *testing.T) {
+	addr, _ := runTestServerCmd(t, 1, "--ping-timeout", "5s", "--connect-timeout", "100ms")
+	c := dialSIO(t, addr, "websocket")
+	m, err := c.c.Read(testCtx(t))
+	var ce *engineio.CloseError
+	if !errors.As(err, &ce) {
+		t.Fatalf("read %q, %v; want the session closed by the server", m.Data, err)
 	}
-	if st := stats(); st.Sockets != 0 {
-		t.Errorf("sockets before any client = %d, want 0", st.Sockets)
-	}
-	sio := dialSIO(t, addr, "websocket")
-	sio.connect("/", "")
-	sio.connect("/custom", "")
-	if st := stats(); st.Sockets != 2 {
-		t.Errorf("sockets with one client in / and /custom = %d, want 2", st.Sockets)
-	}
+}
 
-	for path, want := range map[string]string{
-		"/debug/pprof/":                  "goroutine",
-		"/debug/pprof/goroutine?debug=1": "goroutine profile:",
-		"/debug/pprof/heap?debug=1":      "heap profile:",
-		"/debug/pprof/cmdline":           "-test.",
-		"/debug/pprof/symbol":            "num_symbols:",
-		"/debug/pprof/profile?seconds=1": "", // gzipped protobuf
-	} {
-		if resp, body := c.do("GET", "http://"+debugAddr+path, nil, ""); resp.StatusCode != http.StatusOK || body == "" || !strings.Contains(body, want) {
-			t.Errorf("GET %s: HTTP %d %.80q, want 200 with %q", path, resp.StatusCode, body, want)
+// TestRunTestServerDebugAddr runs the command with --debug-addr: the second
+// listener serves /debug/stats, counting the connected sockets, and the
+// pprof handlers, and the main listener serves neither. The debug listener
+// closes with the server.
+func TestRunTestServerDebugAddr(t *testing.T) {
+	var debugAddr string
+	t.Run("serve", func(t *testing.T) { // its cleanup stops the server
+		addr, lines := runTestServerCmd(t, 2, "--debug-addr", "127.0.0.1:0", "--ping-timeout", "5s")
+		rest, ok := strings.CutPrefix(lines[1], "tether testserver: debug figures on http://")
+		debugAddr, _ = strings.CutSuffix(rest, "/debug/stats, profiles on /debug/pprof/")
+		if !ok || !strings.HasPrefix(debugAddr, "127.0.0.1:") || debugAddr == addr || strings.Contains(debugAddr, "/") {
+			t.Fatalf("second line = %q, want \"tether testserver: debug figures on http://127.0.0.1:PORT/debug/stats, profiles on /debug/pprof/\"", lines[1])
 		}
-	}
-	for _, path := range []string{"/debug/pprof/", "/debug/stats"} {
-		if resp, body := c.do("GET", "http://"+addr+path, nil, ""); resp.StatusCode != http.StatusNotFound {
-			t.Errorf("GET %s on the main listener: HTTP %d %.80q, want 404", path, resp.StatusCode, body)
-		}
-	}
 
-	cancel()
-	io.Copy(io.Discard, pr)
-	if got := <-code; got != 0 {
-		t.Fatalf("exit code = %d, stderr: %s", got, stderr.String())
+		c := newEIOClient(t, addr)
+		stats := func() debugStats {
+			t.Helper()
+			resp, body := c.do("GET", "http://"+debugAddr+"/debug/stats", nil, "")
+			var st debugStats
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(body), &st) != nil {
+				t.Fatalf("GET /debug/stats: HTTP %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+			if st.Goroutines <= 0 || st.HeapAlloc == 0 || st.HeapInuse == 0 || st.StackInuse == 0 || st.Sys == 0 {
+				t.Fatalf("GET /debug/stats = %+v, want every runtime figure positive", st)
+			}
+			return st
+		}
+		if st := stats(); st.Sockets != 0 {
+			t.Errorf("sockets before any client = %d, want 0", st.Sockets)
+		}
+		sio := dialSIO(t, addr, "websocket")
+		sio.connect("/", "")
+		sio.connect("/custom", "")
+		runtime.GC() // the server runs in this process: heap_live is known after a GC
+		if st := stats(); st.Sockets != 2 || st.HeapLive == 0 || st.NumGC == 0 {
+			t.Errorf("GET /debug/stats = %+v with one client in / and /custom, after a GC; want 2 sockets, heap_live and num_gc positive", st)
+		}
+
+		for path, want := range map[string]string{
+			"/debug/pprof/":                  "goroutine",
+			"/debug/pprof/goroutine?debug=1": "goroutine profile:",
+			"/debug/pprof/heap?debug=1":      "heap profile:",
+			"/debug/pprof/cmdline":           "-test.",
+			"/debug/pprof/symbol":            "num_symbols:",
+			"/debug/pprof/profile?seconds=1": "", // gzipped protobuf
+		} {
+			if resp, body := c.do("GET", "http://"+debugAddr+path, nil, ""); resp.StatusCode != http.StatusOK || body == "" || !strings.Contains(body, want) {
+				t.Errorf("GET %s: HTTP %d %.80q, want 200 with %q", path, resp.StatusCode, body, want)
+			}
+		}
+		for _, path := range []string{"/debug/pprof/", "/debug/stats"} {
+			if resp, body := c.do("GET", "http://"+addr+path, nil, ""); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s on the main listener: HTTP %d %.80q, want 404", path, resp.StatusCode, body)
+			}
+		}
+	})
+	if debugAddr == "" {
+		return
 	}
-	if _, err := net.Dial("tcp", debugAddr); err == nil {
+	if c, err := net.Dial("tcp", debugAddr); err == nil {
+		c.Close()
 		t.Error("the debug listener is still open after the server exited")
 	}
 }
