@@ -126,8 +126,9 @@ func FuzzSplitArray(f *testing.F) {
 	})
 }
 
-// TestReceiveAllocations guards the scanner's allocations: splitting an event into a slice that
-// has room costs none, a plain event name one (the string).
+// TestReceiveAllocations guards the receive path's allocations: splitting an event into a slice
+// that has room costs none, decoding a packet one (the packet, with room for four elements), a
+// plain event name one (the string).
 func TestReceiveAllocations(t *testing.T) {
 	event := []byte(`2["order",{"symbol":"ACME","qty":10,"price":101.25},"rush"]`)
 	name := []byte(`"order"`)
@@ -139,6 +140,7 @@ func TestReceiveAllocations(t *testing.T) {
 	}{
 		{"splitArray", 0, func() { room, _ = splitArray(room, event[1:]) }},
 		{"validJSON", 0, func() { validJSON(event[1:]) }},
+		{"decodeText event", 1, func() { decodeText(event, 10) }},
 		{"jsonString", 1, func() { jsonString(name) }},
 	}
 	for _, tc := range cases {

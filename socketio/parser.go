@@ -32,6 +32,11 @@ func (t packetType) String() string {
 
 func (t packetType) binary() bool { return t == packetBinaryEvent || t == packetBinaryAck }
 
+// arrayPayload reports whether packets of type t carry a JSON array, which the parser splits.
+func (t packetType) arrayPayload() bool {
+	return t == packetEvent || t == packetBinaryEvent || t == packetAck || t == packetBinaryAck
+}
+
 // noID marks a packet without an acknowledgement id.
 const noID = -1
 
@@ -44,7 +49,16 @@ type packet struct {
 	id          int64 // noID when absent
 	data        json.RawMessage
 	attachments [][]byte
-	args        []json.RawMessage // an incoming event's elements, split once by the parser
+	// An incoming event's or acknowledgement's elements, split once by the parser: sub-slices
+	// of data, which like attachments keeps the Engine.IO message's bytes as received.
+	args []json.RawMessage
+}
+
+// receivedPacket is a packet decoded from the wire with room for the elements of its array, in
+// one allocation: most events have a name and a few arguments.
+type receivedPacket struct {
+	packet
+	elems [4]json.RawMessage
 }
 
 // Event names the protocol reserves: a client may not emit them.
@@ -137,7 +151,8 @@ func decodeText(b []byte, maxAttachments int) (*packet, int, error) {
 	if b[0] < '0' || b[0] > '0'+byte(packetBinaryAck) {
 		return nil, 0, errPacketType
 	}
-	p := &packet{typ: packetType(b[0] - '0'), nsp: "/", id: noID}
+	r := &receivedPacket{packet: packet{typ: packetType(b[0] - '0'), nsp: "/", id: noID}}
+	p := &r.packet
 	rest := b[1:]
 
 	attachments := 0
@@ -186,13 +201,13 @@ func decodeText(b []byte, maxAttachments int) (*packet, int, error) {
 	}
 
 	if len(rest) > 0 {
-		// Events are validated by splitting them, in checkPayload.
-		if p.typ != packetEvent && p.typ != packetBinaryEvent && !json.Valid(rest) {
+		// Events and acknowledgements are validated by splitting them, in checkPayload.
+		if !p.typ.arrayPayload() && !validJSON(rest) {
 			return nil, 0, errPayload
 		}
 		p.data = json.RawMessage(rest)
 	}
-	if err := checkPayload(p, attachments); err != nil {
+	if err := checkPayloadInto(p, attachments, r.elems[:0]); err != nil {
 		return nil, 0, err
 	}
 	return p, attachments, nil
@@ -224,8 +239,14 @@ func validNamespace(nsp string) bool {
 	return len(nsp) > 0 && nsp[0] == '/'
 }
 
-// checkPayload applies the protocol's rules on each packet type's payload.
+// checkPayload applies the protocol's rules on each packet type's payload. The elements of an
+// event's or acknowledgement's array go to p.args.
 func checkPayload(p *packet, attachments int) error {
+	return checkPayloadInto(p, attachments, nil)
+}
+
+// checkPayloadInto is checkPayload splitting arrays into room, reused if large enough.
+func checkPayloadInto(p *packet, attachments int, room []json.RawMessage) error {
 	first := firstByte(p.data)
 	switch p.typ {
 	case packetConnect:
@@ -241,18 +262,14 @@ func checkPayload(p *packet, attachments int) error {
 			return fmt.Errorf("%w: CONNECT_ERROR data must be an object or a string", errPayload)
 		}
 	case packetEvent, packetBinaryEvent:
-		var args []json.RawMessage
-		if first != '[' || json.Unmarshal(p.data, &args) != nil || len(args) == 0 {
+		args, ok := splitArray(room, p.data)
+		if !ok || len(args) == 0 {
 			return fmt.Errorf("%w: EVENT data must be a non-empty array", errPayload)
 		}
 		p.args = args
-		var name string
-		switch firstByte(args[0]) {
+		switch args[0][0] { // elements have no whitespace around them
 		case '"':
-			if json.Unmarshal(args[0], &name) != nil {
-				return errPayload
-			}
-			if reservedEvents[name] {
+			if name, reserved := reservedEventName(args[0]); reserved {
 				return fmt.Errorf("%w %q", errReservedEvent, name)
 			}
 		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
@@ -262,8 +279,16 @@ func checkPayload(p *packet, attachments int) error {
 		}
 	case packetAck, packetBinaryAck:
 		if first != '[' {
+			if len(p.data) > 0 && !validJSON(p.data) {
+				return errPayload
+			}
 			return fmt.Errorf("%w: ACK data must be an array", errPayload)
 		}
+		args, ok := splitArray(room, p.data)
+		if !ok {
+			return errPayload
+		}
+		p.args = args
 	}
 	if attachments > 0 {
 		return checkPlaceholders(p.data, attachments)
@@ -271,12 +296,23 @@ func checkPayload(p *packet, attachments int) error {
 	return nil
 }
 
-func firstByte(b []byte) byte {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 {
-		return 0
+// reservedEventName reports whether raw, a JSON string the scanner has validated, is a name
+// the protocol reserves, and returns the name if it is.
+func reservedEventName(raw []byte) (string, bool) {
+	// Without escapes, decoding changes nothing but invalid UTF-8 (into U+FFFD), which no
+	// reserved name has: the bytes are looked up as they are, which allocates nothing.
+	if bytes.IndexByte(raw, '\\') < 0 && !reservedEvents[string(raw[1:len(raw)-1])] {
+		return "", false
 	}
-	return b[0]
+	name, _ := jsonString(raw)
+	return name, reservedEvents[name]
+}
+
+func firstByte(b []byte) byte {
+	if i := skipSpace(b, 0); i < len(b) {
+		return b[i]
+	}
+	return 0
 }
 
 // checkPlaceholders makes sure every placeholder points at an attachment that will follow.
