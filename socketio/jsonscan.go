@@ -1,8 +1,10 @@
 package socketio
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -360,4 +362,170 @@ func plainStringBody(raw []byte) ([]byte, bool) {
 		}
 	}
 	return body, ascii || utf8.Valid(body)
+}
+
+// The parts of a placeholder, {"_placeholder":true,"num":N}, as they appear in the JSON.
+const (
+	memberOther = iota
+	memberPlaceholder
+	memberNum
+)
+
+// placeholderFrame is the walk's state in one open array or object.
+type placeholderFrame struct {
+	object      bool
+	member      int    // which member's value comes next, in an object
+	placeholder bool   // the last "_placeholder" member is true
+	num         []byte // the last "num" member, when a number
+	bad         bool   // a bad placeholder was found in a value inside
+}
+
+// findBadPlaceholder walks data, a JSON value already validated, looking for a placeholder
+// that does not point at one of the attachments, the way checkPlaceholdersDecoded does on the
+// decoded value. It returns errPayload if a number does not fit a float64, which fails
+// encoding/json's decoding into an any. bad is true when a bad placeholder may be there: it
+// may also be a value encoding/json would have dropped as a duplicate key, which the caller
+// checks by decoding.
+func findBadPlaceholder(data []byte, attachments int) (bad bool, err error) {
+	var buf [8]placeholderFrame
+	stack := buf[:0]
+	i := skipSpace(data, 0)
+	for {
+		if i >= len(data) {
+			return false, errPayload
+		}
+		var valueBad, isTrue bool
+		var number []byte
+		switch c := data[i]; c {
+		case '[', '{':
+			stack = append(stack, placeholderFrame{object: c == '{'})
+			i = skipSpace(data, i+1)
+			if i < len(data) && data[i] == c+2 {
+				stack = stack[:len(stack)-1]
+				i++
+				break
+			}
+			if c == '{' {
+				i = stack[len(stack)-1].readKey(data, i)
+				if i < 0 {
+					return false, errPayload
+				}
+			}
+			continue
+		case '"':
+			i = skipString(data, i)
+		case 't':
+			i, isTrue = skipLiteral(data, i, "true"), true
+		case 'f':
+			i = skipLiteral(data, i, "false")
+		case 'n':
+			i = skipLiteral(data, i, "null")
+		default:
+			start := i
+			if i = skipNumber(data, i); i < 0 {
+				return false, errPayload
+			}
+			number = data[start:i]
+			if !fitsFloat64(number) {
+				return false, errPayload
+			}
+		}
+		for {
+			if i < 0 {
+				return false, errPayload
+			}
+			if len(stack) == 0 {
+				return valueBad, nil
+			}
+			top := &stack[len(stack)-1]
+			top.bad = top.bad || valueBad
+			if top.object {
+				switch top.member {
+				case memberPlaceholder:
+					top.placeholder = isTrue
+				case memberNum:
+					top.num = number
+				}
+			}
+			if i = skipSpace(data, i); i >= len(data) {
+				return false, errPayload
+			}
+			if data[i] == ',' {
+				i = skipSpace(data, i+1)
+				if top.object {
+					if i = top.readKey(data, i); i < 0 {
+						return false, errPayload
+					}
+				}
+				break
+			}
+			// The container ends: the JSON is valid.
+			i++
+			valueBad, isTrue, number = top.bad, false, nil
+			if top.object && top.placeholder {
+				valueBad = !validPlaceholderNum(top.num, attachments)
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+// readKey reads the key at data[i] and its colon, noting whether it is one a placeholder has,
+// and returns the index of the value.
+func (f *placeholderFrame) readKey(data []byte, i int) int {
+	if i >= len(data) || data[i] != '"' {
+		return -1
+	}
+	end := skipString(data, i)
+	if end < 0 {
+		return -1
+	}
+	f.member = placeholderMember(data[i:end])
+	return skipColon(data, end)
+}
+
+// maxEscapedKey is the longest a key that decodes to "_placeholder" can be: twelve \uXXXX
+// escapes and the quotes.
+const maxEscapedKey = 12*6 + 2
+
+// placeholderMember tells which member of a placeholder key, a JSON string, names once decoded
+// as encoding/json decodes it: "\u006eum" is "num".
+func placeholderMember(key []byte) int {
+	name := key[1 : len(key)-1]
+	if len(key) <= maxEscapedKey && bytes.IndexByte(name, '\\') >= 0 {
+		decoded, _ := jsonString(key)
+		name = []byte(decoded)
+	}
+	switch string(name) {
+	case "_placeholder":
+		return memberPlaceholder
+	case "num":
+		return memberNum
+	}
+	return memberOther
+}
+
+// fitsFloat64 reports whether encoding/json can decode the number into a float64: only a
+// number with an exponent or hundreds of digits can be out of range.
+func fitsFloat64(number []byte) bool {
+	for _, c := range number {
+		if c == 'e' || c == 'E' {
+			_, err := strconv.ParseFloat(string(number), 64)
+			return err == nil
+		}
+	}
+	if len(number) < 300 {
+		return true
+	}
+	_, err := strconv.ParseFloat(string(number), 64)
+	return err == nil
+}
+
+// validPlaceholderNum applies checkPlaceholdersDecoded's rule to a placeholder's "num".
+func validPlaceholderNum(number []byte, attachments int) bool {
+	if number == nil {
+		return false
+	}
+	num, err := strconv.ParseFloat(string(number), 64)
+	return err == nil && !(num < 0 || num >= float64(attachments) || num != float64(int(num)))
 }

@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -83,8 +84,11 @@ func TestNestingDepth(t *testing.T) {
 		nest(maxNestingDepth/2+1, `[{"a":`, "1", "}]"),
 		nest(100, `[{"a":`, "1", "}]"),
 		nest(100, `[{"a":`, "1", "]}"), // closed by the wrong brackets
+		nest(100, `[{"a":`, `{"_placeholder":true,"num":1}`, "}]"),
+		nest(100, `[{"a":`, `{"_placeholder":true,"num":0}`, "}]"),
 	} {
 		checkSplitArray(t, data)
+		checkPlaceholdersBoth(t, data)
 	}
 }
 
@@ -114,6 +118,31 @@ func TestJSONString(t *testing.T) {
 	}
 }
 
+func TestCheckPlaceholdersMatchesDecoding(t *testing.T) {
+	for _, s := range scannerSeeds {
+		checkPlaceholdersBoth(t, []byte(s))
+	}
+}
+
+// checkPlaceholdersBoth compares checkPlaceholders with checkPlaceholdersDecoded, the reference,
+// on a valid array, for a few attachment counts.
+func checkPlaceholdersBoth(t *testing.T, data []byte) {
+	t.Helper()
+	if _, ok := splitArray(nil, data); !ok {
+		return
+	}
+	for attachments := 1; attachments <= 3; attachments++ {
+		got, want := checkPlaceholders(data, attachments), checkPlaceholdersDecoded(data, attachments)
+		if !errors.Is(got, want) || (got == nil) != (want == nil) {
+			t.Fatalf("%q with %d attachments: %v, decoding says %v", data, attachments, got, want)
+		}
+		bad, err := findBadPlaceholder(data, attachments)
+		if want != nil && err == nil && !bad {
+			t.Fatalf("%q with %d attachments: the scan missed %v", data, attachments, want)
+		}
+	}
+}
+
 // FuzzSplitArray holds the scanner to encoding/json on any input: the same verdict as
 // json.Valid and json.Unmarshal into []json.RawMessage, the same elements byte for byte, the
 // same strings decoded.
@@ -126,11 +155,22 @@ func FuzzSplitArray(f *testing.F) {
 	})
 }
 
+// FuzzCheckPlaceholders holds the placeholder scan to the walk of the decoded value.
+func FuzzCheckPlaceholders(f *testing.F) {
+	for _, s := range scannerSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkPlaceholdersBoth(t, data)
+	})
+}
+
 // TestReceiveAllocations guards the receive path's allocations: splitting an event into a slice
 // that has room costs none, decoding a packet one (the packet, with room for four elements), a
-// plain event name one (the string).
+// plain event name one (the string), checking placeholders none.
 func TestReceiveAllocations(t *testing.T) {
 	event := []byte(`2["order",{"symbol":"ACME","qty":10,"price":101.25},"rush"]`)
+	binaryEvent := []byte(`51-["upload",{"name":"a.png","file":{"_placeholder":true,"num":0}}]`)
 	name := []byte(`"order"`)
 	room := make([]json.RawMessage, 0, 4)
 	cases := []struct {
@@ -141,7 +181,9 @@ func TestReceiveAllocations(t *testing.T) {
 		{"splitArray", 0, func() { room, _ = splitArray(room, event[1:]) }},
 		{"validJSON", 0, func() { validJSON(event[1:]) }},
 		{"decodeText event", 1, func() { decodeText(event, 10) }},
+		{"decodeText binary event", 1, func() { decodeText(binaryEvent, 10) }},
 		{"jsonString", 1, func() { jsonString(name) }},
+		{"checkPlaceholders", 0, func() { checkPlaceholders(binaryEvent[3:], 1) }},
 	}
 	for _, tc := range cases {
 		if got := testing.AllocsPerRun(100, tc.f); got > tc.max {

@@ -316,7 +316,20 @@ func firstByte(b []byte) byte {
 }
 
 // checkPlaceholders makes sure every placeholder points at an attachment that will follow.
+// data has been validated.
 func checkPlaceholders(data json.RawMessage, attachments int) error {
+	bad, err := findBadPlaceholder(data, attachments)
+	if err != nil || !bad {
+		return err
+	}
+	// The bad placeholder may be under a key given twice, whose first value decoding drops: the
+	// decoded value decides.
+	return checkPlaceholdersDecoded(data, attachments)
+}
+
+// checkPlaceholdersDecoded is checkPlaceholders on the value encoding/json decodes, the
+// definition the scan follows.
+func checkPlaceholdersDecoded(data json.RawMessage, attachments int) error {
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
 		return errPayload
