@@ -65,8 +65,9 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			"\n"+
 			"With --debug-addr, a second listener, on a loopback address only, serves the\n"+
 			"net/http/pprof profiles under /debug/pprof/ and, at /debug/stats, a JSON object\n"+
-			"with the goroutine count, the live heap, heap and stack bytes in use and the\n"+
-			"connected Socket.IO sockets: what a soak test (scripts/soak.sh) samples.\n"+
+			"with the goroutine count, the heap's live bytes, goal and bytes in use, the\n"+
+			"stacks' bytes and the connected Socket.IO sockets: what a soak test\n"+
+			"(scripts/soak.sh) samples.\n"+
 			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
@@ -349,6 +350,7 @@ type debugStats struct {
 	HeapLive   uint64 `json:"heap_live"`   // bytes of heap objects the last GC found live (0 before it): the leak detector
 	HeapAlloc  uint64 `json:"heap_alloc"`  // bytes of heap objects, live or not yet swept
 	HeapInuse  uint64 `json:"heap_inuse"`  // bytes in heap spans in use
+	HeapGoal   uint64 `json:"heap_goal"`   // heap size at which the next GC cycle is to end
 	StackInuse uint64 `json:"stack_inuse"` // bytes of goroutine stacks
 	Sys        uint64 `json:"sys"`         // bytes obtained from the OS
 	NumGC      uint32 `json:"num_gc"`
@@ -370,8 +372,8 @@ func newDebugHandler(sockets func() int) http.Handler {
 		// ReadMemStats stops the world for a moment: cheap at a sample every few seconds.
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		metrics.Read(live)
+		gc := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/goal:bytes"}}
+		metrics.Read(gc)
 		st := debugStats{
 			Goroutines: runtime.NumGoroutine(),
 			HeapAlloc:  m.HeapAlloc,
@@ -381,8 +383,11 @@ func newDebugHandler(sockets func() int) http.Handler {
 			NumGC:      m.NumGC,
 			Sockets:    sockets(),
 		}
-		if live[0].Value.Kind() == metrics.KindUint64 {
-			st.HeapLive = live[0].Value.Uint64()
+		if gc[0].Value.Kind() == metrics.KindUint64 {
+			st.HeapLive = gc[0].Value.Uint64()
+		}
+		if gc[1].Value.Kind() == metrics.KindUint64 {
+			st.HeapGoal = gc[1].Value.Uint64()
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st) // a write error means the client left

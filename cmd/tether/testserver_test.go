@@ -476,7 +476,7 @@ func TestRunTestServerDebugAddr(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(body), &st) != nil {
 				t.Fatalf("GET /debug/stats: HTTP %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 			}
-			if st.Goroutines <= 0 || st.HeapAlloc == 0 || st.HeapInuse == 0 || st.StackInuse == 0 || st.Sys == 0 {
+			if st.Goroutines <= 0 || st.HeapAlloc == 0 || st.HeapInuse == 0 || st.HeapGoal == 0 || st.StackInuse == 0 || st.Sys == 0 {
 				t.Fatalf("GET /debug/stats = %+v, want every runtime figure positive", st)
 			}
 			return st
