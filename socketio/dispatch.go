@@ -11,11 +11,10 @@ import (
 // eventName returns the name of an event from its first element: a string, or a number,
 // which the JavaScript client allows.
 func eventName(first json.RawMessage) string {
-	var name string
-	if json.Unmarshal(first, &name) != nil {
-		return string(first)
+	if name, ok := jsonString(first); ok {
+		return name
 	}
-	return name
+	return string(first)
 }
 
 // callHandlers calls the handlers of an event in order; what a handler returns is sent as the
@@ -24,7 +23,7 @@ func callHandlers(log *slog.Logger, s *Socket, event string, args []json.RawMess
 	for _, h := range handlers {
 		var results []any
 		var err error
-		protect(log, "handler of "+event, func() { results, err = h.call(s, event, args, attachments, ack) }, attrs...)
+		protect(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack) }, attrs...)
 		if err != nil {
 			log.Warn("socketio: event not handled", append(attrs, "err", err)...)
 			continue
@@ -39,9 +38,12 @@ func callHandlers(log *slog.Logger, s *Socket, event string, args []json.RawMess
 
 // protect runs user code, turning a panic into a logged error: one bad handler must not take
 // the program down.
-func protect(log *slog.Logger, what string, f func(), attrs ...any) {
+func protect(log *slog.Logger, what, event string, f func(), attrs ...any) {
 	defer func() {
 		if r := recover(); r != nil {
+			if event != "" {
+				what += " of " + event // put together only now: every event passes through here
+			}
 			log.Error("socketio: panic in "+what, append(attrs, "panic", r, "stack", string(debug.Stack()))...)
 		}
 	}()

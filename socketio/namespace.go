@@ -238,7 +238,7 @@ func (n *Namespace) ReceiveServerSideEmit(p *Packet, reply func(Args)) {
 	for _, h := range hs {
 		var results []any
 		var err error
-		protect(n.srv.log, "server-side handler of "+event, func() {
+		protect(n.srv.log, "server-side handler", event, func() {
 			results, err = h.call(nil, event, args.raw, args.attachments, func(...any) error { return nil })
 		}, "nsp", n.name)
 		if err != nil {

@@ -371,7 +371,7 @@ func (s *Socket) onAck(p *packet) {
 
 // safely runs user code, turning a panic into a logged error.
 func (s *Socket) safely(what string, f func()) {
-	protect(s.nsp.srv.log, what, f, "nsp", s.nsp.name, "socket", s.id)
+	protect(s.nsp.srv.log, what, "", f, "nsp", s.nsp.name, "socket", s.id)
 }
 
 // onClose takes the socket out of its namespace, once, and runs the disconnect hooks.
