@@ -91,3 +91,10 @@ bench-deps:
 compare: bench-deps
 	@[ -f bench/go.mod ] || { echo "the bench module (bench/) is missing"; exit 1; }
 	cd bench && $(GO) run ./cmd/compare $(COMPARE_FLAGS)
+
+## soak: hold 19,000 Socket.IO connections for 10 minutes with production heartbeats and a
+## broadcast every second; fails on a disconnect, memory growth or goroutines piling up
+## (scripts/soak.sh; not part of "make test"; "make soak CONNS=2000 DURATION=60s" for a short trial)
+.PHONY: soak
+soak:
+	scripts/soak.sh
