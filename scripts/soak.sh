@@ -62,6 +62,7 @@ results=$(cd "$RESULTS_DIR" && pwd)
 bindir=$(mktemp -d)
 server_pid='' bench_pid='' sampler_pid=''
 
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	local pid
 	for pid in $sampler_pid $bench_pid; do
@@ -182,7 +183,7 @@ server_warnings=$(wc -l <"$results/server.log")
 # --- verdict ---------------------------------------------------------------
 # json prints a number of the bench's JSON result, or nothing when it is missing.
 json() { grep -o "\"$1\": *[0-9.e+-]*" "$results/bench.json" | head -n 1 | sed 's/.*: *//' || true; }
-errors=$(json errors) ops=$(json ops) broadcasts=$(json broadcasts) seconds=$(json seconds)
+errors=$(json errors) ops=$(json ops) broadcasts=$(json broadcasts)
 cpu=$(json cpu_seconds) cpu_per_op=$(json cpu_us_per_op) p50=$(json p50) p99=$(json p99) lat_max=$(json max)
 first_error=$(sed -n 's/.*"first_error": *"\(.*\)",*$/\1/p' "$results/bench.json")
 
