@@ -18,12 +18,8 @@ type socketWriter struct {
 }
 
 func newSocketWriter(nc net.Conn) *socketWriter {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil // e.g. TLS: bytes must go through the TLS layer
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	raw := rawConnOf(nc)
+	if raw == nil {
 		return nil
 	}
 	w := &socketWriter{raw: raw}

@@ -20,13 +20,23 @@ type readWaiter struct {
 	fn  func(fd uintptr) bool // bound once: a method value made per wait would allocate
 }
 
-func newReadWaiter(nc net.Conn) *readWaiter {
+// rawConnOf returns the socket under nc, or nil when there is none to use directly (e.g.
+// TLS, whose bytes must go through the TLS layer).
+func rawConnOf(nc net.Conn) syscall.RawConn {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		return nil // e.g. TLS: bytes must go through the TLS layer
+		return nil
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
+		return nil
+	}
+	return raw
+}
+
+func newReadWaiter(nc net.Conn) *readWaiter {
+	raw := rawConnOf(nc)
+	if raw == nil {
 		return nil
 	}
 	w := &readWaiter{nc: nc, raw: raw}
