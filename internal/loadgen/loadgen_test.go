@@ -194,7 +194,12 @@ func TestBroadcastArg(t *testing.T) {
 	if !ok || seq != 42 || sent != at.UnixNano() {
 		t.Fatalf("parsed %d %d %v from %q", seq, sent, ok, b)
 	}
-	if _, _, ok := parseBroadcastArg([]byte("x:y:z")); ok {
-		t.Fatal("parsed garbage")
+	for _, bad := range []string{"x:y:z", "1:2", "1::", ":2:", "12345678901234567890:1:"} {
+		if _, _, ok := parseBroadcastArg([]byte(bad)); ok {
+			t.Fatalf("parsed %q", bad)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { parseBroadcastArg(b) }); n != 0 {
+		t.Fatalf("parsing a broadcast's argument makes %.0f allocations", n)
 	}
 }

@@ -136,11 +136,22 @@ func broadcastArg(b []byte, seq int64, sentAt time.Time, size int) []byte {
 }
 
 func parseBroadcastArg(p []byte) (seq, sentAt int64, ok bool) {
-	a, rest, ok1 := bytes.Cut(p, []byte(":"))
-	t, _, ok2 := bytes.Cut(rest, []byte(":"))
-	s, err1 := strconv.ParseInt(string(a), 10, 64)
-	n, err2 := strconv.ParseInt(string(t), 10, 64)
-	return s, n, ok1 && ok2 && err1 == nil && err2 == nil
+	seq, rest, ok1 := leadingInt(p)
+	sentAt, _, ok2 := leadingInt(rest)
+	return seq, sentAt, ok1 && ok2
+}
+
+// leadingInt parses the digits before p's first ':' and returns what follows it; it
+// allocates nothing, as it runs for every delivery a subscriber receives.
+func leadingInt(p []byte) (n int64, rest []byte, ok bool) {
+	i := 0
+	for ; i < len(p) && i < 19 && p[i] >= '0' && p[i] <= '9'; i++ {
+		n = n*10 + int64(p[i]-'0')
+	}
+	if i == 0 || i >= len(p) || p[i] != ':' {
+		return 0, nil, false
+	}
+	return n, p[i+1:], true
 }
 
 // subscribe counts the broadcasts this connection receives; the last of the
