@@ -38,6 +38,12 @@ type AcceptOptions struct {
 	// the connection if still nothing arrives within the same time after the ping.
 	KeepAlive time.Duration
 
+	// WriteTimeout bounds each write to the network: a frame the peer has not taken within it
+	// (its receive window and our send buffer are full: it is not reading) fails the write and
+	// closes the connection, with an error matching ErrWriteTimeout. 0 means
+	// DefaultWriteTimeout (10 s). A context passed to a write can only shorten it.
+	WriteTimeout time.Duration
+
 	// OnPing and OnPong, when set, are called with the payload of each ping and pong received,
 	// from the reading goroutine. Pings are answered whether or not OnPing is set.
 	OnPing func(payload []byte)
@@ -82,6 +88,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		compressAbove: opts.CompressionThreshold,
 		readLimit:     opts.ReadLimit,
 		keepAlive:     opts.KeepAlive,
+		writeTimeout:  opts.WriteTimeout,
 		onPing:        opts.OnPing,
 		onPong:        opts.OnPong,
 	}

@@ -33,6 +33,15 @@ const (
 // ErrClosed is returned when a connection is used after Close or CloseNow was called on it.
 var ErrClosed = errors.New("websocket: use of closed connection")
 
+// ErrWriteTimeout is in the chain of the error of a write the peer did not take within the
+// connection's WriteTimeout, and of every later operation's: the connection was closed.
+var ErrWriteTimeout = errors.New("websocket: write timed out: the peer is not reading")
+
+// ErrInvalidUTF8 is returned for a text message that is not valid UTF-8. Nothing of it was
+// sent: RFC 6455 requires text messages to be UTF-8, and a peer receiving invalid text fails
+// the connection (1007).
+var ErrInvalidUTF8 = errors.New("websocket: text message is not valid UTF-8")
+
 // CloseError reports why a connection ended. Reads and writes return it, wrapped or not, once the
 // connection is closed; match it with errors.As or read the code with CloseStatus.
 type CloseError struct {

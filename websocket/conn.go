@@ -39,6 +39,8 @@ const (
 	closeTimeout = 5 * time.Second
 	// closePoll is how often Close checks whether anyone is reading.
 	closePoll = 10 * time.Millisecond
+	// DefaultWriteTimeout is the WriteTimeout of AcceptOptions and DialOptions left at zero.
+	DefaultWriteTimeout = 10 * time.Second
 )
 
 // Conn is a WebSocket connection, from Accept or Dial.
@@ -70,6 +72,10 @@ type Conn struct {
 	nowait    *socketWriter // for TryWritePrepared, made on first use; guarded by frameMu
 	nowaitOff bool          // the connection has no socket to write to directly; guarded by frameMu
 	mw        messageWriter
+	// writeTimeout bounds every write to the network; writeDeadline is the deadline last set
+	// on it, guarded by frameMu.
+	writeTimeout  time.Duration
+	writeDeadline time.Time
 
 	// Lifecycle.
 	closeOnce sync.Once
@@ -96,6 +102,7 @@ type connConfig struct {
 	compressAbove int
 	readLimit     int64
 	keepAlive     time.Duration
+	writeTimeout  time.Duration
 	onPing        func([]byte)
 	onPong        func([]byte)
 }
@@ -112,7 +119,14 @@ func newConn(nc net.Conn, prefix []byte, cfg connConfig) *Conn {
 		closed:        make(chan struct{}),
 		closeRecv:     make(chan struct{}),
 		keepAlive:     cfg.keepAlive,
+		writeTimeout:  cfg.writeTimeout,
 	}
+	if c.writeTimeout <= 0 {
+		c.writeTimeout = DefaultWriteTimeout
+	}
+	// Deadlines left by the HTTP server or the handshake (a server's ReadTimeout, say) would
+	// end the connection at a time unrelated to it; from here on the Conn sets its own.
+	_ = nc.SetDeadline(time.Time{})
 	if c.compressAbove <= 0 {
 		c.compressAbove = defaultCompressAbove
 	}
@@ -154,19 +168,30 @@ func (c *Conn) SetReadLimit(n int64) {
 }
 
 // Close performs the closing handshake: it sends a close frame with code and reason, waits a
-// bounded time (5 s) for the peer's close frame, then closes the connection. Use
-// StatusNoStatusRcvd to send a close frame without a code. Reads and writes after Close fail with
-// an error matching ErrClosed.
+// bounded time (5 s) for the peer's close frame, then closes the connection. It is
+// CloseContext with a context that never ends.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	return c.CloseContext(context.Background(), code, reason)
+}
+
+// CloseContext performs the closing handshake: it sends a close frame with code and reason,
+// waits for the peer's close frame until ctx ends or for 5 s at most, then closes the
+// connection. Use StatusNoStatusRcvd to send a close frame without a code. Reads and writes
+// after it fail with an error matching ErrClosed.
+//
+// A write blocked on a peer that does not read never holds it up beyond that bound: when the
+// close frame cannot be sent in time, the connection is closed without it, which also ends
+// the blocked write.
 //
 // The peer's close frame arrives through reads. A Read blocked in another goroutine receives it;
-// when no Read is in progress (for about 20 ms), Close reads itself and discards the messages
-// that arrive before the peer's close frame. To be sure to receive every message the peer sends
-// before closing, keep reading until a read returns the *CloseError.
-func (c *Conn) Close(code StatusCode, reason string) error {
+// when no Read is in progress (for about 20 ms), CloseContext reads itself and discards the
+// messages that arrive before the peer's close frame. To be sure to receive every message the
+// peer sends before closing, keep reading until a read returns the *CloseError.
+func (c *Conn) CloseContext(ctx context.Context, code StatusCode, reason string) error {
 	if code != StatusNoStatusRcvd && !code.sendable() {
 		return fmt.Errorf("websocket: close code %d may not be sent", int(code))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, closeTimeout)
 	defer cancel()
 	if err := c.writeClose(ctx, code, reason); err != nil {
 		c.closeWith(nil)

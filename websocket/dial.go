@@ -39,6 +39,12 @@ type DialOptions struct {
 	// closes the connection if still nothing arrives within the same time after the ping.
 	KeepAlive time.Duration
 
+	// WriteTimeout bounds each write to the network: a frame the server has not taken within it
+	// (its receive window and our send buffer are full: it is not reading) fails the write and
+	// closes the connection, with an error matching ErrWriteTimeout. 0 means
+	// DefaultWriteTimeout (10 s). A context passed to a write can only shorten it.
+	WriteTimeout time.Duration
+
 	// OnPing and OnPong, when set, are called with the payload of each ping and pong received,
 	// from the reading goroutine.
 	OnPing func(payload []byte)
@@ -201,6 +207,7 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, opts *DialOptions) 
 		compressAbove: opts.CompressionThreshold,
 		readLimit:     opts.ReadLimit,
 		keepAlive:     opts.KeepAlive,
+		writeTimeout:  opts.WriteTimeout,
 		onPing:        opts.OnPing,
 		onPong:        opts.OnPong,
 	}

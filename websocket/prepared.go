@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"sync"
+	"unicode/utf8"
 )
 
 // PreparedMessage is a message framed, and compressed when a connection wants it, once, then
@@ -26,11 +27,14 @@ const (
 )
 
 // NewPreparedMessage prepares data to be sent as one message of the given type. data is kept:
-// it must not be modified afterwards.
+// it must not be modified afterwards. Text must be valid UTF-8 (ErrInvalidUTF8 otherwise).
 func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) {
 	op, err := dataOpcode(typ)
 	if err != nil {
 		return nil, err
+	}
+	if op == opText && !utf8.Valid(data) {
+		return nil, ErrInvalidUTF8
 	}
 	return &PreparedMessage{typ: typ, op: op, data: data}, nil
 }
@@ -78,6 +82,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	if c.closeSent {
 		return c.errAfterClose()
 	}
+	c.armWrite()
 	stop := watchCtx(ctx, c.nc, writeSide)
 	_, err := c.nc.Write(frame)
 	return c.wrote(ctx, stop, err)
@@ -140,6 +145,7 @@ func (c *Conn) TryWritePrepared(pm *PreparedMessage) (bool, error) {
 	}
 	go func() {
 		defer c.unlockMessage()
+		c.armWrite()
 		_, err := c.nc.Write(frame[n:])
 		_ = c.wrote(context.Background(), nil, err)
 	}()

@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"errors"
 	"testing"
 	"unicode/utf8"
 )
@@ -39,5 +40,51 @@ func TestUTF8ValidatorFailsFast(t *testing.T) {
 		if !v.write([]byte(prefix)) || v.complete() {
 			t.Errorf("%q: refused a valid incomplete prefix", prefix)
 		}
+	}
+}
+
+func TestInvalidUTF8TextIsNeverSent(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	c := dial(t, url, nil)
+	ctx := testCtx(t)
+	bad := []byte("ok \xff\xfe bad")
+	if err := c.Write(ctx, MessageText, bad); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatalf("Write: %v, want ErrInvalidUTF8", err)
+	}
+	if _, err := NewPreparedMessage(MessageText, bad); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatalf("NewPreparedMessage: %v, want ErrInvalidUTF8", err)
+	}
+	if _, err := NewPreparedMessage(MessageBinary, bad); err != nil {
+		t.Fatalf("binary NewPreparedMessage: %v", err)
+	}
+	// A Writer refuses the bytes that break the text, and a text cut inside a character.
+	w, err := c.Writer(ctx, MessageText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("caf\xc3")); err != nil {
+		t.Fatalf("the first byte of a character: %v", err)
+	}
+	if _, err := w.Write([]byte("(")); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatalf("Writer.Write: %v, want ErrInvalidUTF8", err)
+	}
+	if err := w.Close(); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatalf("Writer.Close: %v, want ErrInvalidUTF8", err)
+	}
+	w, err = c.Writer(ctx, MessageText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write([]byte("\xe2\x82"))
+	if err := w.Close(); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatalf("Writer.Close inside a character: %v, want ErrInvalidUTF8", err)
+	}
+	// Nothing was sent, so the connection goes on: the echo brings back the next message only.
+	if err := c.Write(ctx, MessageText, []byte("caf\xc3\xa9")); err != nil {
+		t.Fatal(err)
+	}
+	typ, got, err := c.Read(ctx)
+	if err != nil || typ != MessageText || string(got) != "café" {
+		t.Fatalf("Read: %v %q %v", typ, got, err)
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"time"
+	"unicode/utf8"
 )
 
 const (
@@ -29,11 +32,15 @@ func dataOpcode(typ MessageType) (opcode, error) {
 }
 
 // Write sends p as one message. It is safe to call from many goroutines; messages go out whole,
-// one after another. If ctx ends before the message is written, the connection is closed.
+// one after another. If ctx ends before the message is written, the connection is closed. A
+// text message must be valid UTF-8: otherwise nothing is sent and the error is ErrInvalidUTF8.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	op, err := dataOpcode(typ)
 	if err != nil {
 		return err
+	}
+	if op == opText && !utf8.Valid(p) {
+		return ErrInvalidUTF8
 	}
 	if err := c.msgLock.lock(ctx); err != nil {
 		return err
@@ -66,6 +73,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) er
 	if c.closeSent {
 		return c.errAfterClose()
 	}
+	c.armWrite()
 	stop := watchCtx(ctx, c.nc, writeSide)
 	h := header{fin: fin, opcode: op, length: int64(len(p))}
 	bp := getBuf()
@@ -107,6 +115,7 @@ func (c *Conn) writeBuffered(ctx context.Context, b []byte, fin bool, op opcode,
 	if c.closeSent {
 		return c.errAfterClose()
 	}
+	c.armWrite()
 	stop := watchCtx(ctx, c.nc, writeSide)
 	payload := b[maxHeaderSize:]
 	h := header{fin: fin, rsv1: rsv1, opcode: op, length: int64(len(payload))}
@@ -133,9 +142,18 @@ func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) erro
 	return c.writeControlLocked(ctx, op, payload)
 }
 
-// writeClose sends a close frame, once. Data frames may not follow it.
+// writeClose sends a close frame, once. Data frames may not follow it. A write in progress
+// is waited for until ctx ends; then the connection is closed, which ends that write too:
+// a peer that does not read must not keep the connection, and its descriptor, open.
 func (c *Conn) writeClose(ctx context.Context, code StatusCode, reason string) error {
-	c.frameMu.Lock()
+	if !c.frameMu.TryLock() {
+		stop := context.AfterFunc(ctx, func() {
+			c.closeWith(&CloseError{Code: StatusAbnormalClosure, Local: true, cause: ctx.Err(),
+				Reason: "close frame not sent in time: a write to the peer was blocked"})
+		})
+		c.frameMu.Lock()
+		stop()
+	}
 	defer c.frameMu.Unlock()
 	if c.closeSent {
 		return c.errAfterClose()
@@ -146,6 +164,7 @@ func (c *Conn) writeClose(ctx context.Context, code StatusCode, reason string) e
 }
 
 func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte) error {
+	c.armWrite()
 	stop := watchCtx(ctx, c.nc, writeSide)
 	h := header{fin: true, opcode: op, length: int64(len(payload))}
 	bp := getBuf()
@@ -159,6 +178,19 @@ func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte
 	*bp = b
 	putBuf(bp)
 	return c.wrote(ctx, stop, err)
+}
+
+// armWrite gives the write about to start its deadline, WriteTimeout from now; frameMu is
+// held. Setting a deadline updates a timer in the runtime's poller, so a deadline still at
+// least 7/8 of WriteTimeout away is kept: each write gets between 7/8 of WriteTimeout and all
+// of it, and a stream of small writes touches the timer once every WriteTimeout/8.
+func (c *Conn) armWrite() {
+	now := time.Now()
+	if c.writeDeadline.Sub(now) >= c.writeTimeout-c.writeTimeout/8 {
+		return
+	}
+	c.writeDeadline = now.Add(c.writeTimeout)
+	_ = c.nc.SetWriteDeadline(c.writeDeadline)
 }
 
 // maskHeader gives a client's frame its fresh mask key (RFC 6455 section 5.3); frameMu is held.
@@ -188,6 +220,10 @@ func (c *Conn) wrote(ctx context.Context, stop func() bool, err error) error {
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	ce := &CloseError{Code: StatusAbnormalClosure, Reason: "connection lost: " + err.Error(), Local: true, cause: err}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		ce.Reason = fmt.Sprintf("write timed out: the peer took nothing for %v", c.writeTimeout)
+		ce.cause = fmt.Errorf("%w: %w", ErrWriteTimeout, err)
+	}
 	if !c.closeWith(ce) {
 		return c.errClosed()
 	}
@@ -204,6 +240,11 @@ func (c *Conn) errAfterClose() error {
 // Writer returns a writer for one message of the given type, sent in fragments as it is
 // written; Close sends the last fragment. Until then other messages wait (control frames do
 // not). If ctx ends before the message is written, the connection is closed.
+//
+// The bytes of a text message are checked as they are written: a Write whose bytes cannot
+// continue valid UTF-8 returns ErrInvalidUTF8 and sends none of them, and so does a Close
+// that ends inside a character. The message is then abandoned: if nothing of it was sent
+// yet, the connection goes on; otherwise the connection is closed.
 func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
 	op, err := dataOpcode(typ)
 	if err != nil {
@@ -214,6 +255,8 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	}
 	w := &c.mw
 	w.ctx, w.op, w.open = ctx, op, true
+	w.text, w.sent = op == opText, false
+	w.utf8.reset()
 	w.compress = c.neg.deflate
 	w.buf = getBuf()
 	if w.compress {
@@ -233,6 +276,9 @@ type messageWriter struct {
 	op       opcode // the next frame's opcode: the message type, then continuation
 	open     bool
 	compress bool
+	text     bool          // a text message: its bytes are checked as they come
+	utf8     utf8Validator // for text
+	sent     bool          // a fragment went out
 	buf      *[]byte
 	comp     *compressor
 	compKind int
@@ -246,6 +292,10 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 		return 0, errWriterClosed
 	}
 	if w.err != nil {
+		return 0, w.err
+	}
+	if w.text && !w.utf8.write(p) {
+		w.err = ErrInvalidUTF8
 		return 0, w.err
 	}
 	if w.compress {
@@ -269,7 +319,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 		p = p[take:]
 		if len(*w.buf) == fragmentSize {
 			w.err = w.c.writeFrame(w.ctx, false, w.op, *w.buf)
-			w.op = opContinuation
+			w.op, w.sent = opContinuation, true
 			*w.buf = (*w.buf)[:0]
 		}
 	}
@@ -280,7 +330,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 func (w *messageWriter) fragment(b []byte, fin bool) error {
 	rsv1 := w.op != opContinuation
 	err := w.c.writeBuffered(w.ctx, b, fin, w.op, rsv1)
-	w.op = opContinuation
+	w.op, w.sent = opContinuation, true
 	return err
 }
 
@@ -291,6 +341,15 @@ func (w *messageWriter) Close() error {
 	}
 	w.open = false
 	err := w.err
+	if err == nil && w.text && !w.utf8.complete() {
+		err = ErrInvalidUTF8 // the text ends inside a character
+	}
+	if err == ErrInvalidUTF8 && w.sent {
+		// The peer has the message's first fragments and would wait for its end forever;
+		// the only valid way out is to end the connection.
+		w.c.closeWith(&CloseError{Code: StatusInternalError, Local: true, cause: err,
+			Reason: "a text message being written turned out not to be UTF-8"})
+	}
 	if err == nil {
 		if w.compress {
 			_ = w.comp.fw.Flush()
