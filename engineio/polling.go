@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"time"
 )
 
 // maxBatch bounds the packets of one polling response: older python-engineio clients refuse
@@ -108,6 +110,7 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 			size = len(body)
 			n++
 		}
+		s.sentLocked(s.queue[:n])
 		clear(s.queue[:n])
 		s.queue = s.queue[n:]
 	}
@@ -133,9 +136,24 @@ func (s *Session) post(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	max := s.srv.opts.MaxPayload
+	// A body trickling in would hold the connection and the session: bound its reading.
+	// After a whole body the deadline is lifted, since it would also end net/http's watch
+	// for the client going away; after a failed one it stays, or net/http would wait for the
+	// rest of the body before answering. Writers that cannot set deadlines (some middleware)
+	// go without.
+	rc := http.NewResponseController(w)
+	bounded := rc.SetReadDeadline(time.Now().Add(s.srv.opts.BodyTimeout)) == nil
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
+	if bounded && err == nil {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		s.close(CloseTransportError, err, false)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "request body not received in time", http.StatusRequestTimeout)
+			return
+		}
 		writeError(w, errBadRequest, "")
 		return
 	}
