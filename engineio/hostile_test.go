@@ -345,3 +345,47 @@ func TestShutdownWithStalledClient(t *testing.T) {
 	}
 	waitPeerGone(t, nc, 10*time.Second)
 }
+
+// TestStalledPollIsCut: a long-polling client that stops reading its response does not hold
+// the request, its connection and the payload beyond WriteTimeout.
+func TestStalledPollIsCut(t *testing.T) {
+	opened := make(chan *Session, 1)
+	reasons := make(chan CloseReason, 1)
+	srv := NewServer(ServerOptions{
+		PingInterval: time.Minute,
+		WriteTimeout: 300 * time.Millisecond,
+		// More than the kernel's socket buffers hold (tcp_wmem's largest is 4 MiB by default).
+		MaxPayload:     32 << 20,
+		SendQueueBytes: 32 << 20,
+		OnOpen:         func(s *Session) { opened <- s },
+		OnClose:        func(s *Session, r CloseReason, _ error) { reasons <- r },
+	})
+	hs := newTestHTTP(t, srv)
+	sid := handshakePolling(t, hs.URL).SID
+	s := <-opened
+	if err := s.Send(NewMessage(make([]byte, 24<<20), false)); err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	nc, err := d.Dial("tcp", strings.TrimPrefix(hs.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fmt.Fprintf(nc, "GET /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\n\r\n", sid)
+	select {
+	case r := <-reasons:
+		if r != CloseTransportError {
+			t.Fatalf("reason %q", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stalled poll still holds the session")
+	}
+	// The server gave up on the answer: draining it ends in the connection's end, not in a
+	// whole response followed by a kept-alive connection.
+	waitPeerGone(t, nc, 10*time.Second)
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -34,14 +35,31 @@ func (s *Session) serve(w http.ResponseWriter, r *http.Request, transport string
 // startPolling answers a polling handshake with the open packet.
 func (s *Session) startPolling(w http.ResponseWriter) {
 	s.open(TransportPolling)
-	writePayload(w, s.srv.openPacket(s.id, true))
+	_ = writePayload(w, s.srv.openPacket(s.id, true), s.srv.opts.WriteTimeout) // a failure ends in a ping timeout
 }
 
-func writePayload(w http.ResponseWriter, body []byte) {
+// writePayload answers a poll with body within timeout: a client that stops reading must not
+// hold the handler, its connection and the payload forever (net/http's writes have no deadline
+// unless the http.Server sets WriteTimeout, which long polls cannot use). The whole answer is
+// flushed under the deadline, which is then lifted for the next request on the connection;
+// after a failed write it stays, and the connection ends.
+func writePayload(w http.ResponseWriter, body []byte, timeout time.Duration) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
 	h.Set("Cache-Control", "no-store")
-	_, _ = w.Write(body)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	rc := http.NewResponseController(w)
+	bounded := rc.SetWriteDeadline(time.Now().Add(timeout)) == nil
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	if !bounded {
+		return nil
+	}
+	if err := rc.Flush(); err != nil {
+		return err
+	}
+	return rc.SetWriteDeadline(time.Time{})
 }
 
 // claimLocked marks a GET or POST as in progress on the session (active is getActive or
@@ -116,9 +134,12 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 	}
 	s.getActive = false
 	s.mu.Unlock()
-	writePayload(w, body)
+	err := writePayload(w, body, s.srv.opts.WriteTimeout)
 	if finished {
 		s.drainOk.Do(func() { close(s.drained) })
+	}
+	if err != nil {
+		s.close(CloseTransportError, err, false)
 	}
 }
 

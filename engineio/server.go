@@ -55,10 +55,10 @@ type ServerOptions struct {
 	// less. SendVolatile never queues behind waiting packets.
 	SendQueueSize  int
 	SendQueueBytes int
-	// WriteTimeout bounds each write to a client's WebSocket: one the client has not taken
-	// within it (it stopped reading) closes the session with CloseTransportError. Default
-	// 10 s. Long-polling responses are written by net/http: set http.Server.WriteTimeout with
-	// care, since a poll waits up to PingInterval for packets.
+	// WriteTimeout bounds each write to a client's WebSocket, and the writing of a long-polling
+	// response: a client that has taken nothing for that long (it stopped reading) has its
+	// session closed with CloseTransportError. Default 10 s. Leave http.Server.WriteTimeout at
+	// zero: it counts from the request's start, and a poll waits up to PingInterval.
 	WriteTimeout time.Duration
 	// BodyTimeout bounds the reading of a long-polling POST's body: a client sending it slower
 	// than that is answered 408 and its session closed. Default 10 s.
