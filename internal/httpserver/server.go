@@ -7,20 +7,24 @@
 //
 // The defaults, next to Node's http.Server (which Socket.IO servers run on):
 //
-//	                 Tether      Node
-//	header timeout   10 s        60 s (headersTimeout)
-//	idle timeout     30 s        5 s  (keepAliveTimeout)
-//	request head     16 KiB      16 KiB (--max-http-header-size)
-//	whole request    none        300 s (requestTimeout)
+//	                       Tether                Node
+//	header timeout         10 s                  60 s (headersTimeout)
+//	idle timeout           30 s                  5 s (keepAliveTimeout)
+//	request head           16 KiB                16 KiB (--max-http-header-size)
+//	receiving a request    the handler's choice  300 s (requestTimeout)
 //
 // The idle timeout is longer than Node's so that a long-polling client's
 // second connection, which carries a pong every ping interval (25 s by
-// default), stays open between pongs. There is no whole-request timeout:
-// a long poll lasts a ping interval or more and a WebSocket is hijacked, so
-// http.Server.ReadTimeout and WriteTimeout stay unset. A handler that wants a
-// deadline on a request body sets one with http.ResponseController; nothing
-// here overrides it, and net/http replaces it with the idle and header
-// deadlines between requests.
+// default), stays open between pongs.
+//
+// http.Server.ReadTimeout and WriteTimeout stay unset. A long-polling GET
+// waits up to a ping interval for something to send, and a WriteTimeout
+// shorter than that would cut its answer. A deadline on a request's body is
+// the handler's to set, through http.ResponseController.SetReadDeadline;
+// nothing here overrides it. net/http clears it once the body has been read
+// to its end, and replaces it with the idle and header deadlines between
+// requests. (A WebSocket is not concerned by any of these: net/http clears a
+// connection's deadlines when it hands it over.)
 package httpserver
 
 import (
