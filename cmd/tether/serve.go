@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tether-rt/tether/internal/httpserver"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/web"
 )
@@ -43,6 +44,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	clientDir := fs.String("client-dir", defaultClientDir, "`directory` holding the socket.io-client browser bundle ("+clientBundle+")")
 	verbose := fs.Bool("verbose", false, "log every session and error")
 	clusterFlags := addClusterFlags(fs)
+	limits := addLimitFlags(fs)
 	fs.Usage = usageFunc(fs, "tether serve [flags]",
 		"Runs the demo: a chat page over Socket.IO. Open it in two browser tabs; a message\n"+
 			"sent in one appears in the other, and the server prints it as\n"+
@@ -56,12 +58,17 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			clusterUsage+" A message sent on a page\n"+
 			"served by one node then reaches the pages of every node.\n"+
 			"\n"+
+			limitsUsage+"\n"+
+			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tether serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if !checkLimits("serve", limits, stderr) {
 		return 2
 	}
 	bundle := filepath.Join(*clientDir, clientBundle)
@@ -74,6 +81,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		clientDir: *clientDir,
 		stdout:    stdout,
 		logger:    newLogger(stderr, *verbose),
+		limits:    *limits,
 	}
 	cl, ok := clusterFlags.open(ctx, "serve", cfg.logger, stderr)
 	if !ok {
@@ -95,6 +103,7 @@ type demoConfig struct {
 	clientDir string    // where the socket.io-client bundle is read from
 	stdout    io.Writer // where received messages are printed
 	logger    *slog.Logger
+	limits    httpserver.Limits // of the HTTP server; zero fields take their defaults
 	// adapter, when set, makes the namespaces' adapters: the Redis adapter of a cluster.
 	adapter func(*socketio.Namespace) socketio.Adapter
 }
@@ -106,6 +115,7 @@ type demoServer struct {
 	pages     http.Handler
 	clientDir string
 	log       *slog.Logger
+	limits    httpserver.Limits
 
 	mu     sync.Mutex // keeps a message's two lines together
 	stdout io.Writer
@@ -120,6 +130,7 @@ func newDemoServer(cfg demoConfig) *demoServer {
 		pages:     http.FileServerFS(web.FS()),
 		clientDir: cfg.clientDir,
 		log:       log,
+		limits:    cfg.limits,
 		stdout:    cfg.stdout,
 	}
 	// Same-origin only: the page is served from here.
@@ -198,5 +209,5 @@ func (d *demoServer) serveClient(w http.ResponseWriter, r *http.Request, name, c
 // serve accepts connections on ln until ctx is canceled, then closes every
 // Socket.IO session and shuts down, as testServer.serve does.
 func (d *demoServer) serve(ctx context.Context, ln net.Listener) error {
-	return serveSessions(ctx, ln, d, d.log, d.sio.Shutdown)
+	return serveSessions(ctx, ln, d, d.limits, d.log, d.sio.Shutdown)
 }
