@@ -310,7 +310,9 @@ func (a Args) Len() int { return len(a.raw) }
 
 // Decode decodes the arguments, in order, into the values dst points at, with encoding/json
 // (binary attachments decode into []byte). Extra arguments are ignored; a dst beyond the last
-// argument is left as it is.
+// argument is left as it is. Unlike handlers' parameters, Decode is not bounded by
+// MaxDecodedValues: arguments from a peer not trusted can be checked first with Raw (a value
+// takes at least one byte).
 func (a Args) Decode(dst ...any) error {
 	for i, d := range dst {
 		if i >= len(a.raw) {
@@ -324,7 +326,8 @@ func (a Args) Decode(dst ...any) error {
 }
 
 // Values returns the arguments as generic values: what encoding/json makes of JSON when
-// decoding into an any, with binary attachments as []byte.
+// decoding into an any, with binary attachments as []byte. Like Decode, it is not bounded by
+// MaxDecodedValues.
 func (a Args) Values() []any {
 	out := make([]any, 0, len(a.raw))
 	for _, r := range a.raw {

@@ -76,6 +76,10 @@ type ClientOptions struct {
 	SendBufferSize int
 	// MaxAttachments bounds the binary attachments of one incoming packet; default 64.
 	MaxAttachments int
+	// MaxDecodedValues bounds what the client decodes of one incoming event on its own, as
+	// ServerOptions.MaxDecodedValues does for a server: default 10,000 JSON values, -1 for no
+	// bound.
+	MaxDecodedValues int
 	// HandlerQueueSize bounds the events waiting for one socket's handlers; when it is full the
 	// client stops reading until they catch up. Default 256.
 	HandlerQueueSize int
@@ -146,10 +150,11 @@ func (o *ClientOptions) withDefaults() ClientOptions {
 type Client struct {
 	*ClientSocket // the socket of ClientOptions.Namespace
 
-	opts    ClientOptions
-	rawURL  string
-	eioOpts engineio.DialOptions
-	workers *workerPool
+	opts      ClientOptions
+	maxValues int // the MaxDecodedValues option as a bound: 0 for none
+	rawURL    string
+	eioOpts   engineio.DialOptions
+	workers   *workerPool
 
 	mu        sync.Mutex
 	sockets   map[string]*ClientSocket // by namespace
@@ -217,11 +222,12 @@ func NewClient(rawURL string, opts *ClientOptions) (*Client, error) {
 	}
 	u.Path = "/" + strings.Trim(o.Path, "/") + "/"
 	c := &Client{
-		opts:    o,
-		rawURL:  u.String(),
-		workers: newWorkerPool(clientWorkerIdle),
-		sockets: map[string]*ClientSocket{},
-		done:    make(chan struct{}),
+		opts:      o,
+		maxValues: maxDecodedValues(o.MaxDecodedValues),
+		rawURL:    u.String(),
+		workers:   newWorkerPool(clientWorkerIdle),
+		sockets:   map[string]*ClientSocket{},
+		done:      make(chan struct{}),
 		eioOpts: engineio.DialOptions{
 			Transports: o.Transports,
 			Header:     o.Header,

@@ -117,13 +117,17 @@ func (s *ClientSocket) On(event string, fn any) {
 }
 
 // OnAny registers a listener for every event from the server, called before the handlers.
+// Events whose arguments hold more JSON values than ClientOptions.MaxDecodedValues do not reach
+// it (the client logs them).
 func (s *ClientSocket) OnAny(f func(event string, args []any)) {
 	s.mu.Lock()
 	s.anyIn = append(s.anyIn, f)
 	s.mu.Unlock()
 }
 
-// OnAnyOutgoing registers a listener for every event emitted, called by Emit.
+// OnAnyOutgoing registers a listener for every event emitted, called by Emit. Events whose
+// arguments hold more JSON values than ClientOptions.MaxDecodedValues do not reach it (the
+// client logs them).
 func (s *ClientSocket) OnAnyOutgoing(f func(event string, args []any)) {
 	s.mu.Lock()
 	s.anyOut = append(s.anyOut, f)

@@ -37,7 +37,7 @@ func newConn(srv *Server, es engineSession) *conn {
 	return &conn{
 		srv:     srv,
 		es:      es,
-		dec:     decoder{maxAttachments: srv.opts.MaxAttachments},
+		dec:     decoder{maxAttachments: srv.opts.MaxAttachments, maxValues: srv.maxValues},
 		sockets: map[string]*Socket{},
 	}
 }

@@ -18,12 +18,13 @@ func eventName(first json.RawMessage) string {
 }
 
 // callHandlers calls the handlers of an event in order; what a handler returns is sent as the
-// acknowledgement (ack sends at most once). Arguments that do not fit a handler are logged.
-func callHandlers(log *slog.Logger, s *Socket, event string, args []json.RawMessage, attachments [][]byte, ack Ack, handlers []*handler, attrs ...any) {
+// acknowledgement (ack sends at most once). Arguments that do not fit a handler, or that hold
+// more than maxValues JSON values to decode for it (0: no bound), are logged.
+func callHandlers(log *slog.Logger, s *Socket, event string, args []json.RawMessage, attachments [][]byte, maxValues int, ack Ack, handlers []*handler, attrs ...any) {
 	for _, h := range handlers {
 		var results []any
 		var err error
-		protect(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack) }, attrs...)
+		protect(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack, maxValues) }, attrs...)
 		if err != nil {
 			log.Warn("socketio: event not handled", append(attrs, "err", err)...)
 			continue
