@@ -398,6 +398,15 @@ type placeholderFrame struct {
 // may also be a value encoding/json would have dropped as a duplicate key, which the caller
 // checks by decoding.
 func findBadPlaceholder(data []byte, attachments int) (bad bool, err error) {
+	return walkPlaceholders(data, func(num []byte) bool { return !validPlaceholderNum(num, attachments) })
+}
+
+// walkPlaceholders walks data, a JSON value already validated, calling visit for each object
+// that decodes to a placeholder (its last "_placeholder" member is true) with its last "num"
+// member, a sub-slice of data, or nil when that is not a number; visit returns whether the
+// placeholder is bad, and bad whether visit found one. Objects are visited as they close,
+// inner ones first. It returns errPayload if a number does not fit a float64.
+func walkPlaceholders(data []byte, visit func(num []byte) (bad bool)) (bad bool, err error) {
 	var buf [8]placeholderFrame
 	stack := buf[:0]
 	i := skipSpace(data, 0)
@@ -474,7 +483,7 @@ func findBadPlaceholder(data []byte, attachments int) (bad bool, err error) {
 			i++
 			valueBad, isTrue, number = top.bad, false, nil
 			if top.object && top.placeholder {
-				valueBad = !validPlaceholderNum(top.num, attachments)
+				valueBad = visit(top.num)
 			}
 			stack = stack[:len(stack)-1]
 		}
