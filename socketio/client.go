@@ -83,7 +83,9 @@ type ClientOptions struct {
 	// HandlerQueueSize bounds the events waiting for one socket's handlers; when it is full the
 	// client stops reading until they catch up. Default 256.
 	HandlerQueueSize int
-	// Logger receives what the client has to say; nil keeps it quiet.
+	// Logger receives what the client has to say; nil keeps it quiet. The lines the server can
+	// cause (an event not handled, a handler's panic, …) are rate-limited as a server's are
+	// (see ServerOptions.Logger).
 	Logger *slog.Logger
 }
 
@@ -151,7 +153,8 @@ type Client struct {
 	*ClientSocket // the socket of ClientOptions.Namespace
 
 	opts      ClientOptions
-	maxValues int // the MaxDecodedValues option as a bound: 0 for none
+	maxValues int     // the MaxDecodedValues option as a bound: 0 for none
+	peers     peerLog // the Logger, rate-limited, for what the server causes
 	rawURL    string
 	eioOpts   engineio.DialOptions
 	workers   *workerPool
@@ -224,6 +227,7 @@ func NewClient(rawURL string, opts *ClientOptions) (*Client, error) {
 	c := &Client{
 		opts:      o,
 		maxValues: maxDecodedValues(o.MaxDecodedValues),
+		peers:     newPeerLog(o.Logger),
 		rawURL:    u.String(),
 		workers:   newWorkerPool(clientWorkerIdle),
 		sockets:   map[string]*ClientSocket{},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 
@@ -129,7 +130,7 @@ func (s *ClientSocket) emitFunc(ctx context.Context, fn func(Args, error), event
 		raw, _, _ := splitArray(nil, data, 0) // made by encodeArgs: a non-empty array
 		vals, err := decodeValues(event, raw[1:], attachments, s.c.maxValues)
 		if err != nil {
-			s.c.opts.Logger.Warn("socketio: event not passed to outgoing listeners", "nsp", s.nsp, "err", err)
+			s.c.peers.at(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp, "err", err)
 			listeners = nil
 		}
 		for _, f := range listeners {

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"encoding/json"
+	"log/slog"
 )
 
 // receive acts on a packet for this socket's namespace, on connection cc's reader, in
@@ -165,9 +166,9 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 	raw := p.args
 	event := eventName(raw[0])
 	args := raw[1:]
-	log, maxValues := s.c.opts.Logger, s.c.maxValues
+	log, maxValues := s.c.peers, s.c.maxValues
 	if p.tooManyArgs {
-		log.Warn("socketio: event not handled", "nsp", s.nsp, "err", tooManyArgsError(event, len(args)))
+		log.at(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp, "err", tooManyArgsError(event, len(args)))
 		return
 	}
 	ack := s.ackFunc(cc, p.id)
@@ -178,7 +179,7 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 	if len(anyIn) > 0 {
 		values, err := decodeValues(event, args, p.attachments, maxValues)
 		if err != nil {
-			log.Warn("socketio: event not passed to catch-all listeners", "nsp", s.nsp, "err", err)
+			log.at(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp, "err", err)
 			anyIn = nil
 		}
 		for _, f := range anyIn {

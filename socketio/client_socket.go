@@ -375,7 +375,7 @@ func (s *ClientSocket) runDisconnect(reason DisconnectReason) {
 
 // safely runs user code, turning a panic into a logged error.
 func (s *ClientSocket) safely(what string, f func()) {
-	protect(s.c.opts.Logger, what, "", f, "nsp", s.nsp)
+	protect(s.c.peers, what, "", f, "nsp", s.nsp)
 }
 
 // errNotConnected is returned by emits on a socket that is not joined and not rejoining.

@@ -9,61 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
 )
-
-// logRecorder is a slog.Handler that keeps the records it is given, for tests to look at.
-type logRecorder struct {
-	mu      sync.Mutex
-	records []slog.Record
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	r.records = append(r.records, rec.Clone())
-	r.mu.Unlock()
-	return nil
-}
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
-
-// take returns the records kept so far, as "message key=value ...", and forgets them.
-func (r *logRecorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, rec := range r.records {
-		line := rec.Message
-		rec.Attrs(func(a slog.Attr) bool {
-			line += " " + a.String()
-			return true
-		})
-		out = append(out, line)
-	}
-	r.records = nil
-	return out
-}
-
-// errs returns the errors among the attributes of the records kept so far.
-func (r *logRecorder) errs() []error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []error
-	for _, rec := range r.records {
-		rec.Attrs(func(a slog.Attr) bool {
-			if err, ok := a.Value.Any().(error); ok {
-				out = append(out, err)
-			}
-			return true
-		})
-	}
-	return out
-}
 
 func TestCountValues(t *testing.T) {
 	cases := []struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -240,7 +241,7 @@ func (n *Namespace) ReceiveServerSideEmit(p *Packet, reply func(Args)) {
 	for _, h := range hs {
 		var results []any
 		var err error
-		protect(n.srv.log, "server-side handler", event, func() {
+		protect(n.srv.peers, "server-side handler", event, func() {
 			results, err = h.call(nil, event, args.raw, args.attachments, func(...any) error { return nil }, n.srv.maxValues)
 		}, "nsp", n.name)
 		if err != nil {
@@ -326,7 +327,7 @@ func (n *Namespace) connect(c *conn, auth json.RawMessage) {
 		if json.Unmarshal(auth, &ids) == nil && ids.PID != "" && ids.Offset != "" {
 			var err error
 			if prev, err = n.adapter.RestoreSession(ids.PID, ids.Offset); err != nil {
-				n.srv.log.Warn("socketio: session not restored", "nsp", n.name, "err", err)
+				n.srv.peers.at(slog.LevelWarn, "socketio: session not restored", "nsp", n.name, "err", err)
 			}
 		}
 	}

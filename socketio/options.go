@@ -64,7 +64,11 @@ type ServerOptions struct {
 	// Adapter makes the adapter of each namespace; nil means the in-memory adapter, enough for
 	// a server on one node.
 	Adapter func(nsp *Namespace) Adapter
-	// Logger receives what the server has to say; nil keeps it quiet.
+	// Logger receives what the server has to say; nil keeps it quiet. The lines a client can
+	// cause (an invalid packet, an event not handled, a handler's panic, …) are rate-limited so
+	// that no client, nor a crowd of them, can flood it: for each message, 10 lines at once, then
+	// one a second, the first line after a pause saying how many were held back
+	// (suppressed=N). Lines below the Logger's level cost nothing and are not counted.
 	Logger *slog.Logger
 }
 

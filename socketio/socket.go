@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 )
@@ -241,7 +242,7 @@ func (s *Socket) deliver(p *Packet, volatile bool) error {
 		event, args := p.Event(), p.Args()
 		values, err := decodeValues(event, args.raw, args.attachments, s.nsp.srv.maxValues)
 		if err != nil {
-			s.nsp.srv.log.Warn("socketio: event not passed to outgoing listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
+			s.nsp.srv.peers.at(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
 			listeners = nil
 		}
 		for _, f := range listeners {
@@ -324,9 +325,9 @@ func (s *Socket) handleEvent(p *packet) {
 	}
 	event := eventName(raw[0])
 	args := raw[1:]
-	log, maxValues := s.nsp.srv.log, s.nsp.srv.maxValues
+	log, maxValues := s.nsp.srv.peers, s.nsp.srv.maxValues
 	if p.tooManyArgs {
-		log.Warn("socketio: event not handled", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError(event, len(args)))
+		log.at(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError(event, len(args)))
 		return
 	}
 	ack := s.ackFunc(p.id)
@@ -338,7 +339,7 @@ func (s *Socket) handleEvent(p *packet) {
 	if len(anyIn)+len(nspAny) > 0 {
 		values, err := decodeValues(event, args, p.attachments, maxValues)
 		if err != nil {
-			log.Warn("socketio: event not passed to catch-all listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
+			log.at(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
 			nspAny, anyIn = nil, nil
 		}
 		for _, f := range nspAny {
@@ -382,7 +383,7 @@ func (s *Socket) onAck(p *packet) {
 	}
 	if p.tooManyArgs {
 		// The waiting EmitWithAck ends with its context.
-		s.nsp.srv.log.Warn("socketio: acknowledgement dropped", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError("", len(p.args)))
+		s.nsp.srv.peers.at(slog.LevelWarn, "socketio: acknowledgement dropped", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError("", len(p.args)))
 		return
 	}
 	f(Args{raw: p.args, attachments: p.attachments})
@@ -390,7 +391,7 @@ func (s *Socket) onAck(p *packet) {
 
 // safely runs user code, turning a panic into a logged error.
 func (s *Socket) safely(what string, f func()) {
-	protect(s.nsp.srv.log, what, "", f, "nsp", s.nsp.name, "socket", s.id)
+	protect(s.nsp.srv.peers, what, "", f, "nsp", s.nsp.name, "socket", s.id)
 }
 
 // onClose takes the socket out of its namespace, once, and runs the disconnect hooks.
@@ -429,7 +430,7 @@ func (s *Socket) leave(reason DisconnectReason) {
 	if s.pid != "" && reason.recoverable() {
 		state := &SessionState{SID: s.id, PID: s.pid, Rooms: a.SocketRooms(s.id), Data: s.Data()}
 		if err := a.PersistSession(state); err != nil {
-			s.nsp.srv.log.Warn("socketio: session not kept for recovery", "socket", s.id, "err", err)
+			s.nsp.srv.peers.at(slog.LevelWarn, "socketio: session not kept for recovery", "socket", s.id, "err", err)
 		}
 	}
 	a.DelAll(s.id)
