@@ -350,8 +350,10 @@ func TestSlowDeliveryIsNotAPingTimeout(t *testing.T) {
 	release := make(chan struct{})
 	reasons := make(chan CloseReason, 1)
 	srv := NewServer(ServerOptions{
-		PingInterval: 20 * time.Millisecond,
-		PingTimeout:  20 * time.Millisecond,
+		// Short beats, but with room for a busy machine: the POST is held for six times
+		// what a client that does not answer has before its ping timeout.
+		PingInterval: 50 * time.Millisecond,
+		PingTimeout:  200 * time.Millisecond,
 		OnMessage: func(s *Session, m Message) {
 			if string(m.Data) == "slow" {
 				<-release
@@ -372,7 +374,7 @@ func TestSlowDeliveryIsNotAPingTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Hold the POST for many ping periods: the client cannot answer pings meanwhile.
-	time.AfterFunc(200*time.Millisecond, func() { close(release) })
+	time.AfterFunc(1500*time.Millisecond, func() { close(release) })
 	for _, want := range []string{"slow"} {
 		m, err := c.Read(ctx)
 		if err != nil || string(m.Data) != want {
