@@ -27,6 +27,12 @@ func parseGoroutines(profile string) Goroutines {
 	g := Goroutines{}
 	for _, block := range strings.Split(profile, "\n\n") {
 		lines := strings.Split(strings.TrimSpace(block), "\n")
+		if strings.HasPrefix(lines[0], "goroutine profile:") { // the first block's title
+			lines = lines[1:]
+		}
+		if len(lines) == 0 {
+			continue
+		}
 		count, _, ok := strings.Cut(lines[0], " @ ")
 		n, err := strconv.Atoi(count)
 		if !ok || err != nil {
@@ -79,7 +85,7 @@ func where(frames []string) string {
 		}
 	}
 	if len(frames) == 0 {
-		return "?"
+		return "(a goroutine not started yet)"
 	}
 	return frames[len(frames)-1]
 }

@@ -124,6 +124,13 @@ func runAttack(t *testing.T, bin string, mode Mode, a Attack) Row {
 	acancel()
 	tg.attackDone()
 	leak, after := settle(ctx, tg)
+	if leak != "" {
+		if g, err := srv.Goroutines(ctx); err == nil {
+			if d := g.Diff(baseG); d != "" {
+				leak += "; goroutines above the baseline: " + d
+			}
+		}
+	}
 	stopSampling()
 	fails := ctl.Failures()
 	peak := tg.Peak()
@@ -146,11 +153,6 @@ func runAttack(t *testing.T, bin string, mode Mode, a Attack) Row {
 	}
 	rss := fmt.Sprintf("RSS %s → peak %s → %s", MiB(base.RSS), MiB(peak.RSS), MiB(after.RSS))
 	if leak != "" {
-		if g, err := srv.Goroutines(ctx); err == nil && baseG != nil {
-			if d := g.Diff(baseG); d != "" {
-				leak += "; goroutines above the baseline: " + d
-			}
-		}
 		row.Leak = leak + "; " + rss
 		t.Errorf("%s: after %v of settling: %s (baseline: %s)", a.Name, SettleBound, leak, describe(base))
 	} else {
