@@ -10,8 +10,28 @@
 // Dial opens a client connection, over long-polling upgraded to WebSocket or over one transport
 // only; Client.Read and Client.Send exchange messages, and its errors carry the CloseReason.
 //
-// What the server does when a client cannot keep up is one policy: each session queues at most
-// SendQueueSize packets; SendVolatile drops a message instead of queueing it behind others; a
-// session whose queue is full is closed with CloseSendQueueFull. Memory never grows without
-// bound because of a slow client.
+// # Slow and hostile clients
+//
+// No client can hold more than a bounded share of the server, whatever it does:
+//
+//   - A client that reads slowly or not at all: each session queues at most SendQueueSize
+//     packets and SendQueueBytes bytes (1024 and 4 MiB) beyond what its socket takes, counting
+//     the batch being written; SendVolatile drops a message rather than queue it behind others;
+//     a session past either bound is closed with CloseSendQueueFull. Every WebSocket write has
+//     a deadline (WriteTimeout, 10 s without progress). A session that ends releases its
+//     connection, goroutines and queued messages within about 2 s whatever the peer does: the
+//     close frame is given up on when a write is stuck.
+//   - A client that sends slowly: a long-polling POST body must arrive within BodyTimeout
+//     (10 s). Header timeouts and idle keep-alive connections are the http.Server's business:
+//     set ReadHeaderTimeout and IdleTimeout, and leave ReadTimeout and WriteTimeout at zero, since
+//     a long poll legitimately waits up to PingInterval.
+//   - A client that sends much: a message or POST body is at most MaxPayload bytes, and a
+//     handshake's header at most MaxHeaderBytes (16 KiB), since a session keeps it.
+//   - Text that is not UTF-8: a WebSocket text frame that is not is a protocol error (1007); text
+//     arriving by long-polling is decoded as JavaScript servers decode it, with U+FFFD for each
+//     ill-formed sequence, so that it can never break another client's WebSocket when relayed.
+//
+// Browsers cannot reach a server from another origin unless CORS allows it. A page on a domain
+// whose address an attacker points at the server (DNS rebinding) is same-origin, though: a
+// server on loopback or a private network should list its names in AllowedHosts.
 package engineio

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // packetType is an Engine.IO v4 packet type, sent as one ASCII digit.
@@ -89,9 +90,17 @@ func appendPayload(dst []byte, pkts []packet) []byte {
 
 // decodePayload splits a long-polling payload into packets and hands each to fn, in order,
 // stopping at the first error. Packets alias body except decoded binary data.
+//
+// Text that is not valid UTF-8 is taken with each ill-formed sequence replaced by U+FFFD, as
+// a JavaScript peer decodes it: WebSocket frames are checked by the websocket package, and
+// text from polling must be as clean before it reaches anyone else (a broadcast would put it
+// in other clients' text frames, which they would reject).
 func decodePayload(body []byte, fn func(packet) error) error {
 	if len(body) == 0 {
 		return errEmptyPacket
+	}
+	if !utf8.Valid(body) {
+		body = appendValidUTF8(make([]byte, 0, len(body)+len(body)/2), body)
 	}
 	for len(body) > 0 {
 		end := len(body)

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
+	"time"
 )
 
 // maxBatch bounds the packets of one polling response: older python-engineio clients refuse
@@ -32,14 +35,31 @@ func (s *Session) serve(w http.ResponseWriter, r *http.Request, transport string
 // startPolling answers a polling handshake with the open packet.
 func (s *Session) startPolling(w http.ResponseWriter) {
 	s.open(TransportPolling)
-	writePayload(w, s.srv.openPacket(s.id, true))
+	_ = writePayload(w, s.srv.openPacket(s.id, true), s.srv.opts.WriteTimeout) // a failure ends in a ping timeout
 }
 
-func writePayload(w http.ResponseWriter, body []byte) {
+// writePayload answers a poll with body within timeout: a client that stops reading must not
+// hold the handler, its connection and the payload forever (net/http's writes have no deadline
+// unless the http.Server sets WriteTimeout, which long polls cannot use). The whole answer is
+// flushed under the deadline, which is then lifted for the next request on the connection;
+// after a failed write it stays, and the connection ends.
+func writePayload(w http.ResponseWriter, body []byte, timeout time.Duration) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
 	h.Set("Cache-Control", "no-store")
-	_, _ = w.Write(body)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	rc := http.NewResponseController(w)
+	bounded := rc.SetWriteDeadline(time.Now().Add(timeout)) == nil
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	if !bounded {
+		return nil
+	}
+	if err := rc.Flush(); err != nil {
+		return err
+	}
+	return rc.SetWriteDeadline(time.Time{})
 }
 
 // claimLocked marks a GET or POST as in progress on the session (active is getActive or
@@ -108,14 +128,18 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 			size = len(body)
 			n++
 		}
+		s.sentLocked(s.queue[:n])
 		clear(s.queue[:n])
 		s.queue = s.queue[n:]
 	}
 	s.getActive = false
 	s.mu.Unlock()
-	writePayload(w, body)
+	err := writePayload(w, body, s.srv.opts.WriteTimeout)
 	if finished {
 		s.drainOk.Do(func() { close(s.drained) })
+	}
+	if err != nil {
+		s.close(CloseTransportError, err, false)
 	}
 }
 
@@ -133,9 +157,24 @@ func (s *Session) post(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	max := s.srv.opts.MaxPayload
+	// A body trickling in would hold the connection and the session: bound its reading.
+	// After a whole body the deadline is lifted, since it would also end net/http's watch
+	// for the client going away; after a failed one it stays, or net/http would wait for the
+	// rest of the body before answering. Writers that cannot set deadlines (some middleware)
+	// go without.
+	rc := http.NewResponseController(w)
+	bounded := rc.SetReadDeadline(time.Now().Add(s.srv.opts.BodyTimeout)) == nil
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
+	if bounded && err == nil {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		s.close(CloseTransportError, err, false)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "request body not received in time", http.StatusRequestTimeout)
+			return
+		}
 		writeError(w, errBadRequest, "")
 		return
 	}

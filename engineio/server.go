@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tether-rt/tether/internal/hostmatch"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -45,9 +46,34 @@ type ServerOptions struct {
 	// Cookie, when set, is a template for a cookie sent with the handshake; its Value is set to
 	// the session id. Sticky load balancers use it.
 	Cookie *http.Cookie
-	// SendQueueSize bounds the packets waiting for a client; a session whose client falls that
-	// far behind is closed with CloseSendQueueFull. Default 1024.
-	SendQueueSize int
+	// SendQueueSize and SendQueueBytes bound what waits for a client that the network does not
+	// take at once: packets, and bytes of messages. A session whose client falls that far
+	// behind is closed with CloseSendQueueFull. Defaults 1024 packets and 4 MiB. A single
+	// message larger than SendQueueBytes is still sent to a client with nothing waiting. A
+	// broadcast's bytes are shared by every session it is queued for, so the memory a server
+	// holds for slow clients is at most their number times SendQueueBytes, and usually far
+	// less. SendVolatile never queues behind waiting packets.
+	SendQueueSize  int
+	SendQueueBytes int
+	// WriteTimeout bounds each write to a client's WebSocket, and the writing of a long-polling
+	// response: a client that has taken nothing for that long (it stopped reading) has its
+	// session closed with CloseTransportError. Default 10 s. Leave http.Server.WriteTimeout at
+	// zero: it counts from the request's start, and a poll waits up to PingInterval.
+	WriteTimeout time.Duration
+	// BodyTimeout bounds the reading of a long-polling POST's body: a client sending it slower
+	// than that is answered 408 and its session closed. Default 10 s.
+	BodyTimeout time.Duration
+	// MaxHeaderBytes bounds the size of a handshake request's header and URL, which a session
+	// keeps for its whole life (Request); a larger handshake is refused with 431. Default
+	// 16 KiB, as Node.js's HTTP server. http.Server.MaxHeaderBytes, 1 MiB by default, bounds
+	// every request; set it to about this size too.
+	MaxHeaderBytes int
+	// AllowedHosts, when set, lists the values the Host header may take (without the port),
+	// as path.Match patterns such as "example.com" or "*.example.com"; other requests are
+	// refused with 403. The same-origin check compares Origin with Host, which a page on a
+	// domain the attacker controls passes after pointing the domain at the server's address
+	// (DNS rebinding): a server on a private address or loopback should list its names here.
+	AllowedHosts []string
 	// Compression enables permessage-deflate on the websocket transport.
 	Compression websocket.CompressionMode
 	// Logger receives what the server has to say; nil keeps it quiet.
@@ -91,6 +117,10 @@ const (
 	defaultUpgradeTimeout = 10 * time.Second
 	defaultMaxPayload     = 1_000_000
 	defaultSendQueueSize  = 1024
+	defaultSendQueueBytes = 4 << 20
+	defaultWriteTimeout   = 10 * time.Second
+	defaultBodyTimeout    = 10 * time.Second
+	defaultMaxHeaderBytes = 16 << 10
 )
 
 // NewServer returns a server with the given options.
@@ -119,6 +149,18 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.SendQueueSize <= 0 {
 		opts.SendQueueSize = defaultSendQueueSize
 	}
+	if opts.SendQueueBytes <= 0 {
+		opts.SendQueueBytes = defaultSendQueueBytes
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = defaultWriteTimeout
+	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = defaultBodyTimeout
+	}
+	if opts.MaxHeaderBytes <= 0 {
+		opts.MaxHeaderBytes = defaultMaxHeaderBytes
+	}
 	s := &Server{
 		opts:       opts,
 		log:        opts.Logger,
@@ -134,7 +176,8 @@ func NewServer(opts ServerOptions) *Server {
 	s.wsOptions = websocket.AcceptOptions{
 		Compression: opts.Compression,
 		// A message packet is the payload plus its type byte.
-		ReadLimit: int64(opts.MaxPayload) + 1,
+		ReadLimit:    int64(opts.MaxPayload) + 1,
+		WriteTimeout: opts.WriteTimeout,
 	}
 	if opts.CORS != nil {
 		// Origins are checked by the CORS rules before the upgrade.
@@ -147,6 +190,10 @@ func NewServer(opts ServerOptions) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(r.URL.Path, s.opts.Path) && r.URL.Path+"/" != s.opts.Path {
 		http.NotFound(w, r)
+		return
+	}
+	if !hostmatch.Allowed(r.Host, s.opts.AllowedHosts) {
+		writeError(w, errForbidden, "host not allowed")
 		return
 	}
 	if !s.cors(w, r) {
@@ -182,6 +229,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.Get("EIO") != "4" {
 		writeError(w, errUnsupportedVersion, "")
+		return
+	}
+	if n := requestHeaderSize(r); n > s.opts.MaxHeaderBytes {
+		http.Error(w, fmt.Sprintf("request header fields too large: %d bytes, at most %d", n, s.opts.MaxHeaderBytes),
+			http.StatusRequestHeaderFieldsTooLarge)
 		return
 	}
 	if s.opts.AllowRequest != nil {
@@ -324,6 +376,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// requestHeaderSize is what a session would keep of a handshake request: its header fields
+// and URL, counted as they were sent.
+func requestHeaderSize(r *http.Request) int {
+	n := len(r.RequestURI)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4 // ": " and CRLF
+		}
+	}
+	return n
 }
 
 // newID returns an unguessable session id: 120 random bits, URL-safe.

@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"sync"
@@ -36,9 +37,15 @@ type Session struct {
 	// reading, so the ping timeout waits too.
 	delivering atomic.Int32
 
-	mu           sync.Mutex
-	transport    string
-	queue        []outPacket // waiting for the transport
+	mu        sync.Mutex
+	transport string
+	queue     []outPacket // waiting for the transport
+	// pending and pendingBytes count the packets not yet written, and their message bytes:
+	// the queue and the batch the WebSocket writer holds. The send queue's bounds apply to
+	// them. Guarded by mu.
+	pending      int
+	pendingBytes int
+	peerClosed   bool        // the client sent a close packet
 	spare        []outPacket // the previous batch's slice, reused
 	wake         chan struct{}
 	ws           *websocket.Conn
@@ -100,9 +107,9 @@ func (s *Session) Transport() string {
 
 // Send queues messages for the client, one after the other with nothing in between (a packet
 // of the layer above and its attachments stay together). It never waits for the network. A
-// client so far behind that SendQueueSize packets wait for it is disconnected with
-// CloseSendQueueFull, and Send returns that reason; after the session ended, Send returns its
-// close reason.
+// client so far behind that SendQueueSize packets, or SendQueueBytes bytes, wait for it is
+// disconnected with CloseSendQueueFull, and Send returns that reason; after the session ended,
+// Send returns its close reason.
 func (s *Session) Send(ms ...*OutMessage) error {
 	return s.send(ms, false)
 }
@@ -124,7 +131,13 @@ func (s *Session) send(ms []*OutMessage, volatile bool) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if len(s.queue)+len(ms) > s.srv.opts.SendQueueSize {
+	size := 0
+	for _, m := range ms {
+		size += m.size()
+	}
+	// A message larger than the byte bound still goes to a client that has nothing waiting.
+	if s.pending+len(ms) > s.srv.opts.SendQueueSize ||
+		(s.pending > 0 && s.pendingBytes+size > s.srv.opts.SendQueueBytes) {
 		s.mu.Unlock()
 		s.close(CloseSendQueueFull, nil, false)
 		return CloseSendQueueFull
@@ -138,6 +151,8 @@ func (s *Session) send(ms []*OutMessage, volatile bool) error {
 	}
 	for _, m := range ms {
 		s.queue = append(s.queue, outPacket{typ: packetMessage, msg: m})
+		s.pending++
+		s.pendingBytes += m.size()
 	}
 	s.startFlushLocked()
 	s.mu.Unlock()
@@ -174,7 +189,18 @@ func (s *Session) Close() error {
 // writer started. s.mu is held.
 func (s *Session) enqueueLocked(p outPacket) {
 	s.queue = append(s.queue, p)
+	s.pending++
 	s.startFlushLocked()
+}
+
+// sentLocked records that packets left the queue, written or dropped; s.mu is held.
+func (s *Session) sentLocked(pkts []outPacket) {
+	for _, p := range pkts {
+		s.pending--
+		if p.msg != nil {
+			s.pendingBytes -= p.msg.size()
+		}
+	}
 }
 
 // startFlushLocked gets the queue moving: a waiting poll is woken, or a WebSocket writer
@@ -227,6 +253,9 @@ func (s *Session) handlePacket(p packet) {
 		}
 		s.mu.Unlock()
 	case packetClose:
+		s.mu.Lock()
+		s.peerClosed = true
+		s.mu.Unlock()
 		s.close(CloseTransportClose, nil, false)
 	}
 	// Pings, upgrades and noops outside an upgrade carry nothing for us.
@@ -318,6 +347,11 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 			s.queue = s.queue[:0]
 		}
 		s.signalLocked()
+	} else if !notify {
+		// Nothing more goes to this client: let the queued messages go now, not when the
+		// session is collected.
+		clear(s.queue)
+		s.queue = nil
 	}
 	s.mu.Unlock()
 	close(s.done)
@@ -334,7 +368,7 @@ func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.
 		probe.CloseNow()
 	}
 	if ws != nil && notify {
-		closeWebSocket(ws, s.takeQueueAfterFlush())
+		s.closeWebSocket(ws)
 	}
 	s.inMu.Lock()
 	if f := s.srv.opts.OnClose; f != nil {
@@ -343,7 +377,10 @@ func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.
 	s.inMu.Unlock()
 	if ws != nil && !notify {
 		// After OnClose: a peer that has gone quiet must not delay it.
-		dropWebSocket(ws, reason)
+		s.mu.Lock()
+		peerClosed := s.peerClosed
+		s.mu.Unlock()
+		dropWebSocket(ws, reason, peerClosed)
 	}
 	if linger {
 		t := time.NewTimer(min(closeLinger, s.srv.opts.PingInterval+s.srv.opts.PingTimeout))
@@ -356,19 +393,45 @@ func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.
 	s.srv.remove(s)
 }
 
-// takeQueueAfterFlush waits (briefly) for the WebSocket writer to finish its batch, then takes
-// what is still queued, so that a server-side close sends it before the close packet.
-func (s *Session) takeQueueAfterFlush() []outPacket {
-	for range 1000 {
+// closeBudget bounds a server-side close of a WebSocket: the packets still queued, the close
+// packet and the close handshake. A client that does not read gets its connection closed
+// without them when the time is up.
+const closeBudget = 2 * time.Second
+
+// closeWebSocket ends a session's WebSocket from the server's side: once the writer has
+// finished its batch, the packets still queued, then a close packet, then the close handshake,
+// all within closeBudget.
+func (s *Session) closeWebSocket(conn *websocket.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeBudget)
+	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
 		s.mu.Lock()
 		if !s.flushing {
-			rest := s.queue
-			s.queue = nil
-			s.mu.Unlock()
-			return rest
+			break
 		}
 		s.mu.Unlock()
-		time.Sleep(time.Millisecond)
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			// The writer is stuck on a peer that does not read.
+			conn.CloseNow()
+			return
+		}
 	}
-	return nil
+	rest := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	for _, p := range rest {
+		if writePacket(ctx, conn, p) != nil {
+			conn.CloseNow()
+			return
+		}
+	}
+	if writePacket(ctx, conn, outPacket{typ: packetClose}) != nil {
+		conn.CloseNow()
+		return
+	}
+	_ = conn.CloseContext(ctx, websocket.StatusNormalClosure, "")
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"time"
 
 	"net/http"
 
@@ -13,12 +12,17 @@ import (
 
 // startWebSocket serves a session that began on WebSocket: the open packet is its first frame.
 func (s *Session) startWebSocket(conn *websocket.Conn) {
+	// The connection belongs to the session before anything is written, so that a close
+	// (a shutdown, say) that comes meanwhile closes it too.
+	s.mu.Lock()
+	s.ws = conn
+	if s.closed {
+		conn.CloseNow() // the open packet fails, and the session goes on ending
+	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.PingTimeout)
 	err := conn.Write(ctx, websocket.MessageText, s.srv.openPacket(s.id, false))
 	cancel()
-	s.mu.Lock()
-	s.ws = conn
-	s.mu.Unlock()
 	s.open(TransportWebSocket)
 	if err != nil {
 		s.close(CloseTransportError, err, false)
@@ -79,6 +83,8 @@ func (s *Session) runUpgrade(conn *websocket.Conn) {
 	for _, p := range s.queue {
 		if p.typ != packetNoop {
 			kept = append(kept, p)
+		} else {
+			s.pending--
 		}
 	}
 	clear(s.queue[len(kept):])
@@ -174,34 +180,23 @@ func (s *Session) flush(conn *websocket.Conn) {
 		batch := s.queue
 		s.queue = s.spare[:0]
 		s.mu.Unlock()
-		for _, p := range batch {
-			if err := writePacket(ctx, conn, p); err != nil {
-				s.mu.Lock()
+		for i, p := range batch {
+			err := writePacket(ctx, conn, p)
+			s.mu.Lock()
+			s.sentLocked(batch[i : i+1])
+			if err != nil {
 				s.flushing = false
 				s.mu.Unlock()
 				s.close(CloseTransportError, err, false)
 				return
 			}
+			s.mu.Unlock()
 		}
 		clear(batch)
 		s.mu.Lock()
 		s.spare = batch
 		s.mu.Unlock()
 	}
-}
-
-// closeWebSocket ends a session's WebSocket from the server's side: the packets still queued,
-// then a close packet, then the close handshake.
-func closeWebSocket(conn *websocket.Conn, rest []outPacket) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	for _, p := range rest {
-		if writePacket(ctx, conn, p) != nil {
-			break
-		}
-	}
-	_ = writePacket(ctx, conn, outPacket{typ: packetClose})
-	_ = conn.Close(websocket.StatusNormalClosure, "")
 }
 
 // writePacket writes one queued packet to a WebSocket.
@@ -212,14 +207,19 @@ func writePacket(ctx context.Context, conn *websocket.Conn, p outPacket) error {
 	return conn.Write(ctx, websocket.MessageText, packet{typ: p.typ, data: p.data}.appendText(nil))
 }
 
-// dropWebSocket ends a session's WebSocket after the session ended for reason. A connection
-// still working (a ping timeout, a full queue) gets a close frame naming the reason; a broken
-// or already failed one is just closed.
-func dropWebSocket(conn *websocket.Conn, reason CloseReason) {
-	switch reason {
-	case CloseTransportClose, CloseTransportError, ClosePayloadTooLarge:
+// dropWebSocket ends a session's WebSocket after the session ended for reason. A client that
+// sent a close packet gets the close handshake; a connection still working (a ping timeout, a
+// full queue) gets a close frame naming the reason, within closeBudget; a broken or already
+// failed one is just closed.
+func dropWebSocket(conn *websocket.Conn, reason CloseReason, peerClosed bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeBudget)
+	defer cancel()
+	switch {
+	case peerClosed:
+		_ = conn.CloseContext(ctx, websocket.StatusNormalClosure, "")
+	case reason == CloseTransportClose, reason == CloseTransportError, reason == ClosePayloadTooLarge:
 		conn.CloseNow()
 	default:
-		_ = conn.Close(websocket.StatusNormalClosure, string(reason))
+		_ = conn.CloseContext(ctx, websocket.StatusNormalClosure, string(reason))
 	}
 }

@@ -11,12 +11,24 @@ import (
 type executor struct {
 	mu      sync.Mutex
 	space   sync.Cond // signalled when the queue shrinks or the socket closes
-	queue   []func()
+	queue   []task
+	bytes   int // of the events queued
 	running bool
 	closed  bool // the socket is gone: submit no longer waits for room
 	limit   int
 	workers *workerPool
 }
+
+// task is a piece of work for the handlers, and the bytes of the event it holds.
+type task struct {
+	f    func()
+	size int
+}
+
+// handlerQueueBytes bounds the bytes of the events waiting for one socket's handlers, beside
+// HandlerQueueSize: 256 events of a megabyte each would be 256 MB held for one client. An event
+// larger than the bound still goes through when nothing waits.
+const handlerQueueBytes = 4 << 20
 
 func (e *executor) init(limit int, workers *workerPool) {
 	e.space.L = &e.mu
@@ -24,14 +36,19 @@ func (e *executor) init(limit int, workers *workerPool) {
 	e.workers = workers
 }
 
-// submit queues f. While the queue is full it waits, which stops the connection's reader and
-// so, through the transport, the client: memory stays bounded when handlers are slow.
-func (e *executor) submit(f func()) {
+// submit queues f, which holds no event's bytes.
+func (e *executor) submit(f func()) { e.submitSized(f, 0) }
+
+// submitSized queues f, which holds an event of size bytes. While the queue is full, in
+// events or in bytes, it waits, which stops the connection's reader and so, through the
+// transport, the client: memory stays bounded when handlers are slow.
+func (e *executor) submitSized(f func(), size int) {
 	e.mu.Lock()
-	for len(e.queue) >= e.limit && !e.closed {
+	for (len(e.queue) >= e.limit || (e.bytes > 0 && e.bytes+size > handlerQueueBytes)) && !e.closed {
 		e.space.Wait()
 	}
-	e.queue = append(e.queue, f)
+	e.queue = append(e.queue, task{f, size})
+	e.bytes += size
 	if !e.running {
 		e.running = true
 		e.workers.run(e.loop)
@@ -56,12 +73,15 @@ func (e *executor) loop() {
 			e.mu.Unlock()
 			return
 		}
-		f := e.queue[0]
-		e.queue[0] = nil
+		t := e.queue[0]
+		e.queue[0] = task{}
 		e.queue = e.queue[1:]
+		// Only waiting events count: the running handler may wait for an acknowledgement
+		// that the reader, were it stopped, could not deliver.
+		e.bytes -= t.size
 		e.space.Broadcast()
 		e.mu.Unlock()
-		f()
+		t.f()
 	}
 }
 

@@ -33,9 +33,25 @@ type ServerOptions struct {
 	AllowRequest func(r *http.Request) error
 	// Cookie, when set, is a template for the sticky-session cookie sent with the handshake.
 	Cookie *http.Cookie
-	// SendQueueSize bounds the Engine.IO packets waiting for one client (a binary event counts
-	// one per attachment, plus one); a client that far behind is disconnected. Default 1024.
-	SendQueueSize int
+	// SendQueueSize and SendQueueBytes bound what waits for one client that the network does
+	// not take at once: Engine.IO packets (a binary event counts one per attachment, plus one)
+	// and bytes. A client that far behind is disconnected ("transport close" on its side,
+	// engineio.CloseSendQueueFull on ours). Defaults 1024 packets and 4 MiB; see
+	// engineio.ServerOptions for the policy.
+	SendQueueSize  int
+	SendQueueBytes int
+	// WriteTimeout bounds each write to a client's WebSocket: a client that takes nothing for
+	// that long (it stopped reading) is disconnected. Default 10 s.
+	WriteTimeout time.Duration
+	// BodyTimeout bounds the reading of a long-polling POST's body; default 10 s.
+	BodyTimeout time.Duration
+	// MaxHeaderBytes bounds a handshake's header and URL, kept for the connection's life
+	// (Handshake); larger ones are refused with 431. Default 16 KiB, as Node.js.
+	MaxHeaderBytes int
+	// AllowedHosts, when set, lists the Host header values accepted (path.Match patterns
+	// without the port); others are refused with 403. List the server's names when it runs on
+	// loopback or a private network: same-origin checks do not stop DNS rebinding.
+	AllowedHosts []string
 	// Compression enables permessage-deflate on the WebSocket transport.
 	Compression websocket.CompressionMode
 
@@ -43,8 +59,9 @@ type ServerOptions struct {
 	ConnectTimeout time.Duration
 	// MaxAttachments bounds the binary attachments of one incoming packet; default 10.
 	MaxAttachments int
-	// HandlerQueueSize bounds the events waiting for one socket's handlers; when it is full the
-	// connection stops reading until the handlers catch up. Default 256.
+	// HandlerQueueSize bounds the events waiting for one socket's handlers, and 4 MiB their
+	// bytes; when either is reached the connection stops reading until the handlers catch up.
+	// Default 256.
 	HandlerQueueSize int
 	// Recovery turns connection state recovery on; nil leaves it off.
 	Recovery *RecoveryOptions
@@ -116,6 +133,11 @@ func (o *ServerOptions) engineOptions() engineio.ServerOptions {
 		AllowRequest:    o.AllowRequest,
 		Cookie:          o.Cookie,
 		SendQueueSize:   o.SendQueueSize,
+		SendQueueBytes:  o.SendQueueBytes,
+		WriteTimeout:    o.WriteTimeout,
+		BodyTimeout:     o.BodyTimeout,
+		MaxHeaderBytes:  o.MaxHeaderBytes,
+		AllowedHosts:    o.AllowedHosts,
 		Compression:     o.Compression,
 		Logger:          o.Logger,
 	}

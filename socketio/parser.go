@@ -54,6 +54,15 @@ type packet struct {
 	args []json.RawMessage
 }
 
+// size is the bytes a received packet holds: its data and attachments.
+func (p *packet) size() int {
+	n := len(p.data)
+	for _, a := range p.attachments {
+		n += len(a)
+	}
+	return n
+}
+
 // receivedPacket is a packet decoded from the wire with room for the elements of its array, in
 // one allocation: most events have a name and a few arguments.
 type receivedPacket struct {

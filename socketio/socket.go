@@ -305,7 +305,7 @@ func (s *Socket) disconnect() {
 
 // onEvent hands an event to the socket's handlers, in order.
 func (s *Socket) onEvent(p *packet) {
-	s.exec.submit(func() { s.handleEvent(p) })
+	s.exec.submitSized(func() { s.handleEvent(p) }, p.size())
 }
 
 func (s *Socket) handleEvent(p *packet) {

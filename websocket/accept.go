@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/tether-rt/tether/internal/hostmatch"
 )
 
 // AcceptOptions configures Accept. The zero value is a secure default: same-origin requests only,
@@ -25,6 +27,13 @@ type AcceptOptions struct {
 	// site cannot reach the server unless allowed here. Requests without Origin, and requests
 	// whose Origin host equals the Host header, are always accepted.
 	OriginPatterns []string
+
+	// AllowedHosts, when set, lists the values the Host header may take (without the port),
+	// as path.Match patterns such as "example.com" or "*.example.com"; other handshakes are
+	// refused with 403. The origin check lets a page whose Origin host equals Host through,
+	// and a page on a domain an attacker points at the server's address (DNS rebinding)
+	// passes it: a server on loopback or a private address should list its names here.
+	AllowedHosts []string
 
 	// Compression enables permessage-deflate when the client offers it.
 	Compression CompressionMode
@@ -70,6 +79,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	if err := checkUpgradeRequest(r); err != nil {
 		return nil, refuse(w, err)
+	}
+	if !hostmatch.Allowed(r.Host, opts.AllowedHosts) {
+		return nil, refuse(w, &handshakeError{http.StatusForbidden, fmt.Sprintf("host %q is not allowed", r.Host)})
 	}
 	if err := checkOrigin(r, opts.OriginPatterns); err != nil {
 		return nil, refuse(w, err)

@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"unicode/utf8"
 )
@@ -37,6 +38,32 @@ func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) 
 		return nil, ErrInvalidUTF8
 	}
 	return &PreparedMessage{typ: typ, op: op, data: data}, nil
+}
+
+// PreparedHeadroom is the room NewPreparedMessageInPlace wants in front of a message.
+const PreparedHeadroom = maxHeaderSize
+
+// NewPreparedMessageInPlace is NewPreparedMessage for a message that sits in buf after
+// PreparedHeadroom bytes of room, where the frame header is written: the uncompressed frame a
+// server sends is then a slice of buf, and the message is held once rather than twice, which
+// matters for a large broadcast queued for slow clients. buf is kept and must not be modified
+// afterwards. With uncompressed set, the message is never compressed (see
+// NewUncompressedPreparedMessage).
+func NewPreparedMessageInPlace(typ MessageType, buf []byte, uncompressed bool) (*PreparedMessage, error) {
+	if len(buf) < PreparedHeadroom {
+		return nil, fmt.Errorf("websocket: NewPreparedMessageInPlace: %d bytes, less than the %d of headroom", len(buf), PreparedHeadroom)
+	}
+	pm, err := NewPreparedMessage(typ, buf[PreparedHeadroom:])
+	if err != nil {
+		return nil, err
+	}
+	pm.plain = uncompressed
+	var hb [maxHeaderSize]byte
+	hdr := appendHeader(hb[:0], header{fin: true, opcode: pm.op, length: int64(len(pm.data))})
+	start := PreparedHeadroom - len(hdr)
+	copy(buf[start:], hdr)
+	pm.once[framePlain].Do(func() { pm.frames[framePlain] = buf[start:] })
+	return pm, nil
 }
 
 // NewUncompressedPreparedMessage is NewPreparedMessage for a message never compressed, even on
@@ -84,7 +111,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	}
 	c.armWrite()
 	stop := watchCtx(ctx, c.nc, writeSide)
-	_, err := c.nc.Write(frame)
+	err := c.writeNet(frame)
 	return c.wrote(ctx, stop, err)
 }
 
@@ -145,8 +172,7 @@ func (c *Conn) TryWritePrepared(pm *PreparedMessage) (bool, error) {
 	}
 	go func() {
 		defer c.unlockMessage()
-		c.armWrite()
-		_, err := c.nc.Write(frame[n:])
+		err := c.writeNet(frame[n:])
 		_ = c.wrote(context.Background(), nil, err)
 	}()
 	return true, nil

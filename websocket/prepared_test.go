@@ -1,8 +1,10 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -58,5 +60,42 @@ func TestPreparedMessage(t *testing.T) {
 	wg.Wait()
 	if _, err := NewPreparedMessage(MessageType(9), nil); err == nil {
 		t.Fatal("bad type accepted")
+	}
+}
+
+func TestPreparedMessageInPlace(t *testing.T) {
+	url, _ := echoServer(t, nil)
+	c := dial(t, url, nil)
+	ctx := testCtx(t)
+	for _, size := range []int{0, 125, 126, 65535, 65536, 100_000} {
+		msg := bytes.Repeat([]byte("é"), size/2)
+		buf := append(make([]byte, PreparedHeadroom), msg...)
+		pm, err := NewPreparedMessageInPlace(MessageText, buf, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The server's frame is buf itself, not a copy.
+		if f := pm.frame(framePlain); &f[len(f)-1] != &buf[len(buf)-1] && len(msg) > 0 {
+			t.Fatalf("%d bytes: the frame is a copy", size)
+		}
+		// The client frames it anew; the echo brings back the server's frame of the echo, so
+		// check the in-place frame by hand and the message by the echo.
+		h, err := readHeader(bufio.NewReader(bytes.NewReader(pm.frame(framePlain))))
+		if err != nil || h.length != int64(len(msg)) || !h.fin || h.opcode != opText {
+			t.Fatalf("%d bytes: header %+v, %v", size, h, err)
+		}
+		if err := c.WritePrepared(ctx, pm); err != nil {
+			t.Fatal(err)
+		}
+		typ, got, err := c.Read(ctx)
+		if err != nil || typ != MessageText || !bytes.Equal(got, msg) {
+			t.Fatalf("%d bytes: echo %v %d bytes %v", size, typ, len(got), err)
+		}
+	}
+	if _, err := NewPreparedMessageInPlace(MessageText, make([]byte, 3), false); err == nil {
+		t.Fatal("a buffer without headroom was taken")
+	}
+	if _, err := NewPreparedMessageInPlace(MessageText, append(make([]byte, PreparedHeadroom), 0xff), false); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatalf("invalid text: %v", err)
 	}
 }

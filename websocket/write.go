@@ -16,6 +16,9 @@ const (
 	copyLimit = 16 << 10
 	// fragmentSize is how much a Writer buffers before it sends a fragment.
 	fragmentSize = 32 << 10
+	// writeChunk is the most handed to the socket in one write: each chunk gets WriteTimeout
+	// anew, so the timeout bounds a stall, not the time a large message takes to a slow peer.
+	writeChunk = 256 << 10
 )
 
 // errCloseSent is returned for messages written after this side sent its close frame.
@@ -80,6 +83,10 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) er
 	b := appendHeader((*bp)[:0], c.maskHeader(&h))
 	var err error
 	switch {
+	case !c.client && len(p) > writeChunk:
+		if err = c.writeNet(b); err == nil {
+			err = c.writeNet(p)
+		}
 	case !c.client && len(p) > copyLimit:
 		// writev from a slice kept in the Conn: a local one would escape, one allocation a write.
 		c.vec = append(c.vec[:0], b, p)
@@ -96,6 +103,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) er
 			if h.masked {
 				key = mask(key, b[off:])
 			}
+			c.armWrite()
 			if _, err = c.nc.Write(b); err != nil {
 				break
 			}
@@ -127,7 +135,7 @@ func (c *Conn) writeBuffered(ctx context.Context, b []byte, fin bool, op opcode,
 	hdr := appendHeader(hb[:0], h)
 	start := maxHeaderSize - len(hdr)
 	copy(b[start:], hdr)
-	_, err := c.nc.Write(b[start:])
+	err := c.writeNet(b[start:])
 	return c.wrote(ctx, stop, err)
 }
 
@@ -191,6 +199,22 @@ func (c *Conn) armWrite() {
 	}
 	c.writeDeadline = now.Add(c.writeTimeout)
 	_ = c.nc.SetWriteDeadline(c.writeDeadline)
+}
+
+// writeNet writes b to the network in chunks of at most writeChunk, each with a fresh write
+// deadline; frameMu is held. The caller armed the first before watching its context, so a
+// context's end (which sets a deadline in the past) is not undone but in the rare case where
+// it comes just as a later chunk re-arms; the write then still ends within WriteTimeout.
+func (c *Conn) writeNet(b []byte) error {
+	for len(b) > 0 {
+		n := min(len(b), writeChunk)
+		c.armWrite()
+		if _, err := c.nc.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // maskHeader gives a client's frame its fresh mask key (RFC 6455 section 5.3); frameMu is held.
