@@ -129,7 +129,10 @@ func headerFlood(ctx context.Context, tg *Target, req string) string {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return "101 accepted" // left open until the suite closes it
 	}
-	return fmt.Sprintf("%d refused", resp.StatusCode)
+	if resp.Close {
+		return fmt.Sprintf("%d refused, connection closed", resp.StatusCode)
+	}
+	return fmt.Sprintf("%d refused, connection kept", resp.StatusCode) // kept: the leak check sees if it lingers
 }
 
 // jsonArrayLen is how many numbers the array of largeJSONArrays holds.

@@ -38,6 +38,7 @@ type SIOClient struct {
 	mu       sync.Mutex
 	start    time.Time
 	failures []string
+	more     int // failures past maxFailures
 	closing  bool
 	pending  map[int]time.Time // ack id → when it was asked for
 	nextID   int
@@ -127,7 +128,11 @@ func (c *SIOClient) Emit(arr string) error {
 func (c *SIOClient) Failures() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]string(nil), c.failures...)
+	out := append([]string(nil), c.failures...)
+	if c.more > 0 {
+		out = append(out, fmt.Sprintf("%s: %d more failures", c.Name, c.more))
+	}
+	return out
 }
 
 // Acks returns how many acks came back.
@@ -181,9 +186,16 @@ func (c *SIOClient) fail(format string, args ...any) {
 	if c.closing {
 		return
 	}
+	if len(c.failures) >= maxFailures {
+		c.more++
+		return
+	}
 	msg := fmt.Sprintf(format, args...)
 	c.failures = append(c.failures, fmt.Sprintf("%s at %.1fs: %s", c.Name, time.Since(c.start).Seconds(), msg))
 }
+
+// maxFailures is how many failures a client records; the rest are only counted.
+const maxFailures = 20
 
 func (c *SIOClient) read() {
 	var msg []byte // a fragmented message being put together

@@ -26,8 +26,11 @@
 // gradually, so RSS lags the heap; attacks about memory assert their own peak bounds.
 //
 // Modes: `go test ./internal/adversary` runs the short version (small counts; part of
-// `make test`). `make adversary` (TETHER_ADVERSARY=full) runs bigger counts and the
-// slow-consumers-at-scale scenario. Both log a markdown summary table.
+// `make test`; about two minutes once the server passes every attack). `make adversary`
+// (TETHER_ADVERSARY=full) runs bigger counts and the slow-consumers-at-scale scenario. Both
+// log a markdown summary table (attack | inputs | outcome | leak after settling | control
+// failures); `go test -v` shows it. The bounds the server's HTTP timeouts are held to can be
+// changed with TETHER_ADVERSARY_IDLE_BOUND and TETHER_ADVERSARY_BODY_BOUND (see Mode).
 //
 // Every loop is bounded in count and time, everything runs on loopback, and every
 // connection and the server process are cleaned up when a test ends.
