@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tether-rt/tether/internal/httpserver"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -31,15 +32,23 @@ func runEcho(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	compression := fs.Bool("compression", false, "accept permessage-deflate (always on with --raw)")
 	readLimit := fs.Int64("read-limit", defaultReadLimit, "largest accepted message in `bytes` (-1: no limit)")
 	verbose := fs.Bool("verbose", false, "log every connection and error")
+	limits := addLimitFlags(fs)
 	fs.Usage = usageFunc(fs, "tether echo [flags]",
 		"Runs a WebSocket echo server accepting the upgrade on any path. A text message M\n"+
 			"is answered with the text \"Echo: M\", a binary message B with \"Echo: \" followed by B.\n"+
+			"\n"+
+			limitsUsage+"\n"+
+			"These bound the HTTP requests up to the upgrade, not an open WebSocket.\n"+
+			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every connection with 1001 (going away).")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tether echo: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if !checkLimits("echo", limits, stderr) {
 		return 2
 	}
 
@@ -50,6 +59,7 @@ func runEcho(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		compression: *compression,
 		readLimit:   *readLimit,
 		logger:      logger,
+		limits:      *limits,
 	})
 	return listenAndServe(ctx, "echo", "ws", *addr, srv.serve, stdout, stderr)
 }
@@ -60,6 +70,7 @@ type echoConfig struct {
 	compression bool  // accept permessage-deflate
 	readLimit   int64 // as websocket.AcceptOptions.ReadLimit
 	logger      *slog.Logger
+	limits      httpserver.Limits // of the HTTP server; zero fields take their defaults
 }
 
 // echoServer is the WebSocket echo server of TEST-SERVERS.md section 2.
@@ -71,6 +82,7 @@ type echoServer struct {
 	opts   *websocket.AcceptOptions
 	prefix []byte // prepended to every echoed message; nil with --raw
 	log    *slog.Logger
+	limits httpserver.Limits
 
 	mu      sync.Mutex
 	conns   map[*websocket.Conn]struct{}
@@ -87,7 +99,7 @@ func newEchoServer(cfg echoConfig) *echoServer {
 	if cfg.raw || cfg.compression {
 		opts.Compression = websocket.CompressionContextTakeover
 	}
-	s := &echoServer{opts: opts, log: cfg.logger, conns: make(map[*websocket.Conn]struct{})}
+	s := &echoServer{opts: opts, log: cfg.logger, limits: cfg.limits, conns: make(map[*websocket.Conn]struct{})}
 	if !cfg.raw {
 		s.prefix = []byte("Echo: ")
 	}
@@ -180,13 +192,9 @@ func (s *echoServer) logClosed(c *websocket.Conn, err error) {
 // waits, bounded by shutdownTimeout, for the close handshakes to finish.
 // It returns nil after a shutdown and the listener's error otherwise.
 func (s *echoServer) serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	hs := httpserver.New(s, s.limits, s.log)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(httpserver.Listener(ln, s.log)) }()
 
 	select {
 	case err := <-errc:

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tether-rt/tether/internal/httpserver"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/web"
 )
@@ -42,7 +43,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on this `host:port`")
 	clientDir := fs.String("client-dir", defaultClientDir, "`directory` holding the socket.io-client browser bundle ("+clientBundle+")")
 	verbose := fs.Bool("verbose", false, "log every session and error")
+	allowedHosts := fs.String("allowed-hosts", "", "comma-separated Host `names` the Socket.IO endpoint answers (patterns such as *.example.com;\n"+
+		"default: localhost,127.0.0.1,::1 when --addr is a loopback address, any host otherwise)")
 	clusterFlags := addClusterFlags(fs)
+	limits := addLimitFlags(fs)
 	fs.Usage = usageFunc(fs, "tether serve [flags]",
 		"Runs the demo: a chat page over Socket.IO. Open it in two browser tabs; a message\n"+
 			"sent in one appears in the other, and the server prints it as\n"+
@@ -56,12 +60,21 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			clusterUsage+" A message sent on a page\n"+
 			"served by one node then reaches the pages of every node.\n"+
 			"\n"+
+			limitsUsage+"\n"+
+			"\n"+
+			"On a loopback address the Socket.IO endpoint answers only requests for\n"+
+			"localhost, 127.0.0.1 or ::1, so that a web page on a domain that an attacker\n"+
+			"points at 127.0.0.1 (DNS rebinding) cannot talk to it; --allowed-hosts names others.\n"+
+			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tether serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if !checkLimits("serve", limits, stderr) {
 		return 2
 	}
 	bundle := filepath.Join(*clientDir, clientBundle)
@@ -71,9 +84,11 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 
 	cfg := demoConfig{
-		clientDir: *clientDir,
-		stdout:    stdout,
-		logger:    newLogger(stderr, *verbose),
+		clientDir:    *clientDir,
+		stdout:       stdout,
+		logger:       newLogger(stderr, *verbose),
+		limits:       *limits,
+		allowedHosts: hostList(*allowedHosts, *addr),
 	}
 	cl, ok := clusterFlags.open(ctx, "serve", cfg.logger, stderr)
 	if !ok {
@@ -90,11 +105,32 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}, stdout, stderr)
 }
 
+// hostList returns the hosts of an --allowed-hosts flag: its comma-separated names, or when it
+// is empty, the loopback names for a loopback listen address and nil (any host) otherwise.
+func hostList(flag, addr string) []string {
+	if flag == "" {
+		if isLoopbackAddr(addr) {
+			return []string{"localhost", "127.0.0.1", "::1"} // the names of a loopback address
+		}
+		return nil
+	}
+	var hosts []string
+	for h := range strings.SplitSeq(flag, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
 // demoConfig holds the settings of a demoServer.
 type demoConfig struct {
 	clientDir string    // where the socket.io-client bundle is read from
 	stdout    io.Writer // where received messages are printed
 	logger    *slog.Logger
+	limits    httpserver.Limits // of the HTTP server; zero fields take their defaults
+	// allowedHosts are the Host header values the Socket.IO endpoint answers; nil means any.
+	allowedHosts []string
 	// adapter, when set, makes the namespaces' adapters: the Redis adapter of a cluster.
 	adapter func(*socketio.Namespace) socketio.Adapter
 }
@@ -106,6 +142,7 @@ type demoServer struct {
 	pages     http.Handler
 	clientDir string
 	log       *slog.Logger
+	limits    httpserver.Limits
 
 	mu     sync.Mutex // keeps a message's two lines together
 	stdout io.Writer
@@ -120,10 +157,12 @@ func newDemoServer(cfg demoConfig) *demoServer {
 		pages:     http.FileServerFS(web.FS()),
 		clientDir: cfg.clientDir,
 		log:       log,
+		limits:    cfg.limits,
 		stdout:    cfg.stdout,
 	}
 	// Same-origin only: the page is served from here.
-	d.sio = socketio.NewServer(&socketio.ServerOptions{Path: socketIOPath, Logger: log, Adapter: cfg.adapter})
+	d.sio = socketio.NewServer(&socketio.ServerOptions{Path: socketIOPath, Logger: log, Adapter: cfg.adapter,
+		AllowedHosts: cfg.allowedHosts})
 	root := d.sio.Of("/")
 	root.OnConnect(func(s *socketio.Socket) { log.Debug("connected", "id", s.ID()) })
 	root.OnDisconnect(func(s *socketio.Socket, reason socketio.DisconnectReason) {
@@ -198,5 +237,5 @@ func (d *demoServer) serveClient(w http.ResponseWriter, r *http.Request, name, c
 // serve accepts connections on ln until ctx is canceled, then closes every
 // Socket.IO session and shuts down, as testServer.serve does.
 func (d *demoServer) serve(ctx context.Context, ln net.Listener) error {
-	return serveSessions(ctx, ln, d, d.log, d.sio.Shutdown)
+	return serveSessions(ctx, ln, d, d.limits, d.log, d.sio.Shutdown)
 }

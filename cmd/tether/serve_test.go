@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,4 +222,43 @@ func TestBinaryServeSignal(t *testing.T) {
 		}
 	}
 	waitExit0(t, cmd, stderr)
+}
+
+// TestServeAllowedHosts: on loopback the Socket.IO endpoint answers the loopback names only,
+// which a DNS-rebinding page (Host and Origin both on the attacker's domain) does not use.
+func TestServeAllowedHosts(t *testing.T) {
+	srv := newDemoServer(demoConfig{clientDir: t.TempDir(), allowedHosts: hostList("", "127.0.0.1:0")})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.sio.Shutdown(ctx)
+		hs.Close()
+	})
+	port := hs.URL[strings.LastIndex(hs.URL, ":")+1:]
+	for host, want := range map[string]int{
+		"127.0.0.1:" + port:             http.StatusOK,
+		"localhost:" + port:             http.StatusOK,
+		"[::1]:" + port:                 http.StatusOK,
+		"evil.example:" + port:          http.StatusForbidden,
+		"127.0.0.1.nip.example:" + port: http.StatusForbidden,
+	} {
+		req, _ := http.NewRequest("GET", hs.URL+"/socket.io/?EIO=4&transport=polling", nil)
+		req.Host = host
+		req.Header.Set("Origin", "http://"+host)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: HTTP %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+	if got := hostList("", "0.0.0.0:8080"); got != nil {
+		t.Errorf("hostList for every interface = %q, want nil (any host)", got)
+	}
+	if got := hostList(" a.example , *.b.example,", "127.0.0.1:1"); strings.Join(got, "|") != "a.example|*.b.example" {
+		t.Errorf("hostList = %q", got)
+	}
 }

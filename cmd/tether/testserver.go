@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/httpserver"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -45,6 +46,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	verbose := fs.Bool("verbose", false, "log every session and error")
 	debugAddr := fs.String("debug-addr", "", "also serve pprof at /debug/pprof/ and runtime figures at /debug/stats on this\nloopback `host:port` (default off)")
 	clusterFlags := addClusterFlags(fs)
+	limits := addLimitFlags(fs)
 	fs.Usage = usageFunc(fs, "tether testserver [flags]",
 		"Runs the test server that conformance suites and real clients are run against\n"+
 			"(docs TEST-SERVERS.md, section 1). Both endpoints use polling and WebSocket, with\n"+
@@ -67,7 +69,9 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			"net/http/pprof profiles under /debug/pprof/ and, at /debug/stats, a JSON object\n"+
 			"with the goroutine count, the heap's live bytes, goal and bytes in use, the\n"+
 			"stacks' bytes and the connected Socket.IO sockets: what a soak test\n"+
-			"(scripts/soak.sh) samples.\n"+
+			"(scripts/soak.sh) samples. It has the same HTTP limits as the main listener.\n"+
+			"\n"+
+			limitsUsage+"\n"+
 			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
@@ -79,6 +83,9 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	}
 	if *pingInterval <= 0 || *pingTimeout <= 0 || *connectTimeout <= 0 {
 		fmt.Fprintln(stderr, "tether testserver: --ping-interval, --ping-timeout and --connect-timeout must be positive")
+		return 2
+	}
+	if !checkLimits("testserver", limits, stderr) {
 		return 2
 	}
 	if *debugAddr != "" && !isLoopbackAddr(*debugAddr) {
@@ -112,6 +119,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		connectTimeout: *connectTimeout,
 		recovery:       *recovery,
 		logger:         logger,
+		limits:         *limits,
 	}
 	return listenAndServe(ctx, "testserver", "http", *addr, func(ctx context.Context, ln net.Listener) error {
 		if cl != nil {
@@ -121,7 +129,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		}
 		srv := newTestServer(cfg)
 		if debugLn != nil {
-			stop := serveDebug(debugLn, newDebugHandler(srv.socketCount), logger)
+			stop := serveDebug(debugLn, newDebugHandler(srv.socketCount), *limits, logger)
 			defer stop()
 			fmt.Fprintf(stdout, "tether testserver: debug figures on http://%s/debug/stats, profiles on /debug/pprof/\n", debugLn.Addr())
 		}
@@ -138,6 +146,7 @@ type testServerConfig struct {
 	// within it; 0 means testServerConnectTimeout.
 	connectTimeout time.Duration
 	logger         *slog.Logger
+	limits         httpserver.Limits // of the HTTP server; zero fields take their defaults
 	// adapter, when set, makes the namespaces' adapters: the Redis adapter of a cluster.
 	adapter func(*socketio.Namespace) socketio.Adapter
 	// nodeName, when set, adds the cluster extensions under this node name.
@@ -147,9 +156,10 @@ type testServerConfig struct {
 // testServer is the test server of TEST-SERVERS.md section 1: the
 // Socket.IO app on /socket.io/ and the Engine.IO echo on /engine.io/.
 type testServer struct {
-	sio *socketio.Server
-	eio *engineio.Server
-	log *slog.Logger
+	sio    *socketio.Server
+	eio    *engineio.Server
+	log    *slog.Logger
+	limits httpserver.Limits
 }
 
 func newTestServer(cfg testServerConfig) *testServer {
@@ -176,7 +186,7 @@ func newTestServer(cfg testServerConfig) *testServer {
 			log.Debug("engine.io session closed", "sid", s.ID(), "reason", string(reason), "detail", detail)
 		},
 	})
-	return &testServer{sio: newTestApp(cfg, log), eio: eio, log: log}
+	return &testServer{sio: newTestApp(cfg, log), eio: eio, log: log, limits: cfg.limits}
 }
 
 // newTestApp returns the Socket.IO app of TEST-SERVERS.md sections 1.2 to
@@ -285,22 +295,18 @@ func (s *testServer) socketCount() int {
 // then the HTTP server. It returns nil after a shutdown and the listener's
 // error otherwise.
 func (s *testServer) serve(ctx context.Context, ln net.Listener) error {
-	return serveSessions(ctx, ln, s, s.log, s.sio.Shutdown, s.eio.Shutdown)
+	return serveSessions(ctx, ln, s, s.limits, s.log, s.sio.Shutdown, s.eio.Shutdown)
 }
 
-// serveSessions serves h on ln until ctx is canceled, then shuts down
-// within shutdownTimeout: first every closeSessions function, in parallel,
-// because a pending long poll is an active request that
+// serveSessions serves h on ln with limits until ctx is canceled, then
+// shuts down within shutdownTimeout: first every closeSessions function, in
+// parallel, because a pending long poll is an active request that
 // http.Server.Shutdown would otherwise wait for; then the HTTP server. It
 // returns nil after a shutdown and the listener's error otherwise.
-func serveSessions(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, closeSessions ...func(context.Context) error) error {
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+func serveSessions(ctx context.Context, ln net.Listener, h http.Handler, limits httpserver.Limits, log *slog.Logger, closeSessions ...func(context.Context) error) error {
+	hs := httpserver.New(h, limits, log)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(httpserver.Listener(ln, log)) }()
 
 	var serveErr error
 	select {
@@ -395,19 +401,15 @@ func newDebugHandler(sockets func() int) http.Handler {
 	return mux
 }
 
-// serveDebug serves h on ln until stop is called. stop closes the listener
-// and every open request at once: a CPU profile being taken is cut short
-// rather than holding up the server's exit.
-func serveDebug(ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+// serveDebug serves h on ln with limits until stop is called. stop closes
+// the listener and every open request at once: a CPU profile being taken is
+// cut short rather than holding up the server's exit.
+func serveDebug(ln net.Listener, h http.Handler, limits httpserver.Limits, log *slog.Logger) (stop func()) {
+	hs := httpserver.New(h, limits, log)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = hs.Serve(ln) // http.ErrServerClosed after stop
+		_ = hs.Serve(httpserver.Listener(ln, log)) // http.ErrServerClosed after stop
 	}()
 	return func() {
 		hs.Close()

@@ -160,7 +160,12 @@ func join(ctx context.Context, s *socketio.Socket, name, room string) joined {
 // server shuts down first: it ends the long-polling requests that
 // http.Server.Shutdown would otherwise wait for.
 func serve(ctx context.Context, ln net.Listener, h http.Handler, sio *socketio.Server) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       30 * time.Second, // longer than the ping interval: polling clients keep their connection
+		MaxHeaderBytes:    12 << 10,         // net/http reads 4 KiB more: request heads up to 16 KiB, as Node
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
