@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -39,6 +40,14 @@ func TestAttacks(t *testing.T) {
 	mode, err := ModeFromEnv()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Go raises this process's soft limit to the hard one at start-up, and so does the server.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if need := mode.Descriptors(); lim.Cur < uint64(need) {
+		t.Fatalf("the open-files limit is %d (ulimit -n); this mode holds up to %d descriptors at once", lim.Cur, need)
 	}
 	bin := tetherPath(t)
 	var report Report

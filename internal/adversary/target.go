@@ -71,6 +71,12 @@ func ModeFromEnv() (Mode, error) {
 	return m, nil
 }
 
+// Descriptors returns how many descriptors the largest attack of the mode holds at once, in
+// the test process and in the server alike, plus room for everything else.
+func (m Mode) Descriptors() int {
+	return max(m.IdleConns, m.Slowloris, 4*m.Abandoned, m.SlowConsumers+m.Healthy) + 1000 // floods keep ≤ 100 open
+}
+
 // Target is what an attack gets: the server's address, a way to open connections the suite
 // keeps track of, and the server's figures.
 type Target struct {
