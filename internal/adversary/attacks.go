@@ -85,6 +85,13 @@ func Attacks() []Attack {
 			Run: largeJSONArrays,
 		},
 		{
+			Name: "many-json-arguments",
+			Inputs: func(m Mode) string {
+				return fmt.Sprintf("%d WebSockets, each one event with %d numbers as arguments (%d bytes)", m.JSONArgsConns, jsonArrayLen, len(jsonArgsEvent()))
+			},
+			Run: manyJSONArguments,
+		},
+		{
 			Name: "malformed-packets",
 			Inputs: func(Mode) string {
 				return fmt.Sprintf("%d malformed Engine.IO/Socket.IO packets, over WebSocket and polling", len(malformedPackets))

@@ -154,8 +154,22 @@ const JSONGrowthFactor = 8
 // argument is an array of 400,000 numbers, and read the answer (message-back). The peak growth
 // of heap_inuse and RSS must stay under JSONGrowthFactor × the bytes sent.
 func largeJSONArrays(ctx context.Context, tg *Target) (string, error) {
-	ev := jsonArrayEvent()
-	n := tg.Mode.JSONConns
+	return jsonFlood(ctx, tg, tg.Mode.JSONConns, jsonArrayEvent())
+}
+
+// manyJSONArguments is largeJSONArrays with the 400,000 numbers as as many arguments of the
+// event, which the server splits into one value each, on JSONArgsConns clients.
+func manyJSONArguments(ctx context.Context, tg *Target) (string, error) {
+	return jsonFlood(ctx, tg, tg.Mode.JSONArgsConns, jsonArgsEvent())
+}
+
+// jsonArgsEvent returns the event of manyJSONArguments: 42["message",1,1,…].
+func jsonArgsEvent() string {
+	return `42["message",` + strings.Repeat("1,", jsonArrayLen-1) + `1]`
+}
+
+// jsonFlood connects n clients, then has each send ev at once and read its message-back.
+func jsonFlood(ctx context.Context, tg *Target, n int, ev string) (string, error) {
 	clients := make([]*SIOClient, n)
 	backs := make([]chan int, n)
 	defer func() {

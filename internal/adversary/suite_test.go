@@ -132,7 +132,9 @@ func runAttack(t *testing.T, bin string, mode Mode, a Attack) Row {
 	outcome, aerr := a.Run(actx, tg)
 	acancel()
 	tg.attackDone()
+	settleStart := time.Now()
 	leak, after := settle(ctx, tg)
+	settled := time.Since(settleStart)
 	if leak != "" {
 		if g, err := srv.Goroutines(ctx); err == nil {
 			if d := g.Diff(baseG); d != "" {
@@ -144,6 +146,7 @@ func runAttack(t *testing.T, bin string, mode Mode, a Attack) Row {
 	fails := ctl.Failures()
 	peak := tg.Peak()
 
+	var stopped time.Duration
 	if exited, werr := srv.Exited(); exited {
 		aerr = fmt.Errorf("the server process exited (%v); %v", werr, aerr)
 	} else {
@@ -151,7 +154,10 @@ func runAttack(t *testing.T, bin string, mode Mode, a Attack) Row {
 		tg.closeAll()
 		ctl.Close()
 		stopChecked = true
-		if err := srv.Stop(); err != nil {
+		stopStart := time.Now()
+		err := srv.Stop()
+		stopped = time.Since(stopStart)
+		if err != nil {
 			aerr = errors.Join(aerr, err)
 		}
 	}
@@ -171,7 +177,8 @@ func runAttack(t *testing.T, bin string, mode Mode, a Attack) Row {
 		row.Control = strings.Join(fails, "; ")
 		t.Errorf("%s hurt the control client: %s", a.Name, row.Control)
 	}
-	t.Logf("%s: %s; baseline %s; peak %s; after %s", a.Name, row.Outcome, describe(base), describe(peak.Sample), describe(after))
+	t.Logf("%s: %s; baseline %s; peak %s; after %s; settled in %v, shut down in %v", a.Name, row.Outcome,
+		describe(base), describe(peak.Sample), describe(after), settled.Round(100*time.Millisecond), stopped.Round(100*time.Millisecond))
 	return row
 }
 

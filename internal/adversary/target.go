@@ -24,6 +24,7 @@ type Mode struct {
 	Abandoned     int // handshakes of each kind left unfinished
 	HeaderFloods  int // WebSocket handshakes with ~1 MB of headers
 	JSONConns     int // connections sending a 400,000-number array each
+	JSONArgsConns int // connections sending 400,000 arguments each
 	SlowConsumers int // non-reading clients beside Healthy ones (full only)
 	Healthy       int
 
@@ -49,13 +50,13 @@ const (
 func ModeFromEnv() (Mode, error) {
 	m := Mode{
 		IdleConns: 300, FloodConns: 500, SlowPosts: 10, Slowloris: 20, Abandoned: 20,
-		HeaderFloods: 50, JSONConns: 20,
+		HeaderFloods: 50, JSONConns: 20, JSONArgsConns: 4,
 		IdleBound: DefaultIdleBound, BodyBound: DefaultBodyBound, HeaderBound: DefaultHeaderBound,
 	}
 	if os.Getenv("TETHER_ADVERSARY") == "full" {
 		m.Full = true
 		m.IdleConns, m.FloodConns, m.SlowPosts, m.Slowloris, m.Abandoned = 5000, 5000, 200, 500, 500
-		m.SlowConsumers, m.Healthy = 2000, 100
+		m.SlowConsumers, m.Healthy, m.JSONArgsConns = 2000, 100, 10
 	}
 	for env, d := range map[string]*time.Duration{
 		"TETHER_ADVERSARY_IDLE_BOUND": &m.IdleBound,
