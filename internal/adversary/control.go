@@ -124,6 +124,36 @@ func (c *SIOClient) Emit(arr string) error {
 	return c.ws.WriteText("42" + arr)
 }
 
+// Ask emits message-with-ack with an id of its own and waits for the ack. The ack counts as
+// late (a failure) past the bound StartAcks set, if it was called.
+func (c *SIOClient) Ask(ctx context.Context) error {
+	c.mu.Lock()
+	id := c.nextID
+	c.nextID++
+	c.pending[id] = time.Now()
+	c.mu.Unlock()
+	if err := c.Emit(strconv.Itoa(id) + `["message-with-ack",` + strconv.Itoa(id) + `]`); err != nil {
+		return err
+	}
+	for {
+		c.mu.Lock()
+		_, waiting := c.pending[id]
+		ch, fails := c.acked, len(c.failures)
+		c.mu.Unlock()
+		if !waiting {
+			return nil
+		}
+		if fails > 0 {
+			return fmt.Errorf("%s: %v", c.Name, c.Failures())
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Failures returns what went wrong so far, each with the time since the client connected.
 func (c *SIOClient) Failures() []string {
 	c.mu.Lock()

@@ -110,3 +110,14 @@ func (g Goroutines) Diff(base Goroutines) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Count returns how many goroutines wait where the key starts with prefix.
+func (g Goroutines) Count(prefix string) int {
+	n := 0
+	for w, c := range g {
+		if strings.HasPrefix(w, prefix) {
+			n += c
+		}
+	}
+	return n
+}

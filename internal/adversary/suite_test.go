@@ -133,7 +133,7 @@ func runAttack(t *testing.T, bin string, mode Mode, a Attack) Row {
 	acancel()
 	tg.attackDone()
 	settleStart := time.Now()
-	leak, after := settle(ctx, tg)
+	leak, after, idle := settle(ctx, tg, baseG)
 	settled := time.Since(settleStart)
 	if leak != "" {
 		if g, err := srv.Goroutines(ctx); err == nil {
@@ -167,6 +167,9 @@ func runAttack(t *testing.T, bin string, mode Mode, a Attack) Row {
 		t.Errorf("%s: %v (outcome: %s)", a.Name, aerr, outcome)
 	}
 	rss := fmt.Sprintf("RSS %s → peak %s → %s", MiB(base.RSS), MiB(peak.RSS), MiB(after.RSS))
+	if idle > 0 {
+		rss += fmt.Sprintf("; %d idle handler workers kept (allowed up to %d)", idle, IdleWorkerAllowance)
+	}
 	if leak != "" {
 		row.Leak = leak + "; " + rss
 		t.Errorf("%s: after %v of settling: %s (baseline: %s)", a.Name, SettleBound, leak, describe(base))
@@ -204,23 +207,29 @@ func sample(tg *Target, every time.Duration) (stop func()) {
 // settle waits, up to SettleBound, for the figures to come back within DefaultTolerance of
 // the baseline, forcing a GC before each reading. It returns what is still above, or "",
 // and the last reading.
-func settle(ctx context.Context, tg *Target) (string, Sample) {
+func settle(ctx context.Context, tg *Target, baseG Goroutines) (leak string, now Sample, idle int) {
 	deadline := time.Now().Add(SettleBound)
 	for {
-		now, err := tg.srv.SettledSample(ctx)
-		var leak string
+		var err error
+		leak, idle = "", 0
+		now, err = tg.srv.SettledSample(ctx)
 		if err != nil {
 			leak = fmt.Sprintf("cannot read the server's figures: %v", err)
 		} else if held, opened, err := tg.Held(); err != nil {
 			leak = fmt.Sprintf("cannot read the server's connections: %v", err)
+		} else if g, err := tg.srv.Goroutines(ctx); err != nil {
+			leak = fmt.Sprintf("cannot read the server's goroutines: %v", err)
 		} else {
-			leak = leaks(tg.Base(), now, held, opened, DefaultTolerance)
+			idle = min(max(g.Count(idleWorker)-baseG.Count(idleWorker), 0), IdleWorkerAllowance)
+			counted := now
+			counted.Goroutines -= idle
+			leak = leaks(tg.Base(), counted, held, opened, DefaultTolerance)
 		}
 		if leak == "" {
 			leak = deadlocked(ctx, tg.srv)
 		}
 		if leak == "" || time.Now().After(deadline) {
-			return leak, now
+			return leak, now, idle
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
