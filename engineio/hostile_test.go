@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -124,6 +126,55 @@ func TestSlowReaderIsReleased(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestSlowClientsAreLoggedOnce: dropping clients that do not read is the server's policy at
+// work, said at warning level, once for many clients.
+func TestSlowClientsAreLoggedOnce(t *testing.T) {
+	var logged syncBuffer
+	opened := make(chan *Session, 3)
+	srv := NewServer(ServerOptions{
+		PingInterval:   time.Minute,
+		SendQueueBytes: 256 << 10,
+		Logger:         slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		OnOpen:         func(s *Session) { opened <- s },
+	})
+	hs := newTestHTTP(t, srv)
+	m := NewMessage(bytes.Repeat([]byte("x"), 64<<10), false)
+	for range 3 {
+		stalledWebSocket(t, hs.URL)
+		s := <-opened
+		for i := 0; s.Send(m) == nil; i++ {
+			if i == 10_000 {
+				t.Fatal("the queue never filled up")
+			}
+		}
+	}
+	out := logged.String()
+	if n := strings.Count(out, "not reading"); n != 1 {
+		t.Fatalf("%d lines for 3 slow clients, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, `reason="send queue full"`) {
+		t.Fatalf("the line does not say what happened:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger writing from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // TestSendQueueBytesBound: the queue is bounded in bytes as well as in packets, and a message

@@ -2,11 +2,14 @@ package engineio
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/tether-rt/tether/websocket"
 )
 
 // maxBatch bounds the packets of one polling response: older python-engineio clients refuse
@@ -139,6 +142,9 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 		s.drainOk.Do(func() { close(s.drained) })
 	}
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", websocket.ErrWriteTimeout, err)
+		}
 		s.close(CloseTransportError, err, false)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/internal/hostmatch"
+	"github.com/tether-rt/tether/internal/ratelog"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -99,8 +100,11 @@ type CORSOptions struct {
 
 // Server is an Engine.IO v4 server, an http.Handler.
 type Server struct {
-	opts       ServerOptions
-	log        *slog.Logger
+	opts ServerOptions
+	log  *slog.Logger
+	// slowLog says once in a while, not once per client, that clients were dropped for not
+	// reading: at scale a single broadcast can drop thousands.
+	slowLog    *ratelog.Limiter
 	transports map[string]bool
 	wsOptions  websocket.AcceptOptions
 
@@ -121,6 +125,9 @@ const (
 	defaultWriteTimeout   = 10 * time.Second
 	defaultBodyTimeout    = 10 * time.Second
 	defaultMaxHeaderBytes = 16 << 10
+	// slowLogInterval is how often at most the server says it dropped clients that stopped
+	// reading.
+	slowLogInterval = 10 * time.Second
 )
 
 // NewServer returns a server with the given options.
@@ -166,6 +173,7 @@ func NewServer(opts ServerOptions) *Server {
 		log:        opts.Logger,
 		transports: map[string]bool{},
 		sessions:   map[string]*Session{},
+		slowLog:    ratelog.New(slowLogInterval, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -2,6 +2,8 @@ package engineio
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -356,6 +358,13 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 	s.mu.Unlock()
 	close(s.done)
 	s.srv.log.Debug("session closed", "sid", s.id, "reason", string(reason), "detail", detail)
+	if reason == CloseSendQueueFull || errors.Is(detail, websocket.ErrWriteTimeout) {
+		// The server's own policy at work, which the operator should hear of, but once in
+		// a while: the next line counts the sessions dropped meanwhile (suppressed=N).
+		s.srv.slowLog.Log(context.Background(), s.srv.log, slog.LevelWarn,
+			"engineio: disconnected a client that is not reading what it is sent",
+			"reason", string(reason), "remote", s.req.RemoteAddr, "detail", detail)
+	}
 	go s.finish(reason, detail, ws, probe, notify, linger)
 }
 

@@ -5,7 +5,12 @@
 
 package socketio
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/tether-rt/tether/engineio"
+)
 
 // TestBroadcastAllocatesNothingPerRecipient guards the broadcast path: the event is encoded
 // once, and handing it to each recipient's session allocates nothing, so a broadcast costs the
@@ -31,5 +36,87 @@ func TestBroadcastAllocatesNothingPerRecipient(t *testing.T) {
 	}
 	if few > 16 {
 		t.Fatalf("a broadcast makes %.0f allocations; it made 10 when this guard was written", few)
+	}
+}
+
+// TestEventAllocationBound holds an incoming event's memory to a small multiple of its size, from
+// the parser to the handler's re-emit, whatever its shape and whatever the handler's
+// parameters: decoding into Go values is bounded by MaxDecodedValues, and what is beyond it is
+// refused before anything is decoded. Through Args, as tether testserver takes them, an event
+// costs 2 bytes per byte (the emit's copy and its text form); one string decoded and emitted
+// again costs up to 5 (the string, encoding/json's buffer, which grows by doubling when its
+// pool is empty, its copy, the text form). Before the bound, one array of 400,000 numbers cost
+// 53 bytes per byte through an any, and 400,000 arguments 71 even through Args.
+func TestEventAllocationBound(t *testing.T) {
+	for _, h := range echoHandlers {
+		bound := 5.25
+		if h.name == "Args" {
+			bound = 2.5
+		}
+		e := newEventServer(t, nil, h.fn)
+		for _, ev := range bigEvents() {
+			e.receive(ev.data) // warm up
+			if got := allocatedPerByte(2, len(ev.data), func() { e.receive(ev.data) }); got > bound {
+				t.Errorf("%s handler, %s: %.2f bytes allocated per byte of the event, want at most %v", h.name, ev.name, got, bound)
+			}
+		}
+		e.close()
+	}
+}
+
+// TestEventAllocationAtTheBound pins the cost of what MaxDecodedValues lets through: an event just
+// within the bound allocates at most 4 bytes per byte of it plus 500 bytes per JSON value
+// decoded, decoding and re-emitting included (objects of one member nested in each other,
+// decoded into maps, are the costliest, at about 440; numbers cost 40). At the default of
+// 10,000 values that is at most about 5 MB for one handler.
+func TestEventAllocationAtTheBound(t *testing.T) {
+	const maxValues = 1000
+	list := func(n int, elem string) string { return strings.TrimSuffix(strings.Repeat(elem+",", n), ",") }
+	// Objects of one member each, nested n deep: a map a value, the costliest.
+	chain := func(n int) string { return strings.Repeat(`{"":`, n-1) + "{}" + strings.Repeat("}", n-1) }
+	shapes := []struct {
+		name, args string
+		values     int
+	}{
+		{"Numbers", "[" + list(maxValues-1, "1") + "]", maxValues},
+		{"Strings", "[" + list(maxValues-1, `""`) + "]", maxValues},
+		{"EmptyArrays", "[" + list(maxValues-1, "[]") + "]", maxValues},
+		{"EmptyObjects", "[" + list(maxValues-1, "{}") + "]", maxValues},
+		{"SmallObjects", "[" + list(maxValues/2-1, `{"a":1}`) + "]", maxValues - 1},
+		{"Nested", chain(maxDecodedDepth), maxDecodedDepth},
+		{"Chains", "[" + list(15, chain(maxDecodedDepth-1)) + "]", 15*(maxDecodedDepth-1) + 1},
+	}
+	for _, h := range echoHandlers {
+		e := newEventServer(t, &ServerOptions{MaxDecodedValues: maxValues}, h.fn)
+		for _, sh := range shapes {
+			if n, ok := countValues([]byte(sh.args), maxValues); !ok || n != sh.values {
+				t.Fatalf("%s: %d values (within the bound: %v), want %d", sh.name, n, ok, sh.values)
+			}
+			data := []byte(`2["message",` + sh.args + `]`)
+			e.receive(data)
+			got := allocatedPerByte(2, len(data), func() { e.receive(data) }) * float64(len(data))
+			if bound := 4*float64(len(data)) + 500*float64(sh.values); got > bound {
+				t.Errorf("%s handler, %s: %.0f bytes allocated for %d bytes and %d values, want at most %.0f", h.name, sh.name, got, len(data), sh.values, bound)
+			}
+		}
+		e.close()
+	}
+}
+
+// TestReemitBinaryArgsAllocation guards passing on received arguments that carry binary after
+// another binary value, whose placeholders are renumbered: by a scan, not by decoding them
+// (which cost 60 bytes per byte of an array of numbers).
+func TestReemitBinaryArgsAllocation(t *testing.T) {
+	e := newEventServer(t, nil, func(s *Socket, args Args) { s.Emit("message-back", []byte("first"), args) })
+	defer e.close()
+	text := []byte(`51-["message",[` + strings.Repeat("1,", 200_000) + `{"_placeholder":true,"num":0}]]`)
+	receive := func() {
+		e.conn.receive(engineio.Message{Data: text})
+		e.conn.receive(engineio.Message{Data: []byte("attachment"), Binary: true})
+		drainHandlers(e.srv)
+	}
+	receive()
+	if got := allocatedPerByte(2, len(text), receive); got > 3.5 {
+		t.Errorf("%.2f bytes allocated per byte of the event, want at most 3.5", got)
 	}
 }

@@ -116,3 +116,83 @@ func TestArgsPassedOnUnchanged(t *testing.T) {
 		t.Fatalf("%s %q %v", data, atts, err)
 	}
 }
+
+func TestShiftPlaceholders(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"_placeholder":true,"num":0}`, `{"_placeholder":true,"num":2}`},
+		// Every other byte stays: spaces, key order, escapes, lone surrogates, a "num" elsewhere.
+		{`[ {"num":1, "_placeholder" : true} , "\ud800", {"num":1,"x":"\u00e9"} ]`,
+			`[ {"num":3, "_placeholder" : true} , "\ud800", {"num":1,"x":"\u00e9"} ]`},
+		{`{"\u005fplaceholder":true,"n\u0075m":1}`, `{"\u005fplaceholder":true,"n\u0075m":3}`},
+		{`{"_placeholder":true,"num":0,"num":1}`, `{"_placeholder":true,"num":0,"num":3}`}, // the last one counts
+		{`{"_placeholder":false,"num":0}`, `{"_placeholder":false,"num":0}`},
+		{`{"_placeholder":true,"num":"0"}`, `{"_placeholder":true,"num":"0"}`},
+		{`{"_placeholder":true,"num":1e0}`, `{"_placeholder":true,"num":3}`},
+		// A placeholder inside another, which decoders replace whole, visited first.
+		{`{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":1}}`, `{"_placeholder":true,"num":2,"x":{"_placeholder":true,"num":3}}`},
+		{`[1,2,3]`, `[1,2,3]`},
+	} {
+		got, err := shiftPlaceholders(json.RawMessage(tc.in), 2)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("shift(%s) = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+	if _, err := shiftPlaceholders(json.RawMessage(`[1e400,{"_placeholder":true,"num":0}]`), 1); err == nil {
+		t.Error("a number out of range shifted")
+	}
+}
+
+// FuzzShiftPlaceholders holds the shift by scan to the shift of the decoded value: both decode
+// to the same value.
+func FuzzShiftPlaceholders(f *testing.F) {
+	for _, s := range scannerSeeds {
+		f.Add([]byte(s), 1)
+	}
+	f.Add([]byte(`{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":1}}`), 3)
+	f.Fuzz(func(t *testing.T, data []byte, base int) {
+		base = base % 1000
+		var want any
+		if json.Unmarshal(data, &want) != nil {
+			return
+		}
+		got, err := shiftPlaceholders(data, base)
+		if err != nil {
+			return // a number beyond a float64, which decoding the whole would refuse as well
+		}
+		var gotValue any
+		if err := json.Unmarshal(got, &gotValue); err != nil {
+			t.Fatalf("%q shifted to invalid JSON %q: %v", data, got, err)
+		}
+		if want = shiftDecoded(want, base); !reflect.DeepEqual(gotValue, want) {
+			t.Fatalf("%q shifted by %d: %q decodes to %v, want %v", data, base, got, gotValue, want)
+		}
+	})
+}
+
+// shiftDecoded adds base to the "num" of every placeholder in v, a decoded value, placeholders
+// inside placeholders included.
+func shiftDecoded(v any, base int) any {
+	switch v := v.(type) {
+	case []any:
+		for i, e := range v {
+			v[i] = shiftDecoded(e, base)
+		}
+	case map[string]any:
+		for k, e := range v {
+			v[k] = shiftDecoded(e, base)
+		}
+		if ph, ok := v["_placeholder"]; ok && ph == true {
+			if num, ok := v["num"].(float64); ok {
+				v["num"] = float64(int64(num) + int64(base))
+			}
+		}
+	}
+	return v
+}
+
+func TestEncodeWithEmptyArgs(t *testing.T) {
+	data, _, err := encodeArgs([]any{"ev", Args{}, 1, Args{raw: []json.RawMessage{}}, Args{raw: []json.RawMessage{json.RawMessage(`2`)}}})
+	if err != nil || string(data) != `["ev",1,2]` {
+		t.Fatalf("%s %v", data, err)
+	}
+}

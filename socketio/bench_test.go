@@ -66,7 +66,7 @@ func BenchmarkParse(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
-				if _, _, err := decodeText(data, 10); err != nil {
+				if _, _, err := decodeText(data, 10, 0); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -76,10 +76,16 @@ type ClientOptions struct {
 	SendBufferSize int
 	// MaxAttachments bounds the binary attachments of one incoming packet; default 64.
 	MaxAttachments int
+	// MaxDecodedValues bounds what the client decodes of one incoming event on its own, as
+	// ServerOptions.MaxDecodedValues does for a server: default 10,000 JSON values, -1 for no
+	// bound.
+	MaxDecodedValues int
 	// HandlerQueueSize bounds the events waiting for one socket's handlers; when it is full the
 	// client stops reading until they catch up. Default 256.
 	HandlerQueueSize int
-	// Logger receives what the client has to say; nil keeps it quiet.
+	// Logger receives what the client has to say; nil keeps it quiet. The lines the server can
+	// cause (an event not handled, a handler's panic, …) are rate-limited as a server's are
+	// (see ServerOptions.Logger).
 	Logger *slog.Logger
 }
 
@@ -146,10 +152,12 @@ func (o *ClientOptions) withDefaults() ClientOptions {
 type Client struct {
 	*ClientSocket // the socket of ClientOptions.Namespace
 
-	opts    ClientOptions
-	rawURL  string
-	eioOpts engineio.DialOptions
-	workers *workerPool
+	opts      ClientOptions
+	maxValues int     // the MaxDecodedValues option as a bound: 0 for none
+	peers     peerLog // the Logger, rate-limited, for what the server causes
+	rawURL    string
+	eioOpts   engineio.DialOptions
+	workers   *workerPool
 
 	mu        sync.Mutex
 	sockets   map[string]*ClientSocket // by namespace
@@ -217,11 +225,13 @@ func NewClient(rawURL string, opts *ClientOptions) (*Client, error) {
 	}
 	u.Path = "/" + strings.Trim(o.Path, "/") + "/"
 	c := &Client{
-		opts:    o,
-		rawURL:  u.String(),
-		workers: newWorkerPool(clientWorkerIdle),
-		sockets: map[string]*ClientSocket{},
-		done:    make(chan struct{}),
+		opts:      o,
+		maxValues: maxDecodedValues(o.MaxDecodedValues),
+		peers:     newPeerLog(o.Logger),
+		rawURL:    u.String(),
+		workers:   newWorkerPool(clientWorkerIdle),
+		sockets:   map[string]*ClientSocket{},
+		done:      make(chan struct{}),
 		eioOpts: engineio.DialOptions{
 			Transports: o.Transports,
 			Header:     o.Header,

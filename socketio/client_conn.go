@@ -21,7 +21,7 @@ type clientConn struct {
 }
 
 func newClientConn(c *Client, eio *engineio.Client) *clientConn {
-	return &clientConn{c: c, eio: eio, dec: decoder{maxAttachments: c.opts.MaxAttachments}}
+	return &clientConn{c: c, eio: eio, dec: decoder{maxAttachments: c.opts.MaxAttachments, maxValues: c.maxValues}}
 }
 
 // send writes a packet: its text message, then its attachments.

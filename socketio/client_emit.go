@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 
@@ -126,8 +127,12 @@ func (s *ClientSocket) emitFunc(ctx context.Context, fn func(Args, error), event
 	s.mu.Unlock()
 
 	if len(listeners) > 0 {
-		raw, _ := splitArgs(data) // made by encodeArgs: a non-empty array
-		vals := Args{raw: raw[1:], attachments: attachments}.Values()
+		raw, _, _ := splitArray(nil, data, 0) // made by encodeArgs: a non-empty array
+		vals, err := decodeValues(event, raw[1:], attachments, s.c.maxValues)
+		if err != nil {
+			s.c.peers.at(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp, "err", err)
+			listeners = nil
+		}
 		for _, f := range listeners {
 			s.safely("outgoing listener", func() { f(event, vals) })
 		}

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"encoding/json"
+	"log/slog"
 )
 
 // receive acts on a packet for this socket's namespace, on connection cc's reader, in
@@ -165,18 +166,27 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 	raw := p.args
 	event := eventName(raw[0])
 	args := raw[1:]
+	log, maxValues := s.c.peers, s.c.maxValues
+	if p.tooManyArgs {
+		log.at(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp, "err", tooManyArgsError(event, len(args)))
+		return
+	}
 	ack := s.ackFunc(cc, p.id)
 
 	s.mu.Lock()
 	anyIn, hs := s.anyIn, s.handlers[event]
 	s.mu.Unlock()
 	if len(anyIn) > 0 {
-		values := Args{raw: args, attachments: p.attachments}.Values()
+		values, err := decodeValues(event, args, p.attachments, maxValues)
+		if err != nil {
+			log.at(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp, "err", err)
+			anyIn = nil
+		}
 		for _, f := range anyIn {
 			s.safely("catch-all listener", func() { f(event, values) })
 		}
 	}
-	callHandlers(s.c.opts.Logger, nil, event, args, p.attachments, ack, hs, "nsp", s.nsp)
+	callHandlers(log, nil, event, args, p.attachments, maxValues, ack, hs, "nsp", s.nsp)
 }
 
 // onAck delivers an acknowledgement to the EmitWithAck waiting for it.
@@ -188,9 +198,9 @@ func (s *ClientSocket) onAck(p *packet) {
 	if a == nil {
 		return // late, or never asked for
 	}
-	raw, err := splitArgs(p.data)
-	if err != nil {
+	if p.tooManyArgs {
+		s.resolve(a, clientAckResult{err: tooManyArgsError("", len(p.args))})
 		return
 	}
-	s.resolve(a, clientAckResult{args: Args{raw: raw, attachments: p.attachments}})
+	s.resolve(a, clientAckResult{args: Args{raw: p.args, attachments: p.attachments}})
 }

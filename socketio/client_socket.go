@@ -117,13 +117,17 @@ func (s *ClientSocket) On(event string, fn any) {
 }
 
 // OnAny registers a listener for every event from the server, called before the handlers.
+// Events whose arguments hold more JSON values than ClientOptions.MaxDecodedValues do not reach
+// it (the client logs them).
 func (s *ClientSocket) OnAny(f func(event string, args []any)) {
 	s.mu.Lock()
 	s.anyIn = append(s.anyIn, f)
 	s.mu.Unlock()
 }
 
-// OnAnyOutgoing registers a listener for every event emitted, called by Emit.
+// OnAnyOutgoing registers a listener for every event emitted, called by Emit. Events whose
+// arguments hold more JSON values than ClientOptions.MaxDecodedValues do not reach it (the
+// client logs them).
 func (s *ClientSocket) OnAnyOutgoing(f func(event string, args []any)) {
 	s.mu.Lock()
 	s.anyOut = append(s.anyOut, f)
@@ -371,7 +375,7 @@ func (s *ClientSocket) runDisconnect(reason DisconnectReason) {
 
 // safely runs user code, turning a panic into a logged error.
 func (s *ClientSocket) safely(what string, f func()) {
-	protect(s.c.opts.Logger, what, "", f, "nsp", s.nsp)
+	protect(s.c.peers, what, "", f, "nsp", s.nsp)
 }
 
 // errNotConnected is returned by emits on a socket that is not joined and not rejoining.

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"encoding/json"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -37,7 +38,7 @@ func newConn(srv *Server, es engineSession) *conn {
 	return &conn{
 		srv:     srv,
 		es:      es,
-		dec:     decoder{maxAttachments: srv.opts.MaxAttachments},
+		dec:     decoder{maxAttachments: srv.opts.MaxAttachments, maxValues: srv.maxValues},
 		sockets: map[string]*Socket{},
 	}
 }
@@ -55,7 +56,7 @@ func (c *conn) startConnectTimer() {
 		joined := c.joined
 		c.mu.Unlock()
 		if !joined {
-			c.srv.log.Debug("socketio: no namespace joined in time", "sid", c.es.ID())
+			c.srv.peers.at(slog.LevelDebug, "socketio: no namespace joined in time", "sid", c.es.ID())
 			c.es.Close()
 		}
 	})
@@ -71,7 +72,7 @@ func (c *conn) receive(m engineio.Message) {
 		p, err = c.dec.text(m.Data)
 	}
 	if err != nil {
-		c.srv.log.Info("socketio: invalid packet, closing the connection", "sid", c.es.ID(), "err", err)
+		c.srv.peers.at(slog.LevelInfo, "socketio: invalid packet, closing the connection", "sid", c.es.ID(), "err", err)
 		c.closeWith(ReasonParseError)
 		return
 	}
@@ -103,7 +104,7 @@ func (c *conn) dispatch(p *packet) {
 			s.onAck(p)
 		}
 	default: // CONNECT_ERROR is the server's to send
-		c.srv.log.Info("socketio: unexpected packet from a client, closing the connection", "sid", c.es.ID(), "type", p.typ)
+		c.srv.peers.at(slog.LevelInfo, "socketio: unexpected packet from a client, closing the connection", "sid", c.es.ID(), "type", p.typ)
 		c.closeWith(ReasonParseError)
 	}
 	// Packets for a namespace the client has not joined (or just left) are dropped: they can
@@ -180,7 +181,7 @@ func (c *conn) onClose(reason DisconnectReason, detail error) {
 	}
 	c.mu.Unlock()
 	if detail != nil {
-		c.srv.log.Debug("socketio: connection closed", "sid", c.es.ID(), "reason", reason, "err", detail)
+		c.srv.peers.at(slog.LevelDebug, "socketio: connection closed", "sid", c.es.ID(), "reason", reason, "err", detail)
 	}
 	c.closeSockets(reason)
 }
@@ -206,7 +207,7 @@ func (c *conn) sendConnectError(nsp string, ce *ConnectError) {
 	}{ce.Message, ce.Data}
 	data, err := json.Marshal(body)
 	if err != nil {
-		c.srv.log.Error("socketio: cannot encode a connect error's data", "err", err)
+		c.srv.peers.at(slog.LevelError, "socketio: cannot encode a connect error's data", "err", err)
 		data, _ = json.Marshal(struct {
 			Message string `json:"message"`
 		}{ce.Message})

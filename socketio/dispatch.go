@@ -1,12 +1,39 @@
 package socketio
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"runtime/debug"
+	"time"
+
+	"github.com/tether-rt/tether/internal/ratelog"
 )
 
 // What the server's and the client's sockets do alike with an event they receive.
+
+// The allowance of each line a peer can cause (an invalid packet, an event not handled, a
+// handler's panic): a burst, then one a second.
+const (
+	peerLogBurst    = 10
+	peerLogInterval = time.Second
+)
+
+// peerLog is where a server or a client logs what its peers cause: through a rate limiter,
+// per message, so that no peer (nor a crowd of them) can flood the log.
+type peerLog struct {
+	log *slog.Logger
+	lim *ratelog.Limiter
+}
+
+func newPeerLog(log *slog.Logger) peerLog {
+	return peerLog{log: log, lim: ratelog.New(peerLogInterval, peerLogBurst)}
+}
+
+// at logs a line, unless lines of the same message have used their allowance.
+func (l peerLog) at(level slog.Level, msg string, args ...any) {
+	l.lim.Log(context.Background(), l.log, level, msg, args...)
+}
 
 // eventName returns the name of an event from its first element: a string, or a number,
 // which the JavaScript client allows.
@@ -18,33 +45,35 @@ func eventName(first json.RawMessage) string {
 }
 
 // callHandlers calls the handlers of an event in order; what a handler returns is sent as the
-// acknowledgement (ack sends at most once). Arguments that do not fit a handler are logged.
-func callHandlers(log *slog.Logger, s *Socket, event string, args []json.RawMessage, attachments [][]byte, ack Ack, handlers []*handler, attrs ...any) {
+// acknowledgement (ack sends at most once). Arguments that do not fit a handler, or that hold
+// more than maxValues JSON values to decode for it (0: no bound), are logged.
+func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, attachments [][]byte, maxValues int, ack Ack, handlers []*handler, attrs ...any) {
 	for _, h := range handlers {
 		var results []any
 		var err error
-		protect(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack) }, attrs...)
+		protect(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack, maxValues) }, attrs...)
 		if err != nil {
-			log.Warn("socketio: event not handled", append(attrs, "err", err)...)
+			log.at(slog.LevelWarn, "socketio: event not handled", append(attrs, "err", err)...)
 			continue
 		}
 		if results != nil {
 			if err := ack(results...); err != nil {
-				log.Debug("socketio: acknowledgement not sent", append(attrs, "event", event, "err", err)...)
+				log.at(slog.LevelDebug, "socketio: acknowledgement not sent", append(attrs, "event", event, "err", err)...)
 			}
 		}
 	}
 }
 
 // protect runs user code, turning a panic into a logged error: one bad handler must not take
-// the program down.
-func protect(log *slog.Logger, what, event string, f func(), attrs ...any) {
+// the program down. A peer can make a handler panic again and again: the lines are rate-limited
+// like the others a peer causes, each with its stack.
+func protect(log peerLog, what, event string, f func(), attrs ...any) {
 	defer func() {
 		if r := recover(); r != nil {
 			if event != "" {
 				what += " of " + event // put together only now: every event passes through here
 			}
-			log.Error("socketio: panic in "+what, append(attrs, "panic", r, "stack", string(debug.Stack()))...)
+			log.at(slog.LevelError, "socketio: panic in "+what, append(attrs, "panic", r, "stack", string(debug.Stack()))...)
 		}
 	}()
 	f()

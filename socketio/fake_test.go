@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"context"
+	"log/slog"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -67,4 +69,56 @@ func closeFakes(conns []*conn) {
 	if len(conns) > 0 {
 		conns[0].srv.workers.close()
 	}
+}
+
+// logRecorder is a slog.Handler that keeps the records it is given, for tests to look at.
+type logRecorder struct {
+	level   slog.Leveler // nil: every level
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (r *logRecorder) Enabled(_ context.Context, level slog.Level) bool {
+	return r.level == nil || level >= r.level.Level()
+}
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	r.records = append(r.records, rec.Clone())
+	r.mu.Unlock()
+	return nil
+}
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
+
+// take returns the records kept so far, as "message key=value ...", and forgets them.
+func (r *logRecorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, rec := range r.records {
+		line := rec.Message
+		rec.Attrs(func(a slog.Attr) bool {
+			line += " " + a.String()
+			return true
+		})
+		out = append(out, line)
+	}
+	r.records = nil
+	return out
+}
+
+// errs returns the errors among the attributes of the records kept so far.
+func (r *logRecorder) errs() []error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []error
+	for _, rec := range r.records {
+		rec.Attrs(func(a slog.Attr) bool {
+			if err, ok := a.Value.Any().(error); ok {
+				out = append(out, err)
+			}
+			return true
+		})
+	}
+	return out
 }

@@ -66,9 +66,11 @@ func newHandler(fn any, socketAllowed bool) *handler {
 }
 
 // call decodes args into the handler's parameters and calls it. It returns what the handler
-// returned, the acknowledgement's arguments.
-func (h *handler) call(s *Socket, event string, args []json.RawMessage, attachments [][]byte, ack Ack) ([]any, error) {
+// returned, the acknowledgement's arguments. At most maxValues JSON values are decoded (0: no
+// bound); arguments beyond it make an ArgumentError wrapping ErrDecodeLimit.
+func (h *handler) call(s *Socket, event string, args []json.RawMessage, attachments [][]byte, ack Ack, maxValues int) ([]any, error) {
 	in := make([]reflect.Value, len(h.in))
+	budget := newDecodeBudget(maxValues)
 	next := 0 // the next argument to decode
 	last := len(h.in) - 1
 	for i, t := range h.in {
@@ -82,6 +84,9 @@ func (h *handler) call(s *Socket, event string, args []json.RawMessage, attachme
 		case h.variadic && i == last:
 			rest := reflect.MakeSlice(t, 0, max(len(args)-next, 0))
 			for ; next < len(args); next++ {
+				if err := budget.take(t.Elem(), args[next], attachments); err != nil {
+					return nil, &ArgumentError{Event: event, Index: next, Err: err}
+				}
 				v := reflect.New(t.Elem())
 				if err := decodeArg(args[next], attachments, v.Interface()); err != nil {
 					return nil, &ArgumentError{Event: event, Index: next, Err: err}
@@ -92,6 +97,9 @@ func (h *handler) call(s *Socket, event string, args []json.RawMessage, attachme
 		default:
 			v := reflect.New(t)
 			if next < len(args) {
+				if err := budget.take(t, args[next], attachments); err != nil {
+					return nil, &ArgumentError{Event: event, Index: next, Err: err}
+				}
 				if err := decodeArg(args[next], attachments, v.Interface()); err != nil {
 					return nil, &ArgumentError{Event: event, Index: next, Err: err}
 				}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -20,43 +21,53 @@ import (
 const maxNestingDepth = 10000
 
 // splitArray validates data as one JSON array with only whitespace around it and appends the
-// raw bytes of its elements, without surrounding whitespace, to dst[:0]. The elements are
-// sub-slices of data (capped, so that appending to one cannot overwrite the next): data must
-// not change while they are in use. A valid array without elements gives a non-nil empty slice,
-// as encoding/json does. ok is false when data is not a valid JSON array.
-func splitArray(dst []json.RawMessage, data []byte) (elems []json.RawMessage, ok bool) {
+// raw bytes of its elements, without surrounding whitespace, to dst[:0]: all of them, or the
+// first limit when limit is positive. n is the number of elements, which may be more than
+// those appended. The elements are sub-slices of data (capped, so that appending to one cannot
+// overwrite the next): data must not change while they are in use. A valid array without
+// elements gives a non-nil empty slice, as encoding/json does. ok is false when data is not a
+// valid JSON array.
+func splitArray(dst []json.RawMessage, data []byte, limit int) (elems []json.RawMessage, n int, ok bool) {
 	dst = dst[:0]
 	if dst == nil {
 		dst = []json.RawMessage{}
 	}
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
-		return dst, false
+		return dst, 0, false
 	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == ']' {
-		return dst, skipSpace(data, i+1) == len(data)
+		return dst, 0, skipSpace(data, i+1) == len(data)
 	}
 	for {
 		end := skipValue(data, i, 1)
 		if end < 0 {
-			return dst[:0], false
+			return dst[:0], 0, false
 		}
-		dst = append(dst, json.RawMessage(data[i:end:end]))
+		if limit <= 0 || n < limit {
+			if len(dst) == cap(dst) {
+				// Doubling: append's growth by a quarter would allocate five times the final
+				// slice over the way, 24 bytes an element, for an array of 1-byte elements.
+				dst = slices.Grow(dst, max(cap(dst), 4))
+			}
+			dst = append(dst, json.RawMessage(data[i:end:end]))
+		}
+		n++
 		i = skipSpace(data, end)
 		if i >= len(data) {
-			return dst[:0], false
+			return dst[:0], 0, false
 		}
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
 		case ']':
 			if skipSpace(data, i+1) != len(data) {
-				return dst[:0], false
+				return dst[:0], 0, false
 			}
-			return dst, true
+			return dst, n, true
 		default:
-			return dst[:0], false
+			return dst[:0], 0, false
 		}
 	}
 }
@@ -387,6 +398,15 @@ type placeholderFrame struct {
 // may also be a value encoding/json would have dropped as a duplicate key, which the caller
 // checks by decoding.
 func findBadPlaceholder(data []byte, attachments int) (bad bool, err error) {
+	return walkPlaceholders(data, func(num []byte) bool { return !validPlaceholderNum(num, attachments) })
+}
+
+// walkPlaceholders walks data, a JSON value already validated, calling visit for each object
+// that decodes to a placeholder (its last "_placeholder" member is true) with its last "num"
+// member, a sub-slice of data, or nil when that is not a number; visit returns whether the
+// placeholder is bad, and bad whether visit found one. Objects are visited as they close,
+// inner ones first. It returns errPayload if a number does not fit a float64.
+func walkPlaceholders(data []byte, visit func(num []byte) (bad bool)) (bad bool, err error) {
 	var buf [8]placeholderFrame
 	stack := buf[:0]
 	i := skipSpace(data, 0)
@@ -463,7 +483,7 @@ func findBadPlaceholder(data []byte, attachments int) (bad bool, err error) {
 			i++
 			valueBad, isTrue, number = top.bad, false, nil
 			if top.object && top.placeholder {
-				valueBad = !validPlaceholderNum(top.num, attachments)
+				valueBad = visit(top.num)
 			}
 			stack = stack[:len(stack)-1]
 		}

@@ -43,7 +43,7 @@ func checkSplitArray(t *testing.T, data []byte) {
 		t.Fatalf("%q: validJSON %v, json.Valid %v", data, got, want)
 	}
 	want, wantOK := decodedArray(data)
-	got, ok := splitArray(nil, data)
+	got, _, ok := splitArray(nil, data, 0)
 	if ok != wantOK {
 		t.Fatalf("%q: splitArray ok %v, encoding/json %v", data, ok, wantOK)
 	}
@@ -128,11 +128,11 @@ func TestCheckPlaceholdersMatchesDecoding(t *testing.T) {
 // on a valid array, for a few attachment counts.
 func checkPlaceholdersBoth(t *testing.T, data []byte) {
 	t.Helper()
-	if _, ok := splitArray(nil, data); !ok {
+	if _, _, ok := splitArray(nil, data, 0); !ok {
 		return
 	}
 	for attachments := 1; attachments <= 3; attachments++ {
-		got, want := checkPlaceholders(data, attachments), checkPlaceholdersDecoded(data, attachments)
+		got, want := checkPlaceholders(data, attachments, 0), checkPlaceholdersDecoded(data, attachments)
 		if !errors.Is(got, want) || (got == nil) != (want == nil) {
 			t.Fatalf("%q with %d attachments: %v, decoding says %v", data, attachments, got, want)
 		}
@@ -178,12 +178,12 @@ func TestReceiveAllocations(t *testing.T) {
 		max  float64
 		f    func()
 	}{
-		{"splitArray", 0, func() { room, _ = splitArray(room, event[1:]) }},
+		{"splitArray", 0, func() { room, _, _ = splitArray(room, event[1:], 0) }},
 		{"validJSON", 0, func() { validJSON(event[1:]) }},
-		{"decodeText event", 1, func() { decodeText(event, 10) }},
-		{"decodeText binary event", 1, func() { decodeText(binaryEvent, 10) }},
+		{"decodeText event", 1, func() { decodeText(event, 10, 0) }},
+		{"decodeText binary event", 1, func() { decodeText(binaryEvent, 10, 0) }},
 		{"jsonString", 1, func() { jsonString(name) }},
-		{"checkPlaceholders", 0, func() { checkPlaceholders(binaryEvent[3:], 1) }},
+		{"checkPlaceholders", 0, func() { checkPlaceholders(binaryEvent[3:], 1, 0) }},
 	}
 	for _, tc := range cases {
 		if got := testing.AllocsPerRun(100, tc.f); got > tc.max {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -107,8 +108,9 @@ func (n *Namespace) OnDisconnect(f func(s *Socket, reason DisconnectReason)) {
 //	nsp.On("sum", func(a, b int) int { return a + b })
 //	nsp.On("echo", func(ack socketio.Ack, args ...any) { ack(args...) })
 //
-// Arguments that do not decode into the parameters are reported to the server's Logger and the
-// handler is not called. Handlers of one socket run one at a time, in the order the events
+// Arguments that do not decode into the parameters, or that hold more JSON values than
+// ServerOptions.MaxDecodedValues, are reported to the server's Logger and the handler is not
+// called. Handlers of one socket run one at a time, in the order the events
 // arrived, on a goroutine other than the connection's reader: a handler may wait, for example
 // for an acknowledgement with EmitWithAck. A handler of the wrong shape panics here.
 func (n *Namespace) On(event string, fn any) {
@@ -119,7 +121,8 @@ func (n *Namespace) On(event string, fn any) {
 }
 
 // OnAny registers a listener for every event from every socket of the namespace, called
-// before the handlers.
+// before the handlers. Events whose arguments hold more JSON values than
+// ServerOptions.MaxDecodedValues do not reach it (the server logs them).
 func (n *Namespace) OnAny(f func(s *Socket, event string, args []any)) {
 	n.mu.Lock()
 	n.anyIn = append(n.anyIn, f)
@@ -238,8 +241,8 @@ func (n *Namespace) ReceiveServerSideEmit(p *Packet, reply func(Args)) {
 	for _, h := range hs {
 		var results []any
 		var err error
-		protect(n.srv.log, "server-side handler", event, func() {
-			results, err = h.call(nil, event, args.raw, args.attachments, func(...any) error { return nil })
+		protect(n.srv.peers, "server-side handler", event, func() {
+			results, err = h.call(nil, event, args.raw, args.attachments, func(...any) error { return nil }, n.srv.maxValues)
 		}, "nsp", n.name)
 		if err != nil {
 			n.srv.log.Warn("socketio: server-side event not handled", "nsp", n.name, "err", err)
@@ -324,7 +327,7 @@ func (n *Namespace) connect(c *conn, auth json.RawMessage) {
 		if json.Unmarshal(auth, &ids) == nil && ids.PID != "" && ids.Offset != "" {
 			var err error
 			if prev, err = n.adapter.RestoreSession(ids.PID, ids.Offset); err != nil {
-				n.srv.log.Warn("socketio: session not restored", "nsp", n.name, "err", err)
+				n.srv.peers.at(slog.LevelWarn, "socketio: session not restored", "nsp", n.name, "err", err)
 			}
 		}
 	}

@@ -59,6 +59,19 @@ type ServerOptions struct {
 	ConnectTimeout time.Duration
 	// MaxAttachments bounds the binary attachments of one incoming packet; default 10.
 	MaxAttachments int
+	// MaxDecodedValues bounds what the server decodes of one incoming event on its own, so
+	// that a client cannot make an event cost many times its size: the arguments decoded for
+	// one handler (or for the catch-all listeners) may hold at most that many JSON values (each
+	// number, string, true, false, null, array and object, at any depth), nested at most 64
+	// levels deep. A value costs 2 to 5 bytes on the wire and 20 to 450 decoded (a number in an
+	// any about 40, an object as a map 100 to 450). Arguments beyond the bound reach only the
+	// handlers that take them as they came, as Args or json.RawMessage, which costs nothing to
+	// decode; the other handlers are not called, and an ArgumentError wrapping ErrDecodeLimit is
+	// logged. An event or acknowledgement with more arguments than the bound is dropped, and
+	// logged. Args.Decode and Args.Values, which the program calls, are not bounded.
+	// Default 10,000 values: at most about 5 MB decoded for a handler, against 53 MB for a 1 MB
+	// array of numbers without a bound. -1 means no bound, as in Node's server.
+	MaxDecodedValues int
 	// HandlerQueueSize bounds the events waiting for one socket's handlers, and 4 MiB their
 	// bytes; when either is reached the connection stops reading until the handlers catch up.
 	// Default 256.
@@ -68,7 +81,11 @@ type ServerOptions struct {
 	// Adapter makes the adapter of each namespace; nil means the in-memory adapter, enough for
 	// a server on one node.
 	Adapter func(nsp *Namespace) Adapter
-	// Logger receives what the server has to say; nil keeps it quiet.
+	// Logger receives what the server has to say; nil keeps it quiet. The lines a client can
+	// cause (an invalid packet, an event not handled, a handler's panic, …) are rate-limited so
+	// that no client, nor a crowd of them, can flood it: for each message, 10 lines at once, then
+	// one a second, the first line after a pause saying how many were held back
+	// (suppressed=N). Lines below the Logger's level cost nothing and are not counted.
 	Logger *slog.Logger
 }
 

@@ -69,8 +69,9 @@ func (p *Packet) ID() int64 { return p.pkt.id }
 
 // Event returns the event's name.
 func (p *Packet) Event() string {
-	var head []json.RawMessage
-	if json.Unmarshal(p.pkt.data, &head) != nil || len(head) == 0 {
+	var room [1]json.RawMessage
+	head, _, ok := splitArray(room[:0], p.pkt.data, 1)
+	if !ok || len(head) == 0 {
 		return ""
 	}
 	return eventName(head[0])
@@ -78,8 +79,8 @@ func (p *Packet) Event() string {
 
 // Args returns the event's arguments after its name.
 func (p *Packet) Args() Args {
-	raw, err := splitArgs(p.pkt.data)
-	if err != nil || len(raw) == 0 {
+	raw, _, ok := splitArray(nil, p.pkt.data, 0) // sub-slices: no copy of the arguments
+	if !ok || len(raw) == 0 {
 		return Args{}
 	}
 	return Args{raw: raw[1:], attachments: p.pkt.attachments}

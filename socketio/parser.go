@@ -52,6 +52,9 @@ type packet struct {
 	// An incoming event's or acknowledgement's elements, split once by the parser: sub-slices
 	// of data, which like attachments keeps the Engine.IO message's bytes as received.
 	args []json.RawMessage
+	// tooManyArgs is set when the array had more elements than the decoder's bound: args holds
+	// the first ones only, and the packet is dropped.
+	tooManyArgs bool
 }
 
 // size is the bytes a received packet holds: its data and attachments.
@@ -113,6 +116,7 @@ func (p *packet) appendText(dst []byte) []byte {
 // packet is complete once its attachments have followed as binary messages.
 type decoder struct {
 	maxAttachments int
+	maxValues      int // MaxDecodedValues as a bound, 0 for none: see checkPayloadInto
 	pending        *packet
 	want           int // attachments the pending packet still awaits
 }
@@ -122,7 +126,7 @@ func (d *decoder) text(b []byte) (*packet, error) {
 	if d.pending != nil {
 		return nil, errMissingBinary
 	}
-	p, n, err := decodeText(b, d.maxAttachments)
+	p, n, err := decodeText(b, d.maxAttachments, d.maxValues)
 	if err != nil {
 		return nil, err
 	}
@@ -152,8 +156,9 @@ func (d *decoder) binary(b []byte) (*packet, error) {
 }
 
 // decodeText decodes a packet's text form and returns it with the number of attachments that
-// must follow.
-func decodeText(b []byte, maxAttachments int) (*packet, int, error) {
+// must follow. maxValues bounds what is split and decoded of the payload (0: no bound), as in
+// checkPayloadInto.
+func decodeText(b []byte, maxAttachments, maxValues int) (*packet, int, error) {
 	if len(b) == 0 {
 		return nil, 0, errEmptyPacket
 	}
@@ -216,7 +221,7 @@ func decodeText(b []byte, maxAttachments int) (*packet, int, error) {
 		}
 		p.data = json.RawMessage(rest)
 	}
-	if err := checkPayloadInto(p, attachments, r.elems[:0]); err != nil {
+	if err := checkPayloadInto(p, attachments, r.elems[:0], maxValues); err != nil {
 		return nil, 0, err
 	}
 	return p, attachments, nil
@@ -251,11 +256,14 @@ func validNamespace(nsp string) bool {
 // checkPayload applies the protocol's rules on each packet type's payload. The elements of an
 // event's or acknowledgement's array go to p.args.
 func checkPayload(p *packet, attachments int) error {
-	return checkPayloadInto(p, attachments, nil)
+	return checkPayloadInto(p, attachments, nil, 0)
 }
 
-// checkPayloadInto is checkPayload splitting arrays into room, reused if large enough.
-func checkPayloadInto(p *packet, attachments int, room []json.RawMessage) error {
+// checkPayloadInto is checkPayload splitting arrays into room, reused if large enough. With
+// maxValues positive, only the first maxValues elements of an array are split (the others are
+// validated), setting p.tooManyArgs if there were more; and a suspected bad placeholder in a
+// payload of more values than that is taken as bad without decoding the payload to make sure.
+func checkPayloadInto(p *packet, attachments int, room []json.RawMessage, maxValues int) error {
 	first := firstByte(p.data)
 	switch p.typ {
 	case packetConnect:
@@ -271,11 +279,11 @@ func checkPayloadInto(p *packet, attachments int, room []json.RawMessage) error 
 			return fmt.Errorf("%w: CONNECT_ERROR data must be an object or a string", errPayload)
 		}
 	case packetEvent, packetBinaryEvent:
-		args, ok := splitArray(room, p.data)
+		args, n, ok := splitArray(room, p.data, maxValues)
 		if !ok || len(args) == 0 {
 			return fmt.Errorf("%w: EVENT data must be a non-empty array", errPayload)
 		}
-		p.args = args
+		p.args, p.tooManyArgs = args, n > len(args)
 		switch args[0][0] { // elements have no whitespace around them
 		case '"':
 			if name, reserved := reservedEventName(args[0]); reserved {
@@ -293,14 +301,14 @@ func checkPayloadInto(p *packet, attachments int, room []json.RawMessage) error 
 			}
 			return fmt.Errorf("%w: ACK data must be an array", errPayload)
 		}
-		args, ok := splitArray(room, p.data)
+		args, n, ok := splitArray(room, p.data, maxValues)
 		if !ok {
 			return errPayload
 		}
-		p.args = args
+		p.args, p.tooManyArgs = args, n > len(args)
 	}
 	if attachments > 0 {
-		return checkPlaceholders(p.data, attachments)
+		return checkPlaceholders(p.data, attachments, maxValues)
 	}
 	return nil
 }
@@ -326,13 +334,19 @@ func firstByte(b []byte) byte {
 
 // checkPlaceholders makes sure every placeholder points at an attachment that will follow.
 // data has been validated.
-func checkPlaceholders(data json.RawMessage, attachments int) error {
+func checkPlaceholders(data json.RawMessage, attachments, maxValues int) error {
 	bad, err := findBadPlaceholder(data, attachments)
 	if err != nil || !bad {
 		return err
 	}
 	// The bad placeholder may be under a key given twice, whose first value decoding drops: the
-	// decoded value decides.
+	// decoded value decides. Decoding costs 20 to 450 bytes a value, so a payload of more than
+	// maxValues values is not decoded: such a duplicate, which no client sends, is not worth it.
+	if maxValues > 0 {
+		if _, ok := countValues(data, maxValues); !ok {
+			return errBadPlaceholder
+		}
+	}
 	return checkPlaceholdersDecoded(data, attachments)
 }
 

@@ -35,7 +35,7 @@ func TestDecodeText(t *testing.T) {
 		{`61-/admin,456[{"_placeholder":true,"num":0}]`, packetBinaryAck, "/admin", 456, `[{"_placeholder":true,"num":0}]`, 1},
 	}
 	for _, tc := range cases {
-		p, n, err := decodeText([]byte(tc.in), 10)
+		p, n, err := decodeText([]byte(tc.in), 10, 0)
 		if err != nil {
 			t.Errorf("%s: %v", tc.in, err)
 			continue
@@ -87,7 +87,7 @@ func TestDecodeTextErrors(t *testing.T) {
 		`51-["a",{"_placeholder":true,"num":0.5}]`: errBadPlaceholder,
 	}
 	for in, want := range cases {
-		if _, _, err := decodeText([]byte(in), 10); !errors.Is(err, want) {
+		if _, _, err := decodeText([]byte(in), 10, 0); !errors.Is(err, want) {
 			t.Errorf("%q: got %v, want %v", in, err, want)
 		}
 	}
@@ -122,15 +122,41 @@ func FuzzDecodeText(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, n, err := decodeText(b, 10)
+		p, n, err := decodeText(b, 10, 0)
+		checkDecodeWithinBound(t, b, p, err)
 		if err != nil {
 			return
 		}
 		// What decodes re-encodes to text that decodes to the same packet.
 		p.attachments = make([][]byte, n)
-		q, m, err := decodeText(p.appendText(nil), 10)
+		q, m, err := decodeText(p.appendText(nil), 10, 0)
 		if err != nil || q.typ != p.typ || q.nsp != p.nsp || q.id != p.id || !bytes.Equal(q.data, p.data) || m != n {
 			t.Fatalf("%q: round trip gave %+v, %d, %v", b, q, m, err)
 		}
 	})
+}
+
+// checkDecodeWithinBound holds decodeText with a bound on the values to decodeText without one
+// (p and err): the same verdict, but for a suspected bad placeholder the bound keeps from
+// confirming, and the first elements of the array.
+func checkDecodeWithinBound(t *testing.T, b []byte, p *packet, err error) {
+	t.Helper()
+	const bound = 3
+	q, _, qerr := decodeText(b, 10, bound)
+	switch {
+	case err != nil && qerr == nil:
+		t.Fatalf("%q: accepted within a bound, refused without: %v", b, err)
+	case err == nil && qerr != nil && !errors.Is(qerr, errBadPlaceholder):
+		t.Fatalf("%q: refused within a bound (%v), accepted without", b, qerr)
+	case err != nil || qerr != nil:
+		return
+	}
+	if want := len(p.args) > bound; q.tooManyArgs != want || q.tooManyArgs != (len(q.args) < len(p.args)) {
+		t.Fatalf("%q: %d of %d elements split within the bound, too many %v", b, len(q.args), len(p.args), q.tooManyArgs)
+	}
+	for i := range q.args {
+		if !bytes.Equal(q.args[i], p.args[i]) {
+			t.Fatalf("%q: element %d is %q within the bound, %q without", b, i, q.args[i], p.args[i])
+		}
+	}
 }

@@ -19,6 +19,9 @@ type Server struct {
 	log     *slog.Logger
 	engine  *engineio.Server
 	workers *workerPool // goroutines for the sockets' handlers
+	// maxValues is the MaxDecodedValues option as a bound: 0 for none.
+	maxValues int
+	peers     peerLog // log, rate-limited, for what clients cause
 
 	mu       sync.RWMutex
 	nsps     map[string]*Namespace
@@ -36,6 +39,8 @@ func NewServer(opts *ServerOptions) *Server {
 		workers: newWorkerPool(workerIdleTime),
 	}
 	s.log = s.opts.Logger
+	s.peers = newPeerLog(s.log)
+	s.maxValues = maxDecodedValues(s.opts.MaxDecodedValues)
 	eopts := s.opts.engineOptions()
 	eopts.OnOpen = s.onOpen
 	eopts.OnMessage = s.onMessage

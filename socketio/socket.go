@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 )
@@ -113,6 +114,8 @@ func (s *Socket) On(event string, fn any) {
 }
 
 // OnAny registers a listener for every event from the client, called before the handlers.
+// Events whose arguments hold more JSON values than ServerOptions.MaxDecodedValues do not reach
+// it (the server logs them).
 func (s *Socket) OnAny(f func(event string, args []any)) {
 	s.mu.Lock()
 	s.anyIn = append(s.anyIn, f)
@@ -120,6 +123,8 @@ func (s *Socket) OnAny(f func(event string, args []any)) {
 }
 
 // OnAnyOutgoing registers a listener for every event sent to the client, broadcasts included.
+// Events whose arguments hold more JSON values than ServerOptions.MaxDecodedValues do not reach
+// it (the server logs them).
 func (s *Socket) OnAnyOutgoing(f func(event string, args []any)) {
 	s.mu.Lock()
 	s.anyOut = append(s.anyOut, f)
@@ -234,9 +239,14 @@ func (s *Socket) deliver(p *Packet, volatile bool) error {
 	listeners := s.anyOut
 	s.mu.Unlock()
 	if len(listeners) > 0 {
-		event, args := p.Event(), p.Args().Values()
+		event, args := p.Event(), p.Args()
+		values, err := decodeValues(event, args.raw, args.attachments, s.nsp.srv.maxValues)
+		if err != nil {
+			s.nsp.srv.peers.at(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
+			listeners = nil
+		}
 		for _, f := range listeners {
-			s.safely("outgoing listener", func() { f(event, args) })
+			s.safely("outgoing listener", func() { f(event, values) })
 		}
 	}
 	return s.conn.send(p, volatile)
@@ -315,6 +325,11 @@ func (s *Socket) handleEvent(p *packet) {
 	}
 	event := eventName(raw[0])
 	args := raw[1:]
+	log, maxValues := s.nsp.srv.peers, s.nsp.srv.maxValues
+	if p.tooManyArgs {
+		log.at(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError(event, len(args)))
+		return
+	}
 	ack := s.ackFunc(p.id)
 
 	s.mu.Lock()
@@ -322,7 +337,11 @@ func (s *Socket) handleEvent(p *packet) {
 	s.mu.Unlock()
 	nspAny, nspHandlers := s.nsp.listeners(event)
 	if len(anyIn)+len(nspAny) > 0 {
-		values := Args{raw: args, attachments: p.attachments}.Values()
+		values, err := decodeValues(event, args, p.attachments, maxValues)
+		if err != nil {
+			log.at(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
+			nspAny, anyIn = nil, nil
+		}
 		for _, f := range nspAny {
 			s.safely("catch-all listener", func() { f(s, event, values) })
 		}
@@ -331,7 +350,7 @@ func (s *Socket) handleEvent(p *packet) {
 		}
 	}
 	for _, hs := range [][]*handler{nspHandlers, own} {
-		callHandlers(s.nsp.srv.log, s, event, args, p.attachments, ack, hs, "nsp", s.nsp.name, "socket", s.id)
+		callHandlers(log, s, event, args, p.attachments, maxValues, ack, hs, "nsp", s.nsp.name, "socket", s.id)
 	}
 }
 
@@ -362,16 +381,17 @@ func (s *Socket) onAck(p *packet) {
 	if f == nil {
 		return // late, or never asked for
 	}
-	raw, err := splitArgs(p.data)
-	if err != nil {
+	if p.tooManyArgs {
+		// The waiting EmitWithAck ends with its context.
+		s.nsp.srv.peers.at(slog.LevelWarn, "socketio: acknowledgement dropped", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError("", len(p.args)))
 		return
 	}
-	f(Args{raw: raw, attachments: p.attachments})
+	f(Args{raw: p.args, attachments: p.attachments})
 }
 
 // safely runs user code, turning a panic into a logged error.
 func (s *Socket) safely(what string, f func()) {
-	protect(s.nsp.srv.log, what, "", f, "nsp", s.nsp.name, "socket", s.id)
+	protect(s.nsp.srv.peers, what, "", f, "nsp", s.nsp.name, "socket", s.id)
 }
 
 // onClose takes the socket out of its namespace, once, and runs the disconnect hooks.
@@ -410,7 +430,7 @@ func (s *Socket) leave(reason DisconnectReason) {
 	if s.pid != "" && reason.recoverable() {
 		state := &SessionState{SID: s.id, PID: s.pid, Rooms: a.SocketRooms(s.id), Data: s.Data()}
 		if err := a.PersistSession(state); err != nil {
-			s.nsp.srv.log.Warn("socketio: session not kept for recovery", "socket", s.id, "err", err)
+			s.nsp.srv.peers.at(slog.LevelWarn, "socketio: session not kept for recovery", "socket", s.id, "err", err)
 		}
 	}
 	a.DelAll(s.id)
