@@ -168,7 +168,7 @@ func runAttack(t *testing.T, bin string, mode Mode, a Attack) Row {
 	}
 	rss := fmt.Sprintf("RSS %s → peak %s → %s", MiB(base.RSS), MiB(peak.RSS), MiB(after.RSS))
 	if idle > 0 {
-		rss += fmt.Sprintf("; %d idle handler workers kept (allowed up to %d)", idle, IdleWorkerAllowance)
+		rss += fmt.Sprintf("; idle handler workers kept: %d (allowed up to %d)", idle, IdleWorkerAllowance)
 	}
 	if leak != "" {
 		row.Leak = leak + "; " + rss
