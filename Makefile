@@ -98,3 +98,10 @@ compare: bench-deps
 .PHONY: soak
 soak:
 	scripts/soak.sh
+
+## adversary: the adversarial suite at full size: every known attack against a real test server
+## process, with a control client that must see nothing and a leak check after each, plus 2,000
+## slow consumers beside 100 healthy ones (internal/adversary; its short version runs in "make test")
+.PHONY: adversary
+adversary:
+	TETHER_ADVERSARY=full $(GO) test -count=1 -timeout 30m -v -run . ./internal/adversary
