@@ -241,8 +241,18 @@ func TestNewMessageMakesTextValid(t *testing.T) {
 	if m.prepared() == nil {
 		t.Fatal("no WebSocket form")
 	}
-	if b := NewMessage([]byte("a\xffb"), true); !bytes.Equal(b.data(), []byte("a\xffb")) {
+	if b := NewMessage([]byte("a\xffb"), true); !bytes.Equal(b.data, []byte("a\xffb")) {
 		t.Fatal("binary data changed")
+	}
+	f := NewMessageFunc(1, func(dst []byte) []byte { return append(dst, "x\xe2\x82y"...) }, false, true)
+	if got := string(f.pollingText()); got != "4x\uFFFDy" || !f.uncompressed {
+		t.Fatalf("NewMessageFunc: %q", got)
+	}
+	if f.prepared() == nil || f.size() != len("x\uFFFDy") {
+		t.Fatalf("NewMessageFunc: size %d", f.size())
+	}
+	if b := NewMessageFunc(0, func(dst []byte) []byte { return append(dst, 0xff) }, true, false); string(b.pollingText()) != "b/w==" {
+		t.Fatalf("binary NewMessageFunc: %q", b.pollingText())
 	}
 }
 

@@ -17,12 +17,12 @@ type Message struct {
 // OutMessage is a message to send. It is encoded at most once per transport form, however many
 // sessions it is sent to, so broadcasting it costs no encoding per recipient.
 //
-// Its bytes are held once, in buf: room for a WebSocket frame header, then the packet as a
-// text frame carries it ("4" and the text) or, for binary, the bytes alone. The WebSocket frame
-// is built in place and a text message's polling form is the same bytes, so a message queued
-// for many slow clients costs its size once, not once per form.
+// A text message's bytes are held once, in text: room for a WebSocket frame header, then the
+// packet as both transports carry it ("4" and the text). The WebSocket frame is built in place,
+// so a message queued for many slow clients costs its size once, not once per form.
 type OutMessage struct {
-	buf          []byte
+	text         []byte // a text message: headroom, then the packet
+	data         []byte // a binary message's bytes
 	binary       bool
 	uncompressed bool
 
@@ -32,24 +32,28 @@ type OutMessage struct {
 	poll     []byte // a binary message's form in a polling payload: "b" and base64
 }
 
+// textHeadroom is what precedes a text message's payload in OutMessage.text.
+const textHeadroom = websocket.PreparedHeadroom + 1
+
 // NewMessage returns a message with the given payload. Text that is not valid UTF-8 is sent with
 // each ill-formed sequence replaced by U+FFFD, as a JavaScript server would send it, since a
-// WebSocket peer fails the connection on invalid text. data is copied.
+// WebSocket peer fails the connection on invalid text. A text payload is copied; a binary one
+// is kept and must not be modified afterwards.
 func NewMessage(data []byte, binary bool) *OutMessage {
-	m := &OutMessage{binary: binary}
-	h := websocket.PreparedHeadroom
 	if binary {
-		m.buf = append(make([]byte, h, h+len(data)), data...)
-		return m
+		return &OutMessage{data: data, binary: true}
 	}
-	buf := make([]byte, h, h+1+len(data))
-	buf = append(buf, '0'+byte(packetMessage))
-	if utf8.Valid(data) {
-		m.buf = append(buf, data...)
-	} else {
-		m.buf = appendValidUTF8(buf, data)
+	buf := make([]byte, textHeadroom, textHeadroom+len(data))
+	buf[textHeadroom-1] = '0' + byte(packetMessage)
+	return &OutMessage{text: appendText(buf, data)}
+}
+
+// appendText appends a text payload to buf, made valid UTF-8.
+func appendText(buf, payload []byte) []byte {
+	if utf8.Valid(payload) {
+		return append(buf, payload...)
 	}
-	return m
+	return appendValidUTF8(buf, payload)
 }
 
 // NewUncompressedMessage is NewMessage for a message never compressed on the wire, even when
@@ -60,27 +64,48 @@ func NewUncompressedMessage(data []byte, binary bool) *OutMessage {
 	return m
 }
 
-// data returns the message's payload: the text or the bytes, without the packet type.
-func (m *OutMessage) data() []byte {
-	if m.binary {
-		return m.buf[websocket.PreparedHeadroom:]
+// NewMessageFunc is NewMessage for a payload that appendPayload appends to the slice it is
+// given: a text message is then encoded where it will be sent from, without NewMessage's copy.
+// sizeHint is the payload's expected size, for the first allocation. With uncompressed set,
+// the message is never compressed (see NewUncompressedMessage).
+func NewMessageFunc(sizeHint int, appendPayload func(dst []byte) []byte, binary, uncompressed bool) *OutMessage {
+	if binary {
+		return &OutMessage{data: appendPayload(make([]byte, 0, sizeHint)), binary: true, uncompressed: uncompressed}
 	}
-	return m.buf[websocket.PreparedHeadroom+1:]
+	buf := make([]byte, textHeadroom, textHeadroom+max(sizeHint, 0))
+	buf[textHeadroom-1] = '0' + byte(packetMessage)
+	buf = appendPayload(buf)
+	if payload := buf[textHeadroom:]; !utf8.Valid(payload) {
+		buf = appendValidUTF8(buf[:textHeadroom:textHeadroom], payload)
+	}
+	return &OutMessage{text: buf, uncompressed: uncompressed}
+}
+
+// payload returns the message's payload: the text or the bytes, without the packet type.
+func (m *OutMessage) payload() []byte {
+	if m.binary {
+		return m.data
+	}
+	return m.text[textHeadroom:]
 }
 
 // size is what the message counts for in a session's send queue.
-func (m *OutMessage) size() int { return len(m.buf) - websocket.PreparedHeadroom }
+func (m *OutMessage) size() int { return len(m.payload()) }
 
 // prepared returns the message framed for WebSocket: a text frame "4"+data, or a binary frame
 // holding the bytes alone.
 func (m *OutMessage) prepared() *websocket.PreparedMessage {
 	m.wsOnce.Do(func() {
-		typ := websocket.MessageText
+		// Cannot fail: the type is valid, the headroom there and the text valid UTF-8.
 		if m.binary {
-			typ = websocket.MessageBinary
+			if m.uncompressed {
+				m.ws, _ = websocket.NewUncompressedPreparedMessage(websocket.MessageBinary, m.data)
+			} else {
+				m.ws, _ = websocket.NewPreparedMessage(websocket.MessageBinary, m.data)
+			}
+			return
 		}
-		// Cannot fail: the headroom is there and the text was made valid UTF-8.
-		m.ws, _ = websocket.NewPreparedMessageInPlace(typ, m.buf, m.uncompressed)
+		m.ws, _ = websocket.NewPreparedMessageInPlace(websocket.MessageText, m.text, m.uncompressed)
 	})
 	return m.ws
 }
@@ -88,10 +113,10 @@ func (m *OutMessage) prepared() *websocket.PreparedMessage {
 // pollingText returns the message's form in a long-polling payload.
 func (m *OutMessage) pollingText() []byte {
 	if !m.binary {
-		return m.buf[websocket.PreparedHeadroom:]
+		return m.text[websocket.PreparedHeadroom:]
 	}
 	m.pollOnce.Do(func() {
-		m.poll = base64.StdEncoding.AppendEncode(append(make([]byte, 0, 1+base64.StdEncoding.EncodedLen(len(m.data()))), 'b'), m.data())
+		m.poll = base64.StdEncoding.AppendEncode(append(make([]byte, 0, 1+base64.StdEncoding.EncodedLen(len(m.data))), 'b'), m.data)
 	})
 	return m.poll
 }

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -88,42 +89,87 @@ func (e *executor) loop() {
 // workerPool runs executors' loops on goroutines that stay a while after their work is done.
 // A fresh goroutine per burst of events would grow its stack anew each time (decoding JSON
 // needs more than the initial stack), which costs more than the handler itself.
+//
+// Work goes to the worker idle for the shortest time, so that under a steady trickle of events
+// the same few workers take it all and the others, left idle, exit: were idle workers served in
+// turn, every worker a burst created would be kept busy enough never to time out.
 type workerPool struct {
-	tasks chan func() // unbuffered: a send succeeds only when a worker is idle
-	quit  chan struct{}
-	idle  time.Duration
-	once  sync.Once
+	mu       sync.Mutex
+	idle     []*worker // the most recently idle last
+	closed   bool
+	idleTime time.Duration
+}
+
+// worker is one of the pool's goroutines, as run hands it work.
+type worker struct {
+	tasks chan func() // one slot: run hands work only to a worker it took off the idle list
 }
 
 func newWorkerPool(idle time.Duration) *workerPool {
-	return &workerPool{tasks: make(chan func()), quit: make(chan struct{}), idle: idle}
+	return &workerPool{idleTime: idle}
 }
 
 // run runs f on an idle worker, or on a new one when all are busy: never waits, since a
 // handler may block for as long as it likes.
 func (p *workerPool) run(f func()) {
-	select {
-	case p.tasks <- f:
-	default:
-		go p.work(f)
+	p.mu.Lock()
+	if n := len(p.idle); n > 0 {
+		w := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		w.tasks <- f
+		return
 	}
+	p.mu.Unlock()
+	go p.work(f)
 }
 
 func (p *workerPool) work(f func()) {
-	t := time.NewTimer(p.idle)
+	w := &worker{tasks: make(chan func(), 1)}
+	t := time.NewTimer(p.idleTime)
 	defer t.Stop()
 	for {
 		f()
-		t.Reset(p.idle)
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		p.idle = append(p.idle, w)
+		p.mu.Unlock()
+		t.Reset(p.idleTime)
+		var ok bool
 		select {
-		case f = <-p.tasks:
+		case f, ok = <-w.tasks:
 		case <-t.C:
-			return
-		case <-p.quit:
-			return
+			// Leave the idle list, unless run took this worker meanwhile: its work is then
+			// on the way.
+			p.mu.Lock()
+			if i := slices.Index(p.idle, w); i >= 0 {
+				p.idle = slices.Delete(p.idle, i, i+1)
+				p.mu.Unlock()
+				return
+			}
+			p.mu.Unlock()
+			f, ok = <-w.tasks
+		}
+		if !ok {
+			return // the pool closed
 		}
 	}
 }
 
 // close makes idle workers exit; busy ones exit when done.
-func (p *workerPool) close() { p.once.Do(func() { close(p.quit) }) }
+func (p *workerPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.closed = true
+	for _, w := range p.idle {
+		close(w.tasks)
+	}
+	p.idle = nil
+}

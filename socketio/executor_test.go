@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -46,4 +47,41 @@ func TestExecutorBoundsBytes(t *testing.T) {
 	done := make(chan struct{})
 	e.submitSized(func() { close(done) }, 8<<20)
 	<-done
+}
+
+// TestWorkerPoolShrinksUnderTrickle: after a burst, a steady trickle of work keeps one worker
+// busy and lets the others go, instead of sharing itself among all of them forever.
+func TestWorkerPoolShrinksUnderTrickle(t *testing.T) {
+	p := newWorkerPool(200 * time.Millisecond)
+	defer p.close()
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	for range 20 { // a burst: 20 workers at once
+		started.Add(1)
+		p.run(func() { started.Done(); <-release })
+	}
+	started.Wait()
+	close(release)
+	idleWorkers := func() int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.idle)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for idleWorkers() < 20 {
+		if time.Now().After(deadline) {
+			t.Fatal("the burst's workers never went idle")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A task every 10 ms for well over the idle time: each finds the same idle worker.
+	done := make(chan struct{}, 1)
+	for range 100 {
+		p.run(func() { done <- struct{}{} })
+		<-done
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := idleWorkers(); n > 2 {
+		t.Fatalf("%d workers still idle after a trickle, want the trickle's one or two", n)
+	}
 }

@@ -116,7 +116,8 @@ func (p *Packet) messages() []*engineio.OutMessage {
 			newMessage = engineio.NewUncompressedMessage
 		}
 		msgs := make([]*engineio.OutMessage, 0, 1+len(p.pkt.attachments))
-		msgs = append(msgs, newMessage(p.pkt.appendText(nil), false))
+		// Encoded straight into the message's buffer: a large broadcast is held once.
+		msgs = append(msgs, engineio.NewMessageFunc(p.pkt.textSize(), p.pkt.appendText, false, p.uncompressed))
 		for _, a := range p.pkt.attachments {
 			msgs = append(msgs, newMessage(a, true))
 		}

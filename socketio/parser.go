@@ -94,6 +94,12 @@ var (
 )
 
 // appendHeader appends the packet's text form: type, attachment count, namespace, id and data.
+// textSize is about the length of the packet's text form: exact but for the digits of its
+// attachment count and id, which it overestimates.
+func (p *packet) textSize() int {
+	return 1 + 21 + 1 + len(p.nsp) + 1 + 20 + len(p.data)
+}
+
 func (p *packet) appendText(dst []byte) []byte {
 	dst = append(dst, '0'+byte(p.typ))
 	if p.typ.binary() {
