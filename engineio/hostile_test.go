@@ -25,11 +25,7 @@ import (
 // buffer that reads the handshake response and the open packet, then nothing more.
 func stalledWebSocket(t *testing.T, base string) net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-	}}
+	d := smallBufferDialer()
 	addr := strings.TrimPrefix(base, "http://")
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -64,6 +60,28 @@ func stalledWebSocket(t *testing.T, base string) net.Conn {
 	}
 	_ = nc.SetReadDeadline(time.Time{})
 	return nc
+}
+
+// waitReason waits for the session's close reason and checks it.
+func waitReason(t *testing.T, reasons <-chan CloseReason, want CloseReason, what string) {
+	t.Helper()
+	select {
+	case r := <-reasons:
+		if r != want {
+			t.Fatalf("reason %q, want %q", r, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal(what)
+	}
+}
+
+// smallBufferDialer dials with a 4 KiB receive buffer: a client whose reads stop soon fills it.
+func smallBufferDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
 }
 
 // waitPeerGone reads (and discards) what the server sent until the connection ends, and fails
@@ -109,14 +127,7 @@ func TestSlowReaderIsReleased(t *testing.T) {
 	if err != CloseSendQueueFull {
 		t.Fatalf("Send: %v, want CloseSendQueueFull", err)
 	}
-	select {
-	case r := <-reasons:
-		if r != CloseSendQueueFull {
-			t.Fatalf("reason %q", r)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("OnClose never called")
-	}
+	waitReason(t, reasons, CloseSendQueueFull, "OnClose never called")
 	waitPeerGone(t, nc, 30*time.Second)
 	// And the server forgot the session.
 	deadline := time.Now().Add(30 * time.Second)
@@ -427,25 +438,14 @@ func TestStalledPollIsCut(t *testing.T) {
 	if err := s.Send(NewMessage(make([]byte, 24<<20), false)); err != nil {
 		t.Fatal(err)
 	}
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-	}}
+	d := smallBufferDialer()
 	nc, err := d.Dial("tcp", strings.TrimPrefix(hs.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	fmt.Fprintf(nc, "GET /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\n\r\n", sid)
-	select {
-	case r := <-reasons:
-		if r != CloseTransportError {
-			t.Fatalf("reason %q", r)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the stalled poll still holds the session")
-	}
+	waitReason(t, reasons, CloseTransportError, "the stalled poll still holds the session")
 	// The server gave up on the answer: draining it ends in the connection's end, not in a
 	// whole response followed by a kept-alive connection.
 	waitPeerGone(t, nc, 10*time.Second)

@@ -1,6 +1,10 @@
 package engineio
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/tether-rt/tether/internal/utf8seq"
+)
 
 // appendValidUTF8 appends b to dst with every ill-formed sequence replaced by U+FFFD: one
 // replacement per maximal subpart (Unicode chapter 3, "U+FFFD substitution of maximal
@@ -28,28 +32,8 @@ func appendValidUTF8(dst, b []byte) []byte {
 // maximalSubpart returns the length of the ill-formed sequence at the start of b: its first
 // byte and the bytes after it that could still continue a well-formed sequence, at least 1.
 func maximalSubpart(b []byte) int {
-	need := 1
-	switch lead := b[0]; {
-	case lead >= 0xC2 && lead <= 0xDF:
-		need = 2
-	case lead >= 0xE0 && lead <= 0xEF:
-		need = 3
-	case lead >= 0xF0 && lead <= 0xF4:
-		need = 4
-	}
-	// The second byte's range depends on the lead (no overlong forms, no surrogates, nothing
-	// past U+10FFFF); later ones are plain continuation bytes.
-	lo, hi := byte(0x80), byte(0xBF)
-	switch b[0] {
-	case 0xE0:
-		lo = 0xA0
-	case 0xED:
-		hi = 0x9F
-	case 0xF0:
-		lo = 0x90
-	case 0xF4:
-		hi = 0x8F
-	}
+	need := utf8seq.Len(b[0])
+	lo, hi := utf8seq.SecondRange(b[0])
 	i := 1
 	for ; i < need && i < len(b); i++ {
 		if b[i] < lo || b[i] > hi {

@@ -1,6 +1,10 @@
 package websocket
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/tether-rt/tether/internal/utf8seq"
+)
 
 // utf8Validator checks UTF-8 incrementally, so that a text message split across frames (or read
 // in pieces) fails as soon as its bytes cannot be valid, not only when the message ends.
@@ -54,32 +58,12 @@ func (v *utf8Validator) reset() { v.n = 0 }
 
 // runeLen returns the length of the sequence that lead starts, or 1 for bytes that cannot start
 // one (so that utf8.Valid rejects them).
-func runeLen(lead byte) int {
-	switch {
-	case lead >= 0xC2 && lead <= 0xDF:
-		return 2
-	case lead >= 0xE0 && lead <= 0xEF:
-		return 3
-	case lead >= 0xF0 && lead <= 0xF4:
-		return 4
-	}
-	return 1
-}
+func runeLen(lead byte) int { return utf8seq.Len(lead) }
 
 // validPrefix reports whether b, shorter than the sequence its first byte starts, can still
 // become a valid rune: no overlong form, no surrogate, nothing past U+10FFFF.
 func validPrefix(b []byte) bool {
-	lo, hi := byte(0x80), byte(0xBF)
-	switch b[0] {
-	case 0xE0:
-		lo = 0xA0
-	case 0xED:
-		hi = 0x9F
-	case 0xF0:
-		lo = 0x90
-	case 0xF4:
-		hi = 0x8F
-	}
+	lo, hi := utf8seq.SecondRange(b[0])
 	for i, c := range b[1:] {
 		if i > 0 {
 			lo, hi = 0x80, 0xBF
