@@ -191,15 +191,7 @@ func (b *syncBuffer) String() string {
 // TestSendQueueBytesBound: the queue is bounded in bytes as well as in packets, and a message
 // larger than the bound still goes to a client with nothing waiting.
 func TestSendQueueBytesBound(t *testing.T) {
-	opened := make(chan *Session, 1)
-	srv := NewServer(ServerOptions{
-		SendQueueBytes: 10_000,
-		PingInterval:   time.Minute,
-		OnOpen:         func(s *Session) { opened <- s },
-	})
-	hs := newTestHTTP(t, srv)
-	handshakePolling(t, hs.URL)
-	s := <-opened
+	_, _, s := pollingSessionWithQueueBytes(t, 10_000)
 	if err := s.Send(NewMessage(make([]byte, 50_000), true)); err != nil {
 		t.Fatalf("a large message to an empty queue: %v", err)
 	}
@@ -208,22 +200,29 @@ func TestSendQueueBytesBound(t *testing.T) {
 	}
 }
 
-func TestSendQueueBytesCountsPolls(t *testing.T) {
+// pollingSessionWithQueueBytes opens a polling session on a server whose send queue holds
+// queueBytes, and returns the server's URL, the session id and the server's Session.
+func pollingSessionWithQueueBytes(t *testing.T, queueBytes int) (string, string, *Session) {
+	t.Helper()
 	opened := make(chan *Session, 1)
 	srv := NewServer(ServerOptions{
-		SendQueueBytes: 10_000,
+		SendQueueBytes: queueBytes,
 		PingInterval:   time.Minute,
 		OnOpen:         func(s *Session) { opened <- s },
 	})
 	hs := newTestHTTP(t, srv)
 	sid := handshakePolling(t, hs.URL).SID
-	s := <-opened
+	return hs.URL, sid, <-opened
+}
+
+func TestSendQueueBytesCountsPolls(t *testing.T) {
+	base, sid, s := pollingSessionWithQueueBytes(t, 10_000)
 	// What a poll took no longer counts: 9,000 bytes five times over, polled each time.
 	for i := range 5 {
 		if err := s.Send(NewMessage(make([]byte, 4_500), true), NewMessage(make([]byte, 4_500), true)); err != nil {
 			t.Fatalf("round %d: %v", i, err)
 		}
-		if code, body := get(t, hs.URL+"/engine.io/?EIO=4&transport=polling&sid="+sid); code != 200 || body[0] != 'b' {
+		if code, body := get(t, base+"/engine.io/?EIO=4&transport=polling&sid="+sid); code != 200 || body[0] != 'b' {
 			t.Fatalf("poll: %d %.20q", code, body)
 		}
 	}

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -67,18 +68,35 @@ func TestWorkerPoolShrinksUnderTrickle(t *testing.T) {
 		defer p.mu.Unlock()
 		return len(p.idle)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for idleWorkers() < 20 {
 		if time.Now().After(deadline) {
 			t.Fatal("the burst's workers never went idle")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	// A task every 10 ms for well over the idle time: each finds the same idle worker.
+	// A task every 10 ms for well over the idle time: each finds the same idle worker. The
+	// next task waits until that worker is idle again, however slow the machine, so the test
+	// checks which worker is chosen, not how fast it gets back.
 	done := make(chan struct{}, 1)
 	for range 100 {
+		p.mu.Lock()
+		var w *worker // nil when every worker timed out (a stalled machine): run starts one
+		if len(p.idle) > 0 {
+			w = p.idle[len(p.idle)-1]
+		}
+		p.mu.Unlock()
 		p.run(func() { done <- struct{}{} })
 		<-done
+		for back := w == nil; !back; {
+			if time.Now().After(deadline) {
+				t.Fatal("the worker never went idle again")
+			}
+			time.Sleep(time.Millisecond)
+			p.mu.Lock()
+			back = slices.Contains(p.idle, w)
+			p.mu.Unlock()
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if n := idleWorkers(); n > 2 {
