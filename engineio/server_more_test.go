@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -386,4 +387,105 @@ func TestSlowDeliveryIsNotAPingTimeout(t *testing.T) {
 		t.Fatalf("session closed: %s", r)
 	default:
 	}
+}
+
+// TestPingGoesAheadOfBacklog: a ping is the next packet a client gets, whatever is waiting. A
+// polling client takes 16 packets per request, so a ping behind a backlog of a thousand
+// would reach it long after its timeout had started (socket.io-client's burst of 500
+// events with acks, on a busy machine).
+func TestPingGoesAheadOfBacklog(t *testing.T) {
+	opened := make(chan *Session, 1)
+	srv := NewServer(ServerOptions{
+		PingInterval: 20 * time.Millisecond,
+		PingTimeout:  time.Minute,
+		OnOpen:       func(s *Session) { opened <- s },
+	})
+	hs := newTestHTTP(t, srv)
+	o := handshakePolling(t, hs.URL)
+	s := <-opened
+	for i := range 40 {
+		_ = s.Send(NewMessage([]byte(fmt.Sprint(i)), false))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s.mu.Lock()
+		pinged := s.awaitingPong
+		s.mu.Unlock()
+		if pinged {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no ping within 20s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, body := get(t, hs.URL+"/engine.io/?EIO=4&transport=polling&sid="+o.SID)
+	if got := strings.Split(body, "\x1e"); got[0] != "2" || got[1] != "40" {
+		t.Fatalf("poll after the ping starts %q, want the ping then message 0", got[:2])
+	}
+}
+
+// TestTrafficWhileAwaitingPong follows Node's engine.io: the first packet other than a pong
+// that arrives while the server waits for a pong restarts the ping timeout, once per ping.
+// The timings leave a second or more of slack on each side for a busy machine.
+func TestTrafficWhileAwaitingPong(t *testing.T) {
+	// awaitPing polls until the ping arrives, and returns when it did.
+	awaitPing := func(t *testing.T, url string) time.Time {
+		for range 1000 {
+			code, body := get(t, url)
+			if code != 200 {
+				t.Fatalf("poll: %d %q", code, body)
+			}
+			if slices.Contains(strings.Split(body, "\x1e"), "2") {
+				return time.Now()
+			}
+		}
+		t.Fatal("no ping")
+		return time.Time{}
+	}
+	opts := ServerOptions{PingInterval: 50 * time.Millisecond, PingTimeout: 3 * time.Second}
+
+	t.Run("refreshes", func(t *testing.T) {
+		t.Parallel()
+		hs, reasons := echoServer(t, opts)
+		url := hs.URL + "/engine.io/?EIO=4&transport=polling&sid=" + handshakePolling(t, hs.URL).SID
+		pinged := awaitPing(t, url)
+		// The message arrives well within the first timeout and restarts it; the pong comes
+		// after the first timeout would have ended.
+		time.Sleep(time.Until(pinged.Add(time.Second)))
+		if code, _ := post(t, url, "4alive"); code != 200 {
+			t.Fatalf("message: %d", code)
+		}
+		time.Sleep(time.Until(pinged.Add(3200 * time.Millisecond)))
+		if code, body := post(t, url, "3"); code != 200 {
+			t.Fatalf("pong after a refreshed timeout: %d %q", code, body)
+		}
+		select {
+		case r := <-reasons:
+			t.Fatalf("session closed: %s", r)
+		default:
+		}
+	})
+
+	t.Run("once per ping", func(t *testing.T) {
+		t.Parallel()
+		hs, reasons := echoServer(t, opts)
+		url := hs.URL + "/engine.io/?EIO=4&transport=polling&sid=" + handshakePolling(t, hs.URL).SID
+		awaitPing(t, url)
+		// A client that keeps sending but never answers the ping is still timed out.
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for range 40 {
+			select {
+			case r := <-reasons:
+				if r != ClosePingTimeout {
+					t.Fatalf("reason %q", r)
+				}
+				return
+			case <-tick.C:
+				post(t, url, "4busy")
+			}
+		}
+		t.Fatal("still open after 20 s of messages without a pong")
+	})
 }

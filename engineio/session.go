@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,10 @@ type Session struct {
 	// than it can handle; the client's pong may then be waiting behind the packets we are not
 	// reading, so the ping timeout waits too.
 	delivering atomic.Int32
+	// mayRefreshPing is set with each ping: the first packet other than a pong that arrives
+	// while we wait for the pong restarts the ping timeout, once, as Node's engine.io does.
+	// The client is evidently alive, and its pong may be queued behind what it is sending.
+	mayRefreshPing atomic.Bool
 
 	mu        sync.Mutex
 	transport string
@@ -195,6 +200,15 @@ func (s *Session) enqueueLocked(p outPacket) {
 	s.startFlushLocked()
 }
 
+// pingLocked queues a ping ahead of the messages waiting: the ping timeout measures the
+// client's liveness, not how long it takes to drain a backlog, and a polling client takes
+// a backlog 16 packets per request. s.mu is held.
+func (s *Session) pingLocked() {
+	s.queue = slices.Insert(s.queue, 0, outPacket{typ: packetPing})
+	s.pending++
+	s.startFlushLocked()
+}
+
 // sentLocked records that packets left the queue, written or dropped; s.mu is held.
 func (s *Session) sentLocked(pkts []outPacket) {
 	for _, p := range pkts {
@@ -244,6 +258,13 @@ func (s *Session) deliver(m Message) {
 
 // handlePacket acts on a packet from the client, whatever its transport.
 func (s *Session) handlePacket(p packet) {
+	if p.typ != packetPong && s.mayRefreshPing.Load() && s.mayRefreshPing.CompareAndSwap(true, false) {
+		s.mu.Lock()
+		if s.awaitingPong && !s.closed {
+			s.timer.Reset(s.srv.opts.PingTimeout)
+		}
+		s.mu.Unlock()
+	}
 	switch p.typ {
 	case packetMessage:
 		s.deliver(Message{Data: p.data, Binary: p.binary})
@@ -285,7 +306,7 @@ func (s *Session) heartbeat() {
 		if s.delivering.Load() > 0 {
 			// Not the client's fault: we are not reading what it sent. Ping again, which
 			// keeps the client from timing us out, and wait again.
-			s.enqueueLocked(outPacket{typ: packetPing})
+			s.pingLocked()
 			s.timer.Reset(s.srv.opts.PingTimeout)
 			s.mu.Unlock()
 			return
@@ -295,7 +316,8 @@ func (s *Session) heartbeat() {
 		return
 	}
 	s.awaitingPong = true
-	s.enqueueLocked(outPacket{typ: packetPing})
+	s.mayRefreshPing.Store(true)
+	s.pingLocked()
 	s.timer.Reset(s.srv.opts.PingTimeout)
 	s.mu.Unlock()
 }
