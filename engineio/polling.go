@@ -119,6 +119,13 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 		n, size := 0, 0
 		for n < len(s.queue) && n < maxBatch && (n == 0 || size < s.srv.opts.MaxPayload) {
 			p := s.queue[n]
+			if p.typ == packetClose && n > 0 {
+				// The close packet never shares a payload with messages, as with the
+				// JavaScript server (which closes once its buffer has drained): socket.io-client
+				// handles a payload's close before the messages it decoded with it, and would
+				// take them as missed (buffer them, then get them again from recovery).
+				break
+			}
 			if n > 0 {
 				body = append(body, recordSeparator)
 			}

@@ -353,9 +353,10 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 	linger := false
 	if s.transport == TransportPolling {
 		// What a poll gets, as the JavaScript server does it: after the client's own close
-		// packet, a pending poll is released with a noop; otherwise a pending poll gets what is
-		// queued and a close packet, and a server-side close waits for the next poll to deliver
-		// them. Any other close drops the session at once: later requests get 400.
+		// packet, a pending poll is released with a noop; otherwise the packets still queued go
+		// out, and the close packet follows in a payload of its own (see poll), so a server-side
+		// close may wait for one or two more polls. Any other close drops the session at once:
+		// later requests get 400.
 		switch {
 		case reason == CloseTransportClose:
 			clear(s.queue)
@@ -364,8 +365,8 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 				s.queue = append(s.queue, outPacket{typ: packetNoop})
 			}
 		case s.getActive || notify:
+			linger = !s.getActive || len(s.queue) > 0
 			s.queue = append(s.queue, outPacket{typ: packetClose})
-			linger = !s.getActive
 		default:
 			clear(s.queue)
 			s.queue = s.queue[:0]
