@@ -88,6 +88,14 @@ func (p *cutProxy) cut(down bool) {
 	}
 }
 
+// retarget sends later connections to target and leaves the open ones be, as a load
+// balancer does when a node is taken out of rotation before it is stopped.
+func (p *cutProxy) retarget(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
+}
+
 // switchTo closes every connection and sends later ones to target, once setDown(false).
 func (p *cutProxy) switchTo(target string) {
 	p.mu.Lock()

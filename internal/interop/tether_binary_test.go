@@ -73,6 +73,9 @@ type serverProcess struct {
 	url    string       // its base URL, http://127.0.0.1:PORT
 	stdout lockedBuffer // what it printed after the listening line
 	stderr lockedBuffer
+	// stop sends SIGTERM and waits (30 s at most) for the exit, which must be 0; later
+	// calls return the first one's result.
+	stop func() error
 }
 
 // startListening runs argv, a server that prints prefix followed by its base
@@ -143,6 +146,7 @@ func startServerProcess(t *testing.T, name string, argv []string, prefix string)
 		})
 		return stopErr
 	}
+	s.stop = stop
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
 			t.Error(err)
