@@ -66,10 +66,17 @@ func TestSIOFailover(t *testing.T) {
 		clients = 100
 	}
 	for _, tc := range []struct {
-		name string
-		node bool
-	}{{"tether", false}, {"node-reference", true}} {
+		name    string
+		node    bool
+		clients int
+	}{
+		{"tether", false, clients},
+		// Node's nodes hold 100 clients through the failover; with 500, on 2 cores and the
+		// test servers' 300 ms / 200 ms heartbeat, they time clients out in waves for a minute.
+		{"node-reference", true, min(clients, 100)},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
+			clients := tc.clients
 			r := runFailover(t, tc.node, clients)
 			t.Logf("%s: %v", tc.name, r)
 			if r.Clients != clients || r.Cut != clients || r.BroadcastsSent < 20 || r.MessagesSent < clients {
@@ -89,11 +96,12 @@ func TestSIOFailover(t *testing.T) {
 				t.Errorf("not every client failed over with its id and every event exactly once: %v\nby transport: %+v\nexamples: %s",
 					r, r.ByTransport, r.Examples)
 			}
-			// A message the client wrote as the node went away may never have been read:
-			// Socket.IO recovers what the server sends, not what it was sent. At most one
-			// per client, the one in flight.
-			if r.MessagesLostInFlight > clients {
-				t.Errorf("%d messages lost on the way to the server, more than one per client", r.MessagesLostInFlight)
+			// A message the client wrote as its connection went away may never have been
+			// read: Socket.IO recovers what the server sends, not what it was sent. At most
+			// one per reconnection, the one in flight.
+			if r.MessagesLostInFlight > r.Reconnects {
+				t.Errorf("%d messages lost on the way to the server, more than one per reconnection (%d)",
+					r.MessagesLostInFlight, r.Reconnects)
 			}
 		})
 	}

@@ -84,7 +84,14 @@ for (let i = 0; i < CLIENTS; i++) {
       next(c);
     }
   });
-  socket.on('disconnect', () => {
+  socket.on('connect_error', (err) => {
+    c.lastError = `connect_error ${err.message}`;
+  });
+  socket.io.on('reconnect_error', (err) => {
+    c.lastError = `reconnect_error ${err.message} ${err.description?.message || err.description || ''}`;
+  });
+  socket.on('disconnect', (reason) => {
+    c.lastError = `disconnect ${reason}`;
     if (!c.cut) c.lastEventBeforeCut = c.lastEvent;
     c.cut = true;
     c.cutWhileWaiting = c.waiting;
@@ -120,7 +127,10 @@ function progress() {
   const connected = clients.filter((c) => c.socket.connected).length;
   const cut = clients.filter((c) => c.cut).length;
   const back = clients.filter((c) => c.cut && c.connects > 1 && c.socket.connected).length;
-  return `${connected}/${CLIENTS} connected, ${cut} cut, ${back} back`;
+  const away = clients.filter((c) => !c.socket.connected);
+  const errors = [...new Set(away.map((c) => `${c.transport}: ${c.lastError}`))].slice(0, 3);
+  return `${connected}/${CLIENTS} connected, ${cut} cut, ${back} back` +
+    (away.length ? `; away: ${away.filter((c) => c.transport === 'polling').length} polling, last errors ${errors.join(' | ')}` : '');
 }
 
 function waitFor(cond, what, everyMs = 50) {
