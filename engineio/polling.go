@@ -134,13 +134,15 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 			} else {
 				body = packet{typ: p.typ, data: p.data}.appendText(body)
 			}
-			finished = finished || p.typ == packetClose
 			size = len(body)
 			n++
 		}
 		s.sentLocked(s.queue[:n])
 		clear(s.queue[:n])
 		s.queue = s.queue[n:]
+		// The last payload of a closed session (its close packet, or the noop after the
+		// client's close) lets the session go.
+		finished = s.closed && len(s.queue) == 0
 	}
 	s.getActive = false
 	s.mu.Unlock()

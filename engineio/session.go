@@ -360,10 +360,12 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 		switch {
 		case reason == CloseTransportClose:
 			clear(s.queue)
-			s.queue = s.queue[:0]
-			if s.getActive {
-				s.queue = append(s.queue, outPacket{typ: packetNoop})
-			}
+			s.queue = append(s.queue[:0], outPacket{typ: packetNoop})
+			// A client may send its close while its poll is on the way (the official suite's
+			// "forcefully closes the session" does): the JavaScript server, which takes a
+			// request's head before another's body, always sees that poll first. Here the two
+			// race, so a poll that comes just after the close gets the noop too.
+			linger = !s.getActive
 		case s.getActive || notify:
 			linger = !s.getActive || len(s.queue) > 0
 			s.queue = append(s.queue, outPacket{typ: packetClose})

@@ -33,11 +33,15 @@ func (s *Session) startWebSocket(conn *websocket.Conn) {
 
 // upgrade moves a polling session to WebSocket: probe, release of the pending poll, the
 // client's upgrade packet, then the queue flushed over the new transport.
+//
+// A WebSocket for a session that is already upgrading or upgraded is accepted and closed at
+// once, leaving the session be, as the JavaScript server does (the official protocol suite's
+// "ignores WebSocket connection with same sid after upgrade" expects the handshake to complete).
 func (s *Session) upgrade(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	ok := s.transport == TransportPolling && s.probe == nil && !s.closed && !s.srv.opts.DisableUpgrades
+	closed, upgraded := s.closed, s.transport != TransportPolling || s.probe != nil
 	s.mu.Unlock()
-	if !ok {
+	if closed || s.srv.opts.DisableUpgrades {
 		writeError(w, errBadRequest, "")
 		return
 	}
@@ -45,15 +49,27 @@ func (s *Session) upgrade(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	if upgraded {
+		s.refuseWebSocket(conn)
+		return
+	}
 	s.mu.Lock()
-	if s.probe != nil || s.closed {
+	if s.probe != nil || s.closed || s.transport != TransportPolling {
 		s.mu.Unlock()
-		conn.CloseNow()
+		s.refuseWebSocket(conn)
 		return
 	}
 	s.probe = conn
 	s.mu.Unlock()
 	go s.runUpgrade(conn)
+}
+
+// refuseWebSocket closes a WebSocket the session has no use for, with a close frame without
+// a status (what the JavaScript server's ws.close() sends), within closeBudget.
+func (s *Session) refuseWebSocket(conn *websocket.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeBudget)
+	defer cancel()
+	_ = conn.CloseContext(ctx, websocket.StatusNoStatusRcvd, "")
 }
 
 var (
