@@ -110,7 +110,7 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 	}
 	var body []byte
-	finished := false
+	finished, compress := false, false
 	if s.transport != TransportPolling || s.upgrading {
 		// Upgrading, or upgraded while waiting: this poll only has to be released; what is
 		// queued goes out over the WebSocket.
@@ -131,8 +131,10 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 			}
 			if p.typ == packetMessage {
 				body = append(body, p.msg.pollingText()...)
+				compress = compress || !p.msg.uncompressed
 			} else {
 				body = packet{typ: p.typ, data: p.data}.appendText(body)
+				compress = true
 			}
 			size = len(body)
 			n++
@@ -146,7 +148,17 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 	}
 	s.getActive = false
 	s.mu.Unlock()
+	var release func()
+	if compress {
+		var coding string
+		if body, coding, release = s.srv.compressor.compressed(r, body); coding != "" {
+			w.Header().Set("Content-Encoding", coding)
+		}
+	}
 	err := writePayload(w, body, s.srv.opts.WriteTimeout)
+	if release != nil {
+		release()
+	}
 	if finished {
 		s.drainOk.Do(func() { close(s.drained) })
 	}

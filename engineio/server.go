@@ -77,6 +77,11 @@ type ServerOptions struct {
 	AllowedHosts []string
 	// Compression enables permessage-deflate on the websocket transport.
 	Compression websocket.CompressionMode
+	// HTTPCompression configures gzip and deflate of long-polling responses; nil compresses
+	// those of 1024 bytes or more for clients that accept it, as Node's engine.io does.
+	// Messages made with NewUncompressedMessage are not compressed, unless they share an
+	// answer with others.
+	HTTPCompression *HTTPCompressionOptions
 	// Logger receives what the server has to say; nil keeps it quiet.
 	Logger *slog.Logger
 
@@ -107,6 +112,7 @@ type Server struct {
 	slowLog    *ratelog.Limiter
 	transports map[string]bool
 	wsOptions  websocket.AcceptOptions
+	compressor *httpCompressor // nil: polling answers go uncompressed
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -174,6 +180,7 @@ func NewServer(opts ServerOptions) *Server {
 		transports: map[string]bool{},
 		sessions:   map[string]*Session{},
 		slowLog:    ratelog.New(slowLogInterval, 1),
+		compressor: newHTTPCompressor(opts.HTTPCompression),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -54,6 +54,9 @@ type ServerOptions struct {
 	AllowedHosts []string
 	// Compression enables permessage-deflate on the WebSocket transport.
 	Compression websocket.CompressionMode
+	// HTTPCompression configures gzip and deflate of long-polling responses (Node's
+	// httpCompression); nil compresses those of 1024 bytes or more, as Node.
+	HTTPCompression *engineio.HTTPCompressionOptions
 
 	// ConnectTimeout closes a connection that has joined no namespace within it; default 45 s.
 	ConnectTimeout time.Duration
@@ -156,6 +159,7 @@ func (o *ServerOptions) engineOptions() engineio.ServerOptions {
 		MaxHeaderBytes:  o.MaxHeaderBytes,
 		AllowedHosts:    o.AllowedHosts,
 		Compression:     o.Compression,
+		HTTPCompression: o.HTTPCompression,
 		Logger:          o.Logger,
 	}
 }

@@ -2,9 +2,11 @@ package interop
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,7 +44,14 @@ func TestPythonEngineIOClient(t *testing.T) {
 			reasonOf(s.Request().Query.Get("case")) <- r
 		},
 	})
-	hs := httptest.NewServer(srv)
+	// Poll answers sent compressed (gzip or deflate, as the client's Accept-Encoding takes).
+	var compressed atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.ServeHTTP(w, r)
+		if w.Header().Get("Content-Encoding") != "" {
+			compressed.Add(1)
+		}
+	}))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -53,21 +62,26 @@ func TestPythonEngineIOClient(t *testing.T) {
 	cases := []struct {
 		scenario, transports string
 		reason               engineio.CloseReason
+		compressed           bool // the 100 kB echoes come back compressed
 	}{
-		{"echo", "polling", engineio.CloseTransportClose},
-		{"echo", "websocket", engineio.CloseTransportClose},
-		{"burst", "polling", engineio.CloseTransportClose},
-		{"upgrade", "polling,websocket", engineio.CloseTransportClose},
-		{"server-close", "polling", engineio.CloseServerClose},
-		{"server-close", "websocket", engineio.CloseServerClose},
+		{"echo", "polling", engineio.CloseTransportClose, true},
+		{"echo", "websocket", engineio.CloseTransportClose, false},
+		{"burst", "polling", engineio.CloseTransportClose, false},
+		{"upgrade", "polling,websocket", engineio.CloseTransportClose, false},
+		{"server-close", "polling", engineio.CloseServerClose, false},
+		{"server-close", "websocket", engineio.CloseServerClose, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.scenario+"/"+strings.ReplaceAll(tc.transports, ",", "+"), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
+			before := compressed.Load()
 			out, err := runClient(ctx, py, hs.URL, tc.scenario, tc.transports)
 			if err != nil || !strings.Contains(out, "OK") {
 				t.Fatalf("%v\n%s", err, out)
+			}
+			if tc.compressed && compressed.Load() == before {
+				t.Error("no poll answer was compressed, though python-engineio accepts gzip")
 			}
 			select {
 			case r := <-reasonOf(tc.scenario + "-" + strings.ReplaceAll(tc.transports, ",", "_")):
