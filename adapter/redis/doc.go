@@ -20,10 +20,11 @@
 //
 // The adapters never hold up an emit on Redis. Broadcasts reach the local sockets at once; what
 // goes to the other nodes is queued and pipelined. When Redis is unreachable, local delivery
-// goes on, the outage is logged once (and its end once), the subscription comes back by
-// itself, and requests to other nodes (FetchSockets, ServerSideEmitWithAck, acknowledgements
-// of a broadcast) fail with an error after their timeout instead of hanging. Messages published
-// while Redis is away are lost, as pub/sub delivery is at most once.
+// goes on, the outage is logged as a warning once when it starts and once when it ends, the
+// subscription comes back by itself, and requests to other nodes (FetchSockets,
+// ServerSideEmitWithAck, acknowledgements of a broadcast) fail with an error after their
+// timeout instead of hanging. Messages published while Redis is away are lost, as pub/sub
+// delivery is at most once.
 //
 // What crosses nodes, as in Node: a broadcast's event with its binary arguments; the first
 // argument of each acknowledgement (Node forwards only that one); fetched sockets with their

@@ -374,7 +374,8 @@ func (l *link) numSub(ctx context.Context, channel string) (int, error) {
 }
 
 // outage logs a failing operation once when it starts failing and once when it works again,
-// however many messages fail in between.
+// however many messages fail in between, both as warnings: the default level of a server's
+// log shows warnings, and an operator who sees an outage begin must see it end.
 type outage struct {
 	log  *slog.Logger
 	what string
@@ -388,7 +389,7 @@ func (o *outage) fail(err error) {
 	defer o.mu.Unlock()
 	if !o.down {
 		o.down = true
-		o.log.Error("redis adapter: Redis unreachable; local delivery goes on, retrying", "op", o.what, "err", err)
+		o.log.Warn("redis adapter: Redis unreachable; local delivery goes on, retrying", "op", o.what, "err", err)
 	}
 }
 
@@ -398,7 +399,7 @@ func (o *outage) ok() bool {
 	defer o.mu.Unlock()
 	if o.down {
 		o.down = false
-		o.log.Info("redis adapter: Redis reachable again", "op", o.what)
+		o.log.Warn("redis adapter: Redis reachable again", "op", o.what)
 		return true
 	}
 	return false

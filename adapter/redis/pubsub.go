@@ -24,7 +24,8 @@ type Options struct {
 	// PublishOnSpecificResponseChannel makes this node answer each request on a channel of the
 	// requesting node alone, rather than on the channel every node reads.
 	PublishOnSpecificResponseChannel bool
-	// Logger receives the adapter's errors (once per Redis outage); default: none.
+	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
+	// at debug level, the messages it ignores; default: none.
 	Logger *slog.Logger
 }
 

@@ -36,7 +36,8 @@ type ShardedOptions struct {
 	SubscriptionMode SubscriptionMode
 	// RequestsTimeout bounds how long a request to the other nodes waits; default 5 s.
 	RequestsTimeout time.Duration
-	// Logger receives the adapter's errors (once per Redis outage); default: none.
+	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
+	// at debug level, the messages it ignores; default: none.
 	Logger *slog.Logger
 }
 
