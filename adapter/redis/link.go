@@ -21,6 +21,7 @@ type link struct {
 	client  goredis.UniversalClient
 	sharded bool // SSUBSCRIBE/SPUBLISH instead of SUBSCRIBE/PUBLISH
 	log     *slog.Logger
+	timeout time.Duration // bounds one round trip: a pipeline, a subscription change
 
 	mu       sync.Mutex
 	ps       *goredis.PubSub
@@ -55,7 +56,7 @@ const (
 	maxQueued = 10000
 	// maxBatch is how many messages one pipeline carries.
 	maxBatch = 256
-	// publishTimeout bounds one pipeline's round trip.
+	// publishTimeout bounds one pipeline's round trip, unless a test sets a shorter one.
 	publishTimeout = 5 * time.Second
 	// idlePing is how long the subscription may be silent before it is checked with a PING.
 	idlePing = 15 * time.Second
@@ -63,11 +64,15 @@ const (
 	maxRetryDelay = 2 * time.Second
 )
 
-func newLink(client goredis.UniversalClient, sharded bool, log *slog.Logger) *link {
+func newLink(client goredis.UniversalClient, sharded bool, log *slog.Logger, timeout time.Duration) *link {
+	if timeout <= 0 {
+		timeout = publishTimeout
+	}
 	l := &link{
 		client:   client,
 		sharded:  sharded,
 		log:      log,
+		timeout:  timeout,
 		channels: map[string]func(string, []byte){},
 		patterns: map[string]func(string, []byte){},
 		wake:     make(chan struct{}, 1),
@@ -124,7 +129,7 @@ func (l *link) subscribe(handle func(channel string, payload []byte), channels .
 		l.channels[c] = handle
 	}
 	l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	var err error
 	if l.sharded {
@@ -142,7 +147,7 @@ func (l *link) psubscribe(handle func(channel string, payload []byte), pattern s
 	l.mu.Lock()
 	l.patterns[pattern] = handle
 	l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	if err := l.ps.PSubscribe(ctx, pattern); err != nil {
 		l.subOutage.fail(err)
@@ -159,7 +164,7 @@ func (l *link) unsubscribe(channels, patterns []string) {
 		delete(l.patterns, p)
 	}
 	l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	// Errors do not matter: the channels are forgotten, and a closed link unsubscribes all.
 	if len(channels) > 0 {
@@ -308,7 +313,7 @@ func (l *link) advance(n int, dropped bool) int {
 }
 
 func (l *link) send(batch []outgoing) error {
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	if len(batch) == 1 {
 		return l.publishOne(ctx, l.client, batch[0])

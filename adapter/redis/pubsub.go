@@ -27,6 +27,8 @@ type Options struct {
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
 	// at debug level, the messages it ignores; default: none.
 	Logger *slog.Logger
+
+	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
 
 // Request types of Node's @socket.io/redis-adapter, in its order.
@@ -67,7 +69,7 @@ func NewAdapter(client goredis.UniversalClient, opts *Options) func(*socketio.Na
 		o.RequestsTimeout = 5 * time.Second
 	}
 	o.Logger = orDiscard(o.Logger)
-	links := &linkPool{client: client, log: o.Logger}
+	links := &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout}
 	return func(nsp *socketio.Namespace) socketio.Adapter { return newPubSubAdapter(nsp, links.get(), o) }
 }
 
@@ -77,6 +79,7 @@ type linkPool struct {
 	client  goredis.UniversalClient
 	sharded bool
 	log     *slog.Logger
+	timeout time.Duration
 
 	mu   sync.Mutex
 	link *link
@@ -86,7 +89,7 @@ func (p *linkPool) get() *link {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.link == nil || p.link.isClosed() {
-		p.link = newLink(p.client, p.sharded, p.log)
+		p.link = newLink(p.client, p.sharded, p.log, p.timeout)
 	}
 	p.link.acquire()
 	return p.link

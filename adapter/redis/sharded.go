@@ -39,6 +39,8 @@ type ShardedOptions struct {
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
 	// at debug level, the messages it ignores; default: none.
 	Logger *slog.Logger
+
+	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
 
 // NewShardedAdapter returns an adapter factory for socketio.ServerOptions.Adapter over
@@ -61,7 +63,7 @@ func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) fun
 		o.RequestsTimeout = 5 * time.Second
 	}
 	o.Logger = orDiscard(o.Logger)
-	links := &linkPool{client: client, sharded: true, log: o.Logger}
+	links := &linkPool{client: client, sharded: true, log: o.Logger, timeout: o.publishTimeout}
 	return func(nsp *socketio.Namespace) socketio.Adapter {
 		a := newClusterAdapter(nsp, o.RequestsTimeout, o.Logger)
 		t := &shardedTransport{

@@ -42,6 +42,8 @@ type StreamsOptions struct {
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
 	// at debug level, the messages it ignores; default: none.
 	Logger *slog.Logger
+
+	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
 
 // NewStreamsAdapter returns an adapter factory for socketio.ServerOptions.Adapter over a Redis
@@ -84,7 +86,7 @@ func NewStreamsAdapter(client goredis.UniversalClient, opts *StreamsOptions) fun
 		o.RequestsTimeout = 5 * time.Second
 	}
 	o.Logger = orDiscard(o.Logger)
-	f := &streamsFactory{client: client, opts: o, links: &linkPool{client: client, log: o.Logger}}
+	f := &streamsFactory{client: client, opts: o, links: &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout}}
 	return f.newAdapter
 }
 
