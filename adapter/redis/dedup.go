@@ -155,3 +155,65 @@ func (w *window) clearAbove(n uint64) {
 		q += k
 	}
 }
+
+// seqOf reads the number of a message in the object formats (0 when it has none).
+func seqOf(msg value) uint64 {
+	n, ok := msg.field("seq").int()
+	if !ok || n < 0 {
+		return 0
+	}
+	return uint64(n)
+}
+
+// stamp says where an outgoing message's number goes; the link writes it when it queues the
+// message, so that numbers follow the queue's order.
+type stamp uint8
+
+const (
+	stampNone stamp = iota
+	// stampJSON: the payload is a JSON object ending in "seq":0}.
+	stampJSON
+	// stampMsgpack: the payload is MessagePack ending in the 0 (one byte) of its last
+	// element, "seq" of an object or the fourth element of the broadcast array.
+	stampMsgpack
+	// stampField: the stream entry's fields end in "seq", "0".
+	stampField
+)
+
+// seqRoom is the most a number adds to a placeholder: the payload is grown by it before the
+// link's lock is taken, so that stamping under it never copies the payload.
+const seqRoom = 20
+
+// withSeq adds the number's placeholder, which must be the object's last field.
+func withSeq(msg value) value {
+	msg.set("seq", integer(0))
+	return msg
+}
+
+// write puts seq in m's placeholder.
+func (s stamp) write(m *outgoing, seq uint64) {
+	switch s {
+	case stampJSON:
+		b := strconv.AppendUint(m.payload[:len(m.payload)-2], seq, 10)
+		m.payload = append(b, '}')
+	case stampMsgpack:
+		m.payload = appendMsgpackUint(m.payload[:len(m.payload)-1], seq)
+	case stampField:
+		m.fields[len(m.fields)-1] = strconv.FormatUint(seq, 10)
+	}
+}
+
+// appendMsgpackUint appends n in its smallest MessagePack form, as JavaScript encoders do.
+func appendMsgpackUint(b []byte, n uint64) []byte {
+	switch {
+	case n < 1<<7:
+		return append(b, byte(n))
+	case n < 1<<8:
+		return append(b, 0xcc, byte(n))
+	case n < 1<<16:
+		return append(b, 0xcd, byte(n>>8), byte(n))
+	case n < 1<<32:
+		return append(b, 0xce, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(b, 0xcf, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -184,4 +185,78 @@ func TestDedupSenders(t *testing.T) {
 			t.Fatal("a sender heard from within senderIdle was forgotten")
 		}
 	})
+}
+
+// TestStamp writes numbers of every size into each placeholder and reads them back as a
+// receiver does.
+func TestStamp(t *testing.T) {
+	for _, seq := range []uint64{2, 126, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, 1 << 53, 1<<63 - 1} {
+		t.Run(fmt.Sprint(seq), func(t *testing.T) {
+			msg := object("uid", str("abc"), "type", integer(3), "data", object("x", binary([]byte{1})))
+
+			j := outgoing{payload: withSeq(msg).json()}
+			stampJSON.write(&j, seq)
+			v, err := decodeJSON(j.payload)
+			if err != nil || seqOf(v) != seq || v.field("uid").s != "abc" {
+				t.Fatalf("JSON %s: seq %d, %v", j.payload, seqOf(v), err)
+			}
+
+			var buf bytes.Buffer
+			if err := withSeq(msg).encodeMsgpack(&buf); err != nil {
+				t.Fatal(err)
+			}
+			m := outgoing{payload: buf.Bytes()}
+			stampMsgpack.write(&m, seq)
+			if v, err := decodeMsgpack(m.payload); err != nil || seqOf(v) != seq || !v.field("data").hasBinary() {
+				t.Fatalf("MessagePack % x: seq %d, %v", m.payload, seqOf(v), err)
+			}
+
+			// The classic broadcast: Node reads the first three elements.
+			buf.Reset()
+			if err := array(str("abc"), object("type", integer(2)), object(), integer(0)).encodeMsgpack(&buf); err != nil {
+				t.Fatal(err)
+			}
+			a := outgoing{payload: buf.Bytes()}
+			stampMsgpack.write(&a, seq)
+			if v, err := decodeMsgpack(a.payload); err != nil || len(v.items) != 4 || v.items[3].i != int64(seq) {
+				t.Fatalf("broadcast % x: %v", a.payload, err)
+			}
+
+			f := outgoing{fields: append(streamFields(msg), "seq", "0")}
+			stampField.write(&f, seq)
+			values := map[string]any{}
+			for i := 0; i < len(f.fields); i += 2 {
+				values[f.fields[i]] = f.fields[i+1]
+			}
+			d, _ := newTestDedup()
+			if !d.freshEntry(values) || d.freshEntry(values) {
+				t.Fatalf("stream entry %v: not told apart from its repeat", f.fields)
+			}
+		})
+	}
+}
+
+// TestEnqueueNumbers checks that the link numbers messages in the order they are queued.
+func TestEnqueueNumbers(t *testing.T) {
+	l := &link{wake: make(chan struct{}, 1)}
+	for i := range 5 {
+		l.publish("ch", withSeq(object("i", integer(int64(i)))).json(), stampJSON)
+	}
+	l.enqueue(outgoing{stream: "s", fields: []string{"uid", "a", "seq", "0"}, stamp: stampField})
+	l.publish("ch", []byte("not numbered"), stampNone)
+	for i, m := range l.queue[:5] {
+		v, err := decodeJSON(m.payload)
+		if err != nil || seqOf(v) != q(uint64(i+1)) {
+			t.Fatalf("message %d: %s: %v", i, m.payload, err)
+		}
+	}
+	if got := l.queue[5].fields[3]; got != fmt.Sprint(q(6)) {
+		t.Fatalf("stream entry numbered %s, want %d", got, q(6))
+	}
+	if string(l.queue[6].payload) != "not numbered" {
+		t.Fatalf("unnumbered message changed: %s", l.queue[6].payload)
+	}
+	if a, b := l.nextDirectSeq(), l.nextDirectSeq(); a&1 != laneDirect || b != a+2 {
+		t.Fatalf("direct numbers %d, %d", a, b)
+	}
 }

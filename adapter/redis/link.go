@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -31,6 +33,7 @@ type link struct {
 
 	pubMu    sync.Mutex
 	queue    []outgoing
+	seq      uint64 // the last number given in lane laneQueued
 	dropped  int
 	wake     chan struct{}
 	closing  bool
@@ -38,6 +41,8 @@ type link struct {
 	stopSubs chan struct{}
 
 	subOutage, pubOutage outage
+
+	directSeq atomic.Uint64 // the last number given in lane laneDirect
 }
 
 // outgoing is a message to publish on a channel, or an entry to add to a stream.
@@ -48,6 +53,8 @@ type outgoing struct {
 	stream string // XADD to stream, trimmed to about maxLen entries, instead of publishing
 	maxLen int64
 	fields []string
+
+	stamp stamp // where the link writes the message's number
 }
 
 const (
@@ -233,11 +240,14 @@ func (l *link) route(m *goredis.Message) {
 	}
 }
 
-// publish queues a message. It never blocks: when the queue is full the message is dropped,
-// and the drop is reported when Redis answers again.
-func (l *link) publish(channel string, payload []byte) {
-	l.enqueue(outgoing{channel: channel, payload: payload})
+// publish queues a message, numbered where s says. It never blocks: when the queue is full
+// the message is dropped, and the drop is reported when Redis answers again.
+func (l *link) publish(channel string, payload []byte, s stamp) {
+	l.enqueue(outgoing{channel: channel, payload: payload, stamp: s})
 }
+
+// nextDirectSeq numbers a message sent outside the queue.
+func (l *link) nextDirectSeq() uint64 { return l.directSeq.Add(1)<<1 | laneDirect }
 
 func (l *link) signal() {
 	select {
@@ -249,6 +259,11 @@ func (l *link) signal() {
 // publishLoop publishes the queue in order, in pipelines, until the link closes. A batch that
 // fails is retried with back-off, so a brief blip (Redis restarting) loses nothing; one still
 // failing after the longest back-off is dropped, and so is one failing while the link closes.
+// A batch that timed out may still run (Redis paused with it in its socket buffer), so the
+// retry may run it twice: Tether receivers drop the repeats by their numbers, and go-redis
+// retries a timed-out command by itself anyway. Not retrying would lose every batch sent
+// into a connection that died, to spare Node receivers a repeat that go-redis may send them
+// all the same.
 func (l *link) publishLoop() {
 	const firstDelay = 50 * time.Millisecond
 	delay := firstDelay
@@ -337,8 +352,11 @@ func (l *link) publishOne(ctx context.Context, c goredis.Cmdable, m outgoing) er
 	return c.Publish(ctx, m.channel, m.payload).Err()
 }
 
-// enqueue queues an outgoing message as publish does.
+// enqueue queues an outgoing message as publish does, numbering it in the queue's order.
 func (l *link) enqueue(m outgoing) {
+	if m.stamp == stampJSON || m.stamp == stampMsgpack {
+		m.payload = slices.Grow(m.payload, seqRoom)
+	}
 	l.pubMu.Lock()
 	if l.closing {
 		l.pubMu.Unlock()
@@ -348,6 +366,10 @@ func (l *link) enqueue(m outgoing) {
 		l.dropped++
 		l.pubMu.Unlock()
 		return
+	}
+	if m.stamp != stampNone {
+		l.seq++
+		m.stamp.write(&m, l.seq<<1|laneQueued)
 	}
 	l.queue = append(l.queue, m)
 	l.pubMu.Unlock()
