@@ -38,7 +38,15 @@ type node struct {
 
 func newNode(t *testing.T, r *redistest.Server, name string, kind func(goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter, recovery bool) *node {
 	t.Helper()
-	rdb := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
+	return newNodeWith(t, r, name, kind, recovery, &goredis.Options{})
+}
+
+// newNodeWith is newNode with a Redis client made from copts (its Addr set to r's).
+func newNodeWith(t *testing.T, r *redistest.Server, name string, kind func(goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter, recovery bool, copts *goredis.Options) *node {
+	t.Helper()
+	co := *copts
+	co.Addr = r.Addr()
+	rdb := goredis.NewClient(&co)
 	opts := &socketio.ServerOptions{Adapter: kind(rdb)}
 	if recovery {
 		opts.Recovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: 30 * time.Second}

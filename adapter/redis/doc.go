@@ -20,10 +20,19 @@
 //
 // The adapters never hold up an emit on Redis. Broadcasts reach the local sockets at once; what
 // goes to the other nodes is queued and pipelined. When Redis is unreachable, local delivery
-// goes on, the outage is logged once (and its end once), the subscription comes back by
-// itself, and requests to other nodes (FetchSockets, ServerSideEmitWithAck, acknowledgements
-// of a broadcast) fail with an error after their timeout instead of hanging. Messages published
-// while Redis is away are lost, as pub/sub delivery is at most once.
+// goes on, the outage is logged as a warning once when it starts and once when it ends, the
+// subscription comes back by itself, and requests to other nodes (FetchSockets,
+// ServerSideEmitWithAck, acknowledgements of a broadcast) fail with an error after their
+// timeout instead of hanging. What Redis does not take within a few seconds of retrying, and
+// what is published while a node's subscription is down, never reaches that node: pub/sub
+// delivery is at most once.
+//
+// A retry may make Redis run a message twice: a command that timed out can still be waiting
+// in a stalled Redis's buffers when it is sent again. So a Tether node numbers what it
+// publishes, in fields Node's adapters ignore, and the Tether nodes receiving it act on each
+// message once: a broadcast, a room change, a server-side event, an answer to a request. Node
+// nodes, which do not read the numbers, may get such a repeat; messages from Node nodes and
+// emitters carry no number and are taken as they come.
 //
 // What crosses nodes, as in Node: a broadcast's event with its binary arguments; the first
 // argument of each acknowledgement (Node forwards only that one); fetched sockets with their

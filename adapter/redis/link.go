@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -21,6 +23,7 @@ type link struct {
 	client  goredis.UniversalClient
 	sharded bool // SSUBSCRIBE/SPUBLISH instead of SUBSCRIBE/PUBLISH
 	log     *slog.Logger
+	timeout time.Duration // bounds one round trip: a pipeline, a subscription change
 
 	mu       sync.Mutex
 	ps       *goredis.PubSub
@@ -30,6 +33,7 @@ type link struct {
 
 	pubMu    sync.Mutex
 	queue    []outgoing
+	seq      uint64 // the last number given in lane laneQueued
 	dropped  int
 	wake     chan struct{}
 	closing  bool
@@ -37,6 +41,8 @@ type link struct {
 	stopSubs chan struct{}
 
 	subOutage, pubOutage outage
+
+	directSeq atomic.Uint64 // the last number given in lane laneDirect
 }
 
 // outgoing is a message to publish on a channel, or an entry to add to a stream.
@@ -47,6 +53,8 @@ type outgoing struct {
 	stream string // XADD to stream, trimmed to about maxLen entries, instead of publishing
 	maxLen int64
 	fields []string
+
+	stamp stamp // where the link writes the message's number
 }
 
 const (
@@ -55,7 +63,7 @@ const (
 	maxQueued = 10000
 	// maxBatch is how many messages one pipeline carries.
 	maxBatch = 256
-	// publishTimeout bounds one pipeline's round trip.
+	// publishTimeout bounds one pipeline's round trip, unless a test sets a shorter one.
 	publishTimeout = 5 * time.Second
 	// idlePing is how long the subscription may be silent before it is checked with a PING.
 	idlePing = 15 * time.Second
@@ -63,11 +71,15 @@ const (
 	maxRetryDelay = 2 * time.Second
 )
 
-func newLink(client goredis.UniversalClient, sharded bool, log *slog.Logger) *link {
+func newLink(client goredis.UniversalClient, sharded bool, log *slog.Logger, timeout time.Duration) *link {
+	if timeout <= 0 {
+		timeout = publishTimeout
+	}
 	l := &link{
 		client:   client,
 		sharded:  sharded,
 		log:      log,
+		timeout:  timeout,
 		channels: map[string]func(string, []byte){},
 		patterns: map[string]func(string, []byte){},
 		wake:     make(chan struct{}, 1),
@@ -124,7 +136,7 @@ func (l *link) subscribe(handle func(channel string, payload []byte), channels .
 		l.channels[c] = handle
 	}
 	l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	var err error
 	if l.sharded {
@@ -142,7 +154,7 @@ func (l *link) psubscribe(handle func(channel string, payload []byte), pattern s
 	l.mu.Lock()
 	l.patterns[pattern] = handle
 	l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	if err := l.ps.PSubscribe(ctx, pattern); err != nil {
 		l.subOutage.fail(err)
@@ -159,7 +171,7 @@ func (l *link) unsubscribe(channels, patterns []string) {
 		delete(l.patterns, p)
 	}
 	l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	// Errors do not matter: the channels are forgotten, and a closed link unsubscribes all.
 	if len(channels) > 0 {
@@ -228,11 +240,14 @@ func (l *link) route(m *goredis.Message) {
 	}
 }
 
-// publish queues a message. It never blocks: when the queue is full the message is dropped,
-// and the drop is reported when Redis answers again.
-func (l *link) publish(channel string, payload []byte) {
-	l.enqueue(outgoing{channel: channel, payload: payload})
+// publish queues a message, numbered where s says. It never blocks: when the queue is full
+// the message is dropped, and the drop is reported when Redis answers again.
+func (l *link) publish(channel string, payload []byte, s stamp) {
+	l.enqueue(outgoing{channel: channel, payload: payload, stamp: s})
 }
+
+// nextDirectSeq numbers a message sent outside the queue.
+func (l *link) nextDirectSeq() uint64 { return l.directSeq.Add(1)<<1 | laneDirect }
 
 func (l *link) signal() {
 	select {
@@ -244,6 +259,11 @@ func (l *link) signal() {
 // publishLoop publishes the queue in order, in pipelines, until the link closes. A batch that
 // fails is retried with back-off, so a brief blip (Redis restarting) loses nothing; one still
 // failing after the longest back-off is dropped, and so is one failing while the link closes.
+// A batch that timed out may still run (Redis paused with it in its socket buffer), so the
+// retry may run it twice: Tether receivers drop the repeats by their numbers, and go-redis
+// retries a timed-out command by itself anyway. Not retrying would lose every batch sent
+// into a connection that died, to spare Node receivers a repeat that go-redis may send them
+// all the same.
 func (l *link) publishLoop() {
 	const firstDelay = 50 * time.Millisecond
 	delay := firstDelay
@@ -308,7 +328,7 @@ func (l *link) advance(n int, dropped bool) int {
 }
 
 func (l *link) send(batch []outgoing) error {
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	if len(batch) == 1 {
 		return l.publishOne(ctx, l.client, batch[0])
@@ -332,8 +352,11 @@ func (l *link) publishOne(ctx context.Context, c goredis.Cmdable, m outgoing) er
 	return c.Publish(ctx, m.channel, m.payload).Err()
 }
 
-// enqueue queues an outgoing message as publish does.
+// enqueue queues an outgoing message as publish does, numbering it in the queue's order.
 func (l *link) enqueue(m outgoing) {
+	if m.stamp == stampJSON || m.stamp == stampMsgpack {
+		m.payload = slices.Grow(m.payload, seqRoom)
+	}
 	l.pubMu.Lock()
 	if l.closing {
 		l.pubMu.Unlock()
@@ -343,6 +366,10 @@ func (l *link) enqueue(m outgoing) {
 		l.dropped++
 		l.pubMu.Unlock()
 		return
+	}
+	if m.stamp != stampNone {
+		l.seq++
+		m.stamp.write(&m, l.seq<<1|laneQueued)
 	}
 	l.queue = append(l.queue, m)
 	l.pubMu.Unlock()
@@ -374,7 +401,8 @@ func (l *link) numSub(ctx context.Context, channel string) (int, error) {
 }
 
 // outage logs a failing operation once when it starts failing and once when it works again,
-// however many messages fail in between.
+// however many messages fail in between, both as warnings: the default level of a server's
+// log shows warnings, and an operator who sees an outage begin must see it end.
 type outage struct {
 	log  *slog.Logger
 	what string
@@ -388,7 +416,7 @@ func (o *outage) fail(err error) {
 	defer o.mu.Unlock()
 	if !o.down {
 		o.down = true
-		o.log.Error("redis adapter: Redis unreachable; local delivery goes on, retrying", "op", o.what, "err", err)
+		o.log.Warn("redis adapter: Redis unreachable; local delivery goes on, retrying", "op", o.what, "err", err)
 	}
 }
 
@@ -398,7 +426,7 @@ func (o *outage) ok() bool {
 	defer o.mu.Unlock()
 	if o.down {
 		o.down = false
-		o.log.Info("redis adapter: Redis reachable again", "op", o.what)
+		o.log.Warn("redis adapter: Redis reachable again", "op", o.what)
 		return true
 	}
 	return false

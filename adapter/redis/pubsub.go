@@ -24,8 +24,11 @@ type Options struct {
 	// PublishOnSpecificResponseChannel makes this node answer each request on a channel of the
 	// requesting node alone, rather than on the channel every node reads.
 	PublishOnSpecificResponseChannel bool
-	// Logger receives the adapter's errors (once per Redis outage); default: none.
+	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
+	// at debug level, the messages it ignores; default: none.
 	Logger *slog.Logger
+
+	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
 
 // Request types of Node's @socket.io/redis-adapter, in its order.
@@ -66,7 +69,7 @@ func NewAdapter(client goredis.UniversalClient, opts *Options) func(*socketio.Na
 		o.RequestsTimeout = 5 * time.Second
 	}
 	o.Logger = orDiscard(o.Logger)
-	links := &linkPool{client: client, log: o.Logger}
+	links := &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout}
 	return func(nsp *socketio.Namespace) socketio.Adapter { return newPubSubAdapter(nsp, links.get(), o) }
 }
 
@@ -76,6 +79,7 @@ type linkPool struct {
 	client  goredis.UniversalClient
 	sharded bool
 	log     *slog.Logger
+	timeout time.Duration
 
 	mu   sync.Mutex
 	link *link
@@ -85,7 +89,7 @@ func (p *linkPool) get() *link {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.link == nil || p.link.isClosed() {
-		p.link = newLink(p.client, p.sharded, p.log)
+		p.link = newLink(p.client, p.sharded, p.log, p.timeout)
 	}
 	p.link.acquire()
 	return p.link
@@ -105,6 +109,7 @@ type pubSubAdapter struct {
 	specificResponseChannel string
 
 	reqs      *requests
+	seen      *dedup // what came from other Tether nodes
 	closeOnce sync.Once
 }
 
@@ -116,6 +121,7 @@ func newPubSubAdapter(nsp *socketio.Namespace, l *link, o Options) *pubSubAdapte
 		opts:          o,
 		uid:           randomID(3), // Node's uid2(6): six characters
 		reqs:          newRequests(),
+		seen:          newDedup(time.Now),
 	}
 	a.channel = o.Key + "#" + nsp.Name() + "#"
 	a.requestChannel = o.Key + "-request#" + nsp.Name() + "#"
@@ -138,14 +144,15 @@ func (a *pubSubAdapter) Broadcast(p *socketio.Packet, opts socketio.BroadcastOpt
 			return err
 		}
 		var buf bytes.Buffer
-		if err := array(str(a.uid), pv, optionsValue(opts)).encodeMsgpack(&buf); err != nil {
+		// Node reads [uid, packet, opts]; the number goes fourth.
+		if err := array(str(a.uid), pv, optionsValue(opts), integer(0)).encodeMsgpack(&buf); err != nil {
 			return err
 		}
 		channel := a.channel
 		if len(opts.Rooms) == 1 {
 			channel += opts.Rooms[0] + "#"
 		}
-		a.link.publish(channel, buf.Bytes())
+		a.link.publish(channel, buf.Bytes(), stampMsgpack)
 	}
 	return a.MemoryAdapter.Broadcast(p, opts)
 }
@@ -167,10 +174,10 @@ func (a *pubSubAdapter) BroadcastWithAck(p *socketio.Packet, opts socketio.Broad
 		req := object("uid", str(a.uid), "requestId", str(id), "type", integer(reqBroadcast),
 			"packet", pv, "opts", optionsValue(opts))
 		var buf bytes.Buffer
-		if err := req.encodeMsgpack(&buf); err != nil {
+		if err := withSeq(req).encodeMsgpack(&buf); err != nil {
 			return err
 		}
-		a.link.publish(a.requestChannel, buf.Bytes())
+		a.link.publish(a.requestChannel, buf.Bytes(), stampMsgpack)
 	}
 	return a.MemoryAdapter.BroadcastWithAck(p, opts, onCount, onAck)
 }
@@ -216,7 +223,7 @@ func (a *pubSubAdapter) ask(ctx context.Context, what string, body value) (gathe
 	return a.reqs.ask(ctx, what, a.ServerCount, randomID(3), func(id string) error {
 		body.set("uid", str(a.uid))
 		body.set("requestId", str(id))
-		a.link.publish(a.requestChannel, body.json())
+		a.link.publish(a.requestChannel, withSeq(body).json(), stampJSON)
 		return nil
 	}, a.opts.RequestsTimeout)
 }
@@ -248,7 +255,7 @@ func (a *pubSubAdapter) DisconnectSockets(opts socketio.BroadcastOptions, closeC
 // publishRequest publishes a request that expects no answer, in JSON as Node does.
 func (a *pubSubAdapter) publishRequest(body value) {
 	body.set("uid", str(a.uid))
-	a.link.publish(a.requestChannel, body.json())
+	a.link.publish(a.requestChannel, withSeq(body).json(), stampJSON)
 }
 
 // ServerSideEmit sends an event to the other nodes' server-side handlers. Node sends it as
@@ -296,11 +303,21 @@ func (a *pubSubAdapter) onBroadcast(channel string, payload []byte) {
 		a.logf("ignoring malformed broadcast", "err", err)
 		return
 	}
-	if uid, _ := msg.items[0].text(); uid == a.uid {
+	uid, _ := msg.items[0].text()
+	if uid == a.uid {
 		return
 	}
 	pv := msg.items[1]
 	if packetNamespace(pv) != a.nsp.Name() {
+		return
+	}
+	var seq uint64
+	if len(msg.items) > 3 {
+		if n, ok := msg.items[3].int(); ok && n > 0 {
+			seq = uint64(n)
+		}
+	}
+	if !a.seen.fresh(uid, seq) {
 		return
 	}
 	p, err := eventPacket(a.nsp.Name(), pv)
@@ -316,6 +333,9 @@ func (a *pubSubAdapter) onRequest(channel string, payload []byte) {
 	msg, err := decodeMessage(payload)
 	if err != nil || msg.kind != kindObject {
 		a.logf("ignoring malformed message", "channel", channel, "err", err)
+		return
+	}
+	if uid, _ := msg.field("uid").text(); uid != a.uid && !a.seen.fresh(uid, seqOf(msg)) {
 		return
 	}
 	if channel != a.requestChannel {
@@ -336,12 +356,12 @@ func (a *pubSubAdapter) onRequest(channel string, payload []byte) {
 		for i, s := range local {
 			ids[i] = s.ID
 		}
-		a.respond(msg, object("requestId", str(id), "sockets", strs(ids)).json())
+		a.respond(msg, a.stamped(object("requestId", str(id), "sockets", strs(ids))).json(), stampJSON)
 	case reqAllRooms:
 		if mine || a.reqs.has(id) {
 			return
 		}
-		a.respond(msg, object("requestId", str(id), "rooms", strs(nonNil(a.Rooms()))).json())
+		a.respond(msg, a.stamped(object("requestId", str(id), "rooms", strs(nonNil(a.Rooms())))).json(), stampJSON)
 	case reqRemoteJoin, reqRemoteLeave, reqRemoteDisconnect:
 		if mine {
 			return // done locally when asked
@@ -356,7 +376,7 @@ func (a *pubSubAdapter) onRequest(channel string, payload []byte) {
 		for _, s := range local {
 			sockets.items = append(sockets.items, socketValue(s))
 		}
-		a.respond(msg, object("requestId", str(id), "sockets", sockets).json())
+		a.respond(msg, a.stamped(object("requestId", str(id), "sockets", sockets)).json(), stampJSON)
 	case reqServerSideEmit:
 		if mine {
 			return
@@ -399,7 +419,7 @@ func (a *pubSubAdapter) onRemoteRoomChange(typ int64, msg value, id string) {
 	default:
 		s.Disconnect(msg.field("close").truthy())
 	}
-	a.respond(msg, object("requestId", str(id)).json())
+	a.respond(msg, a.stamped(object("requestId", str(id))).json(), stampJSON)
 }
 
 // onServerSideEmit runs the namespace's server-side handlers for another node's event, off
@@ -420,7 +440,7 @@ func (a *pubSubAdapter) onServerSideEmit(msg value, id string) {
 					a.logf("cannot forward a server-side acknowledgement", "err", err)
 				}
 				// Node answers on the shared response channel, whatever its options.
-				a.link.publish(a.responseChannel, object("type", integer(reqServerSideEmit), "requestId", str(id), "data", v).json())
+				a.link.publish(a.responseChannel, a.stamped(object("type", integer(reqServerSideEmit), "requestId", str(id), "data", v)).json(), stampJSON)
 			})
 		}
 	}
@@ -436,7 +456,7 @@ func (a *pubSubAdapter) onBroadcastWithAck(msg value, id string) {
 		return
 	}
 	onCount := func(n int) {
-		a.respond(msg, object("type", integer(reqBroadcastClientCount), "requestId", str(id), "clientCount", integer(int64(n))).json())
+		a.respond(msg, a.stamped(object("type", integer(reqBroadcastClientCount), "requestId", str(id), "clientCount", integer(int64(n)))).json(), stampJSON)
 	}
 	onAck := func(args socketio.Args) {
 		v, err := firstArg(args)
@@ -444,21 +464,28 @@ func (a *pubSubAdapter) onBroadcastWithAck(msg value, id string) {
 			a.logf("cannot forward an acknowledgement", "err", err)
 		}
 		var buf bytes.Buffer
-		if object("type", integer(reqBroadcastAck), "requestId", str(id), "packet", v).encodeMsgpack(&buf) == nil {
-			a.respond(msg, buf.Bytes())
+		if a.stamped(object("type", integer(reqBroadcastAck), "requestId", str(id), "packet", v)).encodeMsgpack(&buf) == nil {
+			a.respond(msg, buf.Bytes(), stampMsgpack)
 		}
 	}
 	_ = a.MemoryAdapter.BroadcastWithAck(p, broadcastOptions(msg.field("opts")), onCount, onAck)
 }
 
-// respond publishes the answer to a request.
-func (a *pubSubAdapter) respond(req value, payload []byte) {
+// stamped adds the responder and the number's placeholder to a response: Node's responses
+// name no responder, and Node ignores both.
+func (a *pubSubAdapter) stamped(response value) value {
+	response.set("uid", str(a.uid))
+	return withSeq(response)
+}
+
+// respond publishes the answer to a request, made by stamped.
+func (a *pubSubAdapter) respond(req value, payload []byte, s stamp) {
 	channel := a.responseChannel
 	if a.opts.PublishOnSpecificResponseChannel {
 		uid, _ := req.field("uid").text()
 		channel = a.responseChannel + uid + "#"
 	}
-	a.link.publish(channel, payload)
+	a.link.publish(channel, payload, s)
 }
 
 // onResponse records another node's answer to one of this node's requests.

@@ -36,8 +36,11 @@ type ShardedOptions struct {
 	SubscriptionMode SubscriptionMode
 	// RequestsTimeout bounds how long a request to the other nodes waits; default 5 s.
 	RequestsTimeout time.Duration
-	// Logger receives the adapter's errors (once per Redis outage); default: none.
+	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
+	// at debug level, the messages it ignores; default: none.
 	Logger *slog.Logger
+
+	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
 
 // NewShardedAdapter returns an adapter factory for socketio.ServerOptions.Adapter over
@@ -60,7 +63,7 @@ func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) fun
 		o.RequestsTimeout = 5 * time.Second
 	}
 	o.Logger = orDiscard(o.Logger)
-	links := &linkPool{client: client, sharded: true, log: o.Logger}
+	links := &linkPool{client: client, sharded: true, log: o.Logger, timeout: o.publishTimeout}
 	return func(nsp *socketio.Namespace) socketio.Adapter {
 		a := newClusterAdapter(nsp, o.RequestsTimeout, o.Logger)
 		t := &shardedTransport{
@@ -70,6 +73,7 @@ func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) fun
 			channel:         o.ChannelPrefix + "#" + nsp.Name() + "#",
 			responseChannel: o.ChannelPrefix + "#" + nsp.Name() + "#" + a.uid + "#",
 			subscribed:      map[string]bool{},
+			seen:            newDedup(time.Now),
 			wake:            make(chan struct{}, 1),
 			stopped:         make(chan struct{}),
 		}
@@ -93,6 +97,7 @@ type shardedTransport struct {
 	link                     *link
 	mode                     SubscriptionMode
 	channel, responseChannel string
+	seen                     *dedup // what came from other Tether nodes
 
 	mu         sync.Mutex
 	changes    []roomChange
@@ -113,7 +118,8 @@ func looksLikeSocketID(room string) bool { return len(room) == 20 }
 func (t *shardedTransport) roomChannel(room string) string { return t.channel + room + "#" }
 
 func (t *shardedTransport) publish(_ context.Context, msg value, _ bool) (string, error) {
-	t.link.publish(t.channelOf(msg), t.encode(msg))
+	payload, s := t.encode(msg)
+	t.link.publish(t.channelOf(msg), payload, s)
 	return "", nil
 }
 
@@ -138,20 +144,23 @@ func (t *shardedTransport) channelOf(msg value) string {
 	return t.channel
 }
 
-// encode writes JSON, or MessagePack when the message carries binary, as Node does.
-func (t *shardedTransport) encode(msg value) []byte {
+// encode writes JSON, or MessagePack when the message carries binary, as Node does, with
+// the placeholder of the message's number.
+func (t *shardedTransport) encode(msg value) ([]byte, stamp) {
+	msg = withSeq(msg)
 	if !msg.hasBinary() {
-		return msg.json()
+		return msg.json(), stampJSON
 	}
 	var buf bytes.Buffer
 	if err := msg.encodeMsgpack(&buf); err != nil {
-		return msg.json()
+		return msg.json(), stampJSON
 	}
-	return buf.Bytes()
+	return buf.Bytes(), stampMsgpack
 }
 
 func (t *shardedTransport) respond(uid string, msg value) {
-	t.link.publish(t.channel+uid+"#", t.encode(msg))
+	payload, s := t.encode(msg)
+	t.link.publish(t.channel+uid+"#", payload, s)
 }
 
 func (t *shardedTransport) serverCount(ctx context.Context) (int, error) {
@@ -164,6 +173,9 @@ func (t *shardedTransport) onMessage(_ string, payload []byte) {
 	msg, err := decodeMessage(payload)
 	if err != nil || msg.kind != kindObject {
 		t.a.logf("ignoring malformed message", "err", err)
+		return
+	}
+	if uid, _ := msg.field("uid").text(); !t.seen.fresh(uid, seqOf(msg)) {
 		return
 	}
 	t.a.onMessage(msg, "")

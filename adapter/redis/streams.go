@@ -39,8 +39,11 @@ type StreamsOptions struct {
 	SessionKeyPrefix string
 	// RequestsTimeout bounds how long a request to the other nodes waits; default 5 s.
 	RequestsTimeout time.Duration
-	// Logger receives the adapter's errors (once per Redis outage); default: none.
+	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
+	// at debug level, the messages it ignores; default: none.
 	Logger *slog.Logger
+
+	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
 
 // NewStreamsAdapter returns an adapter factory for socketio.ServerOptions.Adapter over a Redis
@@ -83,7 +86,12 @@ func NewStreamsAdapter(client goredis.UniversalClient, opts *StreamsOptions) fun
 		o.RequestsTimeout = 5 * time.Second
 	}
 	o.Logger = orDiscard(o.Logger)
-	f := &streamsFactory{client: client, opts: o, links: &linkPool{client: client, log: o.Logger}}
+	f := &streamsFactory{
+		client: client,
+		opts:   o,
+		links:  &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout},
+		seen:   newDedup(time.Now),
+	}
 	return f.newAdapter
 }
 
@@ -92,6 +100,7 @@ type streamsFactory struct {
 	client goredis.UniversalClient
 	opts   StreamsOptions
 	links  *linkPool
+	seen   *dedup // the stream entries of other Tether nodes, read by read alone
 
 	mu       sync.Mutex
 	adapters map[string]*clusterAdapter // by namespace
@@ -106,6 +115,7 @@ func (f *streamsFactory) newAdapter(nsp *socketio.Namespace) socketio.Adapter {
 		a:             a,
 		link:          f.links.get(),
 		publicChannel: f.opts.ChannelPrefix + "#" + nsp.Name() + "#",
+		seen:          newDedup(time.Now),
 	}
 	t.privateChannel = t.publicChannel + a.uid + "#"
 	a.t = t
@@ -159,6 +169,9 @@ func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
 		for _, s := range res {
 			for _, m := range s.Messages {
 				offset = m.ID
+				if !f.seen.freshEntry(m.Values) {
+					continue // an XADD Redis ran twice
+				}
 				msg, err := decodeStreamEntry(m.Values)
 				if err != nil {
 					f.opts.Logger.Debug("redis adapter: ignoring stream entry", "id", m.ID, "err", err)
@@ -200,6 +213,7 @@ type streamsTransport struct {
 	a                             *clusterAdapter
 	link                          *link
 	publicChannel, privateChannel string
+	seen                          *dedup // what came over pub/sub from other Tether nodes
 
 	mu        sync.Mutex
 	downUntil time.Time // after a failed XADD, skip waiting on Redis for a moment
@@ -222,17 +236,19 @@ const syncAddTimeout = 2 * time.Second
 func (t *streamsTransport) publish(ctx context.Context, msg value, sync bool) (string, error) {
 	if ephemeral(msg) {
 		var buf bytes.Buffer
-		if err := msg.encodeMsgpack(&buf); err != nil {
+		if err := withSeq(msg).encodeMsgpack(&buf); err != nil {
 			return "", err
 		}
-		t.link.publish(t.publicChannel, buf.Bytes())
+		t.link.publish(t.publicChannel, buf.Bytes(), stampMsgpack)
 		return "", nil
 	}
-	fields := streamFields(msg)
+	fields := append(streamFields(msg), "seq", "0")
 	if !sync {
-		t.link.enqueue(outgoing{stream: t.f.opts.StreamName, maxLen: t.f.opts.MaxLen, fields: fields})
+		t.link.enqueue(outgoing{stream: t.f.opts.StreamName, maxLen: t.f.opts.MaxLen, fields: fields, stamp: stampField})
 		return "", nil
 	}
+	// Outside the queue, the entry gets a number of the direct lane (see dedup.go).
+	fields[len(fields)-1] = strconv.FormatUint(t.link.nextDirectSeq(), 10)
 	t.mu.Lock()
 	down := time.Now().Before(t.downUntil)
 	t.mu.Unlock()
@@ -298,10 +314,10 @@ func decodeStreamEntry(fields map[string]any) (value, error) {
 
 func (t *streamsTransport) respond(uid string, msg value) {
 	var buf bytes.Buffer
-	if err := msg.encodeMsgpack(&buf); err != nil {
+	if err := withSeq(msg).encodeMsgpack(&buf); err != nil {
 		return
 	}
-	t.link.publish(t.f.opts.ChannelPrefix+"#"+t.a.nsp.Name()+"#"+uid+"#", buf.Bytes())
+	t.link.publish(t.f.opts.ChannelPrefix+"#"+t.a.nsp.Name()+"#"+uid+"#", buf.Bytes(), stampMsgpack)
 }
 
 func (t *streamsTransport) serverCount(ctx context.Context) (int, error) {
@@ -314,6 +330,9 @@ func (t *streamsTransport) onMessage(_ string, payload []byte) {
 	msg, err := decodeMsgpack(payload)
 	if err != nil || msg.kind != kindObject {
 		t.a.logf("ignoring malformed message", "err", err)
+		return
+	}
+	if uid, _ := msg.field("uid").text(); !t.seen.fresh(uid, seqOf(msg)) {
 		return
 	}
 	t.a.onMessage(msg, "")

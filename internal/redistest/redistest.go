@@ -62,13 +62,34 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	_ = s.cmd.Process.Signal(syscall.SIGKILL) // a paused process dies of it too
 	select {
 	case <-s.done:
 	case <-time.After(startTimeout):
 		s.t.Errorf("redistest: redis-server on %s did not exit", s.Addr())
 	}
 	s.cmd = nil
+}
+
+// Pause stops the server's process (SIGSTOP) without closing anything: clients stay
+// connected, the kernel still accepts their connections and buffers what they send, and
+// nothing is answered until Continue, when Redis runs all of it. This is a Redis stalled by a
+// long fork, a swapped-out host or a network black hole, as opposed to one that went away.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Continue resumes a paused server.
+func (s *Server) Continue() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.t.Fatalf("redistest: %v to a stopped redis-server", sig)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("redistest: %v: %v", sig, err)
+	}
 }
 
 // Restart stops the server and starts a new one on the same port, with no data.
