@@ -341,7 +341,7 @@ func (n *Namespace) connect(c *conn, auth json.RawMessage) {
 // admit runs the middleware and, if they let the socket in, connects it.
 func (n *Namespace) admit(s *Socket, prev *SessionState) {
 	middleware, hooks := n.connectHooks()
-	if prev == nil || !n.srv.opts.Recovery.SkipMiddlewares {
+	if prev == nil || n.srv.opts.Recovery.RunMiddlewares {
 		for _, mw := range middleware {
 			var err error
 			s.safely("middleware", func() { err = mw(s) })
