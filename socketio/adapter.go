@@ -51,6 +51,12 @@ type Adapter interface {
 	ServerSideEmit(p *Packet) error
 	ServerSideEmitWithAck(ctx context.Context, p *Packet) ([]Args, error)
 
+	// SocketEmit sends an event to local socket id; Socket.Emit calls it when connection state
+	// recovery is on, so that the event is numbered and kept like a broadcast to the
+	// socket's own room (Node's server broadcasts it to that room). The offset it gets must be
+	// one every node the adapter's sessions reach can resume from.
+	SocketEmit(p *Packet, id string, flags BroadcastFlags) error
+
 	// PersistSession keeps a disconnected socket's state for connection state recovery.
 	PersistSession(s *SessionState) error
 	// TakeSession takes back, once, the session of pid for a client whose last packet had

@@ -238,6 +238,13 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 	return nil
 }
 
+// SocketEmit sends p to local socket id as a broadcast to its own room: with recovery on, it
+// gets an offset and is kept like any broadcast.
+func (a *MemoryAdapter) SocketEmit(p *Packet, id string, flags BroadcastFlags) error {
+	flags.Local = true
+	return a.Broadcast(p, BroadcastOptions{Rooms: []string{id}, Flags: flags})
+}
+
 // Deliver sends p to the local sockets opts selects, as it is: no offset, nothing kept for
 // recovery. A cluster adapter that keeps packets elsewhere (in a Redis stream, say) gives the
 // packet its offset with WithOffset and delivers it with Deliver.

@@ -51,6 +51,13 @@ func (a *hookAdapter) MissedPackets(ctx context.Context, offset string, rooms []
 	return missed, err
 }
 
+func (a *hookAdapter) SocketEmit(p *Packet, id string, flags BroadcastFlags) error {
+	a.mu.Lock()
+	a.socketEmits++
+	a.mu.Unlock()
+	return a.MemoryAdapter.SocketEmit(p, id, flags)
+}
+
 func (a *hookAdapter) PersistSession(s *SessionState) error {
 	err := a.MemoryAdapter.PersistSession(s)
 	a.persisted <- *s
@@ -357,6 +364,23 @@ func TestRecoveryDisconnectWhileRestoring(t *testing.T) {
 	if got := c2.expect(`40{"sid":*`); strings.Contains(got, s.sid) {
 		t.Fatalf("restored after a server disconnect: %q", got)
 	}
+}
+
+// With recovery on, Socket.Emit goes through the adapter, whose offset the client can resume
+// from: the last event of the client here is a direct emit.
+func TestRecoveryFromDirectEmit(t *testing.T) {
+	srv, url, a := recoveryServer(t, &ServerOptions{}, nil)
+	s := connectFirst(t, url, a) // resumes from "hello", sent with Socket.Emit
+	a.mu.Lock()
+	emits := a.socketEmits
+	a.mu.Unlock()
+	if emits != 1 {
+		t.Fatalf("%d emits through the adapter, want 1", emits)
+	}
+	srv.To("room").Emit("missed")
+	c := resume(t, url, s)
+	c.expectRestored(s)
+	c.expect(`42["missed","*`)
 }
 
 func TestCompareOffsets(t *testing.T) {

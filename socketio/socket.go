@@ -204,8 +204,7 @@ func (s *Socket) emit(event string, args []any, flags BroadcastFlags) error {
 	}
 	if s.nsp.srv.opts.Recovery != nil {
 		// Through the adapter, which numbers the packet and keeps it for a recovery.
-		flags.Local = true
-		return s.nsp.adapter.Broadcast(p, BroadcastOptions{Rooms: []string{s.id}, Flags: flags})
+		return s.nsp.adapter.SocketEmit(p, s.id, flags)
 	}
 	return s.deliver(p, flags.Volatile)
 }

@@ -196,6 +196,33 @@ func resume(t *testing.T, n *recoveryNode, s sioSession) *rawSIO {
 	return c
 }
 
+// A client whose last event was a direct emit comes back on another node: the offset of that
+// emit is a stream id, from which the other node restores the session and the events missed,
+// each once. An event that is not in the stream carries no offset.
+func TestStreamsRecoveryFromDirectEmit(t *testing.T) {
+	r := redistest.Start(t)
+	a, b := newRecoveryNode(t, r), newRecoveryNode(t, r)
+	s := connectFirst(t, a, false)
+	if err := b.srv.To("room").Emit("missed", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.srv.To("room").Emit("missed", 2); err != nil {
+		t.Fatal(err)
+	}
+	c := resume(t, b, s)
+	c.expect(`2["missed",1,"*`)
+	c.expect(`2["missed",2,"*`)
+	if err := a.srv.To("room").Emit("after"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(`2["after","*`)
+	// A broadcast to b's sockets only is not in the stream: no offset, as in Node.
+	if err := b.srv.Local().To("room").Emit("local"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(`2["local"]`)
+}
+
 // A broadcast sent while a session is restored, from the restoring node or another, before
 // the socket is back in its rooms or after, reaches the client once.
 func TestStreamsRecoveryBroadcastDuringRestore(t *testing.T) {

@@ -325,10 +325,38 @@ func (t *streamsTransport) close() {
 	t.link.release()
 }
 
-// streamsAdapter adds sessions kept in Redis to the cluster adapter.
+// streamsAdapter adds sessions kept in Redis to the cluster adapter, and numbers what a
+// recovering client can receive with stream ids, which every node can resume from.
 type streamsAdapter struct {
 	*clusterAdapter
 	t *streamsTransport
+}
+
+// Broadcast sends p as the cluster adapter does, except that a broadcast to this node's
+// sockets only gets no offset: it is not in the stream, so no node could resume from it (an
+// in-memory offset would make the client's next recovery fail). Node's adapter does the same.
+func (a *streamsAdapter) Broadcast(p *socketio.Packet, opts socketio.BroadcastOptions) error {
+	if opts.Flags.Local {
+		a.MemoryAdapter.Deliver(p, opts)
+		return nil
+	}
+	return a.clusterAdapter.Broadcast(p, opts)
+}
+
+// SocketEmit sends an event to local socket id through the stream, as Node's server does
+// with recovery on (a broadcast to the socket's own room): the event gets a stream id as its
+// offset, at the cost of a round trip to Redis. When Redis is unreachable the event is
+// delivered without an offset, as broadcasts are. A volatile event, which no recovery
+// replays, is only delivered.
+func (a *streamsAdapter) SocketEmit(p *socketio.Packet, id string, flags socketio.BroadcastFlags) error {
+	opts := socketio.BroadcastOptions{Rooms: []string{id}, Flags: flags}
+	if flags.Volatile {
+		opts.Flags.Local = true
+		a.MemoryAdapter.Deliver(p, opts)
+		return nil
+	}
+	opts.Flags.Local = false
+	return a.clusterAdapter.Broadcast(p, opts)
 }
 
 // PersistSession keeps a disconnected socket's session in Redis for the server's
