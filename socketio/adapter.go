@@ -14,11 +14,12 @@ import (
 // (Packet.WithOffset), and a client resumes from the last offset it received. A restored
 // socket joins its rooms before its missed packets are read, so an event sent in between can
 // be both read and delivered to it; the server sends it once by comparing offsets. Offsets of
-// the form ms-seq (two decimal numbers, as Redis stream ids and the memory adapter's have)
-// compare as that pair of numbers, and an adapter must number its packets in increasing order
-// of that comparison, the order MissedPackets returns them in. Offsets of another form are
-// compared for equality only, which still catches the event delivered while the socket was
-// being restored but not one delivered late, after it is connected.
+// the form ms-seq, two decimal numbers after a prefix of letters (none for Redis stream ids,
+// "m" for the memory adapter's), compare as that pair of numbers when their prefixes are the
+// same, and an adapter must number its packets in increasing order of that comparison, the
+// order MissedPackets returns them in. Offsets of another form are compared for equality only,
+// which still catches the event delivered while the socket was being restored but not one
+// delivered late, after it is connected.
 type Adapter interface {
 	// AddAll puts socket id in rooms; Del takes it out of one; DelAll out of all.
 	AddAll(id string, rooms []string)

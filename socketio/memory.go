@@ -51,10 +51,10 @@ func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 	if nsp.srv != nil && nsp.srv.opts.Recovery != nil {
 		a.recovery = nsp.srv.opts.Recovery
 		a.sessions = map[string]keptSession{}
-		// Offsets are epoch-counter in decimal, the form of Redis stream ids, so that they
-		// compare as the server expects (see Adapter); the epoch keeps a restarted server
-		// from taking another process's offsets for its own.
-		a.epoch = strconv.FormatInt(time.Now().UnixMilli(), 10)
+		// Offsets are "m" epoch-counter in decimal, so that they compare as the server
+		// expects (see Adapter), with each other but not with Redis stream ids; the epoch
+		// keeps a restarted server from taking another process's offsets for its own.
+		a.epoch = "m" + strconv.FormatInt(time.Now().UnixMilli(), 10)
 	}
 	return a
 }

@@ -230,13 +230,14 @@ func (n *Namespace) persistSession(s *Socket, rooms []string) {
 	}
 }
 
-// compareOffsets compares two offsets of the form ms-seq, as Redis stream ids and the memory
-// adapter's are: by the first number, then the second. ok is false when either has another
-// form.
+// compareOffsets compares two offsets of the form ms-seq, two decimal numbers after a prefix
+// of letters (none for Redis stream ids, "m" for the memory adapter's): by the first number,
+// then the second. ok is false when either has another form or their prefixes differ, as
+// offsets of different sequences do not compare.
 func compareOffsets(a, b string) (c int, ok bool) {
-	a1, a2, okA := splitOffset(a)
-	b1, b2, okB := splitOffset(b)
-	if !okA || !okB {
+	pa, a1, a2, okA := splitOffset(a)
+	pb, b1, b2, okB := splitOffset(b)
+	if !okA || !okB || pa != pb {
 		return 0, false
 	}
 	switch {
@@ -253,15 +254,19 @@ func offsetAfter(a, b string) bool {
 	return !ok || c > 0
 }
 
-func splitOffset(o string) (ms, seq uint64, ok bool) {
-	head, tail, found := strings.Cut(o, "-")
+func splitOffset(o string) (prefix string, ms, seq uint64, ok bool) {
+	i := strings.IndexFunc(o, func(r rune) bool { return r < 'a' || r > 'z' })
+	if i < 0 {
+		return "", 0, 0, false
+	}
+	head, tail, found := strings.Cut(o[i:], "-")
 	if !found {
-		return 0, 0, false
+		return "", 0, 0, false
 	}
 	var err1, err2 error
 	ms, err1 = strconv.ParseUint(head, 10, 64)
 	seq, err2 = strconv.ParseUint(tail, 10, 64)
-	return ms, seq, err1 == nil && err2 == nil
+	return o[:i], ms, seq, err1 == nil && err2 == nil
 }
 
 func cmpUint(a, b uint64) int {

@@ -396,6 +396,9 @@ func TestCompareOffsets(t *testing.T) {
 		{"1-0", "x", 0, false},
 		{"1-", "1-0", 0, false},
 		{"dnadz8ilylo0-3", "1-0", 0, false},
+		{"m1796228831412-2", "m1796228831412-1", 1, true},
+		{"m1-2", "1-1", 0, false}, // another sequence
+		{"m-1", "m-1", 0, false},
 	} {
 		c, ok := compareOffsets(tc.a, tc.b)
 		if c != tc.c || ok != tc.ok {
