@@ -137,7 +137,8 @@ func (n *Namespace) OnServerSideEmit(event string, fn any) {
 	n.mu.Unlock()
 }
 
-// Sockets returns the sockets connected to the namespace on this node.
+// Sockets returns the sockets connected to the namespace on this node, and those being
+// restored by connection state recovery.
 func (n *Namespace) Sockets() []*Socket {
 	if n.match != nil {
 		var out []*Socket
