@@ -344,10 +344,38 @@ func (t *streamsTransport) close() {
 	t.link.release()
 }
 
-// streamsAdapter adds sessions kept in Redis to the cluster adapter.
+// streamsAdapter adds sessions kept in Redis to the cluster adapter, and numbers what a
+// recovering client can receive with stream ids, which every node can resume from.
 type streamsAdapter struct {
 	*clusterAdapter
 	t *streamsTransport
+}
+
+// Broadcast sends p as the cluster adapter does, except that a broadcast to this node's
+// sockets only gets no offset: it is not in the stream, so no node could resume from it (an
+// in-memory offset would make the client's next recovery fail). Node's adapter does the same.
+func (a *streamsAdapter) Broadcast(p *socketio.Packet, opts socketio.BroadcastOptions) error {
+	if opts.Flags.Local {
+		a.MemoryAdapter.Deliver(p, opts)
+		return nil
+	}
+	return a.clusterAdapter.Broadcast(p, opts)
+}
+
+// SocketEmit sends an event to local socket id through the stream, as Node's server does
+// with recovery on (a broadcast to the socket's own room): the event gets a stream id as its
+// offset, at the cost of a round trip to Redis. When Redis is unreachable the event is
+// delivered without an offset, as broadcasts are. A volatile event, which no recovery
+// replays, is only delivered.
+func (a *streamsAdapter) SocketEmit(p *socketio.Packet, id string, flags socketio.BroadcastFlags) error {
+	opts := socketio.BroadcastOptions{Rooms: []string{id}, Flags: flags}
+	if flags.Volatile {
+		opts.Flags.Local = true
+		a.MemoryAdapter.Deliver(p, opts)
+		return nil
+	}
+	opts.Flags.Local = false
+	return a.clusterAdapter.Broadcast(p, opts)
 }
 
 // PersistSession keeps a disconnected socket's session in Redis for the server's
@@ -381,19 +409,25 @@ func (a *streamsAdapter) PersistSession(s *socketio.SessionState) error {
 
 var offsetPattern = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 
-// maxRestorePages bounds the stream reads of one restoration, as Node's adapter does.
-const maxRestorePages = 100
+// maxRestorePages bounds the stream reads of one restoration, of restorePageSize entries
+// each, as Node's adapter does.
+const (
+	maxRestorePages = 100
+	restorePageSize = 100
+)
 
-// RestoreSession takes back a session from Redis (once: it is deleted), with the events of
-// the stream after offset that its rooms would have received. It returns nil when the session
-// is unknown or expired or when offset has left the stream.
-func (a *streamsAdapter) RestoreSession(pid, offset string) (*socketio.SessionState, error) {
+// errOffsetGone is MissedPackets' error for an offset that has left the stream.
+var errOffsetGone = errors.New("redis adapter: recovery offset no longer in the stream")
+
+// TakeSession takes back a session from Redis (once: it is deleted, as Node's adapter does).
+// It returns nil when the session is unknown or expired or when offset has left the stream.
+func (a *streamsAdapter) TakeSession(ctx context.Context, pid, offset string) (*socketio.SessionState, error) {
 	if !offsetPattern.MatchString(offset) {
 		return nil, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	client, stream := a.t.f.client, a.t.f.opts.StreamName
+	client := a.t.f.client
 	key := a.t.f.opts.SessionKeyPrefix + pid
 	var get *goredis.StringCmd
 	if _, err := client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
@@ -401,13 +435,15 @@ func (a *streamsAdapter) RestoreSession(pid, offset string) (*socketio.SessionSt
 		p.Del(ctx, key)
 		return nil
 	}); err != nil && !errors.Is(err, goredis.Nil) {
-		return nil, fmt.Errorf("redis adapter: restoring session: %w", err)
+		return nil, fmt.Errorf("redis adapter: taking session: %w", err)
 	}
 	raw, err := get.Result()
 	if err != nil {
 		return nil, nil
 	}
-	at, err := client.XRange(ctx, stream, offset, offset).Result()
+	// Apart from the transaction: in a Redis cluster the stream and the key may be on
+	// different shards.
+	at, err := client.XRange(ctx, a.t.f.opts.StreamName, offset, offset).Result()
 	if err != nil || len(at) == 0 {
 		return nil, err
 	}
@@ -421,14 +457,34 @@ func (a *streamsAdapter) RestoreSession(pid, offset string) (*socketio.SessionSt
 	}
 	state := &socketio.SessionState{PID: pid, Rooms: sv.field("rooms").stringList(), Data: sv.field("data").toAny()}
 	state.SID, _ = sv.field("sid").text()
-	for range maxRestorePages {
-		entries, err := client.XRangeN(ctx, stream, nextOffset(offset), "+", 100).Result()
-		if err != nil {
-			return nil, fmt.Errorf("redis adapter: reading missed packets: %w", err)
-		}
-		if len(entries) == 0 {
-			break
-		}
+	return state, nil
+}
+
+// MissedPackets returns the events of the stream after offset that a socket in rooms would
+// have received, each with its stream id as offset.
+func (a *streamsAdapter) MissedPackets(ctx context.Context, offset string, rooms []string) ([]*socketio.Packet, error) {
+	if !offsetPattern.MatchString(offset) {
+		return nil, errOffsetGone
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	client, stream := a.t.f.client, a.t.f.opts.StreamName
+	// The entries after offset, and offset itself: if it has left the stream (trimmed since
+	// the session was taken), entries between them are gone too.
+	var at, page *goredis.XMessageSliceCmd
+	if _, err := client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		at = p.XRange(ctx, stream, offset, offset)
+		page = p.XRangeN(ctx, stream, nextOffset(offset), "+", restorePageSize)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("redis adapter: reading missed packets: %w", err)
+	}
+	if entries, _ := at.Result(); len(entries) == 0 {
+		return nil, errOffsetGone
+	}
+	entries, _ := page.Result()
+	var missed []*socketio.Packet
+	for i := 1; ; i++ {
 		for _, e := range entries {
 			offset = e.ID
 			if e.Values["nsp"] != a.nsp.Name() || e.Values["type"] != strconv.Itoa(msgBroadcast) {
@@ -439,17 +495,23 @@ func (a *streamsAdapter) RestoreSession(pid, offset string) (*socketio.SessionSt
 				continue
 			}
 			data := msg.field("data")
-			if !missedBy(state.Rooms, broadcastOptions(data.field("opts"))) {
+			if !missedBy(rooms, broadcastOptions(data.field("opts"))) {
 				continue
 			}
 			p, err := eventPacket(a.nsp.Name(), data.field("packet"))
 			if err != nil {
 				continue
 			}
-			state.MissedPackets = append(state.MissedPackets, p.WithOffset(e.ID))
+			missed = append(missed, p.WithOffset(e.ID))
+		}
+		if len(entries) < restorePageSize || i == maxRestorePages {
+			return missed, nil
+		}
+		var err error
+		if entries, err = client.XRangeN(ctx, stream, nextOffset(offset), "+", restorePageSize).Result(); err != nil {
+			return nil, fmt.Errorf("redis adapter: reading missed packets: %w", err)
 		}
 	}
-	return state, nil
 }
 
 // nextOffset is the stream id right after offset.
