@@ -91,9 +91,18 @@ func NewStreamsAdapter(client goredis.UniversalClient, opts *StreamsOptions) fun
 		opts:   o,
 		links:  &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout},
 		seen:   newDedup(time.Now),
+		recent: &recentBroadcasts{maxEntries: int(o.MaxLen), maxBytes: recentBroadcastBytes},
 	}
 	return f.newAdapter
 }
+
+// recentBroadcastBytes bounds the memory of the broadcasts a node keeps for restorations
+// (recentBroadcasts), counted as the size of their data in the stream.
+const recentBroadcastBytes = 32 << 20
+
+// recentReadWait bounds how long a restoration waits for the reader to reach the end of the
+// stream before it reads the stream itself.
+const recentReadWait = time.Second
 
 // streamsFactory shares one stream reader among the namespaces of a server.
 type streamsFactory struct {
@@ -101,6 +110,7 @@ type streamsFactory struct {
 	opts   StreamsOptions
 	links  *linkPool
 	seen   *dedup // the stream entries of other Tether nodes, read by read alone
+	recent *recentBroadcasts
 
 	mu       sync.Mutex
 	adapters map[string]*clusterAdapter // by namespace
@@ -138,10 +148,25 @@ func (f *streamsFactory) newAdapter(nsp *socketio.Namespace) socketio.Adapter {
 func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	offset := "$"
+	f.recent.reset() // what a reader stopped earlier kept is not followed by what comes now
 	delay := 50 * time.Millisecond
 	var down outage
 	down.log, down.what = f.opts.Logger, "reading the stream"
 	for ctx.Err() == nil {
+		if offset == "$" {
+			// Where the stream ends, as an id: the reader has read that far (for
+			// restorations: recentBroadcasts.waitRead), and reads what comes after.
+			last, err := f.client.XRevRangeN(ctx, f.opts.StreamName, "+", "-", 1).Result()
+			switch {
+			case err == nil && len(last) == 1:
+				offset = last[0].ID
+			case err == nil:
+				offset = "0-0" // no stream yet: everything that comes is new
+			}
+			if offset != "$" {
+				f.recent.advance(offset)
+			}
+		}
 		res, err := f.client.XRead(ctx, &goredis.XReadArgs{
 			Streams: []string{f.opts.StreamName, offset},
 			Count:   f.opts.ReadCount,
@@ -178,6 +203,14 @@ func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
 					continue
 				}
 				nsp, _ := msg.field("nsp").text()
+				if typ, _ := msg.field("type").int(); typ == msgBroadcast {
+					data := msg.field("data")
+					size := 0
+					if d, ok := m.Values["data"].(string); ok {
+						size = len(d)
+					}
+					f.recent.add(m.ID, nsp, broadcastOptions(data.field("opts")), data.field("packet"), size)
+				}
 				f.mu.Lock()
 				a := f.adapters[nsp]
 				f.mu.Unlock()
@@ -186,6 +219,8 @@ func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
 				}
 			}
 		}
+		// After the batch: every broadcast up to offset is kept and delivered by now.
+		f.recent.advance(offset)
 	}
 }
 
@@ -469,6 +504,19 @@ func (a *streamsAdapter) MissedPackets(ctx context.Context, offset string, rooms
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	client, stream := a.t.f.client, a.t.f.opts.StreamName
+	// From memory when this node's reader holds the offset and has read as far as the
+	// stream goes now (what comes after reaches the socket through its rooms); a short wait
+	// for a reader a little behind is cheaper than reading the stream.
+	if last, err := client.XRevRangeN(ctx, stream, "+", "-", 1).Result(); err == nil && len(last) == 1 {
+		wait, cancelWait := context.WithTimeout(ctx, recentReadWait)
+		caughtUp := a.t.f.recent.waitRead(wait, last[0].ID)
+		cancelWait()
+		if caughtUp {
+			if missed, ok := a.t.f.recent.missed(a.nsp.Name(), offset, rooms); ok {
+				return missed, nil
+			}
+		}
+	}
 	// The entries after offset, and offset itself: if it has left the stream (trimmed since
 	// the session was taken), entries between them are gone too.
 	var at, page *goredis.XMessageSliceCmd
