@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -258,5 +259,61 @@ func TestStreamsRecoveryBroadcastDuringRestore(t *testing.T) {
 				c.expect(`2["after","*`)
 			})
 		}
+	}
+}
+
+// Every event a socket receives carries a larger offset than the one before it: a client
+// resumes from the last offset it got, so one smaller than an event it already has would get
+// that event sent again. Here broadcasts of the socket's own node race those of another node.
+func TestStreamsOffsetsInOrder(t *testing.T) {
+	r := redistest.Start(t)
+	a, b := newRecoveryNode(t, r), newRecoveryNode(t, r)
+	c := dialRawSIO(t, a.url)
+	c.send("0")
+	got := c.expect(`0{"sid":*`)
+	var ids struct{ SID string }
+	if err := json.Unmarshal([]byte(got[1:]), &ids); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(`2["hello","*`)
+	const each = 300
+	var wg sync.WaitGroup
+	for _, n := range []*recoveryNode{a, b} {
+		wg.Go(func() {
+			for i := range each {
+				if err := n.srv.To(ids.SID).Emit("seq", i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	defer wg.Wait()
+	parse := func(offset string) [2]uint64 {
+		ms, seq, _ := strings.Cut(offset, "-")
+		x, err1 := strconv.ParseUint(ms, 10, 64)
+		y, err2 := strconv.ParseUint(seq, 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("offset %q is not a stream id", offset)
+		}
+		return [2]uint64{x, y}
+	}
+	var last [2]uint64
+	inversions := 0
+	for range 2 * each {
+		got := c.expect(`2["seq",*`)
+		var args []any
+		if err := json.Unmarshal([]byte(got[1:]), &args); err != nil || len(args) != 3 {
+			t.Fatalf("event %q", got)
+		}
+		offset, _ := args[2].(string)
+		id := parse(offset)
+		if id[0] < last[0] || id[0] == last[0] && id[1] <= last[1] {
+			inversions++
+		}
+		last = id
+	}
+	if inversions > 0 {
+		t.Fatalf("%d of %d events came with an offset not after the one before", inversions, 2*each)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tether-rt/tether/socketio"
 )
@@ -177,4 +178,49 @@ func (r *recentBroadcasts) missed(nsp, offset string, rooms []string) ([]*socket
 		}
 	}
 	return missed, true
+}
+
+// pendingDeliveries are local deliveries waiting for the reader to reach their stream entry,
+// by the entry's uid and number. One that waits longer than pendingDeliveryTTL is given up:
+// its entry is in the stream (a recovery replays it) or never made it.
+type pendingDeliveries struct {
+	mu      sync.Mutex
+	waiting map[string]pendingDelivery
+}
+
+type pendingDelivery struct {
+	deliver func(offset string)
+	since   time.Time
+}
+
+const pendingDeliveryTTL = time.Minute
+
+func (p *pendingDeliveries) add(key string, deliver func(offset string)) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.waiting == nil {
+		p.waiting = map[string]pendingDelivery{}
+	}
+	if len(p.waiting) >= 1024 && len(p.waiting)&1023 == 0 {
+		// Now and then, not on every add: forget the deliveries the reader never reached.
+		for k, d := range p.waiting {
+			if now.Sub(d.since) > pendingDeliveryTTL {
+				delete(p.waiting, k)
+			}
+		}
+	}
+	p.waiting[key] = pendingDelivery{deliver, now}
+}
+
+// take removes and returns the delivery waiting for key, or nil.
+func (p *pendingDeliveries) take(key string) func(offset string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, ok := p.waiting[key]
+	if !ok {
+		return nil
+	}
+	delete(p.waiting, key)
+	return d.deliver
 }

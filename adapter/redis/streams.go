@@ -111,6 +111,9 @@ type streamsFactory struct {
 	links  *linkPool
 	seen   *dedup // the stream entries of other Tether nodes, read by read alone
 	recent *recentBroadcasts
+	// ownPending holds the local deliveries of this node's recoverable broadcasts until the
+	// reader reads them (broadcastInOrder).
+	ownPending pendingDeliveries
 
 	mu       sync.Mutex
 	adapters map[string]*clusterAdapter // by namespace
@@ -197,6 +200,9 @@ func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
 				if !f.seen.freshEntry(m.Values) {
 					continue // an XADD Redis ran twice
 				}
+				uid, _ := m.Values["uid"].(string)
+				seq, _ := m.Values["seq"].(string)
+				own := f.ownPending.take(uid + "/" + seq)
 				msg, err := decodeStreamEntry(m.Values)
 				if err != nil {
 					f.opts.Logger.Debug("redis adapter: ignoring stream entry", "id", m.ID, "err", err)
@@ -210,6 +216,10 @@ func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
 						size = len(d)
 					}
 					f.recent.add(m.ID, nsp, broadcastOptions(data.field("opts")), data.field("packet"), size)
+				}
+				if own != nil {
+					own(m.ID) // after add: see recentBroadcasts.add
+					continue
 				}
 				f.mu.Lock()
 				a := f.adapters[nsp]
@@ -284,6 +294,11 @@ func (t *streamsTransport) publish(ctx context.Context, msg value, sync bool) (s
 	}
 	// Outside the queue, the entry gets a number of the direct lane (see dedup.go).
 	fields[len(fields)-1] = strconv.FormatUint(t.link.nextDirectSeq(), 10)
+	return t.addNow(ctx, fields)
+}
+
+// addNow appends an entry to the stream at once, within syncAddTimeout, and returns its id.
+func (t *streamsTransport) addNow(ctx context.Context, fields []string) (string, error) {
 	t.mu.Lock()
 	down := time.Now().Before(t.downUntil)
 	t.mu.Unlock()
@@ -302,6 +317,27 @@ func (t *streamsTransport) publish(ctx context.Context, msg value, sync bool) (s
 	}
 	t.link.pubOutage.ok()
 	return id, nil
+}
+
+// broadcastInOrder appends a recoverable broadcast to the stream and leaves its local
+// delivery to the reader, which delivers it with its id as offset, in the stream's order among
+// the other nodes' broadcasts. Delivered at once instead, it could reach a socket ahead of an
+// earlier entry the reader has not got to yet; the client, which resumes from the last offset
+// it got, would then have the earlier entry's offset and be sent this one again. When the entry
+// cannot be appended, deliver runs at once, without an offset.
+func (t *streamsTransport) broadcastInOrder(msg value, deliver func(offset string)) {
+	seq := strconv.FormatUint(t.link.nextDirectSeq(), 10)
+	fields := append(streamFields(msg), "seq", seq)
+	uid, _ := msg.field("uid").text()
+	key := uid + "/" + seq
+	t.f.ownPending.add(key, deliver)
+	if _, err := t.addNow(context.Background(), fields); err != nil {
+		// It may still run in Redis (a timeout): whichever of this and the reader takes the
+		// delivery first makes it, once.
+		if d := t.f.ownPending.take(key); d != nil {
+			d("")
+		}
+	}
 }
 
 // streamFields encodes a message as a stream entry: uid, nsp, type as a decimal string, and
