@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -65,12 +66,33 @@ func (e *executor) close() {
 	e.mu.Unlock()
 }
 
+// waitIdle waits until no work is queued or running, and reports whether that happened
+// before ctx ended (a handler waiting for an acknowledgement may hold it up).
+func (e *executor) waitIdle(ctx context.Context) bool {
+	stop := context.AfterFunc(ctx, func() {
+		e.mu.Lock()
+		e.space.Broadcast()
+		e.mu.Unlock()
+	})
+	defer stop()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for e.running || len(e.queue) > 0 {
+		if ctx.Err() != nil {
+			return false
+		}
+		e.space.Wait()
+	}
+	return true
+}
+
 func (e *executor) loop() {
 	for {
 		e.mu.Lock()
 		if len(e.queue) == 0 {
 			e.running = false
 			e.queue = nil
+			e.space.Broadcast() // for waitIdle
 			e.mu.Unlock()
 			return
 		}

@@ -190,7 +190,8 @@ func (s *Server) ServerSideEmitWithAck(ctx context.Context, event string, args .
 // nil when recovery is off. Adapters that keep sessions elsewhere read how long to keep them.
 func (s *Server) Recovery() *RecoveryOptions { return s.opts.Recovery }
 
-// Shutdown stops accepting connections, disconnects every socket with the reason
+// Shutdown stops accepting connections, lets the handlers finish the events already received
+// (for shutdownDrain at most, or until ctx is done), disconnects every socket with the reason
 // ReasonServerShuttingDown (the clients see their transport close, so they reconnect to
 // another node), closes the adapters and waits until every connection has ended or ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -201,6 +202,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	// A JavaScript server has run the handler of every event it received by the time it
+	// closes; here events may wait for their socket's handlers. Run them while their sockets
+	// can still answer: an answer sent after the disconnect would be lost, or, under recovery,
+	// come from another node only.
+	drain, cancel := context.WithTimeout(ctx, shutdownDrain)
+	for _, c := range conns {
+		for _, sock := range c.takeSockets() {
+			sock.exec.waitIdle(drain)
+		}
+	}
+	cancel()
 	for _, c := range conns {
 		c.closeSockets(ReasonServerShuttingDown)
 	}
@@ -214,6 +226,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.workers.close()
 	return errors.Join(errs...)
 }
+
+// shutdownDrain bounds how long Shutdown waits for handlers to finish the events received.
+const shutdownDrain = 2 * time.Second
 
 func (s *Server) onOpen(es *engineio.Session) {
 	c := newConn(s, es)

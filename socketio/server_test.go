@@ -402,3 +402,42 @@ func TestRecovery(t *testing.T) {
 		t.Fatalf("middleware ran %d times, want once", n)
 	}
 }
+
+// TestShutdownFinishesReceivedEvents: an event received before Shutdown is handled while its
+// socket can still answer, as a JavaScript server (which handles events on receipt) does.
+func TestShutdownFinishesReceivedEvents(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	disconnected := make(chan struct{})
+	srv := NewServer(nil)
+	srv.OnConnect(func(s *Socket) {
+		s.On("work", func(s *Socket) {
+			close(started)
+			<-release
+			_ = s.Emit("done")
+		})
+		s.OnDisconnect(func(DisconnectReason) { close(disconnected) })
+	})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	c := dialRaw(t, hs.URL+"/socket.io/", engineio.TransportWebSocket)
+	c.connect("/")
+	c.send(`42["work"]`)
+	<-started
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
+	// Without the drain, Shutdown disconnects the socket at once, and the handler's answer is
+	// lost; with it, the socket stays until the handler is done.
+	select {
+	case <-disconnected:
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	c.expect(`42["done"]`)
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+}
