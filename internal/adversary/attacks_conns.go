@@ -178,7 +178,21 @@ var sidCases = []sidCase{
 			return fmt.Errorf("first upgrade: %w", err)
 		}
 		time.Sleep(200 * time.Millisecond)
-		return expectRefusedUpgrade(ctx, tg, sioPath+"&sid="+p.SID)
+		// As Node's engine.io (and the official protocol suite) has it: the second WebSocket
+		// opens and is closed at once, the session untouched.
+		ws, err := tg.DialWS(ctx, sioPath+"&sid="+p.SID)
+		if err != nil {
+			return fmt.Errorf("second upgrade: %v, want it opened and then closed", err)
+		}
+		defer ws.Conn.Close()
+		code, _, err := ws.ReadUntilClose(ctx)
+		if err != nil {
+			return fmt.Errorf("second upgrade: %w", err)
+		}
+		if code == 1006 {
+			return errors.New("second upgrade: the connection ended without a close frame")
+		}
+		return nil
 	}},
 	{"sid of a session the client closed", func(ctx context.Context, tg *Target, hc *http.Client) error {
 		p, err := OpenPoll(ctx, tg, hc)
@@ -187,6 +201,11 @@ var sidCases = []sidCase{
 		}
 		if status, body, err := p.Post(ctx, []byte("1")); err != nil || status != 200 {
 			return fmt.Errorf("POST close packet: %d %q %v", status, body, err)
+		}
+		// A poll right after the close gets the noop (it may have been sent with the close),
+		// and the session is gone after it.
+		if err := expectStatus(ctx, hc, http.MethodGet, p.url, nil, 200, "6"); err != nil {
+			return fmt.Errorf("poll right after the close: %w", err)
 		}
 		return expectStatus(ctx, hc, http.MethodGet, p.url, nil, 400, "")
 	}},
