@@ -32,7 +32,9 @@ func startTestServer(t *testing.T, opts ServerOptions) *testServer {
 		opts.PingInterval = 100 * time.Millisecond
 	}
 	if opts.PingTimeout == 0 {
-		opts.PingTimeout = 2 * time.Second
+		// Pings cross every test (100 ms apart), but a 500 kB echo under the race detector
+		// on a busy 2-core machine may hold the next one back for seconds.
+		opts.PingTimeout = 10 * time.Second
 	}
 	if opts.OnMessage == nil {
 		opts.OnMessage = func(s *Session, m Message) {
