@@ -18,6 +18,7 @@ type Packet struct {
 
 	once sync.Once
 	msgs []*engineio.OutMessage
+	wire wireCache // the messages of a custom Parser (wire.go)
 }
 
 // NewPacket encodes an event for namespace nsp: args are encoded with encoding/json, every
