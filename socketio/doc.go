@@ -10,6 +10,10 @@
 // Rooms and broadcasts go through the namespace's Adapter: the in-memory one serves a single
 // node, and a cluster adapter (such as package adapter/redis) spreads them over several.
 //
+// Packets travel as the protocol's JSON by default. ServerOptions.Parser and
+// ClientOptions.Parser choose another wire format, a Parser, such as the MessagePack one of
+// package socketio/msgpackparser; handlers and adapters see the same values whatever it is.
+//
 // Concurrency: each connection has one reader; the handlers of one socket run one at a time,
 // in order, on a goroutine that exists while there is work, so that a handler can wait for an
 // acknowledgement. Every method is safe for concurrent use.

@@ -96,7 +96,7 @@ type wireFormat struct {
 
 // newWireFormat returns nil for the JSON parser.
 func newWireFormat(p Parser) *wireFormat {
-	if p == nil {
+	if _, ok := p.(JSONParser); ok || p == nil {
 		return nil
 	}
 	return &wireFormat{parser: p}

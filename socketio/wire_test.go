@@ -305,3 +305,86 @@ func TestParserInvalidPackets(t *testing.T) {
 		t.Fatalf("%d sockets left, want 1", len(s))
 	}
 }
+
+// wrappedJSON is a custom parser that is the JSON parser underneath: the generic path with
+// the protocol's wire format.
+type wrappedJSON struct {
+	JSONParser
+	encoded atomic.Int64
+}
+
+func (w *wrappedJSON) Encode(p *WirePacket) ([]engineio.Message, error) {
+	w.encoded.Add(1)
+	return w.JSONParser.Encode(p)
+}
+
+// TestJSONParser: JSONParser's methods speak the protocol's JSON, so that a server going
+// through them (wrapped) serves clients that use the default parser; JSONParser itself given
+// as the option is the default path.
+func TestJSONParser(t *testing.T) {
+	if newWireFormat(JSONParser{}) != nil || newWireFormat(nil) != nil || newWireFormat(&framedParser{}) == nil {
+		t.Fatal("JSONParser{} and nil are the default path, other parsers not")
+	}
+	w := &wrappedJSON{}
+	ts := startClientServer(t, &ServerOptions{Parser: w}, clientEchoApp)
+	for name, transports := range clientTransports {
+		t.Run(name, func(t *testing.T) {
+			var got clientEvents
+			c := dialTest(t, ts.url, &ClientOptions{Transports: transports, Auth: map[string]any{"k": 1}}, func(c *Client) {
+				got = recordEvents(c.ClientSocket)
+			})
+			got.expect(t, `auth {"k":1}`)
+			if err := c.Emit("message", "x", []byte{1}, map[string]any{"b": []byte{2, 3}}); err != nil {
+				t.Fatal(err)
+			}
+			got.expect(t, `message-back "x" "AQ==" {"b":"AgM="}`)
+			a, err := c.EmitWithAck(clientCtx(t), "message-with-ack", []byte{9})
+			if err != nil || fmt.Sprint(a.Values()) != "[[9]]" {
+				t.Fatalf("ack %v %v", a.Values(), err)
+			}
+			var ce *ConnectError
+			if err := c.Of("/nope", nil).Connect(clientCtx(t)); !errors.As(err, &ce) || ce.Message != "Invalid namespace" {
+				t.Fatalf("Connect(/nope) = %v", err)
+			}
+		})
+	}
+	if w.encoded.Load() == 0 {
+		t.Fatal("the wrapped parser encoded nothing")
+	}
+
+	// Encode and Decode give each other's packets back, as the internal parser reads them.
+	d := JSONParser{}.NewDecoder(DecoderLimits{MaxAttachments: 10})
+	for _, wp := range []*WirePacket{
+		{Type: PacketBinaryEvent, Namespace: "/chat", ID: 7, Data: json.RawMessage(`["a",{"_placeholder":true,"num":0}]`), Attachments: [][]byte{{1}}},
+		{Type: PacketConnect, Namespace: "/", ID: noID},
+		{Type: PacketAck, Namespace: "/", ID: 0, Data: json.RawMessage(`[1]`)},
+	} {
+		ms, err := JSONParser{}.Encode(wp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *WirePacket
+		for _, m := range ms {
+			if got, err = d.Decode(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got == nil || got.Type != wp.Type || got.Namespace != wp.Namespace || got.ID != wp.ID || string(got.Data) != string(wp.Data) || len(got.Attachments) != len(wp.Attachments) {
+			t.Fatalf("%+v came back as %+v", wp, got)
+		}
+	}
+}
+
+// BenchmarkFromWire measures the check of a packet from a custom decoder (the JSON parser's
+// rules, and the split of an event's arguments), what the server adds to a custom parser's
+// Decode.
+func BenchmarkFromWire(b *testing.B) {
+	wp := WirePacket{Type: PacketEvent, Namespace: "/", ID: noID, Data: json.RawMessage(`["order",{"symbol":"ACME","qty":10,"price":101.25},"rush"]`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		p := wp
+		if _, err := fromWire(&p, defaultMaxAttachments, defaultMaxDecodedValues); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
