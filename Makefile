@@ -28,8 +28,8 @@ web-deps:
 	fi
 
 ## deps: install the interop test peers, only those missing
-PY_MODULES  := websockets engineio websocket requests socketio aiohttp
-DEB_PYTHON  := python3-websockets python3-engineio python3-websocket python3-requests python3-socketio python3-aiohttp
+PY_MODULES  := websockets engineio websocket requests socketio aiohttp msgpack
+DEB_PYTHON  := python3-websockets python3-engineio python3-websocket python3-requests python3-socketio python3-aiohttp python3-msgpack
 # redis-server for the cluster tests (they start their own on a free port).
 # Debian's Chromium, for the browser tests (driven by playwright-core, which never downloads a browser).
 CHROMIUM    := /usr/bin/chromium
