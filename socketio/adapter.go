@@ -9,6 +9,17 @@ import (
 // operation goes through it. The in-memory adapter (NewMemoryAdapter) serves a single node;
 // an adapter for a cluster delivers locally through a MemoryAdapter and tells the other nodes.
 // Adapters must be safe for concurrent use.
+//
+// With connection state recovery on, an adapter numbers the events it keeps for recoveries
+// (Packet.WithOffset), and a client resumes from the last offset it received. A restored
+// socket joins its rooms before its missed packets are read, so an event sent in between can
+// be both read and delivered to it; the server sends it once by comparing offsets. Offsets of
+// the form ms-seq, two decimal numbers after a prefix of letters (none for Redis stream ids,
+// "m" for the memory adapter's), compare as that pair of numbers when their prefixes are the
+// same, and an adapter must number its packets in increasing order of that comparison, the
+// order MissedPackets returns them in. Offsets of another form are compared for equality only,
+// which still catches the event delivered while the socket was being restored but not one
+// delivered late, after it is connected.
 type Adapter interface {
 	// AddAll puts socket id in rooms; Del takes it out of one; DelAll out of all.
 	AddAll(id string, rooms []string)
@@ -41,11 +52,25 @@ type Adapter interface {
 	ServerSideEmit(p *Packet) error
 	ServerSideEmitWithAck(ctx context.Context, p *Packet) ([]Args, error)
 
-	// PersistSession keeps a disconnected socket's state for connection state recovery, and
-	// RestoreSession takes it back, with the packets the socket missed since offset; it
-	// returns nil when the session is unknown, expired or cannot be completed.
+	// SocketEmit sends an event to local socket id; Socket.Emit calls it when connection state
+	// recovery is on, so that the event is numbered and kept like a broadcast to the
+	// socket's own room (Node's server broadcasts it to that room). The offset it gets must be
+	// one every node the adapter's sessions reach can resume from.
+	SocketEmit(p *Packet, id string, flags BroadcastFlags) error
+
+	// PersistSession keeps a disconnected socket's state for connection state recovery.
 	PersistSession(s *SessionState) error
-	RestoreSession(pid, offset string) (*SessionState, error)
+	// TakeSession takes back, once, the session of pid for a client whose last packet had
+	// offset; it returns nil when the session is unknown or expired or when offset is no
+	// longer kept (the packets missed since could not all be delivered). The session is gone
+	// from the adapter once taken: the server persists it again if the restoration fails
+	// before the socket is connected.
+	TakeSession(ctx context.Context, pid, offset string) (*SessionState, error)
+	// MissedPackets returns, in order, the packets kept after offset that a socket in rooms
+	// would have received, each with its offset. The server calls it once the restored
+	// socket is in its rooms, so that a packet is either among those returned or delivered to
+	// the socket (or both: see above). It fails when offset is no longer kept.
+	MissedPackets(ctx context.Context, offset string, rooms []string) ([]*Packet, error)
 
 	// Close releases what the adapter holds; the server calls it on Shutdown.
 	Close() error
@@ -111,7 +136,4 @@ type SessionState struct {
 	PID   string // the private id the client proves the session is its own with
 	Rooms []string
 	Data  any
-	// MissedPackets are the packets sent to the socket since it left, in order; set by
-	// RestoreSession.
-	MissedPackets []*Packet
 }

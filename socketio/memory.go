@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"sync"
@@ -50,7 +51,10 @@ func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 	if nsp.srv != nil && nsp.srv.opts.Recovery != nil {
 		a.recovery = nsp.srv.opts.Recovery
 		a.sessions = map[string]keptSession{}
-		a.epoch = strconv.FormatInt(time.Now().UnixNano(), 36)
+		// Offsets are "m" epoch-counter in decimal, so that they compare as the server
+		// expects (see Adapter), with each other but not with Redis stream ids; the epoch
+		// keeps a restarted server from taking another process's offsets for its own.
+		a.epoch = "m" + strconv.FormatInt(time.Now().UnixMilli(), 10)
 	}
 	return a
 }
@@ -234,6 +238,13 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 	return nil
 }
 
+// SocketEmit sends p to local socket id as a broadcast to its own room: with recovery on, it
+// gets an offset and is kept like any broadcast.
+func (a *MemoryAdapter) SocketEmit(p *Packet, id string, flags BroadcastFlags) error {
+	flags.Local = true
+	return a.Broadcast(p, BroadcastOptions{Rooms: []string{id}, Flags: flags})
+}
+
 // Deliver sends p to the local sockets opts selects, as it is: no offset, nothing kept for
 // recovery. A cluster adapter that keeps packets elsewhere (in a Redis stream, say) gives the
 // packet its offset with WithOffset and delivers it with Deliver.
@@ -307,7 +318,7 @@ func (a *MemoryAdapter) keep(p *Packet, opts BroadcastOptions) *Packet {
 	a.recMu.Lock()
 	defer a.recMu.Unlock()
 	a.offsets++
-	offset := a.epoch + "-" + strconv.FormatUint(a.offsets, 36)
+	offset := a.epoch + "-" + strconv.FormatUint(a.offsets, 10)
 	p = p.WithOffset(offset)
 	now := time.Now()
 	a.pruneLocked(now)
@@ -348,33 +359,62 @@ func (a *MemoryAdapter) PersistSession(s *SessionState) error {
 	return nil
 }
 
-// RestoreSession takes back the session of pid with the packets it missed after offset. It
-// returns nil when the session is unknown or expired, or when offset is no longer kept (the
-// missed packets could not all be delivered).
-func (a *MemoryAdapter) RestoreSession(pid, offset string) (*SessionState, error) {
+// TakeSession takes back the session of pid. It returns nil when the session is unknown or
+// expired, or when offset is no longer kept.
+func (a *MemoryAdapter) TakeSession(_ context.Context, pid, offset string) (*SessionState, error) {
 	if a.recovery == nil {
 		return nil, nil
 	}
 	a.recMu.Lock()
 	defer a.recMu.Unlock()
-	now := time.Now()
 	kept, ok := a.sessions[pid]
-	if !ok || now.After(kept.expires) {
-		return nil, nil
-	}
-	idx := slices.IndexFunc(a.packets, func(k keptPacket) bool { return k.offset == offset })
-	if idx < 0 {
+	if !ok || time.Now().After(kept.expires) || a.indexLocked(offset) < 0 {
 		return nil, nil
 	}
 	delete(a.sessions, pid)
 	state := kept.state
-	state.MissedPackets = nil
+	state.Rooms = slices.Clone(state.Rooms)
+	return &state, nil
+}
+
+// errOffsetGone is MissedPackets' error for an offset no longer kept.
+var errOffsetGone = errors.New("socketio: recovery offset no longer kept")
+
+// MissedPackets returns the packets kept after offset that a socket in rooms would have
+// received.
+func (a *MemoryAdapter) MissedPackets(_ context.Context, offset string, rooms []string) ([]*Packet, error) {
+	if a.recovery == nil {
+		return nil, errOffsetGone
+	}
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	idx := a.indexLocked(offset)
+	if idx < 0 {
+		return nil, errOffsetGone
+	}
+	var out []*Packet
 	for _, k := range a.packets[idx+1:] {
-		if missed(state.Rooms, k.opts) {
-			state.MissedPackets = append(state.MissedPackets, k.p)
+		if missed(rooms, k.opts) {
+			out = append(out, k.p)
 		}
 	}
-	return &state, nil
+	return out, nil
+}
+
+// indexLocked returns the position of the packet kept with offset, or -1. Packets are kept in
+// the order of their offsets.
+func (a *MemoryAdapter) indexLocked(offset string) int {
+	i, found := slices.BinarySearchFunc(a.packets, offset, func(k keptPacket, o string) int {
+		c, ok := compareOffsets(k.offset, o)
+		if !ok {
+			return -1 // another form: not one of ours
+		}
+		return c
+	})
+	if !found {
+		return -1
+	}
+	return i
 }
 
 // missed reports whether a socket in rooms would have received a broadcast with opts.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -138,7 +137,8 @@ func (n *Namespace) OnServerSideEmit(event string, fn any) {
 	n.mu.Unlock()
 }
 
-// Sockets returns the sockets connected to the namespace on this node.
+// Sockets returns the sockets connected to the namespace on this node, and those being
+// restored by connection state recovery.
 func (n *Namespace) Sockets() []*Socket {
 	if n.match != nil {
 		var out []*Socket
@@ -316,47 +316,27 @@ func (n *Namespace) removeSocket(s *Socket) {
 }
 
 // connect starts a client's CONNECT to the namespace: the socket is made at once, and the
-// middleware runs on its executor, ahead of any event the client sends next.
+// middleware (or, for a client resuming a session, the restoration) runs on its executor,
+// ahead of any event the client sends next.
 func (n *Namespace) connect(c *conn, auth json.RawMessage) {
-	var prev *SessionState
-	if n.srv.opts.Recovery != nil {
-		var ids struct {
-			PID    string `json:"pid"`
-			Offset string `json:"offset"`
-		}
-		if json.Unmarshal(auth, &ids) == nil && ids.PID != "" && ids.Offset != "" {
-			var err error
-			if prev, err = n.adapter.RestoreSession(ids.PID, ids.Offset); err != nil {
-				n.srv.peers.at(slog.LevelWarn, "socketio: session not restored", "nsp", n.name, "err", err)
-			}
-		}
-	}
-	s := newSocket(n, c, newHandshake(c.es, auth), prev)
+	s := newSocket(n, c, newHandshake(c.es, auth))
 	if !c.add(s) {
 		return
 	}
-	s.exec.submit(func() { n.admit(s, prev) })
+	if n.srv.opts.Recovery != nil {
+		if pid, offset, ok := recoveryIDs(auth); ok {
+			s.exec.submit(func() { n.restore(s, pid, offset) })
+			return
+		}
+	}
+	s.exec.submit(func() { n.admit(s) })
 }
 
 // admit runs the middleware and, if they let the socket in, connects it.
-func (n *Namespace) admit(s *Socket, prev *SessionState) {
-	middleware, hooks := n.connectHooks()
-	if prev == nil || !n.srv.opts.Recovery.SkipMiddlewares {
-		for _, mw := range middleware {
-			var err error
-			s.safely("middleware", func() { err = mw(s) })
-			if err != nil {
-				var ce *ConnectError
-				if !errors.As(err, &ce) {
-					ce = &ConnectError{Message: err.Error()}
-				}
-				s.onClose(ReasonServerDisconnect)
-				s.conn.sendConnectError(n.name, ce)
-				return
-			}
-		}
+func (n *Namespace) admit(s *Socket) {
+	if !n.runMiddleware(s) {
+		return
 	}
-
 	s.mu.Lock()
 	if s.state != stateConnecting {
 		s.mu.Unlock()
@@ -367,24 +347,45 @@ func (n *Namespace) admit(s *Socket, prev *SessionState) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	n.mu.Unlock()
-	rooms := []string{s.id}
-	if prev != nil {
-		rooms = append(rooms, prev.Rooms...)
-	}
-	n.adapter.AddAll(s.id, rooms)
+	n.adapter.AddAll(s.id, []string{s.id})
 	s.conn.joinedNamespace()
+	n.sendConnect(s)
+	n.runConnectHooks(s)
+}
 
+// runMiddleware runs the namespace's middleware on s, and reports whether they let it in;
+// when one refuses, the client is told and s is closed.
+func (n *Namespace) runMiddleware(s *Socket) bool {
+	middleware, _ := n.connectHooks()
+	for _, mw := range middleware {
+		var err error
+		s.safely("middleware", func() { err = mw(s) })
+		if err != nil {
+			var ce *ConnectError
+			if !errors.As(err, &ce) {
+				ce = &ConnectError{Message: err.Error()}
+			}
+			s.onClose(ReasonServerDisconnect)
+			s.conn.sendConnectError(n.name, ce)
+			return false
+		}
+	}
+	return true
+}
+
+// sendConnect tells the client its socket is connected: its id, and the private id with
+// which it can resume the session.
+func (n *Namespace) sendConnect(s *Socket) {
 	reply := struct {
 		SID string `json:"sid"`
 		PID string `json:"pid,omitempty"`
 	}{s.id, s.pid}
 	data, _ := json.Marshal(reply)
 	s.conn.sendControl(&packet{typ: packetConnect, nsp: n.name, id: noID, data: data})
-	if prev != nil {
-		for _, p := range prev.MissedPackets {
-			s.deliver(p, false)
-		}
-	}
+}
+
+func (n *Namespace) runConnectHooks(s *Socket) {
+	_, hooks := n.connectHooks()
 	for _, f := range hooks {
 		s.safely("connect hook", func() { f(s) })
 	}

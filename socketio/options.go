@@ -103,9 +103,11 @@ type ServerOptions struct {
 type RecoveryOptions struct {
 	// MaxDisconnectionDuration is how long a session is kept after the cut; default 2 minutes.
 	MaxDisconnectionDuration time.Duration
-	// SkipMiddlewares lets a recovered socket in without running the namespace's middleware
-	// again: it ran when the socket first connected.
-	SkipMiddlewares bool
+	// RunMiddlewares runs the namespace's middleware again for a recovered socket, with its
+	// restored id and data (Node's skipMiddlewares: false). By default a recovered socket is
+	// let in without them, as in Node: they ran when the socket first connected. A middleware
+	// that refuses a recovered socket ends its session: the client connects anew next time.
+	RunMiddlewares bool
 }
 
 const (

@@ -15,6 +15,7 @@ import (
 type Packet struct {
 	pkt          packet
 	uncompressed bool
+	offset       string // the recovery offset WithOffset added, if any
 
 	once sync.Once
 	msgs []*engineio.OutMessage
@@ -98,7 +99,7 @@ func (p *Packet) withID(id int64) *Packet {
 // JavaScript client expects: it keeps the last one it saw to send when it reconnects. Adapters
 // that number packets themselves use it.
 func (p *Packet) WithOffset(offset string) *Packet {
-	q := &Packet{pkt: p.pkt, uncompressed: p.uncompressed}
+	q := &Packet{pkt: p.pkt, uncompressed: p.uncompressed, offset: offset}
 	data := bytes.TrimRight(p.pkt.data, " \t\r\n")
 	out := make([]byte, 0, len(data)+len(offset)+4)
 	out = append(out, data[:len(data)-1]...)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,8 +359,11 @@ func TestDisconnect(t *testing.T) {
 
 func TestRecovery(t *testing.T) {
 	var srv *Server
+	var middlewareRuns atomic.Int32
 	url := startServer(t, &ServerOptions{Recovery: &RecoveryOptions{}}, func(s *Server) {
 		srv = s
+		// Not run again for a recovered socket, by default, as in Node.
+		s.Use(func(*Socket) error { middlewareRuns.Add(1); return nil })
 		s.Of("/").OnConnect(func(s *Socket) {
 			if !s.Recovered() {
 				s.Join("room")
@@ -394,4 +398,7 @@ func TestRecovery(t *testing.T) {
 	c2.expect(fmt.Sprintf(`40{"sid":%q,"pid":%q}`, ids.SID, ids.PID))
 	c2.expect(`42["missed",1,"*`)
 	c2.expect(`42["hello",true,"kept","*`)
+	if n := middlewareRuns.Load(); n != 1 {
+		t.Fatalf("middleware ran %d times, want once", n)
+	}
 }

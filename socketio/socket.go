@@ -13,13 +13,16 @@ import (
 type socketState int
 
 const (
-	stateConnecting socketState = iota // middleware running
+	stateConnecting socketState = iota // middleware running, or a session being taken back
+	stateRestoring                     // in its rooms, packets held until its missed ones are out
 	stateConnected
 	stateClosed
 )
 
 // Socket is a client's presence in one namespace. Its methods are safe for concurrent use.
 type Socket struct {
+	// id, pid and recovered are set before the socket joins its namespace (a restored
+	// session's are set by the task that takes it back, on the executor) and read-only after.
 	id        string
 	pid       string // the private id that lets the client recover this session
 	nsp       *Namespace
@@ -31,6 +34,9 @@ type Socket struct {
 
 	mu              sync.Mutex
 	state           socketState
+	closeReason     DisconnectReason // why it closed, once stateClosed
+	held            *heldPackets     // while stateRestoring
+	restoredTo      string           // the restoration sent the packets with offsets up to it
 	data            any
 	handlers        map[string][]*handler
 	anyIn           []func(event string, args []any)
@@ -40,16 +46,12 @@ type Socket struct {
 	acks            map[int64]func(Args)
 }
 
-func newSocket(n *Namespace, c *conn, hs *Handshake, prev *SessionState) *Socket {
+func newSocket(n *Namespace, c *conn, hs *Handshake) *Socket {
 	s := &Socket{nsp: n, conn: c, hs: hs, done: make(chan struct{})}
 	s.exec.init(n.srv.opts.HandlerQueueSize, n.srv.workers)
-	if prev != nil {
-		s.id, s.pid, s.data, s.recovered = prev.SID, prev.PID, prev.Data, true
-	} else {
-		s.id = randomID()
-		if n.srv.opts.Recovery != nil {
-			s.pid = randomID()
-		}
+	s.id = randomID()
+	if n.srv.opts.Recovery != nil {
+		s.pid = randomID()
 	}
 	return s
 }
@@ -76,7 +78,8 @@ func (s *Socket) Handshake() *Handshake { return s.hs }
 // delivered.
 func (s *Socket) Recovered() bool { return s.recovered }
 
-// Connected reports whether the socket is still in its namespace.
+// Connected reports whether the socket is still in its namespace. A recovered socket is
+// connected once its missed events have been sent.
 func (s *Socket) Connected() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,13 +199,12 @@ func (s *Socket) emit(event string, args []any, flags BroadcastFlags) error {
 		return err
 	}
 	p.uncompressed = flags.Uncompressed
-	if !s.Connected() {
+	if !s.inNamespace() {
 		return ErrDisconnected
 	}
 	if s.nsp.srv.opts.Recovery != nil {
 		// Through the adapter, which numbers the packet and keeps it for a recovery.
-		flags.Local = true
-		return s.nsp.adapter.Broadcast(p, BroadcastOptions{Rooms: []string{s.id}, Flags: flags})
+		return s.nsp.adapter.SocketEmit(p, s.id, flags)
 	}
 	return s.deliver(p, flags.Volatile)
 }
@@ -233,11 +235,45 @@ func (s *Socket) emitWithAck(ctx context.Context, event string, args []any, flag
 	}
 }
 
-// deliver sends a packet to the client, telling the outgoing listeners.
+// inNamespace reports whether the socket is connected or being restored: what is sent to it
+// then reaches the client.
+func (s *Socket) inNamespace() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stateConnected || s.state == stateRestoring
+}
+
+// deliver sends a packet to the client, telling the outgoing listeners. While the socket is
+// being restored the packet waits (a volatile one is dropped: the client is not ready), and
+// goes nowhere if the restoration fails; after, a packet the restoration sent is dropped.
 func (s *Socket) deliver(p *Packet, volatile bool) error {
+	s.mu.Lock()
+	if s.held != nil { // being restored, or its restoration failed
+		if s.state == stateRestoring && !volatile {
+			s.held.add(p)
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	if s.restoredTo != "" && p.offset != "" && !offsetAfter(p.offset, s.restoredTo) {
+		s.mu.Unlock()
+		return nil
+	}
+	listeners := s.anyOut
+	s.mu.Unlock()
+	return s.send(p, volatile, listeners)
+}
+
+// write sends a packet the restoration had kept back.
+func (s *Socket) write(p *Packet) error {
 	s.mu.Lock()
 	listeners := s.anyOut
 	s.mu.Unlock()
+	return s.send(p, false, listeners)
+}
+
+// send tells the outgoing listeners about a packet and sends it to the client.
+func (s *Socket) send(p *Packet, volatile bool, listeners []func(string, []any)) error {
 	if len(listeners) > 0 {
 		event, args := p.Event(), p.Args()
 		values, err := decodeValues(event, args.raw, args.attachments, s.nsp.srv.maxValues)
@@ -307,7 +343,7 @@ func (s *Socket) Disconnect(closeConn bool) {
 }
 
 func (s *Socket) disconnect() {
-	if s.Connected() {
+	if s.inNamespace() {
 		s.conn.sendControl(&packet{typ: packetDisconnect, nsp: s.nsp.name, id: noID})
 	}
 	s.onClose(ReasonServerDisconnect)
@@ -394,25 +430,32 @@ func (s *Socket) safely(what string, f func()) {
 	protect(s.nsp.srv.peers, what, "", f, "nsp", s.nsp.name, "socket", s.id)
 }
 
-// onClose takes the socket out of its namespace, once, and runs the disconnect hooks.
-func (s *Socket) onClose(reason DisconnectReason) {
+// onClose takes the socket out of its namespace, once, and runs the disconnect hooks. It
+// reports whether it closed the socket (false: it was closed already). A socket being
+// restored is left to its restoration to take out.
+func (s *Socket) onClose(reason DisconnectReason) bool {
 	s.mu.Lock()
 	if s.state == stateClosed {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	wasConnected := s.state == stateConnected
 	s.state = stateClosed
+	s.closeReason = reason
 	s.acks = nil
 	close(s.done)
+	if s.held != nil {
+		s.held.stop() // the restoration ends, and leaves the namespace
+	}
 	s.mu.Unlock()
 	s.conn.remove(s)
 	s.exec.close()
 	if !wasConnected {
-		return
+		return true
 	}
 	s.nsp.removeSocket(s)
 	s.exec.submit(func() { s.leave(reason) })
+	return true
 }
 
 func (s *Socket) leave(reason DisconnectReason) {
@@ -426,14 +469,7 @@ func (s *Socket) leave(reason DisconnectReason) {
 	for _, f := range disconnecting {
 		s.safely("disconnecting hook", func() { f(reason) })
 	}
-	a := s.nsp.adapter
-	if s.pid != "" && reason.recoverable() {
-		state := &SessionState{SID: s.id, PID: s.pid, Rooms: a.SocketRooms(s.id), Data: s.Data()}
-		if err := a.PersistSession(state); err != nil {
-			s.nsp.srv.peers.at(slog.LevelWarn, "socketio: session not kept for recovery", "socket", s.id, "err", err)
-		}
-	}
-	a.DelAll(s.id)
+	s.nsp.leaveRooms(s, s.pid != "" && reason.recoverable())
 	for _, f := range nspDisconnect {
 		s.safely("disconnect hook", func() { f(s, reason) })
 	}

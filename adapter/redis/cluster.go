@@ -29,6 +29,12 @@ const (
 )
 
 // clusterTransport is how a cluster-format adapter reaches the other nodes.
+// orderedBroadcaster is a transport that delivers this node's recoverable broadcasts to its
+// own sockets in the order of the other nodes' (the streams transport: see broadcastInOrder).
+type orderedBroadcaster interface {
+	broadcastInOrder(msg value, deliver func(offset string))
+}
+
 type clusterTransport interface {
 	// publish sends a message to every node; with sync, it waits for Redis and returns the
 	// message's offset when the transport numbers messages ("" otherwise).
@@ -100,6 +106,16 @@ func (a *clusterAdapter) Broadcast(p *socketio.Packet, opts socketio.BroadcastOp
 		return a.MemoryAdapter.Broadcast(p, opts)
 	}
 	recoverable := a.recoverable(p, opts)
+	if ob, ok := a.t.(orderedBroadcaster); ok && recoverable {
+		ob.broadcastInOrder(msg, func(offset string) {
+			if offset != "" {
+				a.MemoryAdapter.Deliver(p.WithOffset(offset), opts)
+			} else {
+				a.MemoryAdapter.Deliver(p, opts)
+			}
+		})
+		return nil
+	}
 	offset, err := a.t.publish(context.Background(), msg, recoverable)
 	if recoverable && err == nil && offset != "" {
 		p = p.WithOffset(offset)

@@ -34,6 +34,28 @@
 // nodes, which do not read the numbers, may get such a repeat; messages from Node nodes and
 // emitters carry no number and are taken as they come.
 //
+// # Delivery guarantees
+//
+// Between Tether nodes (the README has the same table):
+//
+//	                      pub/sub, sharded                   streams
+//	own node's sockets    at once, whatever Redis does       the same; with recovery on, through
+//	                                                         the stream reader, in stream order,
+//	                                                         with offsets (at once without one
+//	                                                         when Redis does not take it in 2 s)
+//	other nodes' sockets  at most once                       at most once; a reader that was cut
+//	                                                         reads on from where it stopped
+//	never twice           a message Redis runs twice acts    the same, stream entries included
+//	                      once per Tether node
+//	lost                  not taken by Redis after retries, not taken by Redis; trimmed past
+//	                      over 10,000 queued, at shutdown;   MaxLen or lost in a Redis restart
+//	                      while a node's subscription is     before a node read it
+//	                      down
+//	requests              pub/sub, failing after timeout     the same
+//	recovery              on the node holding the session    on any node, within the recovery
+//	                                                         window and MaxLen: each missed
+//	                                                         event once, none twice
+//
 // What crosses nodes, as in Node: a broadcast's event with its binary arguments; the first
 // argument of each acknowledgement (Node forwards only that one); fetched sockets with their
 // handshake, rooms and data (data as JSON values); server-side events, in JSON for the classic

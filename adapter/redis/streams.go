@@ -91,9 +91,18 @@ func NewStreamsAdapter(client goredis.UniversalClient, opts *StreamsOptions) fun
 		opts:   o,
 		links:  &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout},
 		seen:   newDedup(time.Now),
+		recent: &recentBroadcasts{maxEntries: int(o.MaxLen), maxBytes: recentBroadcastBytes},
 	}
 	return f.newAdapter
 }
+
+// recentBroadcastBytes bounds the memory of the broadcasts a node keeps for restorations
+// (recentBroadcasts), counted as the size of their data in the stream.
+const recentBroadcastBytes = 32 << 20
+
+// recentReadWait bounds how long a restoration waits for the reader to reach the end of the
+// stream before it reads the stream itself.
+const recentReadWait = time.Second
 
 // streamsFactory shares one stream reader among the namespaces of a server.
 type streamsFactory struct {
@@ -101,6 +110,10 @@ type streamsFactory struct {
 	opts   StreamsOptions
 	links  *linkPool
 	seen   *dedup // the stream entries of other Tether nodes, read by read alone
+	recent *recentBroadcasts
+	// ownPending holds the local deliveries of this node's recoverable broadcasts until the
+	// reader reads them (broadcastInOrder).
+	ownPending pendingDeliveries
 
 	mu       sync.Mutex
 	adapters map[string]*clusterAdapter // by namespace
@@ -138,10 +151,25 @@ func (f *streamsFactory) newAdapter(nsp *socketio.Namespace) socketio.Adapter {
 func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	offset := "$"
+	f.recent.reset() // what a reader stopped earlier kept is not followed by what comes now
 	delay := 50 * time.Millisecond
 	var down outage
 	down.log, down.what = f.opts.Logger, "reading the stream"
 	for ctx.Err() == nil {
+		if offset == "$" {
+			// Where the stream ends, as an id: the reader has read that far (for
+			// restorations: recentBroadcasts.waitRead), and reads what comes after.
+			last, err := f.client.XRevRangeN(ctx, f.opts.StreamName, "+", "-", 1).Result()
+			switch {
+			case err == nil && len(last) == 1:
+				offset = last[0].ID
+			case err == nil:
+				offset = "0-0" // no stream yet: everything that comes is new
+			}
+			if offset != "$" {
+				f.recent.advance(offset)
+			}
+		}
 		res, err := f.client.XRead(ctx, &goredis.XReadArgs{
 			Streams: []string{f.opts.StreamName, offset},
 			Count:   f.opts.ReadCount,
@@ -172,12 +200,27 @@ func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
 				if !f.seen.freshEntry(m.Values) {
 					continue // an XADD Redis ran twice
 				}
+				uid, _ := m.Values["uid"].(string)
+				seq, _ := m.Values["seq"].(string)
+				own := f.ownPending.take(uid + "/" + seq)
 				msg, err := decodeStreamEntry(m.Values)
 				if err != nil {
 					f.opts.Logger.Debug("redis adapter: ignoring stream entry", "id", m.ID, "err", err)
 					continue
 				}
 				nsp, _ := msg.field("nsp").text()
+				if typ, _ := msg.field("type").int(); typ == msgBroadcast {
+					data := msg.field("data")
+					size := 0
+					if d, ok := m.Values["data"].(string); ok {
+						size = len(d)
+					}
+					f.recent.add(m.ID, nsp, broadcastOptions(data.field("opts")), data.field("packet"), size)
+				}
+				if own != nil {
+					own(m.ID) // after add: see recentBroadcasts.add
+					continue
+				}
 				f.mu.Lock()
 				a := f.adapters[nsp]
 				f.mu.Unlock()
@@ -186,6 +229,8 @@ func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
 				}
 			}
 		}
+		// After the batch: every broadcast up to offset is kept and delivered by now.
+		f.recent.advance(offset)
 	}
 }
 
@@ -249,6 +294,11 @@ func (t *streamsTransport) publish(ctx context.Context, msg value, sync bool) (s
 	}
 	// Outside the queue, the entry gets a number of the direct lane (see dedup.go).
 	fields[len(fields)-1] = strconv.FormatUint(t.link.nextDirectSeq(), 10)
+	return t.addNow(ctx, fields)
+}
+
+// addNow appends an entry to the stream at once, within syncAddTimeout, and returns its id.
+func (t *streamsTransport) addNow(ctx context.Context, fields []string) (string, error) {
 	t.mu.Lock()
 	down := time.Now().Before(t.downUntil)
 	t.mu.Unlock()
@@ -267,6 +317,27 @@ func (t *streamsTransport) publish(ctx context.Context, msg value, sync bool) (s
 	}
 	t.link.pubOutage.ok()
 	return id, nil
+}
+
+// broadcastInOrder appends a recoverable broadcast to the stream and leaves its local
+// delivery to the reader, which delivers it with its id as offset, in the stream's order among
+// the other nodes' broadcasts. Delivered at once instead, it could reach a socket ahead of an
+// earlier entry the reader has not got to yet; the client, which resumes from the last offset
+// it got, would then have the earlier entry's offset and be sent this one again. When the entry
+// cannot be appended, deliver runs at once, without an offset.
+func (t *streamsTransport) broadcastInOrder(msg value, deliver func(offset string)) {
+	seq := strconv.FormatUint(t.link.nextDirectSeq(), 10)
+	fields := append(streamFields(msg), "seq", seq)
+	uid, _ := msg.field("uid").text()
+	key := uid + "/" + seq
+	t.f.ownPending.add(key, deliver)
+	if _, err := t.addNow(context.Background(), fields); err != nil {
+		// It may still run in Redis (a timeout): whichever of this and the reader takes the
+		// delivery first makes it, once.
+		if d := t.f.ownPending.take(key); d != nil {
+			d("")
+		}
+	}
 }
 
 // streamFields encodes a message as a stream entry: uid, nsp, type as a decimal string, and
@@ -344,10 +415,38 @@ func (t *streamsTransport) close() {
 	t.link.release()
 }
 
-// streamsAdapter adds sessions kept in Redis to the cluster adapter.
+// streamsAdapter adds sessions kept in Redis to the cluster adapter, and numbers what a
+// recovering client can receive with stream ids, which every node can resume from.
 type streamsAdapter struct {
 	*clusterAdapter
 	t *streamsTransport
+}
+
+// Broadcast sends p as the cluster adapter does, except that a broadcast to this node's
+// sockets only gets no offset: it is not in the stream, so no node could resume from it (an
+// in-memory offset would make the client's next recovery fail). Node's adapter does the same.
+func (a *streamsAdapter) Broadcast(p *socketio.Packet, opts socketio.BroadcastOptions) error {
+	if opts.Flags.Local {
+		a.MemoryAdapter.Deliver(p, opts)
+		return nil
+	}
+	return a.clusterAdapter.Broadcast(p, opts)
+}
+
+// SocketEmit sends an event to local socket id through the stream, as Node's server does
+// with recovery on (a broadcast to the socket's own room): the event gets a stream id as its
+// offset, at the cost of a round trip to Redis. When Redis is unreachable the event is
+// delivered without an offset, as broadcasts are. A volatile event, which no recovery
+// replays, is only delivered.
+func (a *streamsAdapter) SocketEmit(p *socketio.Packet, id string, flags socketio.BroadcastFlags) error {
+	opts := socketio.BroadcastOptions{Rooms: []string{id}, Flags: flags}
+	if flags.Volatile {
+		opts.Flags.Local = true
+		a.MemoryAdapter.Deliver(p, opts)
+		return nil
+	}
+	opts.Flags.Local = false
+	return a.clusterAdapter.Broadcast(p, opts)
 }
 
 // PersistSession keeps a disconnected socket's session in Redis for the server's
@@ -381,19 +480,25 @@ func (a *streamsAdapter) PersistSession(s *socketio.SessionState) error {
 
 var offsetPattern = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 
-// maxRestorePages bounds the stream reads of one restoration, as Node's adapter does.
-const maxRestorePages = 100
+// maxRestorePages bounds the stream reads of one restoration, of restorePageSize entries
+// each, as Node's adapter does.
+const (
+	maxRestorePages = 100
+	restorePageSize = 100
+)
 
-// RestoreSession takes back a session from Redis (once: it is deleted), with the events of
-// the stream after offset that its rooms would have received. It returns nil when the session
-// is unknown or expired or when offset has left the stream.
-func (a *streamsAdapter) RestoreSession(pid, offset string) (*socketio.SessionState, error) {
+// errOffsetGone is MissedPackets' error for an offset that has left the stream.
+var errOffsetGone = errors.New("redis adapter: recovery offset no longer in the stream")
+
+// TakeSession takes back a session from Redis (once: it is deleted, as Node's adapter does).
+// It returns nil when the session is unknown or expired or when offset has left the stream.
+func (a *streamsAdapter) TakeSession(ctx context.Context, pid, offset string) (*socketio.SessionState, error) {
 	if !offsetPattern.MatchString(offset) {
 		return nil, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	client, stream := a.t.f.client, a.t.f.opts.StreamName
+	client := a.t.f.client
 	key := a.t.f.opts.SessionKeyPrefix + pid
 	var get *goredis.StringCmd
 	if _, err := client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
@@ -401,13 +506,15 @@ func (a *streamsAdapter) RestoreSession(pid, offset string) (*socketio.SessionSt
 		p.Del(ctx, key)
 		return nil
 	}); err != nil && !errors.Is(err, goredis.Nil) {
-		return nil, fmt.Errorf("redis adapter: restoring session: %w", err)
+		return nil, fmt.Errorf("redis adapter: taking session: %w", err)
 	}
 	raw, err := get.Result()
 	if err != nil {
 		return nil, nil
 	}
-	at, err := client.XRange(ctx, stream, offset, offset).Result()
+	// Apart from the transaction: in a Redis cluster the stream and the key may be on
+	// different shards.
+	at, err := client.XRange(ctx, a.t.f.opts.StreamName, offset, offset).Result()
 	if err != nil || len(at) == 0 {
 		return nil, err
 	}
@@ -421,14 +528,47 @@ func (a *streamsAdapter) RestoreSession(pid, offset string) (*socketio.SessionSt
 	}
 	state := &socketio.SessionState{PID: pid, Rooms: sv.field("rooms").stringList(), Data: sv.field("data").toAny()}
 	state.SID, _ = sv.field("sid").text()
-	for range maxRestorePages {
-		entries, err := client.XRangeN(ctx, stream, nextOffset(offset), "+", 100).Result()
-		if err != nil {
-			return nil, fmt.Errorf("redis adapter: reading missed packets: %w", err)
+	return state, nil
+}
+
+// MissedPackets returns the events of the stream after offset that a socket in rooms would
+// have received, each with its stream id as offset.
+func (a *streamsAdapter) MissedPackets(ctx context.Context, offset string, rooms []string) ([]*socketio.Packet, error) {
+	if !offsetPattern.MatchString(offset) {
+		return nil, errOffsetGone
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	client, stream := a.t.f.client, a.t.f.opts.StreamName
+	// From memory when this node's reader holds the offset and has read as far as the
+	// stream goes now (what comes after reaches the socket through its rooms); a short wait
+	// for a reader a little behind is cheaper than reading the stream.
+	if last, err := client.XRevRangeN(ctx, stream, "+", "-", 1).Result(); err == nil && len(last) == 1 {
+		wait, cancelWait := context.WithTimeout(ctx, recentReadWait)
+		caughtUp := a.t.f.recent.waitRead(wait, last[0].ID)
+		cancelWait()
+		if caughtUp {
+			if missed, ok := a.t.f.recent.missed(a.nsp.Name(), offset, rooms); ok {
+				return missed, nil
+			}
 		}
-		if len(entries) == 0 {
-			break
-		}
+	}
+	// The entries after offset, and offset itself: if it has left the stream (trimmed since
+	// the session was taken), entries between them are gone too.
+	var at, page *goredis.XMessageSliceCmd
+	if _, err := client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		at = p.XRange(ctx, stream, offset, offset)
+		page = p.XRangeN(ctx, stream, nextOffset(offset), "+", restorePageSize)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("redis adapter: reading missed packets: %w", err)
+	}
+	if entries, _ := at.Result(); len(entries) == 0 {
+		return nil, errOffsetGone
+	}
+	entries, _ := page.Result()
+	var missed []*socketio.Packet
+	for i := 1; ; i++ {
 		for _, e := range entries {
 			offset = e.ID
 			if e.Values["nsp"] != a.nsp.Name() || e.Values["type"] != strconv.Itoa(msgBroadcast) {
@@ -439,17 +579,23 @@ func (a *streamsAdapter) RestoreSession(pid, offset string) (*socketio.SessionSt
 				continue
 			}
 			data := msg.field("data")
-			if !missedBy(state.Rooms, broadcastOptions(data.field("opts"))) {
+			if !missedBy(rooms, broadcastOptions(data.field("opts"))) {
 				continue
 			}
 			p, err := eventPacket(a.nsp.Name(), data.field("packet"))
 			if err != nil {
 				continue
 			}
-			state.MissedPackets = append(state.MissedPackets, p.WithOffset(e.ID))
+			missed = append(missed, p.WithOffset(e.ID))
+		}
+		if len(entries) < restorePageSize || i == maxRestorePages {
+			return missed, nil
+		}
+		var err error
+		if entries, err = client.XRangeN(ctx, stream, nextOffset(offset), "+", restorePageSize).Result(); err != nil {
+			return nil, fmt.Errorf("redis adapter: reading missed packets: %w", err)
 		}
 	}
-	return state, nil
 }
 
 // nextOffset is the stream id right after offset.

@@ -111,8 +111,11 @@ func TestSIOFailover(t *testing.T) {
 // the first away mid-traffic, and returns the script's counts.
 func runFailover(t *testing.T, node bool, clients int) failoverResult {
 	red := redistest.Start(t)
-	a := startClusterNode(t, red, "streams", "a", node, "--recovery")
-	b := startClusterNode(t, red, "streams", "b", node, "--recovery")
+	// Not a heartbeat test: a heartbeat that tolerates the load of hundreds of clients
+	// reconnecting at once on 2 cores, and time for their sessions to be restored.
+	flags := []string{"--recovery", "--ping-interval", "5s", "--ping-timeout", "5s", "--connect-timeout", "10s"}
+	a := startClusterNode(t, red, "streams", "a", node, flags...)
+	b := startClusterNode(t, red, "streams", "b", node, flags...)
 	lb := startCutProxy(t, a.addr())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -6,6 +6,11 @@
 //
 // Usage: node sio-reference-server.mjs [PORT] [--recovery] [--parser msgpack]
 //        [--redis URL [--redis-adapter pubsub|sharded|streams] [--name NAME]]
+//        [--ping-interval D] [--ping-timeout D] [--connect-timeout D]
+//
+// The durations D (such as 300ms or 5s, as tether testserver takes them) replace
+// the contract's 300 ms / 200 ms heartbeat and 1 s connect timeout, for tests
+// that are not about heartbeats and hold many clients.
 //
 // Listens on 127.0.0.1:PORT (0 or nothing: a free port), prints
 // "listening on http://127.0.0.1:PORT" once it accepts connections, and runs
@@ -33,7 +38,7 @@ import { parseArgs } from './lib.mjs';
 
 // Flags that take a value also accept it as the next argument (--redis URL),
 // the form tether testserver takes.
-const valueFlags = new Set(['--redis', '--redis-adapter', '--name', '--parser']);
+const valueFlags = new Set(['--redis', '--redis-adapter', '--name', '--parser', '--ping-interval', '--ping-timeout', '--connect-timeout']);
 const argv = [];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
@@ -41,6 +46,17 @@ for (let i = 2; i < process.argv.length; i++) {
   else argv.push(a);
 }
 const { positional, opts } = parseArgs(argv);
+
+/** Milliseconds of a duration such as 300ms or 5s; def when absent. */
+function durationMs(v, def) {
+  if (v === undefined) return def;
+  const m = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(v);
+  if (!m) {
+    console.error(`bad duration ${v}: want e.g. 300ms or 5s`);
+    process.exit(2);
+  }
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+}
 const port = Number(positional[0] || 0);
 if (opts.parser && opts.parser !== 'json' && opts.parser !== 'msgpack') {
   throw new Error(`--parser ${opts.parser}: want json or msgpack`);
@@ -112,10 +128,10 @@ const httpServer = http.createServer((req, res) => {
 const io = new Server(httpServer, {
   path: '/socket.io/',
   serveClient: false,
-  pingInterval: 300,
-  pingTimeout: 200,
+  pingInterval: durationMs(opts['ping-interval'], 300),
+  pingTimeout: durationMs(opts['ping-timeout'], 200),
   maxHttpBufferSize: 1e6,
-  connectTimeout: 1000,
+  connectTimeout: durationMs(opts['connect-timeout'], 1000),
   transports: ['polling', 'websocket'],
   allowUpgrades: true,
   // Gzipping a polling response of 1 MB takes Node longer than the 200 ms
