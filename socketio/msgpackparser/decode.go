@@ -76,8 +76,11 @@ func (d *decoder) Decode(m engineio.Message) (*socketio.WirePacket, error) {
 				id = -1
 				continue
 			}
-			if id, err = r.integer(); err != nil || id < 0 {
+			if id, err = r.integer(); err != nil {
 				return nil, fmt.Errorf("%w: %v", errID, err)
+			}
+			if id < 0 {
+				return nil, fmt.Errorf("%w: %d", errID, id)
 			}
 		case "data":
 			data, attachments = nil, nil

@@ -271,10 +271,13 @@ func (r *reader) integer() (int64, error) {
 	switch t.kind {
 	case kindInt:
 		return t.i, nil
+	case kindUint:
+		return 0, fmt.Errorf("%d beyond the int64 range", t.u)
 	case kindFloat:
 		if t.f == math.Trunc(t.f) && math.Abs(t.f) < 1<<63 {
 			return int64(t.f), nil
 		}
+		return 0, fmt.Errorf("%v is not an integer", t.f)
 	}
-	return 0, fmt.Errorf("not an integer but a %s", t.kind)
+	return 0, fmt.Errorf("a %s, not an integer", t.kind)
 }

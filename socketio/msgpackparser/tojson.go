@@ -23,6 +23,9 @@ var (
 	errLookAlike = errors.New("msgpackparser: a map reading as a binary placeholder ({_placeholder: true}) beside binary values")
 )
 
+// stackKeep bounds the frames a converter keeps between packets: deep nesting is rare.
+const stackKeep = 256
+
 // frame is an array or map being converted.
 type frame struct {
 	left   int // elements, or pairs, still to read
@@ -44,7 +47,11 @@ type converter struct {
 // value is undefined is left out and an undefined element is null, as JSON.stringify does.
 func (c *converter) convert(r *reader, out []byte) ([]byte, error) {
 	stack := c.stack[:0]
-	defer func() { c.stack = stack[:0] }()
+	defer func() {
+		if cap(stack) <= stackKeep {
+			c.stack = stack[:0]
+		}
+	}()
 	out, err := c.value(r, out, &stack)
 	for err == nil && len(stack) > 0 {
 		top := &stack[len(stack)-1]
