@@ -192,7 +192,8 @@ func (p *packet) toWire() *WirePacket {
 }
 
 // wireCache holds a Packet's messages as the first custom parser to send it encoded them:
-// a broadcast is encoded once for all the recipients of a server.
+// a broadcast is encoded once for all the recipients of a server. A Packet points at it, made
+// on first use, so that a Packet of the JSON parser is not larger for it.
 type wireCache struct {
 	once sync.Once
 	w    *wireFormat
@@ -205,7 +206,13 @@ func (p *Packet) encodedFor(w *wireFormat) ([]*engineio.OutMessage, error) {
 	if w == nil {
 		return p.messages(), nil
 	}
-	c := &p.wire
+	c := p.wire.Load()
+	if c == nil {
+		c = &wireCache{}
+		if !p.wire.CompareAndSwap(nil, c) {
+			c = p.wire.Load()
+		}
+	}
 	c.once.Do(func() {
 		c.w = w
 		c.msgs, c.err = w.encode(&p.pkt, p.uncompressed)
