@@ -73,7 +73,7 @@ func (Parser) Encode(p *socketio.WirePacket) ([]engineio.Message, error) {
 	out = append(out, codeFixMapLow|byte(keys))
 	out = appendUint(append(out, "\xa4type"...), uint64(typ))
 	if len(data) > 0 {
-		var room [16]container
+		var room [8]container
 		plan, err := plan(room[:0], data, len(p.Attachments))
 		if err != nil {
 			return nil, err

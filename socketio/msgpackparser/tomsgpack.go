@@ -33,11 +33,11 @@ type container struct {
 // open is an array or object the first pass is inside.
 type open struct {
 	plan        int // its index in the plan
+	num, numEnd int // where "num" is in the JSON, when a number; num < 0 otherwise
 	object      bool
 	wantKey     bool    // the next string is a key
 	key         keyKind // the key of the member being read
 	placeholder bool    // "_placeholder" is true
-	num         []byte  // "num" when a number
 }
 
 type keyKind uint8
@@ -50,7 +50,7 @@ const (
 
 // plan appends to dst an entry for every array and object of data, in the order they open.
 func plan(dst []container, data []byte, attachments int) ([]container, error) {
-	var stackRoom [16]open
+	var stackRoom [8]open
 	stack := stackRoom[:0]
 	values := 0 // at the top level: one
 	for i := 0; i < len(data); {
@@ -72,8 +72,8 @@ func plan(dst []container, data []byte, attachments int) ([]container, error) {
 			top := &stack[len(stack)-1]
 			p := &dst[top.plan]
 			p.inner, p.end = len(dst)-top.plan-1, i+1
-			if top.placeholder && top.num != nil {
-				num, err := strconv.ParseFloat(string(top.num), 64)
+			if top.placeholder && top.num >= 0 {
+				num, err := strconv.ParseFloat(string(data[top.num:top.numEnd]), 64)
 				if err == nil && num >= 0 && num < float64(attachments) {
 					p.attachment = int(num)
 				}
@@ -107,7 +107,7 @@ func plan(dst []container, data []byte, attachments int) ([]container, error) {
 				return nil, errDepth
 			}
 			dst = append(dst, container{attachment: -1})
-			stack = append(stack, open{plan: len(dst) - 1, object: c == '{', wantKey: c == '{'})
+			stack = append(stack, open{plan: len(dst) - 1, num: -1, object: c == '{', wantKey: c == '{'})
 		case '"':
 			end = skipString(data, i)
 		case 't':
@@ -129,9 +129,9 @@ func plan(dst []container, data []byte, attachments int) ([]container, error) {
 			case keyPlaceholder:
 				o.placeholder = c == 't'
 			case keyNum:
-				o.num = nil
+				o.num = -1
 				if c == '-' || c >= '0' && c <= '9' {
-					o.num = data[i:end]
+					o.num, o.numEnd = i, end
 				}
 			}
 		}
