@@ -63,7 +63,7 @@ test: deps bench-deps
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 
 ## fuzz: run every Fuzz* target of the protocol packages for FUZZTIME each
-FUZZ_PKGS := ./websocket ./engineio ./socketio ./adapter/redis
+FUZZ_PKGS := ./websocket ./engineio ./socketio ./socketio/msgpackparser ./adapter/redis
 fuzz:
 	@for pkg in $(FUZZ_PKGS); do \
 		list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; exit 1; }; \
