@@ -28,8 +28,8 @@ web-deps:
 	fi
 
 ## deps: install the interop test peers, only those missing
-PY_MODULES  := websockets engineio websocket requests socketio aiohttp
-DEB_PYTHON  := python3-websockets python3-engineio python3-websocket python3-requests python3-socketio python3-aiohttp
+PY_MODULES  := websockets engineio websocket requests socketio aiohttp msgpack
+DEB_PYTHON  := python3-websockets python3-engineio python3-websocket python3-requests python3-socketio python3-aiohttp python3-msgpack
 # redis-server for the cluster tests (they start their own on a free port).
 # Debian's Chromium, for the browser tests (driven by playwright-core, which never downloads a browser).
 CHROMIUM    := /usr/bin/chromium
@@ -63,7 +63,7 @@ test: deps bench-deps
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 
 ## fuzz: run every Fuzz* target of the protocol packages for FUZZTIME each
-FUZZ_PKGS := ./websocket ./engineio ./socketio ./adapter/redis
+FUZZ_PKGS := ./websocket ./engineio ./socketio ./socketio/msgpackparser ./adapter/redis
 fuzz:
 	@for pkg in $(FUZZ_PKGS); do \
 		list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; exit 1; }; \

@@ -8,7 +8,8 @@ import (
 	"github.com/tether-rt/tether/websocket"
 )
 
-// Message is a message received: by a server from a client, or by a Client from its server.
+// Message is a message's payload and kind: what a server receives from a client, or a Client
+// from its server (to send one, make an OutMessage, or call Client.Send).
 type Message struct {
 	Data   []byte
 	Binary bool

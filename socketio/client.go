@@ -83,6 +83,9 @@ type ClientOptions struct {
 	// HandlerQueueSize bounds the events waiting for one socket's handlers; when it is full the
 	// client stops reading until they catch up. Default 256.
 	HandlerQueueSize int
+	// Parser is the wire format of the packets, which must be the server's; nil is the
+	// protocol's JSON parser. See ServerOptions.Parser.
+	Parser Parser
 	// Logger receives what the client has to say; nil keeps it quiet. The lines the server can
 	// cause (an event not handled, a handler's panic, …) are rate-limited as a server's are
 	// (see ServerOptions.Logger).
@@ -153,8 +156,9 @@ type Client struct {
 	*ClientSocket // the socket of ClientOptions.Namespace
 
 	opts      ClientOptions
-	maxValues int     // the MaxDecodedValues option as a bound: 0 for none
-	peers     peerLog // the Logger, rate-limited, for what the server causes
+	maxValues int         // the MaxDecodedValues option as a bound: 0 for none
+	wire      *wireFormat // the Parser option, nil for JSON
+	peers     peerLog     // the Logger, rate-limited, for what the server causes
 	rawURL    string
 	eioOpts   engineio.DialOptions
 	workers   *workerPool
@@ -227,6 +231,7 @@ func NewClient(rawURL string, opts *ClientOptions) (*Client, error) {
 	c := &Client{
 		opts:      o,
 		maxValues: maxDecodedValues(o.MaxDecodedValues),
+		wire:      newWireFormat(o.Parser),
 		peers:     newPeerLog(o.Logger),
 		rawURL:    u.String(),
 		workers:   newWorkerPool(clientWorkerIdle),

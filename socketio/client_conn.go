@@ -14,18 +14,21 @@ import (
 type clientConn struct {
 	c        *Client
 	eio      *engineio.Client
-	dec      decoder     // the reader's
-	sendMu   sync.Mutex  // keeps a packet's text and attachments together on the wire
-	released atomic.Bool // closed on purpose, with no socket left: no reconnection
-	parseErr atomic.Bool // closed by the reader on an invalid packet
+	dec      packetReader // the reader's
+	sendMu   sync.Mutex   // keeps a packet's text and attachments together on the wire
+	released atomic.Bool  // closed on purpose, with no socket left: no reconnection
+	parseErr atomic.Bool  // closed by the reader on an invalid packet
 }
 
 func newClientConn(c *Client, eio *engineio.Client) *clientConn {
-	return &clientConn{c: c, eio: eio, dec: decoder{maxAttachments: c.opts.MaxAttachments, maxValues: c.maxValues}}
+	return &clientConn{c: c, eio: eio, dec: newPacketReader(c.wire, c.opts.MaxAttachments, c.maxValues)}
 }
 
 // send writes a packet: its text message, then its attachments.
 func (cc *clientConn) send(p *packet) error {
+	if w := cc.c.wire; w != nil {
+		return cc.sendEncoded(w, p)
+	}
 	text := p.appendText(nil)
 	cc.sendMu.Lock()
 	defer cc.sendMu.Unlock()
@@ -55,12 +58,7 @@ func (cc *clientConn) readLoop() {
 			cc.c.connLost(cc, err)
 			return
 		}
-		var p *packet
-		if m.Binary {
-			p, err = cc.dec.binary(m.Data)
-		} else {
-			p, err = cc.dec.text(m.Data)
-		}
+		p, err := cc.dec.read(m)
 		if err != nil {
 			cc.c.opts.Logger.Info("socketio: invalid packet from the server, closing the connection", "err", err)
 			cc.parseErr.Store(true)

@@ -25,7 +25,7 @@ type engineSession interface {
 type conn struct {
 	srv *Server
 	es  engineSession
-	dec decoder // used by the session's reader only
+	dec packetReader // used by the session's reader only
 
 	mu      sync.Mutex
 	sockets map[string]*Socket // by namespace name, connected or connecting
@@ -38,7 +38,7 @@ func newConn(srv *Server, es engineSession) *conn {
 	return &conn{
 		srv:     srv,
 		es:      es,
-		dec:     decoder{maxAttachments: srv.opts.MaxAttachments, maxValues: srv.maxValues},
+		dec:     newPacketReader(srv.wire, srv.opts.MaxAttachments, srv.maxValues),
 		sockets: map[string]*Socket{},
 	}
 }
@@ -64,13 +64,7 @@ func (c *conn) startConnectTimer() {
 
 // receive handles one Engine.IO message, on the session's reader.
 func (c *conn) receive(m engineio.Message) {
-	var p *packet
-	var err error
-	if m.Binary {
-		p, err = c.dec.binary(m.Data)
-	} else {
-		p, err = c.dec.text(m.Data)
-	}
+	p, err := c.dec.read(m)
 	if err != nil {
 		c.srv.peers.at(slog.LevelInfo, "socketio: invalid packet, closing the connection", "sid", c.es.ID(), "err", err)
 		c.closeWith(ReasonParseError)
@@ -188,6 +182,9 @@ func (c *conn) onClose(reason DisconnectReason, detail error) {
 
 // send writes a packet: its text message and attachments, together.
 func (c *conn) send(p *Packet, volatile bool) error {
+	if c.srv.wire != nil {
+		return c.sendEncoded(p, volatile)
+	}
 	msgs := p.messages()
 	if volatile {
 		return c.es.SendVolatile(msgs...)

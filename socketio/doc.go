@@ -25,6 +25,10 @@
 // restored, the socket is not Connected but is in its namespace: broadcasts, FetchSockets,
 // SocketsJoin, SocketsLeave and DisconnectSockets reach it.
 //
+// Packets travel as the protocol's JSON by default. ServerOptions.Parser and
+// ClientOptions.Parser choose another wire format, a Parser, such as the MessagePack one of
+// package socketio/msgpackparser; handlers and adapters see the same values whatever it is.
+//
 // Concurrency: each connection has one reader; the handlers of one socket run one at a time,
 // in order, on a goroutine that exists while there is work, so that a handler can wait for an
 // acknowledgement. Every method is safe for concurrent use.

@@ -58,6 +58,12 @@ type ServerOptions struct {
 	// httpCompression); nil compresses those of 1024 bytes or more, as Node.
 	HTTPCompression *engineio.HTTPCompressionOptions
 
+	// Parser is the wire format of the packets, for every client: nil is the protocol's JSON
+	// parser, which every client speaks; package socketio/msgpackparser is the MessagePack one
+	// of npm's socket.io-msgpack-parser. Whatever the parser, handlers see the same JSON values
+	// and binary attachments, and a broadcast is encoded once.
+	Parser Parser
+
 	// ConnectTimeout closes a connection that has joined no namespace within it; default 45 s.
 	ConnectTimeout time.Duration
 	// MaxAttachments bounds the binary attachments of one incoming packet; default 10.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tether-rt/tether/engineio"
 )
@@ -13,12 +14,15 @@ import (
 // Packet is an event on its way to one socket or many: encoded once, whatever the number of
 // recipients. Adapters receive Packets to deliver, and make them from what other nodes send.
 type Packet struct {
-	pkt          packet
-	uncompressed bool
-	offset       string // the recovery offset WithOffset added, if any
+	pkt    packet
+	offset string // the recovery offset WithOffset added, if any
 
 	once sync.Once
-	msgs []*engineio.OutMessage
+	// uncompressed sits in once's padding: a Packet holds the custom parsers' messages (wire)
+	// in the 176 bytes it took before them.
+	uncompressed bool
+	msgs         []*engineio.OutMessage
+	wire         atomic.Pointer[wireCache] // the messages of a custom Parser (wire.go)
 }
 
 // NewPacket encodes an event for namespace nsp: args are encoded with encoding/json, every

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/tether-rt/tether/engineio"
 )
 
 // packetType is a Socket.IO v5 packet type, the first character of a packet.
@@ -389,4 +391,53 @@ func checkPlaceholdersDecoded(data json.RawMessage, attachments int) error {
 		return nil
 	}
 	return walk(v)
+}
+
+// JSONParser is the protocol's own parser as a Parser: a packet is a text message (type,
+// attachment count, namespace, id, JSON) followed by one binary message per attachment. It is
+// what a nil ServerOptions.Parser or ClientOptions.Parser means, and given explicitly it takes
+// the same path: packets do not go through its methods. They are there for programs that
+// handle packets themselves, such as a parser that wraps this one.
+type JSONParser struct{}
+
+var _ Parser = JSONParser{}
+
+// Encode returns the packet's text message and its attachments.
+func (JSONParser) Encode(p *WirePacket) ([]engineio.Message, error) {
+	if p.Type > PacketBinaryAck {
+		return nil, errPacketType
+	}
+	q := packet{typ: packetType(p.Type), nsp: p.Namespace, id: p.ID, data: p.Data, attachments: p.Attachments}
+	ms := make([]engineio.Message, 0, 1+len(p.Attachments))
+	ms = append(ms, engineio.Message{Data: q.appendText(make([]byte, 0, q.textSize()))})
+	for _, a := range p.Attachments {
+		ms = append(ms, engineio.Message{Data: a, Binary: true})
+	}
+	return ms, nil
+}
+
+// NewDecoder returns a decoder that reads a packet's text message, then awaits its
+// attachments.
+func (JSONParser) NewDecoder(limits DecoderLimits) Decoder {
+	return &jsonDecoder{dec: decoder{maxAttachments: limits.MaxAttachments}}
+}
+
+type jsonDecoder struct {
+	dec decoder
+	p   WirePacket
+}
+
+func (d *jsonDecoder) Decode(m engineio.Message) (*WirePacket, error) {
+	var p *packet
+	var err error
+	if m.Binary {
+		p, err = d.dec.binary(m.Data)
+	} else {
+		p, err = d.dec.text(m.Data)
+	}
+	if p == nil || err != nil {
+		return nil, err
+	}
+	d.p = WirePacket{Type: PacketType(p.typ), Namespace: p.nsp, ID: p.id, Data: p.data, Attachments: p.attachments}
+	return &d.p, nil
 }

@@ -21,7 +21,8 @@ type Server struct {
 	workers *workerPool // goroutines for the sockets' handlers
 	// maxValues is the MaxDecodedValues option as a bound: 0 for none.
 	maxValues int
-	peers     peerLog // log, rate-limited, for what clients cause
+	wire      *wireFormat // the Parser option, nil for JSON
+	peers     peerLog     // log, rate-limited, for what clients cause
 
 	mu       sync.RWMutex
 	nsps     map[string]*Namespace
@@ -41,6 +42,7 @@ func NewServer(opts *ServerOptions) *Server {
 	s.log = s.opts.Logger
 	s.peers = newPeerLog(s.log)
 	s.maxValues = maxDecodedValues(s.opts.MaxDecodedValues)
+	s.wire = newWireFormat(s.opts.Parser)
 	eopts := s.opts.engineOptions()
 	eopts.OnOpen = s.onOpen
 	eopts.OnMessage = s.onMessage

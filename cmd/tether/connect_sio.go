@@ -49,6 +49,7 @@ func isSocketIO(args []string) bool {
 var connectValueFlags = map[string]bool{
 	"send": true, "header": true, "subprotocol": true, "timeout": true,
 	"namespace": true, "auth": true, "transport": true, "emit": true, "wait": true,
+	"parser": true,
 }
 
 // sioOptions are the parsed arguments of "tether connect" in Socket.IO mode.
@@ -64,6 +65,7 @@ type sioOptions struct {
 	ack        bool
 	wait       time.Duration
 	timeout    time.Duration
+	parser     socketio.Parser
 }
 
 func parseSIOArgs(args []string, stdout, stderr io.Writer) (opts sioOptions, done bool, code int) {
@@ -78,6 +80,7 @@ func parseSIOArgs(args []string, stdout, stderr io.Writer) (opts sioOptions, don
 	wait := fs.Duration("wait", 2*time.Second, "with --emit and no --ack: print the events received for this long; interactive: at the end of stdin, wait this long at most for the acknowledgements")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit for connecting and for an acknowledgement with --ack")
 	fs.Var(&headers, "header", "add an HTTP `header` ('Name: value') to every request (repeatable)")
+	parserName := addParserFlag(fs)
 	fs.Usage = usageFunc(fs, "tether connect URL [flags] [JSON…]",
 		"Connects to the Socket.IO server at URL (http:// or https://; ws:// or wss:// with\n"+
 			"--socketio for WebSocket only) and prints each event received as one line:\n"+
@@ -132,6 +135,12 @@ func parseSIOArgs(args []string, stdout, stderr io.Writer) (opts sioOptions, don
 		}
 		opts.header.Add(name, strings.TrimSpace(value))
 	}
+	parser, err := parserNamed(*parserName)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether connect: %v\n", err)
+		return opts, true, 2
+	}
+	opts.parser = parser
 	if opts.ack && !opts.emitSet {
 		fmt.Fprintln(stderr, "tether connect: --ack goes with --emit")
 		return opts, true, 2
@@ -190,6 +199,7 @@ func runConnectSIO(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		Auth:                opts.auth,
 		Transports:          opts.transports,
 		Header:              opts.header,
+		Parser:              opts.parser,
 		DisableReconnection: true,
 	})
 	if err != nil {

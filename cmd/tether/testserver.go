@@ -43,6 +43,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	pingTimeout := fs.Duration("ping-timeout", testServerPingTimeout, "how long a client may take to answer a ping")
 	connectTimeout := fs.Duration("connect-timeout", testServerConnectTimeout, "close a Socket.IO session that joins no namespace within this long")
 	recovery := fs.Bool("recovery", false, "turn on Socket.IO connection state recovery (sessions kept 30s)")
+	parserName := addParserFlag(fs)
 	verbose := fs.Bool("verbose", false, "log every session and error")
 	debugAddr := fs.String("debug-addr", "", "also serve pprof at /debug/pprof/ and runtime figures at /debug/stats on this\nloopback `host:port` (default off)")
 	clusterFlags := addClusterFlags(fs)
@@ -60,6 +61,9 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			"  /engine.io/  plain Engine.IO v4 echo: every message, text or binary, is sent\n"+
 			"               back unchanged to its client\n"+
 			"  other paths  404\n"+
+			"\n"+
+			"With --parser msgpack, every Socket.IO client must speak MessagePack, as with\n"+
+			"new Server({parser: require(\"socket.io-msgpack-parser\")}) in Node.\n"+
 			"\n"+
 			clusterUsage+" With --redis, namespace / also answers\n"+
 			"fetch-sockets (the ids of the sockets of every node, sorted) and server-side-\n"+
@@ -86,6 +90,11 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		return 2
 	}
 	if !checkLimits("testserver", limits, stderr) {
+		return 2
+	}
+	parser, err := parserNamed(*parserName)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether testserver: %v\n", err)
 		return 2
 	}
 	if *debugAddr != "" && !isLoopbackAddr(*debugAddr) {
@@ -118,6 +127,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		pingTimeout:    *pingTimeout,
 		connectTimeout: *connectTimeout,
 		recovery:       *recovery,
+		parser:         parser,
 		logger:         logger,
 		limits:         *limits,
 	}
@@ -142,6 +152,8 @@ type testServerConfig struct {
 	pingInterval time.Duration
 	pingTimeout  time.Duration
 	recovery     bool // Socket.IO connection state recovery (section 1.5)
+	// parser is the Socket.IO packets' wire format for every client; nil is JSON.
+	parser socketio.Parser
 	// connectTimeout closes a Socket.IO session that joins no namespace
 	// within it; 0 means testServerConnectTimeout.
 	connectTimeout time.Duration
@@ -206,6 +218,7 @@ func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {
 		CORS:           &engineio.CORSOptions{Origins: []string{"*"}},
 		Logger:         log,
 		Adapter:        cfg.adapter,
+		Parser:         cfg.parser,
 	}
 	if cfg.recovery {
 		opts.Recovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: testServerRecoveryWindow}

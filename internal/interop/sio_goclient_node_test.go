@@ -122,30 +122,37 @@ type scenarioSizes struct {
 var fullSizes = scenarioSizes{burst: 50, text: 150_000, binary: 200_000}
 
 // runGoClientScenarios runs every scenario against the section 1 app at url, in one transport
-// mode; recovery says the server has connection state recovery on.
-func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes scenarioSizes) {
-	tr := goClientTransports[mode]
+// mode, with parser (nil: JSON); recovery says the server has connection state recovery on.
+func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes scenarioSizes, parser socketio.Parser) {
+	dial := func(t *testing.T, opts *socketio.ClientOptions, setup func(c *socketio.Client)) *socketio.Client {
+		t.Helper()
+		if opts == nil {
+			opts = &socketio.ClientOptions{}
+		}
+		opts.Parser = parser
+		return newGoClient(t, url, goClientTransports[mode], opts, setup)
+	}
 	t.Run("connect-auth", func(t *testing.T) {
 		var l eventLog
-		c := newGoClient(t, url, tr, &socketio.ClientOptions{Auth: map[string]any{"token": "abc", "n": 1}}, func(c *socketio.Client) { l = logEvents(c.ClientSocket) })
+		c := dial(t, &socketio.ClientOptions{Auth: map[string]any{"token": "abc", "n": 1}}, func(c *socketio.Client) { l = logEvents(c.ClientSocket) })
 		sameArgs(t, "auth", withoutOffset(l.wait(t, "auth", nil), recovery), []any{map[string]any{"token": "abc", "n": 1.0}})
 		if c.ID() == "" || !c.Connected() {
 			t.Fatalf("id %q, connected %v", c.ID(), c.Connected())
 		}
 		var l2 eventLog
-		newGoClient(t, url, tr, nil, func(c *socketio.Client) { l2 = logEvents(c.ClientSocket) })
+		dial(t, nil, func(c *socketio.Client) { l2 = logEvents(c.ClientSocket) })
 		sameArgs(t, "auth", withoutOffset(l2.wait(t, "auth", nil), recovery), []any{map[string]any{}})
 	})
 	t.Run("message", func(t *testing.T) {
 		var l eventLog
-		c := newGoClient(t, url, tr, nil, func(c *socketio.Client) { l = logEvents(c.ClientSocket) })
+		c := dial(t, nil, func(c *socketio.Client) { l = logEvents(c.ClientSocket) })
 		if err := c.Emit("message", sample...); err != nil {
 			t.Fatal(err)
 		}
 		sameArgs(t, "message-back", withoutOffset(l.wait(t, "message-back", nil), recovery), sample)
 	})
 	t.Run("message-with-ack", func(t *testing.T) {
-		c := newGoClient(t, url, tr, nil, nil)
+		c := dial(t, nil, nil)
 		a, err := c.EmitWithAck(goCtx(t), "message-with-ack", sample...)
 		if err != nil {
 			t.Fatal(err)
@@ -186,8 +193,8 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes s
 	})
 	t.Run("rooms-and-broadcast", func(t *testing.T) {
 		var la eventLog
-		a := newGoClient(t, url, tr, nil, func(c *socketio.Client) { la = logEvents(c.ClientSocket) })
-		b := newGoClient(t, url, tr, nil, nil)
+		a := dial(t, nil, func(c *socketio.Client) { la = logEvents(c.ClientSocket) })
+		b := dial(t, nil, nil)
 		room := "room-" + a.ID()
 		ack, err := a.EmitWithAck(goCtx(t), "join", room)
 		if err != nil {
@@ -206,7 +213,7 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes s
 	})
 	t.Run("request-ack", func(t *testing.T) {
 		var l eventLog
-		c := newGoClient(t, url, tr, nil, func(c *socketio.Client) {
+		c := dial(t, nil, func(c *socketio.Client) {
 			l = logEvents(c.ClientSocket)
 			c.On("ack-me", func(ack socketio.Ack, args ...any) { ack(append(args, "from go")...) })
 		})
@@ -218,7 +225,7 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes s
 	})
 	t.Run("disconnect-me", func(t *testing.T) {
 		reasons := make(chan socketio.DisconnectReason, 2)
-		c := newGoClient(t, url, tr, &socketio.ClientOptions{ReconnectionDelay: time.Millisecond}, func(c *socketio.Client) {
+		c := dial(t, &socketio.ClientOptions{ReconnectionDelay: time.Millisecond}, func(c *socketio.Client) {
 			c.OnDisconnect(func(r socketio.DisconnectReason) { reasons <- r })
 		})
 		if err := c.Emit("disconnect-me"); err != nil {
@@ -233,7 +240,7 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes s
 	})
 	t.Run("namespaces", func(t *testing.T) {
 		var lm eventLog
-		c := newGoClient(t, url, tr, nil, func(c *socketio.Client) { lm = logEvents(c.ClientSocket) })
+		c := dial(t, nil, func(c *socketio.Client) { lm = logEvents(c.ClientSocket) })
 		custom := c.Of("/custom", map[string]any{"who": "custom"})
 		lc := logEvents(custom)
 		if err := custom.Connect(goCtx(t)); err != nil {
@@ -257,7 +264,7 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes s
 		lc.wait(t, "auth", nil)
 	})
 	t.Run("large", func(t *testing.T) {
-		c := newGoClient(t, url, tr, nil, nil)
+		c := dial(t, nil, nil)
 		text := strings.Repeat("é", sizes.text) // two bytes each in UTF-8
 		bin := make([]byte, sizes.binary)
 		for i := range bin {
@@ -290,7 +297,7 @@ func TestGoClientNode(t *testing.T) {
 			for mode := range goClientTransports {
 				t.Run(mode, func(t *testing.T) {
 					t.Parallel()
-					runGoClientScenarios(t, url, mode, recovery, fullSizes)
+					runGoClientScenarios(t, url, mode, recovery, fullSizes, nil)
 				})
 			}
 		})

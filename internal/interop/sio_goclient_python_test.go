@@ -23,7 +23,7 @@ func TestGoClientPython(t *testing.T) {
 	for mode := range goClientTransports {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			runGoClientScenarios(t, url, mode, false, pythonSizes)
+			runGoClientScenarios(t, url, mode, false, pythonSizes, nil)
 		})
 	}
 }

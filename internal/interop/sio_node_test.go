@@ -50,7 +50,8 @@ var sioScenarios = []sioScenario{
 type sioRun struct {
 	scenario  string
 	transport string
-	recovery  bool // the server has recovery on
+	recovery  bool   // the server has recovery on
+	parser    string // sio-client.mjs's --parser, when not JSON
 }
 
 func (r sioRun) name() string {
@@ -92,6 +93,9 @@ func runSIOClients(t *testing.T, url string, runs []sioRun) {
 				args := []string{"--transport=" + r.transport}
 				if r.recovery {
 					args = append(args, "--recovery")
+				}
+				if r.parser != "" {
+					args = append(args, "--parser="+r.parser)
 				}
 				if out, err := runSIOClient(testContext(t, 90*time.Second), url, r.scenario, args...); err != nil {
 					t.Error(err)

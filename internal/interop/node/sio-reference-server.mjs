@@ -4,7 +4,7 @@
 // scenarios against: a scenario that passes here and fails against Tether
 // points at Tether, not at the scenario.
 //
-// Usage: node sio-reference-server.mjs [PORT] [--recovery]
+// Usage: node sio-reference-server.mjs [PORT] [--recovery] [--parser msgpack]
 //        [--redis URL [--redis-adapter pubsub|sharded|streams] [--name NAME]]
 //        [--ping-interval D] [--ping-timeout D] [--connect-timeout D]
 //
@@ -15,7 +15,9 @@
 // Listens on 127.0.0.1:PORT (0 or nothing: a free port), prints
 // "listening on http://127.0.0.1:PORT" once it accepts connections, and runs
 // until SIGINT or SIGTERM, then closes every connection and exits 0.
-// Paths other than /socket.io/ answer 404.
+// Paths other than /socket.io/ answer 404. --parser msgpack serves every client
+// with the MessagePack parser of socket.io-msgpack-parser (new Server({parser})),
+// as tether testserver --parser msgpack does.
 //
 // With --redis the server joins a Socket.IO cluster through the official
 // Redis adapters: createAdapter (pubsub) or createShardedAdapter (sharded) of
@@ -28,6 +30,7 @@
 
 import http from 'node:http';
 import { Server } from 'socket.io';
+import msgpackParser from 'socket.io-msgpack-parser';
 import { createClient } from 'redis';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
@@ -35,7 +38,7 @@ import { parseArgs } from './lib.mjs';
 
 // Flags that take a value also accept it as the next argument (--redis URL),
 // the form tether testserver takes.
-const valueFlags = new Set(['--redis', '--redis-adapter', '--name', '--ping-interval', '--ping-timeout', '--connect-timeout']);
+const valueFlags = new Set(['--redis', '--redis-adapter', '--name', '--parser', '--ping-interval', '--ping-timeout', '--connect-timeout']);
 const argv = [];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
@@ -55,6 +58,9 @@ function durationMs(v, def) {
   return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
 }
 const port = Number(positional[0] || 0);
+if (opts.parser && opts.parser !== 'json' && opts.parser !== 'msgpack') {
+  throw new Error(`--parser ${opts.parser}: want json or msgpack`);
+}
 
 // redisClients are the node-redis clients of the cluster adapter, closed at
 // shutdown.
@@ -136,6 +142,7 @@ const io = new Server(httpServer, {
     ? { maxDisconnectionDuration: 30_000, skipMiddlewares: true }
     : undefined,
   adapter,
+  ...(opts.parser === 'msgpack' ? { parser: msgpackParser } : {}),
 });
 
 // nodeName answers whoami; set once the port is known.

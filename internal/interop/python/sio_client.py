@@ -2,10 +2,13 @@
 scenarios against a Socket.IO test server of TEST-SERVERS.md section 1.
 
 Usage: sio_client.py URL SCENARIO [--transport=polling|websocket|upgrade]
+                     [--serializer=msgpack]
   URL        http://host:port of the server (its app is under /socket.io/)
   SCENARIO   one of the names in SCENARIOS below
   transport  polling (default), websocket, or upgrade (polling first, then
              the upgrade python-engineio does inside connect())
+  serializer msgpack: python-socketio's MessagePack packets (with Debian's
+             python3-msgpack), for a server speaking socket.io-msgpack-parser
 
 Exits 0 after printing OK, or 1 after printing FAIL and what went wrong.
 Every wait is bounded; a watchdog ends the process if one is not.
@@ -21,6 +24,7 @@ from socketio import packet
 from peerlib import parse_args
 
 WAIT = 5  # seconds for anything the server should send
+SERIALIZER = "default"  # --serializer
 WATCHDOG = 40  # seconds for the whole scenario
 
 # Argument lists the "message" and "ack" scenarios send and expect back.
@@ -62,7 +66,8 @@ class Peer:
         self.transport = transport
         # Reconnection would only hide a server-side disconnect; the one
         # scenario that checks it turns it on with short delays.
-        self.sio = socketio.Client(reconnection=False, request_timeout=WAIT)
+        self.sio = socketio.Client(reconnection=False, request_timeout=WAIT,
+                                   serializer=SERIALIZER)
         self.queues = {}
         self.lock = threading.Lock()
         self.connects = {}
@@ -270,7 +275,8 @@ def scenario_disconnect_me(url, transport, peers):
     # With reconnection on and short delays, a transport error (instead of
     # a namespace DISCONNECT) would show as a second connect.
     p.sio = socketio.Client(reconnection=True, reconnection_delay=0.1,
-                            reconnection_delay_max=0.2, request_timeout=WAIT)
+                            reconnection_delay_max=0.2, request_timeout=WAIT,
+                            serializer=SERIALIZER)
     p.connect(url)
     p.expect("auth", ({},))
     p.sio.emit("disconnect-me")
@@ -369,7 +375,12 @@ def watchdog():
 
 
 def main():
+    global SERIALIZER
     positional, opts = parse_args(sys.argv[1:])
+    SERIALIZER = opts.get("serializer", "default")
+    if SERIALIZER not in ("default", "msgpack"):
+        print("FAIL: unknown serializer %r" % SERIALIZER, flush=True)
+        sys.exit(2)
     if len(positional) != 2 or positional[1] not in SCENARIOS:
         print("usage: sio_client.py URL SCENARIO [--transport=T]; "
               "scenarios: " + " ".join(SCENARIOS), flush=True)
@@ -388,12 +399,13 @@ def main():
     try:
         SCENARIOS[scenario](url, transport, peers)
     except Failure as e:
-        print("FAIL: python-socketio client, %s over %s: %s"
-              % (scenario, transport, e), flush=True)
+        print("FAIL: python-socketio client (%s), %s over %s: %s"
+              % (SERIALIZER, scenario, transport, e), flush=True)
         code = 1
     except Exception as e:  # a client exception is a failure, not a crash
-        print("FAIL: python-socketio client, %s over %s: %s: %s"
-              % (scenario, transport, type(e).__name__, e), flush=True)
+        print("FAIL: python-socketio client (%s), %s over %s: %s: %s"
+              % (SERIALIZER, scenario, transport, type(e).__name__, e),
+              flush=True)
         code = 1
     for p in peers:
         try:

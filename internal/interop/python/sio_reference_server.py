@@ -3,8 +3,10 @@ written with python-socketio's AsyncServer on aiohttp (Debian
 python3-socketio 5.7.2, python3-aiohttp), as a reference: a scenario that
 passes here and fails against Tether points at Tether.
 
-Usage: sio_reference_server.py [PORT]
-  PORT  TCP port on 127.0.0.1; 0 or absent picks a free one.
+Usage: sio_reference_server.py [PORT] [--serializer=msgpack]
+  PORT        TCP port on 127.0.0.1; 0 or absent picks a free one.
+  serializer  msgpack: python-socketio's MessagePack packets for every
+              client (Debian's python3-msgpack)
 
 Prints "listening on http://127.0.0.1:PORT" once it accepts connections,
 then serves /socket.io/ until SIGINT or SIGTERM. Other paths answer 404.
@@ -18,6 +20,8 @@ import socketio
 from aiohttp import web
 
 from socketio import packet
+
+from peerlib import parse_args
 
 PING_INTERVAL = 0.3
 PING_TIMEOUT = 0.2
@@ -59,8 +63,9 @@ class ReferenceServer(socketio.AsyncServer):
         await super()._handle_connect(eio_sid, namespace, data)
 
 
-def build_app():
+def build_app(serializer):
     sio = ReferenceServer(
+        serializer=serializer,
         async_mode="aiohttp",
         ping_interval=PING_INTERVAL,
         ping_timeout=PING_TIMEOUT,
@@ -120,8 +125,8 @@ def build_app():
     return app
 
 
-async def serve(port):
-    runner = web.AppRunner(build_app(), handle_signals=False)
+async def serve(port, serializer):
+    runner = web.AppRunner(build_app(serializer), handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
@@ -137,8 +142,9 @@ async def serve(port):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    asyncio.run(serve(port))
+    positional, opts = parse_args(sys.argv[1:])
+    port = int(positional[0]) if positional else 0
+    asyncio.run(serve(port, opts.get("serializer", "default")))
 
 
 if __name__ == "__main__":
