@@ -242,7 +242,9 @@ func decodeAny(raw json.RawMessage, attachments [][]byte) (any, error) {
 func base64String(b []byte) any { return base64.StdEncoding.EncodeToString(b) }
 
 // replacePlaceholders returns v with every placeholder replaced by what conv makes of its
-// attachment. The parser has already checked that every placeholder points at one.
+// attachment. The parser has already checked that every placeholder points at one, but
+// NewArgsFromData's data (another node's, say) has not been: a num that is no index of
+// attachments leaves the placeholder as it is.
 func replacePlaceholders(v any, attachments [][]byte, conv func([]byte) any) any {
 	switch v := v.(type) {
 	case []any:
@@ -251,7 +253,7 @@ func replacePlaceholders(v any, attachments [][]byte, conv func([]byte) any) any
 		}
 	case map[string]any:
 		if ph, ok := v["_placeholder"]; ok && ph == true {
-			if num, ok := v["num"].(float64); ok && num >= 0 && int(num) < len(attachments) {
+			if num, ok := v["num"].(float64); ok && num >= 0 && num < float64(len(attachments)) && num == float64(int(num)) {
 				return conv(attachments[int(num)])
 			}
 			return v
