@@ -73,7 +73,7 @@ type echoConfig struct {
 	limits      httpserver.Limits // of the HTTP server; zero fields take their defaults
 }
 
-// echoServer is the WebSocket echo server of TEST-SERVERS.md section 2.
+// echoServer is the WebSocket echo server of docs/TEST-SERVERS.md section 2.
 //
 // It tracks its connections itself because http.Server.Shutdown forgets
 // hijacked connections, and a graceful shutdown must close each of them

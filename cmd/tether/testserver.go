@@ -21,7 +21,7 @@ import (
 	"github.com/tether-rt/tether/socketio"
 )
 
-// The settings of TEST-SERVERS.md section 1.1 and 1.5.
+// The settings of docs/TEST-SERVERS.md section 1.1 and 1.5.
 const (
 	testServerPingInterval   = 300 * time.Millisecond
 	testServerPingTimeout    = 200 * time.Millisecond
@@ -50,7 +50,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	limits := addLimitFlags(fs)
 	fs.Usage = usageFunc(fs, "tether testserver [flags]",
 		"Runs the test server that conformance suites and real clients are run against\n"+
-			"(docs TEST-SERVERS.md, section 1). Both endpoints use polling and WebSocket, with\n"+
+			"(docs/TEST-SERVERS.md, section 1). Both endpoints use polling and WebSocket, with\n"+
 			"upgrade, a max payload of 1,000,000 bytes, and accept any origin.\n"+
 			"\n"+
 			"  /socket.io/  the Socket.IO v5 test app: namespace / answers the events message,\n"+
@@ -165,7 +165,7 @@ type testServerConfig struct {
 	nodeName string
 }
 
-// testServer is the test server of TEST-SERVERS.md section 1: the
+// testServer is the test server of docs/TEST-SERVERS.md section 1: the
 // Socket.IO app on /socket.io/ and the Engine.IO echo on /engine.io/.
 type testServer struct {
 	sio    *socketio.Server
