@@ -158,9 +158,17 @@ func (s *Session) readWebSocket(conn *websocket.Conn) {
 			return
 		}
 		var p packet
-		if typ == websocket.MessageBinary {
+		switch {
+		case s.v3() && typ == websocket.MessageBinary:
+			p, err = decodeBinaryFrameV3(b)
+		case s.v3():
+			p, err = decodeTextV3(b)
+		case typ == websocket.MessageBinary:
 			p = packet{typ: packetMessage, data: b, binary: true}
-		} else if p, err = decodeText(b, false); err != nil {
+		default:
+			p, err = decodeText(b, false)
+		}
+		if err != nil {
 			s.close(CloseParseError, err, true)
 			return
 		}
@@ -197,7 +205,7 @@ func (s *Session) flush(conn *websocket.Conn) {
 		s.queue = s.spare[:0]
 		s.mu.Unlock()
 		for i, p := range batch {
-			err := writePacket(ctx, conn, p)
+			err := writePacket(ctx, conn, p, s.v3())
 			s.mu.Lock()
 			s.sentLocked(batch[i : i+1])
 			if err != nil {
@@ -215,10 +223,10 @@ func (s *Session) flush(conn *websocket.Conn) {
 	}
 }
 
-// writePacket writes one queued packet to a WebSocket.
-func writePacket(ctx context.Context, conn *websocket.Conn, p outPacket) error {
+// writePacket writes one queued packet to a WebSocket, in its v3 form if v3.
+func writePacket(ctx context.Context, conn *websocket.Conn, p outPacket, v3 bool) error {
 	if p.typ == packetMessage {
-		return conn.WritePrepared(ctx, p.msg.prepared())
+		return conn.WritePrepared(ctx, p.msg.preparedFor(v3))
 	}
 	return conn.Write(ctx, websocket.MessageText, packet{typ: p.typ, data: p.data}.appendText(nil))
 }
