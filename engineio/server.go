@@ -42,6 +42,8 @@ type ServerOptions struct {
 	// AllowEIO3 also accepts clients of Engine.IO protocol revision 3 (EIO=3: socket.io-client
 	// 2.x and the like), as Node's allowEIO3: each session speaks the revision it asked for
 	// (see Session.Protocol). Without it they are refused with "Unsupported protocol version".
+	// JSONP polling (the j parameter), which Node serves, is refused: a <script> on any page
+	// could read its answers past the same-origin and CORS checks.
 	AllowEIO3 bool
 	// CORS allows cross-origin requests; nil allows same-origin requests only.
 	CORS *CORSOptions
@@ -254,6 +256,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	protocol := requestProtocol(q)
 	if protocol != 4 && (protocol != 3 || !s.opts.AllowEIO3) {
 		writeError(w, errUnsupportedVersion, "")
+		return
+	}
+	if protocol == 3 && q.Has("j") {
+		// JSONP polling, which Node serves: a <script> from any page can read its answers,
+		// past the same-origin and CORS checks that guard the other transports, with the
+		// user's cookies. socket.io-client 2 falls back to it only without XHR (or when
+		// forced), so it is refused instead.
+		writeError(w, errBadRequest, "JSONP polling is not supported")
 		return
 	}
 	if n := requestHeaderSize(r); n > s.opts.MaxHeaderBytes {

@@ -149,6 +149,11 @@ func TestEIO3Refused(t *testing.T) {
 	if code != 400 || body != `{"code":5,"message":"Unsupported protocol version"}` {
 		t.Fatalf("got %d %q", code, body)
 	}
+	hs, _ = echoServer(t, ServerOptions{AllowEIO3: true})
+	code, body = get(t, hs.URL+"/engine.io/?EIO=3&transport=polling&j=0")
+	if code != 400 || body != `{"code":3,"message":"JSONP polling is not supported"}` {
+		t.Fatalf("JSONP: got %d %q", code, body)
+	}
 }
 
 func TestEIO3PollingEchoAndHeartbeat(t *testing.T) {
