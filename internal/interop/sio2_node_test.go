@@ -19,8 +19,12 @@ var sio2Scenarios = []string{
 	"custom-namespace", "invalid-namespace", "broadcast-mixed",
 }
 
+// sio2Base64 are the scenarios also run with --base64 over polling, where binary travels as
+// base64 in text payloads.
+var sio2Base64 = []string{"message", "request-ack", "broadcast-mixed"}
+
 // runSIO2Clients runs each scenario in each transport mode against url, several at a time,
-// sharing sio-client.mjs's slots.
+// sharing sio-client.mjs's slots. A transport "polling-base64" is polling with --base64.
 func runSIO2Clients(t *testing.T, url string, scenarios, transports []string) {
 	t.Helper()
 	var wg sync.WaitGroup
@@ -35,9 +39,13 @@ func runSIO2Clients(t *testing.T, url string, scenarios, transports []string) {
 						t.Fatal(ctx.Err())
 					}
 					defer func() { <-sioSlots }()
-					out, err := runClient(ctx, sio2ClientPeer, url, sc, "--transport="+tr)
+					args := []string{"--transport=" + tr}
+					if tr == "polling-base64" {
+						args = []string{"--transport=polling", "--base64"}
+					}
+					out, err := runClient(ctx, sio2ClientPeer, url, sc, args...)
 					if err != nil || !strings.Contains(out, "OK "+sc+"\n") {
-						t.Errorf("sio2-client.mjs %s %s --transport=%s: %v", url, sc, tr, err)
+						t.Errorf("sio2-client.mjs %s %s %s: %v", url, sc, strings.Join(args, " "), err)
 						t.Log(out)
 					}
 				})
@@ -52,7 +60,9 @@ func runSIO2Clients(t *testing.T, url string, scenarios, transports []string) {
 // client, over polling, WebSocket and upgrade.
 func TestSIO2NodeClientTether(t *testing.T) {
 	t.Parallel()
-	runSIO2Clients(t, startTetherTestServer(t, "--allow-eio3"), sio2Scenarios, sioTransports)
+	url := startTetherTestServer(t, "--allow-eio3")
+	runSIO2Clients(t, url, sio2Scenarios, sioTransports)
+	runSIO2Clients(t, url, sio2Base64, []string{"polling-base64"})
 }
 
 // TestSIO2NodeClientReference holds the same scenarios to Node's socket.io server with
@@ -62,6 +72,7 @@ func TestSIO2NodeClientReference(t *testing.T) {
 	url := startListening(t, "node sio-reference-server.mjs --allow-eio3",
 		[]string{"node", "node/sio-reference-server.mjs", "0", "--allow-eio3"}, "listening on ")
 	runSIO2Clients(t, url, sio2Scenarios, sioTransports)
+	runSIO2Clients(t, url, sio2Base64, []string{"polling-base64"})
 }
 
 // TestSIO2NodeClientRefused checks that a server without the option refuses a v2 client with

@@ -4,11 +4,12 @@
 // (tether testserver, or sio-reference-server.mjs).
 //
 // Usage: node sio2-client.mjs URL SCENARIO [--transport=polling|websocket|upgrade]
-//        [--timeout=MS]
+//        [--base64] [--timeout=MS]
 //
 // --transport picks how each v2 connection is made: polling only, WebSocket
 // only, or polling upgraded to WebSocket (the scenario starts once the upgrade
-// is done). Every wait is bounded by --timeout (default 10000 ms). Prints
+// is done). --base64 sets engine.io-client's forceBase64 (the b64=1 query): binary
+// then travels as base64 in text payloads, not in binary payloads. Every wait is bounded by --timeout (default 10000 ms). Prints
 // "INFO ..." lines and at the end "OK SCENARIO" (exit 0) or
 // "FAIL SCENARIO: ..." (exit 1).
 //
@@ -35,6 +36,7 @@ import { parseArgs } from './lib.mjs';
 const { positional, opts } = parseArgs(process.argv.slice(2));
 const [baseURL, scenario] = positional;
 const TRANSPORT = opts.transport || 'polling';
+const BASE64 = Boolean(opts.base64);
 const TIMEOUT_MS = Number(opts.timeout || 10000);
 const NONCE = randomBytes(6).toString('hex');
 
@@ -82,7 +84,7 @@ function next(emitter, name, filter = () => true) {
 const sockets = [];
 
 function v2Options(query) {
-  const o = { forceNew: true, reconnection: false, timeout: TIMEOUT_MS, query };
+  const o = { forceNew: true, reconnection: false, timeout: TIMEOUT_MS, query, forceBase64: BASE64 };
   if (TRANSPORT === 'polling') o.transports = ['polling'];
   else if (TRANSPORT === 'websocket') o.transports = ['websocket'];
   else o.transports = ['polling', 'websocket'];
