@@ -32,11 +32,13 @@ type OutMessage struct {
 	pollOnce sync.Once
 	poll     []byte // a binary message's form in a polling payload: "b" and base64
 
-	// The Engine.IO v3 forms, made only when a v3 session is sent the message.
-	v3Once   sync.Once
-	wsV3     *websocket.PreparedMessage // a binary message's frame: the type byte, then the bytes
-	pollV3   []byte                     // a binary message in a text payload: "b4" and base64
-	textLen3 int                        // a text packet's length in UTF-16 code units
+	// The Engine.IO v3 forms, each made only when a v3 session first needs it.
+	wsV3Once   sync.Once
+	wsV3       *websocket.PreparedMessage // a binary message's frame: the type byte, then the bytes
+	pollV3Once sync.Once
+	pollV3     []byte // a binary message in a text payload: "b4" and base64
+	lenV3Once  sync.Once
+	lenV3      int // a text packet's length in UTF-16 code units
 }
 
 // textHeadroom is what precedes a text message's payload in OutMessage.text.
@@ -134,29 +136,7 @@ func (m *OutMessage) preparedFor(v3 bool) *websocket.PreparedMessage {
 	if !v3 || !m.binary {
 		return m.prepared()
 	}
-	m.makeV3()
-	return m.wsV3
-}
-
-// pollingTextV3 returns a binary message's form in a v3 text payload.
-func (m *OutMessage) pollingTextV3() []byte {
-	m.makeV3()
-	return m.pollV3
-}
-
-// utf16Len returns the length of a text message's packet as JavaScript counts it, for the
-// length header of a v3 text payload.
-func (m *OutMessage) utf16Len() int {
-	m.makeV3()
-	return m.textLen3
-}
-
-func (m *OutMessage) makeV3() {
-	m.v3Once.Do(func() {
-		if !m.binary {
-			m.textLen3 = utf16Len(m.pollingText())
-			return
-		}
+	m.wsV3Once.Do(func() {
 		frame := append(make([]byte, 0, 1+len(m.data)), byte(packetMessage))
 		frame = append(frame, m.data...)
 		// Cannot fail: the type is valid.
@@ -165,6 +145,22 @@ func (m *OutMessage) makeV3() {
 		} else {
 			m.wsV3, _ = websocket.NewPreparedMessage(websocket.MessageBinary, frame)
 		}
-		m.pollV3 = base64.StdEncoding.AppendEncode(append(make([]byte, 0, 2+base64.StdEncoding.EncodedLen(len(m.data))), 'b', '0'+byte(packetMessage)), m.data)
 	})
+	return m.wsV3
+}
+
+// pollingTextV3 returns a binary message's form in a v3 text payload.
+func (m *OutMessage) pollingTextV3() []byte {
+	m.pollV3Once.Do(func() {
+		dst := append(make([]byte, 0, 2+base64.StdEncoding.EncodedLen(len(m.data))), 'b', '0'+byte(packetMessage))
+		m.pollV3 = base64.StdEncoding.AppendEncode(dst, m.data)
+	})
+	return m.pollV3
+}
+
+// utf16Len returns the length of a text message's packet as JavaScript counts it, for the
+// length header of a v3 text payload.
+func (m *OutMessage) utf16Len() int {
+	m.lenV3Once.Do(func() { m.lenV3 = utf16Len(m.pollingText()) })
+	return m.lenV3
 }
