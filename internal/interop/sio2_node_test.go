@@ -15,13 +15,13 @@ var sio2ClientPeer = peer{name: "node socket.io-client 2", client: []string{"nod
 // sio2Scenarios are sio2-client.mjs's scenarios for a server with --allow-eio3; "refused" is
 // for one without.
 var sio2Scenarios = []string{
-	"connect-auth", "message", "message-with-ack", "request-ack", "rooms",
+	"connect-auth", "message", "message-with-ack", "request-ack", "large", "rooms",
 	"custom-namespace", "invalid-namespace", "broadcast-mixed",
 }
 
 // sio2Base64 are the scenarios also run with --base64 over polling, where binary travels as
 // base64 in text payloads.
-var sio2Base64 = []string{"message", "request-ack", "broadcast-mixed"}
+var sio2Base64 = []string{"message", "request-ack", "large", "broadcast-mixed"}
 
 // runSIO2Clients runs each scenario in each transport mode against url, several at a time,
 // sharing sio-client.mjs's slots. A transport "polling-base64" is polling with --base64.

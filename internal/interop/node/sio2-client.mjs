@@ -18,6 +18,7 @@
 //   message            text and binary arguments come back in message-back
 //   message-with-ack   the server acks with the same arguments, binary included
 //   request-ack        the client acks the server's ack-me; ack-result echoes it
+//   large              400 kB of multi-byte text and 300 kB of binary come back
 //   rooms              join (with ack), then to-room reaches a second v2 client
 //   custom-namespace   /custom with a query: auth is the query object
 //   invalid-namespace  /nope is refused with the server's error
@@ -31,7 +32,7 @@
 import { randomBytes } from 'node:crypto';
 import ioV2 from 'socket.io-client-v2';
 import { io as ioV4 } from 'socket.io-client';
-import { parseArgs } from './lib.mjs';
+import { binaryPayload, parseArgs, sha256, textPayload } from './lib.mjs';
 
 const { positional, opts } = parseArgs(process.argv.slice(2));
 const [baseURL, scenario] = positional;
@@ -148,6 +149,17 @@ const SCENARIOS = {
     const result = next(s, 'ack-result');
     ack('answer', BIN);
     expectSame('ack-result', ['answer', BIN], await result);
+  },
+
+  async large() {
+    const { s } = await connectV2('/');
+    const text = textPayload(400000).toString('utf8');
+    const bin = binaryPayload(300000);
+    const back = next(s, 'message-back');
+    s.emit('message', text, bin);
+    const [gotText, gotBin] = await back;
+    check(gotText === text, `text came back as ${gotText.length} units, want ${text.length}`);
+    check(sha256(Buffer.from(gotBin)) === sha256(bin), `binary came back as ${gotBin.length} bytes`);
   },
 
   async rooms() {
