@@ -16,7 +16,7 @@ var sio2ClientPeer = peer{name: "node socket.io-client 2", client: []string{"nod
 // for one without.
 var sio2Scenarios = []string{
 	"connect-auth", "message", "message-with-ack", "request-ack", "large", "rooms",
-	"custom-namespace", "invalid-namespace", "broadcast-mixed",
+	"custom-namespace", "two-namespaces", "disconnect-me", "invalid-namespace", "broadcast-mixed",
 }
 
 // sio2Base64 are the scenarios also run with --base64 over polling, where binary travels as

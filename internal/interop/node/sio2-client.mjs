@@ -21,6 +21,8 @@
 //   large              400 kB of multi-byte text and 300 kB of binary come back
 //   rooms              join (with ack), then to-room reaches a second v2 client
 //   custom-namespace   /custom with a query: auth is the query object
+//   two-namespaces     "/" and /custom on one connection; leaving /custom keeps "/"
+//   disconnect-me      the server disconnects the socket: "io server disconnect"
 //   invalid-namespace  /nope is refused with the server's error
 //   broadcast-mixed    one broadcast reaches a v2 client and a v4 client, both ways
 //   refused            the server has no --allow-eio3: the v2 handshake gets
@@ -186,6 +188,27 @@ const SCENARIOS = {
     ]);
     expectSame('auth', [{ token: 'x y', n: '1' }], a);
     check(s.id === `/custom#${s.io.engine.id}`, `socket id ${s.id}`);
+  },
+
+  async 'two-namespaces'() {
+    const { s: root } = await connectV2('/');
+    // Manager.socket connects at once (autoConnect); a second CONNECT would make Node's
+    // server close the connection.
+    const custom = root.io.socket('/custom');
+    const authed = next(custom, 'auth');
+    expectSame('auth', [{}], await authed);
+    check(root.io.engine === custom.io.engine, 'two connections');
+    const left = next(root, 'message-back');
+    custom.close();
+    root.emit('message', 'still here');
+    expectSame('message-back', ['still here'], await left);
+  },
+
+  async 'disconnect-me'() {
+    const { s } = await connectV2('/');
+    const gone = next(s, 'disconnect');
+    s.emit('disconnect-me');
+    expectSame('reason', ['io server disconnect'], await gone);
   },
 
   async 'invalid-namespace'() {
