@@ -25,7 +25,9 @@ func (s *Session) handlePacketV3(p packet) {
 	case packetPing:
 		s.mu.Lock()
 		if !s.closed {
-			s.timer.Reset(s.v3Timeout())
+			if s.timer != nil { // set by open, before any packet is read
+				s.timer.Reset(s.v3Timeout())
+			}
 			// Ahead of waiting messages, as pings in v4: the answer measures liveness.
 			s.queue = slices.Insert(s.queue, 0, outPacket{typ: packetPong})
 			s.pending++
