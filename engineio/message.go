@@ -35,6 +35,8 @@ type OutMessage struct {
 	// The Engine.IO v3 forms, each made only when a v3 session first needs it.
 	wsV3Once   sync.Once
 	wsV3       *websocket.PreparedMessage // a binary message's frame: the type byte, then the bytes
+	wsB64Once  sync.Once
+	wsB64      *websocket.PreparedMessage // a binary message as a text frame, "b4" and base64
 	pollV3Once sync.Once
 	pollV3     []byte // a binary message in a text payload: "b4" and base64
 	lenV3Once  sync.Once
@@ -130,11 +132,28 @@ func (m *OutMessage) pollingText() []byte {
 	return m.poll
 }
 
-// preparedFor returns the message framed for a WebSocket of the given protocol revision: v3
-// puts the packet type before a binary message's bytes.
-func (m *OutMessage) preparedFor(v3 bool) *websocket.PreparedMessage {
-	if !v3 || !m.binary {
+// wsForm is how a session's WebSocket carries binary messages.
+type wsForm uint8
+
+const (
+	wsFormV4       wsForm = iota // a binary frame of the bytes
+	wsFormV3                     // a binary frame of the packet type, then the bytes
+	wsFormV3Base64               // a text frame, "b4" and base64, for a v3 client that asked (b64)
+)
+
+// preparedFor returns the message framed for a WebSocket carrying binary messages in form.
+func (m *OutMessage) preparedFor(form wsForm) *websocket.PreparedMessage {
+	if form == wsFormV4 || !m.binary {
 		return m.prepared()
+	}
+	if form == wsFormV3Base64 {
+		m.wsB64Once.Do(func() {
+			text := m.pollingTextV3()
+			frame := make([]byte, websocket.PreparedHeadroom, websocket.PreparedHeadroom+len(text))
+			// Cannot fail: the text is ASCII, after the headroom.
+			m.wsB64, _ = websocket.NewPreparedMessageInPlace(websocket.MessageText, append(frame, text...), m.uncompressed)
+		})
+		return m.wsB64
 	}
 	m.wsV3Once.Do(func() {
 		frame := append(make([]byte, 0, 1+len(m.data)), byte(packetMessage))

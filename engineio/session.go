@@ -57,6 +57,7 @@ type Session struct {
 	spare        []outPacket // the previous batch's slice, reused
 	wake         chan struct{}
 	ws           *websocket.Conn
+	wsForm       wsForm          // how ws carries binary messages; set with ws
 	probe        *websocket.Conn // a WebSocket being upgraded to
 	upgrading    bool            // the probe was answered: polls are released at once
 	flushing     bool            // a goroutine is writing the queue to ws
@@ -183,7 +184,7 @@ func (s *Session) writeNowLocked(ms []*OutMessage) []*OutMessage {
 		return ms
 	}
 	for len(ms) > 0 {
-		if ok, _ := s.ws.TryWritePrepared(ms[0].preparedFor(s.v3())); !ok {
+		if ok, _ := s.ws.TryWritePrepared(ms[0].preparedFor(s.wsForm)); !ok {
 			break // full, busy or failing: the writer goroutine waits, or meets the error
 		}
 		ms = ms[1:]
@@ -475,12 +476,12 @@ func (s *Session) closeWebSocket(conn *websocket.Conn) {
 	s.queue = nil
 	s.mu.Unlock()
 	for _, p := range rest {
-		if writePacket(ctx, conn, p, s.v3()) != nil {
+		if writePacket(ctx, conn, p, s.wsForm) != nil {
 			conn.CloseNow()
 			return
 		}
 	}
-	if writePacket(ctx, conn, outPacket{typ: packetClose}, false) != nil {
+	if writePacket(ctx, conn, outPacket{typ: packetClose}, wsFormV4) != nil {
 		conn.CloseNow()
 		return
 	}

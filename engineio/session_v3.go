@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"errors"
+	"net/url"
 	"slices"
 	"time"
 )
@@ -61,6 +62,19 @@ func (s *Session) heartbeatV3() {
 	}
 	s.mu.Unlock()
 	s.close(ClosePingTimeout, nil, false)
+}
+
+// wsFormFor returns how a WebSocket opened by a request with query carries binary messages:
+// as Node decides it for each transport from its own request, a v3 client that asks for
+// base64 (b64) gets it there too.
+func (s *Session) wsFormFor(query url.Values) wsForm {
+	switch {
+	case !s.v3():
+		return wsFormV4
+	case query.Get("b64") != "":
+		return wsFormV3Base64
+	}
+	return wsFormV3
 }
 
 // supportsBinary reports whether a v3 polling client takes binary payloads: XHR2 clients do,

@@ -237,6 +237,21 @@ func TestEIO3WebSocketAndUpgrade(t *testing.T) {
 		t.Fatalf("reason %q", r)
 	}
 
+	// A client that asks for base64 gets binary messages as text frames.
+	c, _, err = websocket.Dial(ctx, wsURL+"&b64=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Read(ctx)
+	c.Write(ctx, websocket.MessageBinary, []byte{4, 1, 2})
+	if typ, b, err := c.Read(ctx); err != nil || typ != websocket.MessageText || string(b) != "b4AQI=" {
+		t.Fatalf("b64 echo: %v %q %v", typ, b, err)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	if r := <-reasons; r != CloseTransportClose {
+		t.Fatalf("reason %q", r)
+	}
+
 	o, pollURL := handshakeV3(t, hs.URL, "")
 	// A v4 request for a v3 session is refused.
 	if code, _ := get(t, strings.Replace(pollURL, "EIO=3", "EIO=4", 1)); code != 400 {

@@ -19,12 +19,12 @@ var sio2Scenarios = []string{
 	"custom-namespace", "two-namespaces", "disconnect-me", "invalid-namespace", "broadcast-mixed",
 }
 
-// sio2Base64 are the scenarios also run with --base64 over polling, where binary travels as
-// base64 in text payloads.
+// sio2Base64 are the scenarios also run with --base64, where binary travels as base64 in text
+// payloads and text frames.
 var sio2Base64 = []string{"message", "request-ack", "large", "broadcast-mixed"}
 
 // runSIO2Clients runs each scenario in each transport mode against url, several at a time,
-// sharing sio-client.mjs's slots. A transport "polling-base64" is polling with --base64.
+// sharing sio-client.mjs's slots. A transport "T-base64" is T with --base64.
 func runSIO2Clients(t *testing.T, url string, scenarios, transports []string) {
 	t.Helper()
 	var wg sync.WaitGroup
@@ -40,8 +40,8 @@ func runSIO2Clients(t *testing.T, url string, scenarios, transports []string) {
 					}
 					defer func() { <-sioSlots }()
 					args := []string{"--transport=" + tr}
-					if tr == "polling-base64" {
-						args = []string{"--transport=polling", "--base64"}
+					if mode, ok := strings.CutSuffix(tr, "-base64"); ok {
+						args = []string{"--transport=" + mode, "--base64"}
 					}
 					out, err := runClient(ctx, sio2ClientPeer, url, sc, args...)
 					if err != nil || !strings.Contains(out, "OK "+sc+"\n") {
@@ -62,7 +62,7 @@ func TestSIO2NodeClientTether(t *testing.T) {
 	t.Parallel()
 	url := startTetherTestServer(t, "--allow-eio3")
 	runSIO2Clients(t, url, sio2Scenarios, sioTransports)
-	runSIO2Clients(t, url, sio2Base64, []string{"polling-base64"})
+	runSIO2Clients(t, url, sio2Base64, []string{"polling-base64", "websocket-base64"})
 }
 
 // TestSIO2NodeClientReference holds the same scenarios to Node's socket.io server with
@@ -72,7 +72,7 @@ func TestSIO2NodeClientReference(t *testing.T) {
 	url := startListening(t, "node sio-reference-server.mjs --allow-eio3",
 		[]string{"node", "node/sio-reference-server.mjs", "0", "--allow-eio3"}, "listening on ")
 	runSIO2Clients(t, url, sio2Scenarios, sioTransports)
-	runSIO2Clients(t, url, sio2Base64, []string{"polling-base64"})
+	runSIO2Clients(t, url, sio2Base64, []string{"polling-base64", "websocket-base64"})
 }
 
 // TestSIO2NodeClientRefused checks that a server without the option refuses a v2 client with
