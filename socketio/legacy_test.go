@@ -118,3 +118,19 @@ func TestLegacyClient(t *testing.T) {
 	v5.expect(event)
 	v5.expect("<bin:\x01\x02>")
 }
+
+func FuzzLegacyNamespace(f *testing.F) {
+	for _, s := range []string{"/", "/custom?token=x%20y&n=1", "/a?z=1&a=2&z=3&", "/a?k", "/?%zz=\xff&=&&", "/x?a=%22%5C"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, nsp string) {
+		name, auth := legacyNamespace(nsp)
+		if !strings.HasPrefix(nsp, name) || strings.Contains(name, "?") {
+			t.Fatalf("%q: name %q", nsp, name)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(auth, &obj); err != nil {
+			t.Fatalf("%q: auth %s is no JSON object: %v", nsp, auth, err)
+		}
+	})
+}
