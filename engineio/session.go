@@ -472,11 +472,11 @@ func (s *Session) closeWebSocket(conn *websocket.Conn) {
 			return
 		}
 	}
-	rest := s.queue
+	rest, form := s.queue, s.wsForm
 	s.queue = nil
 	s.mu.Unlock()
 	for _, p := range rest {
-		if writePacket(ctx, conn, p, s.wsForm) != nil {
+		if writePacket(ctx, conn, p, form) != nil {
 			conn.CloseNow()
 			return
 		}
