@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,7 +83,12 @@ func (c *conn) receive(m engineio.Message) {
 func (c *conn) dispatch(p *packet) {
 	var legacyAuth json.RawMessage
 	if c.legacy {
-		p.nsp, legacyAuth = legacyNamespace(p.nsp)
+		// Only a CONNECT's query is of use; events pay for no parsing.
+		if p.typ == packetConnect {
+			p.nsp, legacyAuth = legacyNamespace(p.nsp)
+		} else {
+			p.nsp, _, _ = strings.Cut(p.nsp, "?")
+		}
 	}
 	c.mu.Lock()
 	s := c.sockets[p.nsp]
