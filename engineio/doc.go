@@ -1,7 +1,9 @@
 // Package engineio implements Engine.IO v4, the transport layer under Socket.IO: a session per
 // client over HTTP long-polling or WebSocket, with the upgrade from one to the other, heartbeats,
 // and the protocol's errors, wire-compatible with the official JavaScript client and server and
-// with python-engineio.
+// with python-engineio. With ServerOptions.AllowEIO3 the server also speaks Engine.IO v3 to
+// the clients that ask for it (socket.io-client 2.x), as Node's allowEIO3: see v3.go for how
+// its wire forms differ.
 //
 // A Server is an http.Handler; the layer above learns of sessions and their messages through
 // the callbacks in ServerOptions and answers through Session.Send. Messages to send are

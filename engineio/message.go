@@ -31,6 +31,16 @@ type OutMessage struct {
 	ws       *websocket.PreparedMessage
 	pollOnce sync.Once
 	poll     []byte // a binary message's form in a polling payload: "b" and base64
+
+	// The Engine.IO v3 forms, each made only when a v3 session first needs it.
+	wsV3Once   sync.Once
+	wsV3       *websocket.PreparedMessage // a binary message's frame: the type byte, then the bytes
+	wsB64Once  sync.Once
+	wsB64      *websocket.PreparedMessage // a binary message as a text frame, "b4" and base64
+	pollV3Once sync.Once
+	pollV3     []byte // a binary message in a text payload: "b4" and base64
+	lenV3Once  sync.Once
+	lenV3      int // a text packet's length in UTF-16 code units
 }
 
 // textHeadroom is what precedes a text message's payload in OutMessage.text.
@@ -120,4 +130,56 @@ func (m *OutMessage) pollingText() []byte {
 		m.poll = base64.StdEncoding.AppendEncode(append(make([]byte, 0, 1+base64.StdEncoding.EncodedLen(len(m.data))), 'b'), m.data)
 	})
 	return m.poll
+}
+
+// wsForm is how a session's WebSocket carries binary messages.
+type wsForm uint8
+
+const (
+	wsFormV4       wsForm = iota // a binary frame of the bytes
+	wsFormV3                     // a binary frame of the packet type, then the bytes
+	wsFormV3Base64               // a text frame, "b4" and base64, for a v3 client that asked (b64)
+)
+
+// preparedFor returns the message framed for a WebSocket carrying binary messages in form.
+func (m *OutMessage) preparedFor(form wsForm) *websocket.PreparedMessage {
+	if form == wsFormV4 || !m.binary {
+		return m.prepared()
+	}
+	if form == wsFormV3Base64 {
+		m.wsB64Once.Do(func() {
+			text := m.pollingTextV3()
+			frame := make([]byte, websocket.PreparedHeadroom, websocket.PreparedHeadroom+len(text))
+			// Cannot fail: the text is ASCII, after the headroom.
+			m.wsB64, _ = websocket.NewPreparedMessageInPlace(websocket.MessageText, append(frame, text...), m.uncompressed)
+		})
+		return m.wsB64
+	}
+	m.wsV3Once.Do(func() {
+		frame := append(make([]byte, 0, 1+len(m.data)), byte(packetMessage))
+		frame = append(frame, m.data...)
+		// Cannot fail: the type is valid.
+		if m.uncompressed {
+			m.wsV3, _ = websocket.NewUncompressedPreparedMessage(websocket.MessageBinary, frame)
+		} else {
+			m.wsV3, _ = websocket.NewPreparedMessage(websocket.MessageBinary, frame)
+		}
+	})
+	return m.wsV3
+}
+
+// pollingTextV3 returns a binary message's form in a v3 text payload.
+func (m *OutMessage) pollingTextV3() []byte {
+	m.pollV3Once.Do(func() {
+		dst := append(make([]byte, 0, 2+base64.StdEncoding.EncodedLen(len(m.data))), 'b', '0'+byte(packetMessage))
+		m.pollV3 = base64.StdEncoding.AppendEncode(dst, m.data)
+	})
+	return m.pollV3
+}
+
+// utf16Len returns the length of a text message's packet as JavaScript counts it, for the
+// length header of a v3 text payload.
+func (m *OutMessage) utf16Len() int {
+	m.lenV3Once.Do(func() { m.lenV3 = utf16Len(m.pollingText()) })
+	return m.lenV3
 }

@@ -38,17 +38,25 @@ func (s *Session) serve(w http.ResponseWriter, r *http.Request, transport string
 // startPolling answers a polling handshake with the open packet.
 func (s *Session) startPolling(w http.ResponseWriter) {
 	s.open(TransportPolling)
-	_ = writePayload(w, s.srv.openPacket(s.id, true), s.srv.opts.WriteTimeout) // a failure ends in a ping timeout
+	body := s.srv.openPacket(s.id, true)
+	if s.v3() {
+		body = append(appendLengthV3(nil, utf16Len(body)), body...)
+	}
+	_ = writePayload(w, body, false, s.srv.opts.WriteTimeout) // a failure ends in a ping timeout
 }
 
 // writePayload answers a poll with body within timeout: a client that stops reading must not
 // hold the handler, its connection and the payload forever (net/http's writes have no deadline
 // unless the http.Server sets WriteTimeout, which long polls cannot use). The whole answer is
 // flushed under the deadline, which is then lifted for the next request on the connection;
-// after a failed write it stays, and the connection ends.
-func writePayload(w http.ResponseWriter, body []byte, timeout time.Duration) error {
+// after a failed write it stays, and the connection ends. binary marks a v3 binary payload.
+func writePayload(w http.ResponseWriter, body []byte, binary bool, timeout time.Duration) error {
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	if binary {
+		h.Set("Content-Type", "application/octet-stream")
+	} else {
+		h.Set("Content-Type", "text/plain; charset=UTF-8")
+	}
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	rc := http.NewResponseController(w)
@@ -110,11 +118,17 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 	}
 	var body []byte
-	finished, compress := false, false
+	finished, compress, binary := false, false, false
 	if s.transport != TransportPolling || s.upgrading {
 		// Upgrading, or upgraded while waiting: this poll only has to be released; what is
 		// queued goes out over the WebSocket.
 		body = packet{typ: packetNoop}.appendText(nil)
+		if s.v3() {
+			body = append(appendLengthV3(nil, len(body)), body...)
+		}
+	} else if s.v3() {
+		body, binary, compress = s.batchV3Locked()
+		finished = s.closed && len(s.queue) == 0
 	} else {
 		n, size := 0, 0
 		for n < len(s.queue) && n < maxBatch && (n == 0 || size < s.srv.opts.MaxPayload) {
@@ -155,7 +169,7 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Encoding", coding)
 		}
 	}
-	err := writePayload(w, body, s.srv.opts.WriteTimeout)
+	err := writePayload(w, body, binary, s.srv.opts.WriteTimeout)
 	if release != nil {
 		release()
 	}
@@ -210,8 +224,15 @@ func (s *Session) post(w http.ResponseWriter, r *http.Request) {
 		s.close(ClosePayloadTooLarge, nil, false) // the 413 tells the client
 		return
 	}
+	decode := decodePayload
+	if s.v3() {
+		decode = decodePayloadV3
+		if r.Header.Get("Content-Type") == "application/octet-stream" {
+			decode = decodeBinaryPayloadV3
+		}
+	}
 	s.delivering.Add(1)
-	err = decodePayload(body, func(p packet) error { s.handlePacket(p); return nil })
+	err = decode(body, func(p packet) error { s.handlePacket(p); return nil })
 	s.delivering.Add(-1)
 	if err != nil {
 		writeError(w, errBadRequest, "")

@@ -39,6 +39,12 @@ type ServerOptions struct {
 	Transports []string
 	// DisableUpgrades keeps polling sessions on polling.
 	DisableUpgrades bool
+	// AllowEIO3 also accepts clients of Engine.IO protocol revision 3 (EIO=3: socket.io-client
+	// 2.x and the like), as Node's allowEIO3: each session speaks the revision it asked for
+	// (see Session.Protocol). Without it they are refused with "Unsupported protocol version".
+	// JSONP polling (the j parameter), which Node serves, is refused: a <script> on any page
+	// could read its answers past the same-origin and CORS checks.
+	AllowEIO3 bool
 	// CORS allows cross-origin requests; nil allows same-origin requests only.
 	CORS *CORSOptions
 	// AllowRequest decides on a handshake before the session exists (authentication, origin,
@@ -103,7 +109,7 @@ type CORSOptions struct {
 	MaxAge      time.Duration            // how long browsers may cache a preflight answer
 }
 
-// Server is an Engine.IO v4 server, an http.Handler.
+// Server is an Engine.IO v4 server (and v3 with AllowEIO3), an http.Handler.
 type Server struct {
 	opts ServerOptions
 	log  *slog.Logger
@@ -235,6 +241,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, errUnknownSession, "")
 			return
 		}
+		if s.opts.AllowEIO3 && requestProtocol(q) != sess.protocol {
+			// A session keeps the revision of its handshake, upgrade included, as with Node.
+			writeError(w, errBadRequest, "")
+			return
+		}
 		sess.serve(w, r, transport)
 		return
 	}
@@ -242,8 +253,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errBadHandshakeMethod, "")
 		return
 	}
-	if q.Get("EIO") != "4" {
+	protocol := requestProtocol(q)
+	if protocol != 4 && (protocol != 3 || !s.opts.AllowEIO3) {
 		writeError(w, errUnsupportedVersion, "")
+		return
+	}
+	if protocol == 3 && q.Has("j") {
+		// JSONP polling, which Node serves: a <script> from any page can read its answers,
+		// past the same-origin and CORS checks that guard the other transports, with the
+		// user's cookies. socket.io-client 2 falls back to it only without XHR (or when
+		// forced), so it is refused instead.
+		writeError(w, errBadRequest, "JSONP polling is not supported")
 		return
 	}
 	if n := requestHeaderSize(r); n > s.opts.MaxHeaderBytes {
@@ -257,7 +277,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.handshake(w, r, transport, q)
+	s.handshake(w, r, transport, q, protocol)
+}
+
+// requestProtocol returns the protocol revision a request asks for (its EIO parameter): 3, 4,
+// or 0 for anything else.
+func requestProtocol(q url.Values) int {
+	switch q.Get("EIO") {
+	case "4":
+		return 4
+	case "3":
+		return 3
+	}
+	return 0
 }
 
 // cors sets the CORS headers for r and reports whether its origin may proceed. Requests
@@ -306,8 +338,9 @@ func (s *Server) session(id string) *Session {
 }
 
 // handshake opens a session over the requested transport.
-func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string, query url.Values) {
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport string, query url.Values, protocol int) {
 	sess := newSession(s, newID(), r, query)
+	sess.protocol = protocol
 	if !s.add(sess) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
@@ -330,7 +363,8 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	sess.startPolling(w)
 }
 
-// openPacket is the handshake's answer (the protocol's "open" packet data).
+// openPacket is the handshake's answer (the protocol's "open" packet data). Node announces
+// maxPayload to v3 clients too, which ignore it; so does this.
 func (s *Server) openPacket(sid string, canUpgrade bool) []byte {
 	upgrades := []string{}
 	if canUpgrade && !s.opts.DisableUpgrades && s.transports[TransportWebSocket] {

@@ -27,9 +27,10 @@ type RequestInfo struct {
 
 // Session is one client's Engine.IO session, over polling or WebSocket.
 type Session struct {
-	srv *Server
-	id  string
-	req *RequestInfo
+	srv      *Server
+	id       string
+	req      *RequestInfo
+	protocol int // the Engine.IO protocol revision: 4, or 3 with AllowEIO3
 
 	// inMu serializes the callbacks of a session: messages in order, one at a time, and
 	// OnClose after the last.
@@ -56,6 +57,7 @@ type Session struct {
 	spare        []outPacket // the previous batch's slice, reused
 	wake         chan struct{}
 	ws           *websocket.Conn
+	wsForm       wsForm          // how ws carries binary messages; set with ws
 	probe        *websocket.Conn // a WebSocket being upgraded to
 	upgrading    bool            // the probe was answered: polls are released at once
 	flushing     bool            // a goroutine is writing the queue to ws
@@ -101,6 +103,13 @@ func newSession(srv *Server, id string, r *http.Request, query url.Values) *Sess
 
 // ID returns the session id, the sid of the protocol.
 func (s *Session) ID() string { return s.id }
+
+// Protocol returns the Engine.IO protocol revision the session speaks: 4, or 3 for a client
+// accepted with ServerOptions.AllowEIO3.
+func (s *Session) Protocol() int { return s.protocol }
+
+// v3 reports whether the session speaks Engine.IO v3.
+func (s *Session) v3() bool { return s.protocol == 3 }
 
 // Request returns what the handshake request said.
 func (s *Session) Request() *RequestInfo { return s.req }
@@ -175,7 +184,7 @@ func (s *Session) writeNowLocked(ms []*OutMessage) []*OutMessage {
 		return ms
 	}
 	for len(ms) > 0 {
-		if ok, _ := s.ws.TryWritePrepared(ms[0].prepared()); !ok {
+		if ok, _ := s.ws.TryWritePrepared(ms[0].preparedFor(s.wsForm)); !ok {
 			break // full, busy or failing: the writer goroutine waits, or meets the error
 		}
 		ms = ms[1:]
@@ -258,6 +267,10 @@ func (s *Session) deliver(m Message) {
 
 // handlePacket acts on a packet from the client, whatever its transport.
 func (s *Session) handlePacket(p packet) {
+	if s.v3() {
+		s.handlePacketV3(p)
+		return
+	}
 	if p.typ != packetPong && s.mayRefreshPing.Load() && s.mayRefreshPing.CompareAndSwap(true, false) {
 		s.mu.Lock()
 		if s.awaitingPong && !s.closed {
@@ -284,14 +297,19 @@ func (s *Session) handlePacket(p packet) {
 	// Pings, upgrades and noops outside an upgrade carry nothing for us.
 }
 
-// startHeartbeat starts the v4 heartbeat: the server pings, the client must answer in time.
+// startHeartbeat starts the heartbeat. In v4 the server pings and the client must answer in
+// time; in v3 the client pings, and must do so within PingInterval+PingTimeout of the last.
 func (s *Session) startHeartbeat() {
-	t := time.AfterFunc(time.Hour, s.heartbeat)
+	f, first := s.heartbeat, s.srv.opts.PingInterval
+	if s.v3() {
+		f, first = s.heartbeatV3, s.v3Timeout()
+	}
+	t := time.AfterFunc(time.Hour, f)
 	t.Stop()
 	s.mu.Lock()
 	s.timer = t // set before the first tick can read it
 	if !s.closed {
-		t.Reset(s.srv.opts.PingInterval)
+		t.Reset(first)
 	}
 	s.mu.Unlock()
 }
@@ -454,16 +472,16 @@ func (s *Session) closeWebSocket(conn *websocket.Conn) {
 			return
 		}
 	}
-	rest := s.queue
+	rest, form := s.queue, s.wsForm
 	s.queue = nil
 	s.mu.Unlock()
 	for _, p := range rest {
-		if writePacket(ctx, conn, p) != nil {
+		if writePacket(ctx, conn, p, form) != nil {
 			conn.CloseNow()
 			return
 		}
 	}
-	if writePacket(ctx, conn, outPacket{typ: packetClose}) != nil {
+	if writePacket(ctx, conn, outPacket{typ: packetClose}, wsFormV4) != nil {
 		conn.CloseNow()
 		return
 	}

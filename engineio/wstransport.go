@@ -16,6 +16,7 @@ func (s *Session) startWebSocket(conn *websocket.Conn) {
 	// (a shutdown, say) that comes meanwhile closes it too.
 	s.mu.Lock()
 	s.ws = conn
+	s.wsForm = s.wsFormFor(s.req.Query)
 	if s.closed {
 		conn.CloseNow() // the open packet fails, and the session goes on ending
 	}
@@ -61,7 +62,7 @@ func (s *Session) upgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	s.probe = conn
 	s.mu.Unlock()
-	go s.runUpgrade(conn)
+	go s.runUpgrade(conn, s.wsFormFor(r.URL.Query()))
 }
 
 // refuseWebSocket closes a WebSocket the session has no use for, with a close frame without
@@ -78,7 +79,7 @@ var (
 	upgradeText = []byte("5")
 )
 
-func (s *Session) runUpgrade(conn *websocket.Conn) {
+func (s *Session) runUpgrade(conn *websocket.Conn, form wsForm) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.UpgradeTimeout)
 	err := s.probeExchange(ctx, conn)
 	cancel()
@@ -94,6 +95,7 @@ func (s *Session) runUpgrade(conn *websocket.Conn) {
 	s.probe = nil
 	s.transport = TransportWebSocket
 	s.ws = conn
+	s.wsForm = form
 	// The noops were for polling; what else waits goes out over the WebSocket, in order.
 	kept := s.queue[:0]
 	for _, p := range s.queue {
@@ -158,9 +160,17 @@ func (s *Session) readWebSocket(conn *websocket.Conn) {
 			return
 		}
 		var p packet
-		if typ == websocket.MessageBinary {
+		switch {
+		case s.v3() && typ == websocket.MessageBinary:
+			p, err = decodeBinaryFrameV3(b)
+		case s.v3():
+			p, err = decodeTextV3(b)
+		case typ == websocket.MessageBinary:
 			p = packet{typ: packetMessage, data: b, binary: true}
-		} else if p, err = decodeText(b, false); err != nil {
+		default:
+			p, err = decodeText(b, false)
+		}
+		if err != nil {
 			s.close(CloseParseError, err, true)
 			return
 		}
@@ -195,9 +205,10 @@ func (s *Session) flush(conn *websocket.Conn) {
 		}
 		batch := s.queue
 		s.queue = s.spare[:0]
+		form := s.wsForm
 		s.mu.Unlock()
 		for i, p := range batch {
-			err := writePacket(ctx, conn, p)
+			err := writePacket(ctx, conn, p, form)
 			s.mu.Lock()
 			s.sentLocked(batch[i : i+1])
 			if err != nil {
@@ -215,10 +226,10 @@ func (s *Session) flush(conn *websocket.Conn) {
 	}
 }
 
-// writePacket writes one queued packet to a WebSocket.
-func writePacket(ctx context.Context, conn *websocket.Conn, p outPacket) error {
+// writePacket writes one queued packet to a WebSocket, binary messages in form.
+func writePacket(ctx context.Context, conn *websocket.Conn, p outPacket, form wsForm) error {
 	if p.typ == packetMessage {
-		return conn.WritePrepared(ctx, p.msg.prepared())
+		return conn.WritePrepared(ctx, p.msg.preparedFor(form))
 	}
 	return conn.Write(ctx, websocket.MessageText, packet{typ: p.typ, data: p.data}.appendText(nil))
 }

@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ type engineSession interface {
 	ID() string
 	Request() *engineio.RequestInfo
 	Transport() string
+	Protocol() int // the Engine.IO revision: 3 for a Socket.IO v4 client (see legacy.go)
 	Send(ms ...*engineio.OutMessage) error
 	SendVolatile(ms ...*engineio.OutMessage) error
 	Close() error
@@ -26,6 +28,8 @@ type conn struct {
 	srv *Server
 	es  engineSession
 	dec packetReader // used by the session's reader only
+	// legacy marks a session of Engine.IO v3, which speaks Socket.IO v4 (see legacy.go).
+	legacy bool
 
 	mu      sync.Mutex
 	sockets map[string]*Socket // by namespace name, connected or connecting
@@ -39,6 +43,7 @@ func newConn(srv *Server, es engineSession) *conn {
 		srv:     srv,
 		es:      es,
 		dec:     newPacketReader(srv.wire, srv.opts.MaxAttachments, srv.maxValues),
+		legacy:  es.Protocol() == legacyProtocol,
 		sockets: map[string]*Socket{},
 	}
 }
@@ -76,6 +81,15 @@ func (c *conn) receive(m engineio.Message) {
 }
 
 func (c *conn) dispatch(p *packet) {
+	var legacyAuth json.RawMessage
+	if c.legacy {
+		// Only a CONNECT's query is of use; events pay for no parsing.
+		if p.typ == packetConnect {
+			p.nsp, legacyAuth = legacyNamespace(p.nsp)
+		} else {
+			p.nsp, _, _ = strings.Cut(p.nsp, "?")
+		}
+	}
 	c.mu.Lock()
 	s := c.sockets[p.nsp]
 	c.mu.Unlock()
@@ -84,7 +98,11 @@ func (c *conn) dispatch(p *packet) {
 		if s != nil {
 			return // already there: a repeated CONNECT changes nothing
 		}
-		c.connect(p.nsp, p.data)
+		if c.legacy {
+			c.connect(p.nsp, legacyAuth)
+		} else {
+			c.connect(p.nsp, p.data)
+		}
 	case packetDisconnect:
 		if s != nil {
 			s.onClose(ReasonClientDisconnect)
@@ -195,6 +213,16 @@ func (c *conn) send(p *Packet, volatile bool) error {
 // sendControl writes a packet for this connection alone, such as CONNECT or an ACK.
 func (c *conn) sendControl(p *packet) error {
 	return c.send(&Packet{pkt: *p}, false)
+}
+
+// sendLegacyConnectError refuses a v4 client's CONNECT (see legacy.go).
+func (c *conn) sendLegacyConnectError(nsp string, ce *ConnectError) {
+	data, err := legacyConnectError(ce)
+	if err != nil {
+		c.srv.peers.at(slog.LevelError, "socketio: cannot encode a connect error's data", "err", err)
+		data, _ = json.Marshal(ce.Message)
+	}
+	c.sendControl(&packet{typ: packetConnectError, nsp: nsp, id: noID, data: data})
 }
 
 func (c *conn) sendConnectError(nsp string, ce *ConnectError) {

@@ -28,6 +28,7 @@ func (f *fakeSession) Request() *engineio.RequestInfo {
 	return &engineio.RequestInfo{URL: &url.URL{Path: "/socket.io/"}, Query: url.Values{}, RemoteAddr: "127.0.0.1:1", Time: time.Now()}
 }
 func (f *fakeSession) Transport() string { return engineio.TransportWebSocket }
+func (f *fakeSession) Protocol() int     { return 4 }
 func (f *fakeSession) Send(ms ...*engineio.OutMessage) error {
 	if f.closed.Load() {
 		return engineio.CloseServerClose

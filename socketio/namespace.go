@@ -366,7 +366,11 @@ func (n *Namespace) runMiddleware(s *Socket) bool {
 				ce = &ConnectError{Message: err.Error()}
 			}
 			s.onClose(ReasonServerDisconnect)
-			s.conn.sendConnectError(n.name, ce)
+			if s.conn.legacy {
+				s.conn.sendLegacyConnectError(n.name, ce)
+			} else {
+				s.conn.sendConnectError(n.name, ce)
+			}
 			return false
 		}
 	}
@@ -376,6 +380,10 @@ func (n *Namespace) runMiddleware(s *Socket) bool {
 // sendConnect tells the client its socket is connected: its id, and the private id with
 // which it can resume the session.
 func (n *Namespace) sendConnect(s *Socket) {
+	if s.conn.legacy {
+		s.conn.sendControl(&packet{typ: packetConnect, nsp: n.name, id: noID})
+		return
+	}
 	reply := struct {
 		SID string `json:"sid"`
 		PID string `json:"pid,omitempty"`

@@ -27,6 +27,10 @@ type ServerOptions struct {
 	Transports []string
 	// DisableUpgrades keeps polling sessions on polling.
 	DisableUpgrades bool
+	// AllowEIO3 also serves socket.io-client 2.x: Engine.IO v3 sessions speaking Socket.IO
+	// protocol v4, as Node's allowEIO3 (see engineio.ServerOptions.AllowEIO3). Broadcasts
+	// reach them and the v3/v4 clients alike.
+	AllowEIO3 bool
 	// CORS allows browsers on other origins; nil allows same-origin requests only.
 	CORS *engineio.CORSOptions
 	// AllowRequest decides on a connection before it exists; an error refuses it with 403.
@@ -157,6 +161,7 @@ func (o *ServerOptions) engineOptions() engineio.ServerOptions {
 		MaxPayload:      o.MaxPayload,
 		Transports:      o.Transports,
 		DisableUpgrades: o.DisableUpgrades,
+		AllowEIO3:       o.AllowEIO3,
 		CORS:            o.CORS,
 		AllowRequest:    o.AllowRequest,
 		Cookie:          o.Cookie,

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -238,6 +239,10 @@ func (s *Server) onOpen(es *engineio.Session) {
 	s.conns[es] = c
 	s.mu.Unlock()
 	c.startConnectTimer()
+	if c.legacy {
+		// A v4 client is in "/" without asking, with no auth, as Node puts it there.
+		c.connect("/", json.RawMessage(`{}`))
+	}
 }
 
 func (s *Server) conn(es *engineio.Session) *conn {

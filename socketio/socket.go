@@ -50,6 +50,9 @@ func newSocket(n *Namespace, c *conn, hs *Handshake) *Socket {
 	s := &Socket{nsp: n, conn: c, hs: hs, done: make(chan struct{})}
 	s.exec.init(n.srv.opts.HandlerQueueSize, n.srv.workers)
 	s.id = randomID()
+	if c.legacy {
+		s.id = legacySocketID(n.name, c.es.ID())
+	}
 	if n.srv.opts.Recovery != nil {
 		s.pid = randomID()
 	}

@@ -43,6 +43,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	pingTimeout := fs.Duration("ping-timeout", testServerPingTimeout, "how long a client may take to answer a ping")
 	connectTimeout := fs.Duration("connect-timeout", testServerConnectTimeout, "close a Socket.IO session that joins no namespace within this long")
 	recovery := fs.Bool("recovery", false, "turn on Socket.IO connection state recovery (sessions kept 30s)")
+	allowEIO3 := fs.Bool("allow-eio3", false, "also serve Socket.IO v2 clients (Engine.IO v3), as Node's allowEIO3")
 	parserName := addParserFlag(fs)
 	verbose := fs.Bool("verbose", false, "log every session and error")
 	debugAddr := fs.String("debug-addr", "", "also serve pprof at /debug/pprof/ and runtime figures at /debug/stats on this\nloopback `host:port` (default off)")
@@ -127,6 +128,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		pingTimeout:    *pingTimeout,
 		connectTimeout: *connectTimeout,
 		recovery:       *recovery,
+		allowEIO3:      *allowEIO3,
 		parser:         parser,
 		logger:         logger,
 		limits:         *limits,
@@ -152,6 +154,7 @@ type testServerConfig struct {
 	pingInterval time.Duration
 	pingTimeout  time.Duration
 	recovery     bool // Socket.IO connection state recovery (section 1.5)
+	allowEIO3    bool // serve Engine.IO v3 clients too, on both endpoints
 	// parser is the Socket.IO packets' wire format for every client; nil is JSON.
 	parser socketio.Parser
 	// connectTimeout closes a Socket.IO session that joins no namespace
@@ -184,6 +187,7 @@ func newTestServer(cfg testServerConfig) *testServer {
 		PingInterval: cfg.pingInterval,
 		PingTimeout:  cfg.pingTimeout,
 		MaxPayload:   testServerMaxPayload,
+		AllowEIO3:    cfg.allowEIO3,
 		// A test server: browsers on any page may connect.
 		CORS:   &engineio.CORSOptions{Origins: []string{"*"}},
 		Logger: log,
@@ -215,6 +219,7 @@ func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {
 		PingTimeout:    cfg.pingTimeout,
 		MaxPayload:     testServerMaxPayload,
 		ConnectTimeout: connectTimeout,
+		AllowEIO3:      cfg.allowEIO3,
 		CORS:           &engineio.CORSOptions{Origins: []string{"*"}},
 		Logger:         log,
 		Adapter:        cfg.adapter,

@@ -568,3 +568,45 @@ func TestBinaryTestServerSignal(t *testing.T) {
 	}
 	waitExit0(t, cmd, stderr)
 }
+
+// TestRunTestServerAllowEIO3 checks that --allow-eio3 opens both endpoints to Engine.IO v3
+// handshakes, which the server refuses without it.
+func TestRunTestServerAllowEIO3(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		pr, pw := io.Pipe()
+		var stderr syncBuffer
+		code := make(chan int, 1)
+		args := []string{"testserver", "--addr", "127.0.0.1:0"}
+		if allow {
+			args = append(args, "--allow-eio3")
+		}
+		go func() {
+			code <- run(ctx, args, nil, pw, &stderr)
+			pw.Close()
+		}()
+		line, err := bufio.NewReader(pr).ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := strings.TrimPrefix(strings.TrimSpace(line), "tether testserver: listening on ")
+		for _, path := range []string{"/socket.io/", "/engine.io/"} {
+			resp, err := http.Get(url + path + "?EIO=3&transport=polling")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			ok := resp.StatusCode == 200 && strings.Contains(string(body), `:0{"sid":`)
+			refused := resp.StatusCode == 400 && strings.Contains(string(body), "Unsupported protocol version")
+			if (allow && !ok) || (!allow && !refused) {
+				t.Errorf("allow-eio3 %v, %s: %d %q", allow, path, resp.StatusCode, body)
+			}
+		}
+		cancel()
+		io.Copy(io.Discard, pr)
+		if got := <-code; got != 0 {
+			t.Fatalf("exit code = %d, stderr: %s", got, stderr.String())
+		}
+	}
+}

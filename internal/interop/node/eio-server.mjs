@@ -2,7 +2,7 @@
 // package (v6): every message is sent back unchanged, text as text and binary
 // as binary.
 //
-// Usage: node eio-server.mjs [--http-compression]
+// Usage: node eio-server.mjs [--http-compression] [--allow-eio3]
 //
 // Listens on 127.0.0.1 on a free port, serves /engine.io/ with pingInterval
 // 300 ms, pingTimeout 200 ms, maxHttpBufferSize 1e6 and both transports with
@@ -11,7 +11,8 @@
 // Polling responses are sent uncompressed unless --http-compression is given:
 // engine.io then gzips them for clients that accept it, and gzipping 1 MB of
 // random base64 takes Node longer than the 200 ms ping timeout, so that the
-// server times out its own clients.
+// server times out its own clients. --allow-eio3 also serves Engine.IO v3
+// clients (allowEIO3).
 //
 // The text message "close me" is not echoed: the server closes that socket.
 // Text messages starting with "quiet:" are not echoed either.
@@ -49,6 +50,7 @@ const eio = new Server({
   transports: ['polling', 'websocket'],
   allowUpgrades: true,
   httpCompression: Boolean(opts['http-compression']),
+  allowEIO3: Boolean(opts['allow-eio3']),
 });
 eio.attach(httpServer, { path: '/engine.io/' });
 

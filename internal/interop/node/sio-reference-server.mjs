@@ -4,7 +4,7 @@
 // scenarios against: a scenario that passes here and fails against Tether
 // points at Tether, not at the scenario.
 //
-// Usage: node sio-reference-server.mjs [PORT] [--recovery] [--parser msgpack]
+// Usage: node sio-reference-server.mjs [PORT] [--recovery] [--allow-eio3] [--parser msgpack]
 //        [--redis URL [--redis-adapter pubsub|sharded|streams] [--name NAME]]
 //        [--ping-interval D] [--ping-timeout D] [--connect-timeout D]
 //
@@ -138,6 +138,8 @@ const io = new Server(httpServer, {
   // ping timeout on a loaded machine; the contract does not ask for it.
   httpCompression: false,
   cors: { origin: '*' },
+  // --allow-eio3 also serves Socket.IO v2 clients, as tether testserver --allow-eio3.
+  allowEIO3: Boolean(opts['allow-eio3']),
   connectionStateRecovery: opts.recovery
     ? { maxDisconnectionDuration: 30_000, skipMiddlewares: true }
     : undefined,
