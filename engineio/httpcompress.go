@@ -115,13 +115,11 @@ func (c *httpCompressor) compressed(r *http.Request, body []byte) ([]byte, strin
 // pickCoding chooses gzip or deflate from Accept-Encoding header values: the one with the
 // highest quality above zero, gzip on a tie (the order of Node's choice), "" for neither.
 func pickCoding(values []string) string {
-	best, bestQ := "", 0.0
-	q := map[string]float64{}
-	star, hasStar := 0.0, false
+	// The quality each coding was given by name (-1: not named), and by "*".
+	gzipQ, deflateQ, starQ := -1.0, -1.0, -1.0
 	for _, v := range values {
 		for part := range strings.SplitSeq(v, ",") {
 			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			name = strings.ToLower(strings.TrimSpace(name))
 			quality := 1.0
 			for p := range strings.SplitSeq(params, ";") {
 				k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
@@ -133,24 +131,27 @@ func pickCoding(values []string) string {
 					quality = f
 				}
 			}
-			switch name {
-			case codingGzip, "x-gzip":
-				q[codingGzip] = max(q[codingGzip], quality)
-			case codingDeflate:
-				q[codingDeflate] = max(q[codingDeflate], quality)
-			case "*":
-				star, hasStar = max(star, quality), true
+			switch name = strings.TrimSpace(name); {
+			case strings.EqualFold(name, codingGzip), strings.EqualFold(name, "x-gzip"):
+				gzipQ = max(gzipQ, quality)
+			case strings.EqualFold(name, codingDeflate):
+				deflateQ = max(deflateQ, quality)
+			case name == "*":
+				starQ = max(starQ, quality)
 			}
 		}
 	}
-	for _, coding := range []string{codingGzip, codingDeflate} {
-		quality, named := q[coding]
-		if !named && hasStar {
-			quality = star
-		}
-		if quality > bestQ {
-			best, bestQ = coding, quality
-		}
+	if gzipQ < 0 {
+		gzipQ = starQ
 	}
-	return best
+	if deflateQ < 0 {
+		deflateQ = starQ
+	}
+	switch {
+	case gzipQ > 0 && gzipQ >= deflateQ:
+		return codingGzip
+	case deflateQ > 0:
+		return codingDeflate
+	}
+	return ""
 }

@@ -186,6 +186,7 @@ func (r *recentBroadcasts) missed(nsp, offset string, rooms []string) ([]*socket
 type pendingDeliveries struct {
 	mu      sync.Mutex
 	waiting map[string]pendingDelivery
+	adds    int // since the last sweep of the deliveries the reader never reached
 }
 
 type pendingDelivery struct {
@@ -202,8 +203,9 @@ func (p *pendingDeliveries) add(key string, deliver func(offset string)) {
 	if p.waiting == nil {
 		p.waiting = map[string]pendingDelivery{}
 	}
-	if len(p.waiting) >= 1024 && len(p.waiting)&1023 == 0 {
+	if p.adds++; p.adds >= 1024 {
 		// Now and then, not on every add: forget the deliveries the reader never reached.
+		p.adds = 0
 		for k, d := range p.waiting {
 			if now.Sub(d.since) > pendingDeliveryTTL {
 				delete(p.waiting, k)
