@@ -76,20 +76,28 @@ func FuzzDecodePayload(f *testing.F) {
 			return
 		}
 		// What decodes re-encodes to a payload that decodes to the same packets.
-		again := appendPayload(nil, pkts)
-		i := 0
-		err := decodePayload(again, func(p packet) error {
-			q := pkts[i]
-			i++
-			if p.typ != q.typ || p.binary != q.binary || !bytes.Equal(p.data, q.data) {
-				t.Fatalf("round trip: %+v != %+v", p, q)
-			}
-			return nil
-		})
-		if err != nil || i != len(pkts) {
-			t.Fatalf("re-encoded payload %q: %v", again, err)
-		}
+		checkRedecodes(t, pkts, appendPayload(nil, pkts), decodePayload)
 	})
+}
+
+// checkRedecodes checks that payload, pkts re-encoded, decodes to pkts again.
+func checkRedecodes(t *testing.T, pkts []packet, payload []byte, decode func([]byte, func(packet) error) error) {
+	t.Helper()
+	i := 0
+	err := decode(payload, func(p packet) error {
+		if i >= len(pkts) {
+			t.Fatalf("re-encoded payload %q: more packets than %d", payload, len(pkts))
+		}
+		q := pkts[i]
+		i++
+		if p.typ != q.typ || p.binary != q.binary || !bytes.Equal(p.data, q.data) {
+			t.Fatalf("round trip: %+v != %+v", p, q)
+		}
+		return nil
+	})
+	if err != nil || i != len(pkts) {
+		t.Fatalf("re-encoded payload %q: %v", payload, err)
+	}
 }
 
 func FuzzDecodeText(f *testing.F) {

@@ -105,23 +105,11 @@ func FuzzDecodePayloadV3(f *testing.F) {
 		// What decodes re-encodes, in either payload form, to a payload that decodes to the
 		// same packets.
 		for _, asBinary := range []bool{false, true} {
-			again := reencodeV3(pkts, asBinary)
 			redecode := decodePayloadV3
 			if asBinary {
 				redecode = decodeBinaryPayloadV3
 			}
-			i := 0
-			err := redecode(again, func(p packet) error {
-				q := pkts[i]
-				i++
-				if p.typ != q.typ || p.binary != q.binary || !bytes.Equal(p.data, q.data) {
-					t.Fatalf("round trip: %+v != %+v", p, q)
-				}
-				return nil
-			})
-			if err != nil || i != len(pkts) {
-				t.Fatalf("re-encoded payload %q: %v", again, err)
-			}
+			checkRedecodes(t, pkts, reencodeV3(pkts, asBinary), redecode)
 		}
 	})
 }

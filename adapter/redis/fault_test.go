@@ -122,6 +122,11 @@ func TestRedisRestart(t *testing.T) {
 // start and end once, at the same level.
 func TestRedisPause(t *testing.T) {
 	const publishTimeout = 500 * time.Millisecond
+	streams := func(c goredis.UniversalClient, l *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
+		o := &redis.StreamsOptions{Logger: l}
+		o.SetPublishTimeout(publishTimeout)
+		return redis.NewStreamsAdapter(c, o)
+	}
 	kinds := []struct {
 		name     string
 		recovery bool // streams: broadcasts are added to the stream at once, outside the queue
@@ -137,16 +142,8 @@ func TestRedisPause(t *testing.T) {
 			o.SetPublishTimeout(publishTimeout)
 			return redis.NewShardedAdapter(c, o)
 		}},
-		{"streams", false, func(c goredis.UniversalClient, l *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
-			o := &redis.StreamsOptions{Logger: l}
-			o.SetPublishTimeout(publishTimeout)
-			return redis.NewStreamsAdapter(c, o)
-		}},
-		{"streams-recovery", true, func(c goredis.UniversalClient, l *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
-			o := &redis.StreamsOptions{Logger: l}
-			o.SetPublishTimeout(publishTimeout)
-			return redis.NewStreamsAdapter(c, o)
-		}},
+		{"streams", false, streams},
+		{"streams-recovery", true, streams},
 	}
 	for _, kind := range kinds {
 		t.Run(kind.name, func(t *testing.T) {
