@@ -133,6 +133,16 @@ func TestConformancePollingHeartbeat(t *testing.T) {
 			t.Fatalf("pong: %d", code)
 		}
 	}
+	// "closes the session upon ping timeout": a client that does not poll for PingInterval +
+	// PingTimeout gets 400, however late the server's timers run.
+	// The session's timer is stopped, as if it ran late, so that only the poll can tell.
+	sid = handshakePolling(t, base).SID
+	waitSession(t, sid, func(s *Session) bool { s.timer.Stop(); return true })
+	time.Sleep(300*time.Millisecond + 200*time.Millisecond)
+	if code, b := get(t, pollURL(base, sid)); code != 400 {
+		t.Fatalf("poll after the heartbeat lapsed: %d %q, want 400", code, b)
+	}
+
 	// Pings left unanswered end the session: polls get pings, a poll waiting at the timeout gets
 	// the close packet, and then polls get 400.
 	sid = handshakePolling(t, base).SID
@@ -264,12 +274,36 @@ func TestConformanceUpgrade(t *testing.T) {
 	}
 	echoed(upgrade(handshakePolling(t, base).SID, true))
 
-	// "ignores HTTP requests with same sid after upgrade": a poll after the upgrade gets 400.
+	// "ignores HTTP requests with same sid after upgrade": a poll right after the upgrade
+	// packet gets 400, though the server may read it before the WebSocket's packets.
 	sid := handshakePolling(t, base).SID
 	c := upgrade(sid, false)
-	waitSessionTransport(t, base, sid, TransportWebSocket)
 	if code, _ := get(t, pollURL(base, sid)); code != 400 {
 		t.Fatalf("poll after the upgrade: %d", code)
+	}
+	echoed(c)
+
+	// The case the race above comes down to: a poll the server holds when the probe and the
+	// upgrade packet arrive back to back is refused too, not released with a noop.
+	sid = handshakePolling(t, base).SID
+	held := make(chan int, 1)
+	go func() {
+		code, _ := get(t, pollURL(base, sid))
+		held <- code
+	}()
+	waitPollParked(t, base, sid)
+	c, _, err := websocket.Dial(ctx, wsURL(sid), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	_ = c.Write(ctx, websocket.MessageText, []byte("2probe"))
+	_ = c.Write(ctx, websocket.MessageText, []byte("5"))
+	if _, b, err := c.Read(ctx); err != nil || string(b) != "3probe" {
+		t.Fatalf("probe: %q %v", b, err)
+	}
+	if code := <-held; code != 400 {
+		t.Fatalf("poll held across the upgrade: %d, want 400", code)
 	}
 	echoed(c)
 

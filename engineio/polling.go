@@ -100,6 +100,12 @@ func (s *Session) claimLocked(w http.ResponseWriter, active *bool, method string
 // poll answers a GET: it waits for packets, then sends up to maxBatch of them.
 func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	if s.missedPingLocked() {
+		s.mu.Unlock()
+		s.close(ClosePingTimeout, nil, false)
+		writeError(w, errUnknownSession, "")
+		return
+	}
 	if !s.claimLocked(w, &s.getActive, "GET") {
 		return
 	}
@@ -117,11 +123,19 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 	}
+	if s.transport != TransportPolling {
+		// Upgraded while waiting, which a client does not do (it pauses polling, then sends
+		// its upgrade packet): the poll is refused as one arriving after the upgrade is, and
+		// what is queued goes out over the WebSocket.
+		s.getActive = false
+		s.mu.Unlock()
+		writeError(w, errBadRequest, "")
+		return
+	}
 	var body []byte
 	finished, compress, binary := false, false, false
-	if s.transport != TransportPolling || s.upgrading {
-		// Upgrading, or upgraded while waiting: this poll only has to be released; what is
-		// queued goes out over the WebSocket.
+	if s.upgrading {
+		// Upgrading: this poll only has to be released, so that the client can finish.
 		body = packet{typ: packetNoop}.appendText(nil)
 		if s.v3() {
 			body = append(appendLengthV3(nil, len(body)), body...)

@@ -34,9 +34,13 @@ func echoServer(t *testing.T, opts ServerOptions) (*httptest.Server, <-chan Clos
 	return hs, reasons
 }
 
+// boundedHTTP bounds the requests of get and post, so that a poll the server never answers
+// fails its test rather than hanging the package until the test binary's timeout.
+var boundedHTTP = &http.Client{Timeout: 30 * time.Second}
+
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := boundedHTTP.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +51,7 @@ func get(t *testing.T, url string) (int, string) {
 
 func post(t *testing.T, url, body string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url, "text/plain;charset=UTF-8", strings.NewReader(body))
+	resp, err := boundedHTTP.Post(url, "text/plain;charset=UTF-8", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,13 @@ type Session struct {
 	closed       bool
 	awaitingPong bool
 	timer        *time.Timer
-	reason       CloseReason
+	// collectBy is when a v4 polling client that has not yet collected the current ping is
+	// taken as gone: a heartbeat's start plus PingInterval and PingTimeout, or later after a
+	// refresh. A poll arriving after it finds the session timed out even if the timer, run
+	// late on a busy machine, has not yet queued or expired the ping.
+	collectBy time.Time
+	pingAt    time.Time // when the ping awaiting its pong was queued
+	reason    CloseReason
 
 	done    chan struct{} // closed when the session is closed
 	drained chan struct{} // closed when a poll has taken the final close packet
@@ -275,6 +281,7 @@ func (s *Session) handlePacket(p packet) {
 		s.mu.Lock()
 		if s.awaitingPong && !s.closed {
 			s.timer.Reset(s.srv.opts.PingTimeout)
+			s.extendCollectByLocked(s.srv.opts.PingTimeout)
 		}
 		s.mu.Unlock()
 	}
@@ -284,8 +291,12 @@ func (s *Session) handlePacket(p packet) {
 	case packetPong:
 		s.mu.Lock()
 		if s.awaitingPong && !s.closed {
+			// The next ping is due PingInterval after this one, not after its pong: pings
+			// keep their period however long each round trip takes on a busy machine.
 			s.awaitingPong = false
-			s.timer.Reset(s.srv.opts.PingInterval)
+			next := max(0, s.srv.opts.PingInterval-time.Since(s.pingAt))
+			s.timer.Reset(next)
+			s.collectBy = time.Now().Add(next + s.srv.opts.PingTimeout)
 		}
 		s.mu.Unlock()
 	case packetClose:
@@ -310,6 +321,7 @@ func (s *Session) startHeartbeat() {
 	s.timer = t // set before the first tick can read it
 	if !s.closed {
 		t.Reset(first)
+		s.collectBy = time.Now().Add(s.srv.opts.PingInterval + s.srv.opts.PingTimeout)
 	}
 	s.mu.Unlock()
 }
@@ -326,6 +338,7 @@ func (s *Session) heartbeat() {
 			// keeps the client from timing us out, and wait again.
 			s.pingLocked()
 			s.timer.Reset(s.srv.opts.PingTimeout)
+			s.extendCollectByLocked(s.srv.opts.PingTimeout)
 			s.mu.Unlock()
 			return
 		}
@@ -334,10 +347,29 @@ func (s *Session) heartbeat() {
 		return
 	}
 	s.awaitingPong = true
+	s.pingAt = time.Now()
 	s.mayRefreshPing.Store(true)
 	s.pingLocked()
 	s.timer.Reset(s.srv.opts.PingTimeout)
 	s.mu.Unlock()
+}
+
+// extendCollectByLocked gives the client at least d from now to collect the ping; s.mu is held.
+func (s *Session) extendCollectByLocked(d time.Duration) {
+	if t := time.Now().Add(d); t.After(s.collectBy) {
+		s.collectBy = t
+	}
+}
+
+// missedPingLocked reports whether a v4 client polling now has let its heartbeat lapse
+// without collecting the ping, which a client that is alive never does; s.mu is held.
+// A client that collected the ping is judged by the timer alone, which started when the ping
+// was queued.
+func (s *Session) missedPingLocked() bool {
+	if s.v3() || s.closed || s.transport != TransportPolling || s.collectBy.IsZero() || !time.Now().After(s.collectBy) || s.delivering.Load() > 0 {
+		return false
+	}
+	return !s.awaitingPong || (len(s.queue) > 0 && s.queue[0].typ == packetPing)
 }
 
 // open runs the user's OnOpen hook, before any message of the session is delivered.

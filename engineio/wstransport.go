@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-
 	"net/http"
+	"time"
 
 	"github.com/tether-rt/tether/websocket"
 )
@@ -79,6 +79,10 @@ var (
 	upgradeText = []byte("5")
 )
 
+// upgradeReleaseDelay is how long after answering the probe the server releases the poll in
+// flight with a noop: the JavaScript server's first upgrade check comes after 100 ms.
+const upgradeReleaseDelay = 100 * time.Millisecond
+
 func (s *Session) runUpgrade(conn *websocket.Conn, form wsForm) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.UpgradeTimeout)
 	err := s.probeExchange(ctx, conn)
@@ -107,7 +111,7 @@ func (s *Session) runUpgrade(conn *websocket.Conn, form wsForm) {
 	}
 	clear(s.queue[len(kept):])
 	s.queue = kept
-	s.signalLocked() // a poll still waiting answers with a noop
+	s.signalLocked() // a poll still waiting is refused: the session is on WebSocket now
 	if len(s.queue) > 0 && !s.flushing {
 		s.flushing = true
 		go s.flush(conn)
@@ -129,11 +133,18 @@ func (s *Session) probeExchange(ctx context.Context, conn *websocket.Conn) error
 		return err
 	}
 	// Release the pending poll, and answer any poll until the upgrade ends at once, so that the
-	// client can pause polling and finish the upgrade.
-	s.mu.Lock()
-	s.upgrading = true
-	s.enqueueLocked(outPacket{typ: packetNoop})
-	s.mu.Unlock()
+	// client can pause polling and finish the upgrade. As the JavaScript server does, this
+	// waits a moment first: a client that sends its upgrade packet right after the probe
+	// (and then polls) finds itself upgraded, whichever of its connections we read first.
+	release := time.AfterFunc(upgradeReleaseDelay, func() {
+		s.mu.Lock()
+		if s.probe == conn && !s.closed && s.transport == TransportPolling {
+			s.upgrading = true
+			s.enqueueLocked(outPacket{typ: packetNoop})
+		}
+		s.mu.Unlock()
+	})
+	defer release.Stop()
 	for {
 		typ, b, err = conn.Read(ctx)
 		if err != nil {
