@@ -133,7 +133,7 @@ func (s *ClientSocket) emitFunc(ctx context.Context, fn func(Args, error), event
 			s.c.peers.at(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp, "err", err)
 			listeners = nil
 		}
-		for _, f := range listeners {
+		for _, f := range listeners.funcs() {
 			s.safely("outgoing listener", func() { f(event, vals) })
 		}
 	}

@@ -55,8 +55,8 @@ func (s *ClientSocket) onJoined(cc *clientConn, p *packet) {
 		s.exec.submit(func() { s.handleEvent(cc, e) })
 	}
 	s.exec.submit(func() {
-		for _, f := range hooks {
-			s.safely("connect hook", f)
+		for _, e := range hooks {
+			s.safely("connect hook", e.f)
 		}
 	})
 	s.flush(cc)
@@ -92,8 +92,8 @@ func (s *ClientSocket) onRefused(cc *clientConn, p *packet) {
 	s.mu.Unlock()
 	s.resolveAll(failed, ce)
 	s.exec.submit(func() {
-		for _, f := range hooks {
-			s.safely("connect error hook", func() { f(ce) })
+		for _, e := range hooks {
+			s.safely("connect error hook", func() { e.f(ce) })
 		}
 	})
 	for _, w := range waiters {
@@ -182,8 +182,8 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 			log.at(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp, "err", err)
 			anyIn = nil
 		}
-		for _, f := range anyIn {
-			s.safely("catch-all listener", func() { f(event, values) })
+		for _, e := range anyIn {
+			s.safely("catch-all listener", func() { e.f(event, values) })
 		}
 	}
 	callHandlers(log, nil, event, args, p.attachments, maxValues, ack, hs, "nsp", s.nsp)

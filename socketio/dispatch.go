@@ -49,6 +49,12 @@ func eventName(first json.RawMessage) string {
 // more than maxValues JSON values to decode for it (0: no bound), are logged.
 func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, attachments [][]byte, maxValues int, ack Ack, handlers []*handler, attrs ...any) {
 	for _, h := range handlers {
+		if h.once {
+			if h.fired.Swap(true) {
+				continue // an earlier event took it
+			}
+			h.remove()
+		}
 		var results []any
 		var err error
 		protect(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack, maxValues) }, attrs...)

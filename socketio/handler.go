@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 )
 
 // Ack answers an event the client sent with an acknowledgement: the arguments reach the
@@ -27,6 +28,9 @@ type handler struct {
 	variadic   bool // the last parameter takes the remaining arguments, decoded
 	rest       bool // the last parameter is an Args, taking the remaining arguments as received
 	args       int  // the parameters that take one argument each
+	once       bool        // registered with Once: removed before its first call
+	fired      atomic.Bool // a Once handler was claimed by an event
+	remove     func()      // takes it out of the list it was registered in
 }
 
 // newHandler checks fn's shape: func([*Socket,] params..., [Ack,] [...T | Args]) [results...]. A

@@ -39,10 +39,12 @@ type Socket struct {
 	restoredTo      string           // the restoration sent the packets with offsets up to it
 	data            any
 	handlers        map[string][]*handler
-	anyIn           []func(event string, args []any)
-	anyOut          []func(event string, args []any)
-	onDisconnecting []func(DisconnectReason)
-	onDisconnect    []func(DisconnectReason)
+	anyIn           listenerList[func(event string, args []any)]
+	anyOut          listenerList[func(event string, args []any)]
+	middleware      listenerList[func(event string, args Args) error]
+	onError         listenerList[func(error)]
+	onDisconnecting listenerList[func(DisconnectReason)]
+	onDisconnect    listenerList[func(DisconnectReason)]
 	acks            map[int64]func(Args)
 }
 
@@ -104,51 +106,6 @@ func (s *Socket) Data() any {
 func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data = v
-	s.mu.Unlock()
-}
-
-// On registers a handler for an event from this socket's client, called after the
-// namespace's handlers for the event. See Namespace.On for the handler's shape.
-func (s *Socket) On(event string, fn any) {
-	h := newHandler(fn, true)
-	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = map[string][]*handler{}
-	}
-	s.handlers[event] = append(s.handlers[event], h)
-	s.mu.Unlock()
-}
-
-// OnAny registers a listener for every event from the client, called before the handlers.
-// Events whose arguments hold more JSON values than ServerOptions.MaxDecodedValues do not reach
-// it (the server logs them).
-func (s *Socket) OnAny(f func(event string, args []any)) {
-	s.mu.Lock()
-	s.anyIn = append(s.anyIn, f)
-	s.mu.Unlock()
-}
-
-// OnAnyOutgoing registers a listener for every event sent to the client, broadcasts included.
-// Events whose arguments hold more JSON values than ServerOptions.MaxDecodedValues do not reach
-// it (the server logs them).
-func (s *Socket) OnAnyOutgoing(f func(event string, args []any)) {
-	s.mu.Lock()
-	s.anyOut = append(s.anyOut, f)
-	s.mu.Unlock()
-}
-
-// OnDisconnecting registers a function called when the socket is leaving, while it is still
-// in its rooms.
-func (s *Socket) OnDisconnecting(f func(reason DisconnectReason)) {
-	s.mu.Lock()
-	s.onDisconnecting = append(s.onDisconnecting, f)
-	s.mu.Unlock()
-}
-
-// OnDisconnect registers a function called once the socket has left.
-func (s *Socket) OnDisconnect(f func(reason DisconnectReason)) {
-	s.mu.Lock()
-	s.onDisconnect = append(s.onDisconnect, f)
 	s.mu.Unlock()
 }
 
@@ -276,7 +233,7 @@ func (s *Socket) write(p *Packet) error {
 }
 
 // send tells the outgoing listeners about a packet and sends it to the client.
-func (s *Socket) send(p *Packet, volatile bool, listeners []func(string, []any)) error {
+func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(string, []any)]) error {
 	if len(listeners) > 0 {
 		event, args := p.Event(), p.Args()
 		values, err := decodeValues(event, args.raw, args.attachments, s.nsp.srv.maxValues)
@@ -284,8 +241,8 @@ func (s *Socket) send(p *Packet, volatile bool, listeners []func(string, []any))
 			s.nsp.srv.peers.at(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
 			listeners = nil
 		}
-		for _, f := range listeners {
-			s.safely("outgoing listener", func() { f(event, values) })
+		for _, e := range listeners {
+			s.safely("outgoing listener", func() { e.f(event, values) })
 		}
 	}
 	return s.conn.send(p, volatile)
@@ -372,7 +329,7 @@ func (s *Socket) handleEvent(p *packet) {
 	ack := s.ackFunc(p.id)
 
 	s.mu.Lock()
-	anyIn, own := s.anyIn, s.handlers[event]
+	anyIn, own, middleware := s.anyIn, s.handlers[event], s.middleware
 	s.mu.Unlock()
 	nspAny, nspHandlers := s.nsp.listeners(event)
 	if len(anyIn)+len(nspAny) > 0 {
@@ -382,11 +339,14 @@ func (s *Socket) handleEvent(p *packet) {
 			nspAny, anyIn = nil, nil
 		}
 		for _, f := range nspAny {
-			s.safely("catch-all listener", func() { f(s, event, values) })
+			s.safely("catch-all listener", func() { f.f(s, event, values) })
 		}
-		for _, f := range anyIn {
-			s.safely("catch-all listener", func() { f(event, values) })
+		for _, e := range anyIn {
+			s.safely("catch-all listener", func() { e.f(event, values) })
 		}
+	}
+	if len(middleware) > 0 && !s.runEventMiddleware(middleware, event, Args{raw: args, attachments: p.attachments}, ack) {
+		return
 	}
 	for _, hs := range [][]*handler{nspHandlers, own} {
 		callHandlers(log, s, event, args, p.attachments, maxValues, ack, hs, "nsp", s.nsp.name, "socket", s.id)
@@ -469,14 +429,14 @@ func (s *Socket) leave(reason DisconnectReason) {
 	for _, f := range nspDisconnecting {
 		s.safely("disconnecting hook", func() { f(s, reason) })
 	}
-	for _, f := range disconnecting {
-		s.safely("disconnecting hook", func() { f(reason) })
+	for _, e := range disconnecting {
+		s.safely("disconnecting hook", func() { e.f(reason) })
 	}
 	s.nsp.leaveRooms(s, s.pid != "" && reason.recoverable())
 	for _, f := range nspDisconnect {
 		s.safely("disconnect hook", func() { f(s, reason) })
 	}
-	for _, f := range disconnect {
-		s.safely("disconnect hook", func() { f(reason) })
+	for _, e := range disconnect {
+		s.safely("disconnect hook", func() { e.f(reason) })
 	}
 }
