@@ -23,11 +23,11 @@ var (
 type handler struct {
 	fn         reflect.Value
 	in         []reflect.Type
-	withSocket bool // the first parameter is the *Socket
-	ackAt      int  // the position of the Ack parameter, or -1
-	variadic   bool // the last parameter takes the remaining arguments, decoded
-	rest       bool // the last parameter is an Args, taking the remaining arguments as received
-	args       int  // the parameters that take one argument each
+	withSocket bool        // the first parameter is the *Socket
+	ackAt      int         // the position of the Ack parameter, or -1
+	variadic   bool        // the last parameter takes the remaining arguments, decoded
+	rest       bool        // the last parameter is an Args, taking the remaining arguments as received
+	args       int         // the parameters that take one argument each
 	once       bool        // registered with Once: removed before its first call
 	fired      atomic.Bool // a Once handler was claimed by an event
 	remove     func()      // takes it out of the list it was registered in
