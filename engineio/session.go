@@ -422,6 +422,7 @@ func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.
 	if ws != nil && notify {
 		s.closeWebSocket(ws)
 	}
+	s.srv.clients.Add(-1) // closed now, though its entry lingers below
 	s.inMu.Lock()
 	if f := s.srv.opts.OnClose; f != nil {
 		f(s, reason, detail)

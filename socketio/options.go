@@ -62,6 +62,14 @@ type ServerOptions struct {
 	// httpCompression); nil compresses those of 1024 bytes or more, as Node.
 	HTTPCompression *engineio.HTTPCompressionOptions
 
+	// InitialHeaders, Headers and OnConnectionError are Engine.IO's hooks (Node's
+	// io.engine.on("initial_headers" | "headers" | "connection_error")): headers for the
+	// handshake's answer, headers for every answer, and the requests refused with one of the
+	// protocol's codes. See engineio.ServerOptions.
+	InitialHeaders    func(h http.Header, r *http.Request)
+	Headers           func(h http.Header, r *http.Request)
+	OnConnectionError func(r *http.Request, err *engineio.RequestError)
+
 	// Parser is the wire format of the packets, for every client: nil is the protocol's JSON
 	// parser, which every client speaks; package socketio/msgpackparser is the MessagePack one
 	// of npm's socket.io-msgpack-parser. Whatever the parser, handlers see the same JSON values
@@ -174,5 +182,9 @@ func (o *ServerOptions) engineOptions() engineio.ServerOptions {
 		Compression:     o.Compression,
 		HTTPCompression: o.HTTPCompression,
 		Logger:          o.Logger,
+
+		InitialHeaders:    o.InitialHeaders,
+		Headers:           o.Headers,
+		OnConnectionError: o.OnConnectionError,
 	}
 }
