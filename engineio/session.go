@@ -23,6 +23,10 @@ type RequestInfo struct {
 	RemoteAddr string
 	Time       time.Time
 	Secure     bool // the request came over TLS
+	// Context is the handshake request's context without its cancellation
+	// (context.WithoutCancel): the values HTTP middleware put there, such as an
+	// authenticated user, for the session's whole life.
+	Context context.Context
 }
 
 // Session is one client's Engine.IO session, over polling or WebSocket.
@@ -94,6 +98,7 @@ func newSession(srv *Server, id string, r *http.Request, query url.Values) *Sess
 			RemoteAddr: r.RemoteAddr,
 			Time:       time.Now(),
 			Secure:     r.TLS != nil,
+			Context:    context.WithoutCancel(r.Context()),
 		},
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),

@@ -64,7 +64,8 @@ func (n *Namespace) Adapter() Adapter { return n.adapter }
 // in the order they were added. A middleware has the socket's Handshake and may SetData; an
 // error refuses the connection, and the client receives it: a *ConnectError with its Message
 // and Data, any other error with its text as the message. Middleware runs off the connection's
-// reader and may take its time (a database lookup, say).
+// reader and may take its time (a database lookup, say), bounded by s.Context(), which holds
+// the handshake request's context values and ends if the client goes away meanwhile.
 func (n *Namespace) Use(mw func(s *Socket) error) {
 	n.mu.Lock()
 	n.middleware = append(n.middleware, mw)

@@ -31,6 +31,8 @@ type Socket struct {
 	recovered bool
 	exec      executor
 	done      chan struct{} // closed on disconnect
+	ctx       context.Context
+	cancel    context.CancelCauseFunc // cancels ctx on disconnect
 
 	mu              sync.Mutex
 	state           socketState
@@ -50,6 +52,11 @@ type Socket struct {
 
 func newSocket(n *Namespace, c *conn, hs *Handshake) *Socket {
 	s := &Socket{nsp: n, conn: c, hs: hs, done: make(chan struct{})}
+	base := c.es.Request().Context
+	if base == nil {
+		base = context.Background()
+	}
+	s.ctx, s.cancel = context.WithCancelCause(base)
 	s.exec.init(n.srv.opts.HandlerQueueSize, n.srv.workers)
 	s.id = randomID()
 	if c.legacy {
@@ -71,6 +78,14 @@ func randomID() string {
 // ID returns the socket's id, which is also the name of a room only it is in. It is not the
 // Engine.IO session's id.
 func (s *Socket) ID() string { return s.id }
+
+// Context returns the socket's context: it carries the values of the handshake request's
+// context (what HTTP middleware put there, such as the authenticated user), and is canceled
+// when the socket disconnects, with a cause wrapping ErrDisconnected and naming the
+// DisconnectReason (context.Cause). Namespace middleware, which receives the socket, reads it
+// from there too. Node has no equivalent; pass it to what a handler starts that should stop
+// with the socket.
+func (s *Socket) Context() context.Context { return s.ctx }
 
 // Namespace returns the namespace the socket is in.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
@@ -407,6 +422,7 @@ func (s *Socket) onClose(reason DisconnectReason) bool {
 	s.closeReason = reason
 	s.acks = nil
 	close(s.done)
+	s.cancel(fmt.Errorf("%w: %s", ErrDisconnected, reason))
 	if s.held != nil {
 		s.held.stop() // the restoration ends, and leaves the namespace
 	}
