@@ -86,7 +86,8 @@ type ClientOptions struct {
 	// Parser is the wire format of the packets, which must be the server's; nil is the
 	// protocol's JSON parser. See ServerOptions.Parser.
 	Parser Parser
-	// Logger receives what the client has to say; nil keeps it quiet. The lines the server can
+	// Logger receives what the client has to say; nil keeps it quiet, but for the problems of
+	// single events, which go to slog.Default() as a server's do. The lines the server can
 	// cause (an event not handled, a handler's panic, …) are rate-limited as a server's are
 	// (see ServerOptions.Logger).
 	Logger *slog.Logger
@@ -140,7 +141,7 @@ func (o *ClientOptions) withDefaults() ClientOptions {
 		opts.HandlerQueueSize = defaultHandlerQueueSize
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+		opts.Logger = quietLogger // see peerLog.event
 	}
 	return opts
 }

@@ -130,7 +130,7 @@ func (s *ClientSocket) emitFunc(ctx context.Context, fn func(Args, error), event
 		raw, _, _ := splitArray(nil, data, 0) // made by encodeArgs: a non-empty array
 		vals, err := decodeValues(event, raw[1:], attachments, s.c.maxValues)
 		if err != nil {
-			s.c.peers.at(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp, "err", err)
+			s.c.peers.event(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp, "err", err)
 			listeners = nil
 		}
 		for _, f := range listeners.funcs() {

@@ -168,7 +168,7 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 	args := raw[1:]
 	log, maxValues := s.c.peers, s.c.maxValues
 	if p.tooManyArgs {
-		log.at(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp, "err", tooManyArgsError(event, len(args)))
+		log.event(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp, "err", tooManyArgsError(event, len(args)))
 		return
 	}
 	ack := s.ackFunc(cc, p.id)
@@ -179,7 +179,7 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 	if len(anyIn) > 0 {
 		values, err := decodeValues(event, args, p.attachments, maxValues)
 		if err != nil {
-			log.at(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp, "err", err)
+			log.event(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp, "err", err)
 			anyIn = nil
 		}
 		for _, e := range anyIn {

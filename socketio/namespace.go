@@ -109,8 +109,8 @@ func (n *Namespace) OnDisconnect(f func(s *Socket, reason DisconnectReason)) {
 //	nsp.On("echo", func(ack socketio.Ack, args ...any) { ack(args...) })
 //
 // Arguments that do not decode into the parameters, or that hold more JSON values than
-// ServerOptions.MaxDecodedValues, are reported to the server's Logger and the handler is not
-// called. Handlers of one socket run one at a time, in the order the events
+// ServerOptions.MaxDecodedValues, are reported to the server's Logger (slog.Default() without
+// one), naming the parameter's type and what the argument is, and the handler is not called. Handlers of one socket run one at a time, in the order the events
 // arrived, on a goroutine other than the connection's reader: a handler may wait, for example
 // for an acknowledgement with EmitWithAck. A handler of the wrong shape panics here. The
 // function returned removes the handler (see Off to remove them all).

@@ -102,7 +102,9 @@ type ServerOptions struct {
 	// Adapter makes the adapter of each namespace; nil means the in-memory adapter, enough for
 	// a server on one node.
 	Adapter func(nsp *Namespace) Adapter
-	// Logger receives what the server has to say; nil keeps it quiet. The lines a client can
+	// Logger receives what the server has to say; nil keeps it quiet, but for the problems of
+	// single events (arguments that do not fit a handler, a handler's panic), which then go to
+	// slog.Default(): a handler silently never called is hard to diagnose. The lines a client can
 	// cause (an invalid packet, an event not handled, a handler's panic, …) are rate-limited so
 	// that no client, nor a crowd of them, can flood it: for each message, 10 lines at once, then
 	// one a second, the first line after a pause saying how many were held back
@@ -155,7 +157,7 @@ func (o *ServerOptions) withDefaults() ServerOptions {
 		opts.Recovery = &r
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+		opts.Logger = quietLogger // see peerLog.event
 	}
 	return opts
 }

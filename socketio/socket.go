@@ -253,7 +253,7 @@ func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(stri
 		event, args := p.Event(), p.Args()
 		values, err := decodeValues(event, args.raw, args.attachments, s.nsp.srv.maxValues)
 		if err != nil {
-			s.nsp.srv.peers.at(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
+			s.nsp.srv.peers.event(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
 			listeners = nil
 		}
 		for _, e := range listeners {
@@ -338,7 +338,7 @@ func (s *Socket) handleEvent(p *packet) {
 	args := raw[1:]
 	log, maxValues := s.nsp.srv.peers, s.nsp.srv.maxValues
 	if p.tooManyArgs {
-		log.at(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError(event, len(args)))
+		log.event(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError(event, len(args)))
 		return
 	}
 	ack := s.ackFunc(p.id)
@@ -350,7 +350,7 @@ func (s *Socket) handleEvent(p *packet) {
 	if len(anyIn)+len(nspAny) > 0 {
 		values, err := decodeValues(event, args, p.attachments, maxValues)
 		if err != nil {
-			log.at(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
+			log.event(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
 			nspAny, anyIn = nil, nil
 		}
 		for _, f := range nspAny {
