@@ -47,7 +47,7 @@ func (e *ConnectError) Error() string { return "socketio: connection refused: " 
 // handler is not called.
 type ArgumentError struct {
 	Event string
-	Index int    // the argument's position after the event name, from 0
+	Index int // the argument's position after the event name, from 0
 	// Param is the Go type of the parameter the argument did not decode into, and Got what the
 	// argument is in JSON ("string", "number", "object", "array", "boolean", "null"); both
 	// empty when the argument was refused for another reason (ErrDecodeLimit).
