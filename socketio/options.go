@@ -121,6 +121,8 @@ type RecoveryOptions struct {
 	// restored id and data (Node's skipMiddlewares: false). By default a recovered socket is
 	// let in without them, as in Node: they ran when the socket first connected. A middleware
 	// that refuses a recovered socket ends its session: the client connects anew next time.
+	// The field is named for what it turns on so that its zero value is Node's default,
+	// skipMiddlewares: true.
 	RunMiddlewares bool
 }
 
