@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,12 @@ type ClientOptions struct {
 	Query url.Values
 	// HTTPClient sends the long-polling requests; nil means one of the client's own.
 	HTTPClient *http.Client
+	// TLSConfig and Jar apply to both transports: the TLS configuration of https:// and wss://
+	// connections, and the cookies sent with every request and WebSocket handshake (those a
+	// load balancer sets to keep the client on one node included). See
+	// engineio.DialOptions.TLSConfig and Jar, and HTTPClient.
+	TLSConfig *tls.Config
+	Jar       http.CookieJar
 
 	// DisableReconnection keeps a lost connection lost: the sockets disconnect and the Client
 	// closes. By default the Client reconnects and its sockets join their namespaces again.
@@ -243,6 +250,8 @@ func NewClient(rawURL string, opts *ClientOptions) (*Client, error) {
 			Header:     o.Header,
 			Query:      o.Query,
 			HTTPClient: o.HTTPClient,
+			TLSConfig:  o.TLSConfig,
+			Jar:        o.Jar,
 		},
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
