@@ -21,7 +21,7 @@ import (
 // the JavaScript client's.
 const (
 	ReasonIOServerDisconnect DisconnectReason = "io server disconnect" // the server disconnected the socket
-	ReasonIOClientDisconnect DisconnectReason = "io client disconnect" // ClientSocket.Close or Client.Close
+	ReasonIOClientDisconnect DisconnectReason = "io client disconnect" // ClientSocket.Disconnect or Client.Close
 )
 
 var (

@@ -196,10 +196,12 @@ func (s *ClientSocket) rejoin(cc *clientConn) {
 	}
 }
 
-// Close leaves the namespace: the server is told, OnDisconnect hooks get
-// ReasonIOClientDisconnect, pending acknowledgements fail and buffered emits are dropped. The
-// connection closes once no socket uses it. Connect joins again. Close is idempotent.
-func (s *ClientSocket) Close() error {
+// Disconnect leaves the namespace (socket.disconnect() in the JavaScript client): the server
+// is told, OnDisconnect hooks get ReasonIOClientDisconnect, pending acknowledgements fail and
+// buffered emits are dropped. The connection closes once no socket uses it. Connect joins
+// again. Disconnect is idempotent. Client.Close closes the whole connection, every namespace's
+// socket with it.
+func (s *ClientSocket) Disconnect() error {
 	s.terminate(ReasonIOClientDisconnect, true, ErrDisconnected)
 	s.c.release()
 	return nil

@@ -53,7 +53,7 @@ func TestSocketContext(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatalf("context ended while connected: %v", ctx.Err())
 	}
-	c.ClientSocket.Close()
+	c.Disconnect()
 	<-ctx.Done()
 	if cause := context.Cause(ctx); !errors.Is(cause, ErrDisconnected) || cause.Error() != "socketio: socket disconnected: client namespace disconnect" {
 		t.Fatalf("cause %v", cause)
