@@ -76,8 +76,17 @@ type ClientOptions struct {
 	// DialTimeout bounds each reconnection attempt's handshake; default 20 s.
 	DialTimeout time.Duration
 
-	// AckTimeout bounds EmitWithAck when its context has no deadline; 0 means no bound.
+	// AckTimeout bounds EmitWithAck when its context has no deadline; 0 means no bound. With
+	// Retries, it bounds each send.
 	AckTimeout time.Duration
+	// Retries, when positive, makes delivery at least once, as socket.io-client 4.6+'s retries
+	// option: every emit but a volatile one asks for an acknowledgement and goes through a
+	// queue that sends one event at a time, in order; an event the server does not acknowledge
+	// within AckTimeout, or whose connection is lost, is sent again (each time with a new
+	// acknowledgement id), up to Retries more times, then given up: EmitWithAck returns the
+	// last error, and Emit's is logged. The server must acknowledge every event (an Ack
+	// parameter called, or a handler returning values), and may see one more than once.
+	Retries int
 	// SendBufferSize bounds the packets an emit queues while the socket is disconnected, sent
 	// once it is connected again; default 1024. Volatile emits are dropped instead.
 	SendBufferSize int

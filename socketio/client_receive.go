@@ -60,6 +60,7 @@ func (s *ClientSocket) onJoined(cc *clientConn, p *packet) {
 		}
 	})
 	s.flush(cc)
+	s.exec.submit(s.drainRetries) // what was queued while disconnected
 	for _, w := range waiters {
 		w <- nil
 	}

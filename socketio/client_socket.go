@@ -43,10 +43,11 @@ type ClientSocket struct {
 	onConnErr  listenerList[func(error)]
 	nextAck    int64
 	acks       map[int64]*clientAck
-	buffer     []*packet // emitted while disconnected, in order
-	early      []*packet // events received while joining: Node sends missed ones before CONNECT
-	flushing   bool      // the buffer is being sent: new emits queue behind it
-	everJoined bool      // joined since the last time the socket was idle: a loss means rejoin
+	buffer     []*packet     // emitted while disconnected, in order
+	retryQueue []*retryEntry // with ClientOptions.Retries: emits in order, the head in flight
+	early      []*packet     // events received while joining: Node sends missed ones before CONNECT
+	flushing   bool          // the buffer is being sent: new emits queue behind it
+	everJoined bool          // joined since the last time the socket was idle: a loss means rejoin
 }
 
 // clientAck is an acknowledgement awaited by EmitWithAck, or by an EmitWithAckFunc callback.
@@ -217,6 +218,7 @@ func (s *ClientSocket) terminate(reason DisconnectReason, polite bool, err error
 	s.buffer = nil
 	s.mu.Unlock()
 	s.resolveAll(failed, err)
+	s.failRetries(err)
 	for _, w := range waiters {
 		w <- err
 	}
