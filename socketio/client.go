@@ -186,6 +186,7 @@ type Client struct {
 	dialing   chan struct{}            // closed when the dial in progress ends; nil when none
 	dialErr   error                    // the last dial's error, for those who waited on it
 	reconnect bool                     // the reconnection loop is running
+	hooks     clientHooks
 	closed    bool
 	err       error         // why the client closed
 	done      chan struct{} // closed when the client closes for good
@@ -425,6 +426,7 @@ func (c *Client) dial(ctx context.Context) (*clientConn, error) {
 		if c.ctx.Err() != nil {
 			return nil, ErrClientClosed
 		}
+		c.hookError(err)
 		return nil, err
 	}
 	cc := newClientConn(c, eio)
