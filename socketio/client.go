@@ -85,7 +85,8 @@ type ClientOptions struct {
 	// within AckTimeout, or whose connection is lost, is sent again (each time with a new
 	// acknowledgement id), up to Retries more times, then given up: EmitWithAck returns the
 	// last error, and Emit's is logged. The server must acknowledge every event (an Ack
-	// parameter called, or a handler returning values), and may see one more than once.
+	// parameter called, or a handler returning values), and may see one more than once. At
+	// most SendBufferSize events wait in the queue.
 	Retries int
 	// SendBufferSize bounds the packets an emit queues while the socket is disconnected, sent
 	// once it is connected again; default 1024. Volatile emits are dropped instead.

@@ -13,7 +13,9 @@ import (
 // within AckTimeout (or before the connection is lost) is sent again, up to Retries more times,
 // each time under a new acknowledgement id, as the JavaScript client does; an event in flight
 // when the connection is lost is sent again after the reconnection. Delivery is therefore at least once:
-// a server whose answer was lost sees the event again, and must answer every event.
+// a server whose answer was lost sees the event again, and must answer every event. The queue
+// holds at most ClientOptions.SendBufferSize events; an emit beyond fails with
+// ErrSendBufferFull.
 
 // retryEntry is an event in the retry queue.
 type retryEntry struct {
@@ -37,6 +39,10 @@ func (s *ClientSocket) emitRetried(ctx context.Context, event string, args []any
 		s.mu.Unlock()
 		return nil, s.idleErr()
 	}
+	if len(s.retryQueue) >= s.c.opts.SendBufferSize {
+		s.mu.Unlock()
+		return nil, ErrSendBufferFull
+	}
 	s.retryQueue = append(s.retryQueue, e)
 	s.mu.Unlock()
 	s.drainRetries()
@@ -56,6 +62,15 @@ func (s *ClientSocket) drainRetries() {
 	e := s.retryQueue[0]
 	if e.busy {
 		s.mu.Unlock()
+		return
+	}
+	if err := e.ctx.Err(); err != nil {
+		// Given up before its first send, or between two: not sent again.
+		s.retryQueue[0] = nil
+		s.retryQueue = s.retryQueue[1:]
+		s.mu.Unlock()
+		s.exec.submit(func() { e.settle(Args{}, err) })
+		s.drainRetries()
 		return
 	}
 	e.busy = true
