@@ -77,14 +77,18 @@ func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, 
 		var err error
 		protect(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack, maxValues) }, attrs...)
 		if err != nil {
-			log.event(slog.LevelWarn, "socketio: event not handled", append(attrs, "handler", h.fn.Type().String(), "err", err)...)
+			more := []any{"handler", h.fn.Type().String(), "err", err}
+			if ae, ok := err.(*ArgumentError); ok && ae.Index == 0 && h.sidLike() {
+				more = append(more, "hint", sidHint)
+			}
+			log.event(slog.LevelWarn, "socketio: event not handled", append(attrs, more...)...)
 			continue
 		}
 		if len(args) < h.args && h.shortSaid.CompareAndSwap(false, true) {
 			// Said once per handler: JavaScript programs leave optional arguments out.
 			more := []any{"event", event, "arguments", len(args), "handler", h.fn.Type().String()}
-			if !h.withSocket && len(h.in) > 0 && h.in[0].Kind() == reflect.String {
-				more = append(more, "hint", "a first parameter for the socket id, as in python-socketio? Take a *socketio.Socket instead")
+			if h.sidLike() {
+				more = append(more, "hint", sidHint)
 			}
 			log.event(slog.LevelInfo, "socketio: event with fewer arguments than its handler's parameters, which get zero values", append(attrs, more...)...)
 		}
@@ -94,6 +98,15 @@ func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, 
 			}
 		}
 	}
+}
+
+// sidHint is said of a handler whose first parameter may be meant for the socket's id.
+const sidHint = "a first parameter for the socket id, as in python-socketio? Take a *socketio.Socket instead"
+
+// sidLike reports whether the handler's first parameter is a string that takes an argument,
+// where a python-socketio handler has the sender's sid.
+func (h *handler) sidLike() bool {
+	return !h.withSocket && h.ackAt != 0 && len(h.in) > 0 && h.in[0].Kind() == reflect.String
 }
 
 // protect runs user code, turning a panic into a logged error: one bad handler must not take

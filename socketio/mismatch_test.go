@@ -47,7 +47,8 @@ func TestHandlerMismatchLoggedByDefault(t *testing.T) {
 		if strings.Contains(line, "fewer arguments") && strings.Contains(line, "event=py-string") {
 			short = append(short, line)
 		}
-		if strings.Contains(line, "event not handled") && strings.Contains(line, "handler=func(string, map[string]interface {})") {
+		if strings.Contains(line, "event not handled") && strings.Contains(line, "handler=func(string, map[string]interface {})") &&
+			strings.Contains(line, "hint=") {
 			handlerNamed = true
 		}
 	}
@@ -55,7 +56,7 @@ func TestHandlerMismatchLoggedByDefault(t *testing.T) {
 		t.Fatalf("fewer-arguments lines: %q", short)
 	}
 	if !handlerNamed {
-		t.Fatal("the mismatch line does not name the handler's signature")
+		t.Fatal("the mismatch line does not name the handler's signature, with the hint")
 	}
 }
 
