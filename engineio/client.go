@@ -3,6 +3,7 @@ package engineio
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +68,17 @@ type DialOptions struct {
 	// connections Close releases. Its Timeout, if set, must exceed the server's ping interval,
 	// since a poll waits that long when there is nothing to receive.
 	HTTPClient *http.Client
+
+	// TLSConfig is the TLS configuration of https:// requests and wss:// WebSockets alike
+	// (private CAs, client certificates). nil means that of HTTPClient's *http.Transport, if
+	// it has one, for both; otherwise the defaults. Given with an HTTPClient, it applies to the
+	// WebSocket only: the HTTPClient's transport is the program's.
+	TLSConfig *tls.Config
+
+	// Jar holds cookies for every request and for the WebSocket handshake: what the server
+	// sets (a load balancer's sticky cookie, say) goes back with each request, over either
+	// transport. nil means HTTPClient's Jar, if any.
+	Jar http.CookieJar
 
 	// WebSocket configures the WebSocket transport. Its Header is sent in addition to Header;
 	// a zero ReadLimit means ReadLimit below.
@@ -154,6 +166,7 @@ type Client struct {
 	httpc     *http.Client
 	ownHTTP   *http.Transport // the transport of an HTTPClient of our own, nil for the user's
 	wsOpts    websocket.DialOptions
+	jar       http.CookieJar // nil: no cookies kept
 	readLimit int64
 
 	sendq chan packet  // messages from Send
@@ -273,12 +286,29 @@ func newClient(u *url.URL, opts *DialOptions) *Client {
 	if c.readLimit == 0 {
 		c.readLimit = clientDefaultReadLimit
 	}
+	tlsConfig, jar := opts.TLSConfig, opts.Jar
 	if c.httpc == nil {
 		c.ownHTTP = http.DefaultTransport.(*http.Transport).Clone()
-		c.httpc = &http.Client{Transport: c.ownHTTP}
+		c.ownHTTP.TLSClientConfig = tlsConfig
+		c.httpc = &http.Client{Transport: c.ownHTTP, Jar: jar}
+	} else {
+		if t, ok := c.httpc.Transport.(*http.Transport); ok && tlsConfig == nil {
+			tlsConfig = t.TLSClientConfig
+		}
+		if jar == nil {
+			jar = c.httpc.Jar
+		} else if c.httpc.Jar == nil {
+			hc := *c.httpc // the program's client, with the jar for the polls
+			hc.Jar = jar
+			c.httpc = &hc
+		}
 	}
+	c.jar = jar
 	if opts.WebSocket != nil {
 		c.wsOpts = *opts.WebSocket
+	}
+	if c.wsOpts.TLSConfig == nil {
+		c.wsOpts.TLSConfig = tlsConfig
 	}
 	h := c.header.Clone()
 	if h == nil {

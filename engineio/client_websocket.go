@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/tether-rt/tether/websocket"
 )
@@ -11,7 +13,26 @@ import (
 // dialWebSocket opens a WebSocket to the endpoint, joining the session once there is one.
 func (c *Client) dialWebSocket(ctx context.Context) (*websocket.Conn, error) {
 	opts := c.wsOpts
-	conn, _, err := websocket.Dial(ctx, c.url(TransportWebSocket), &opts)
+	wsURL := c.url(TransportWebSocket)
+	var cookieURL *url.URL
+	if c.jar != nil {
+		// The jar knows the server by its http(s) URL, as the polls reach it.
+		cookieURL = &url.URL{Scheme: c.base.Scheme, Host: c.base.Host, Path: c.base.Path}
+		if cookies := c.jar.Cookies(cookieURL); len(cookies) > 0 {
+			opts.Header = opts.Header.Clone()
+			parts := opts.Header.Values("Cookie") // one header, as net/http sends them
+			for _, ck := range cookies {
+				parts = append(parts, ck.Name+"="+ck.Value)
+			}
+			opts.Header.Set("Cookie", strings.Join(parts, "; "))
+		}
+	}
+	conn, resp, err := websocket.Dial(ctx, wsURL, &opts)
+	if c.jar != nil && resp != nil {
+		if cookies := resp.Cookies(); len(cookies) > 0 {
+			c.jar.SetCookies(cookieURL, cookies)
+		}
+	}
 	if err != nil {
 		var he *websocket.HandshakeError
 		if errors.As(err, &he) && he.StatusCode != 101 {

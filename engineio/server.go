@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tether-rt/tether/internal/hostmatch"
@@ -91,6 +92,18 @@ type ServerOptions struct {
 	// Logger receives what the server has to say; nil keeps it quiet.
 	Logger *slog.Logger
 
+	// InitialHeaders sets headers of the answer to a handshake (Node's "initial_headers"
+	// event): the open packet's poll, or the WebSocket's 101. Headers sets headers of every
+	// answer to a request that reaches a session, the handshake included, after InitialHeaders
+	// (Node's "headers" event). Both run before the server sets its own, which win.
+	InitialHeaders func(h http.Header, r *http.Request)
+	Headers        func(h http.Header, r *http.Request)
+	// OnConnectionError is called for each request refused with one of the protocol's error
+	// codes (Node's "connection_error" event): an unknown transport or session, a handshake
+	// that is not a GET, a bad request, one that AllowRequest, AllowedHosts or the origin
+	// checks forbid, an unsupported protocol version. It runs before the answer is written.
+	OnConnectionError func(r *http.Request, err *RequestError)
+
 	// OnOpen is called when a session opens, before any OnMessage for it.
 	OnOpen func(s *Session)
 	// OnMessage is called for each message, in order and one at a time per session.
@@ -119,6 +132,8 @@ type Server struct {
 	transports map[string]bool
 	wsOptions  websocket.AcceptOptions
 	compressor *httpCompressor // nil: polling answers go uncompressed
+
+	clients atomic.Int64 // sessions open: added, and not yet closed
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -214,11 +229,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !hostmatch.Allowed(r.Host, s.opts.AllowedHosts) {
-		writeError(w, errForbidden, "host not allowed")
+		s.refuse(w, r, errForbidden, "host not allowed")
 		return
 	}
 	if !s.cors(w, r) {
-		writeError(w, errForbidden, "origin not allowed")
+		s.refuse(w, r, errForbidden, "origin not allowed")
 		return
 	}
 	if r.Method == http.MethodOptions {
@@ -228,34 +243,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	transport := q.Get("transport")
 	if !s.transports[transport] {
-		writeError(w, errUnknownTransport, "")
+		s.refuse(w, r, errUnknownTransport, "")
 		return
 	}
 	if transport == TransportWebSocket && !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		writeError(w, errBadRequest, "") // as the JavaScript server answers
+		s.refuse(w, r, errBadRequest, "") // as the JavaScript server answers
 		return
 	}
 	if sid := q.Get("sid"); sid != "" {
 		sess := s.session(sid)
 		if sess == nil {
-			writeError(w, errUnknownSession, "")
+			s.refuse(w, r, errUnknownSession, "")
 			return
 		}
 		if s.opts.AllowEIO3 && requestProtocol(q) != sess.protocol {
 			// A session keeps the revision of its handshake, upgrade included, as with Node.
-			writeError(w, errBadRequest, "")
+			s.refuse(w, r, errBadRequest, "")
 			return
 		}
+		s.setHeaders(w, r, false)
 		sess.serve(w, r, transport)
 		return
 	}
 	if r.Method != http.MethodGet {
-		writeError(w, errBadHandshakeMethod, "")
+		s.refuse(w, r, errBadHandshakeMethod, "")
 		return
 	}
 	protocol := requestProtocol(q)
 	if protocol != 4 && (protocol != 3 || !s.opts.AllowEIO3) {
-		writeError(w, errUnsupportedVersion, "")
+		s.refuse(w, r, errUnsupportedVersion, "")
 		return
 	}
 	if protocol == 3 && q.Has("j") {
@@ -263,7 +279,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// past the same-origin and CORS checks that guard the other transports, with the
 		// user's cookies. socket.io-client 2 falls back to it only without XHR (or when
 		// forced), so it is refused instead.
-		writeError(w, errBadRequest, "JSONP polling is not supported")
+		s.refuse(w, r, errBadRequest, "JSONP polling is not supported")
 		return
 	}
 	if n := requestHeaderSize(r); n > s.opts.MaxHeaderBytes {
@@ -273,7 +289,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.opts.AllowRequest != nil {
 		if err := s.opts.AllowRequest(r); err != nil {
-			writeError(w, errForbidden, err.Error())
+			s.refuse(w, r, errForbidden, err.Error())
 			return
 		}
 	}
@@ -345,6 +361,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	s.setHeaders(w, r, true)
 	if s.opts.Cookie != nil {
 		c := *s.opts.Cookie
 		c.Value = sess.id
@@ -353,6 +370,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	if transport == TransportWebSocket {
 		conn, err := websocket.Accept(w, r, &s.wsOptions)
 		if err != nil {
+			s.clients.Add(-1)
 			s.remove(sess)
 			s.log.Debug("websocket handshake refused", "remote", r.RemoteAddr, "err", err)
 			return
@@ -388,6 +406,7 @@ func (s *Server) add(sess *Session) bool {
 	}
 	s.sessions[sess.id] = sess
 	s.active.Add(1)
+	s.clients.Add(1)
 	return true
 }
 

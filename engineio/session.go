@@ -23,6 +23,10 @@ type RequestInfo struct {
 	RemoteAddr string
 	Time       time.Time
 	Secure     bool // the request came over TLS
+	// Context is the handshake request's context without its cancellation
+	// (context.WithoutCancel): the values HTTP middleware put there, such as an
+	// authenticated user, for the session's whole life.
+	Context context.Context
 }
 
 // Session is one client's Engine.IO session, over polling or WebSocket.
@@ -100,6 +104,7 @@ func newSession(srv *Server, id string, r *http.Request, query url.Values) *Sess
 			RemoteAddr: r.RemoteAddr,
 			Time:       time.Now(),
 			Secure:     r.TLS != nil,
+			Context:    context.WithoutCancel(r.Context()),
 		},
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -454,6 +459,7 @@ func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.
 	if ws != nil && notify {
 		s.closeWebSocket(ws)
 	}
+	s.srv.clients.Add(-1) // closed now, though its entry lingers below
 	s.inMu.Lock()
 	if f := s.srv.opts.OnClose; f != nil {
 		f(s, reason, detail)

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ import (
 // the JavaScript client's.
 const (
 	ReasonIOServerDisconnect DisconnectReason = "io server disconnect" // the server disconnected the socket
-	ReasonIOClientDisconnect DisconnectReason = "io client disconnect" // ClientSocket.Close or Client.Close
+	ReasonIOClientDisconnect DisconnectReason = "io client disconnect" // ClientSocket.Disconnect or Client.Close
 )
 
 var (
@@ -53,6 +54,12 @@ type ClientOptions struct {
 	Query url.Values
 	// HTTPClient sends the long-polling requests; nil means one of the client's own.
 	HTTPClient *http.Client
+	// TLSConfig and Jar apply to both transports: the TLS configuration of https:// and wss://
+	// connections, and the cookies sent with every request and WebSocket handshake (those a
+	// load balancer sets to keep the client on one node included). See
+	// engineio.DialOptions.TLSConfig and Jar, and HTTPClient.
+	TLSConfig *tls.Config
+	Jar       http.CookieJar
 
 	// DisableReconnection keeps a lost connection lost: the sockets disconnect and the Client
 	// closes. By default the Client reconnects and its sockets join their namespaces again.
@@ -69,8 +76,18 @@ type ClientOptions struct {
 	// DialTimeout bounds each reconnection attempt's handshake; default 20 s.
 	DialTimeout time.Duration
 
-	// AckTimeout bounds EmitWithAck when its context has no deadline; 0 means no bound.
+	// AckTimeout bounds EmitWithAck when its context has no deadline; 0 means no bound. With
+	// Retries, it bounds each send.
 	AckTimeout time.Duration
+	// Retries, when positive, makes delivery at least once, as socket.io-client 4.6+'s retries
+	// option: every emit but a volatile one asks for an acknowledgement and goes through a
+	// queue that sends one event at a time, in order; an event the server does not acknowledge
+	// within AckTimeout, or whose connection is lost, is sent again (each time with a new
+	// acknowledgement id), up to Retries more times, then given up: EmitWithAck returns the
+	// last error, and Emit's is logged. The server must acknowledge every event (an Ack
+	// parameter called, or a handler returning values), and may see one more than once. At
+	// most SendBufferSize events wait in the queue.
+	Retries int
 	// SendBufferSize bounds the packets an emit queues while the socket is disconnected, sent
 	// once it is connected again; default 1024. Volatile emits are dropped instead.
 	SendBufferSize int
@@ -86,7 +103,8 @@ type ClientOptions struct {
 	// Parser is the wire format of the packets, which must be the server's; nil is the
 	// protocol's JSON parser. See ServerOptions.Parser.
 	Parser Parser
-	// Logger receives what the client has to say; nil keeps it quiet. The lines the server can
+	// Logger receives what the client has to say; nil keeps it quiet, but for the problems of
+	// single events, which go to slog.Default() as a server's do. The lines the server can
 	// cause (an event not handled, a handler's panic, …) are rate-limited as a server's are
 	// (see ServerOptions.Logger).
 	Logger *slog.Logger
@@ -140,7 +158,7 @@ func (o *ClientOptions) withDefaults() ClientOptions {
 		opts.HandlerQueueSize = defaultHandlerQueueSize
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+		opts.Logger = quietLogger // see peerLog.event
 	}
 	return opts
 }
@@ -169,6 +187,7 @@ type Client struct {
 	dialing   chan struct{}            // closed when the dial in progress ends; nil when none
 	dialErr   error                    // the last dial's error, for those who waited on it
 	reconnect bool                     // the reconnection loop is running
+	hooks     clientHooks
 	closed    bool
 	err       error         // why the client closed
 	done      chan struct{} // closed when the client closes for good
@@ -242,6 +261,8 @@ func NewClient(rawURL string, opts *ClientOptions) (*Client, error) {
 			Header:     o.Header,
 			Query:      o.Query,
 			HTTPClient: o.HTTPClient,
+			TLSConfig:  o.TLSConfig,
+			Jar:        o.Jar,
 		},
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -406,6 +427,7 @@ func (c *Client) dial(ctx context.Context) (*clientConn, error) {
 		if c.ctx.Err() != nil {
 			return nil, ErrClientClosed
 		}
+		c.hookError(err)
 		return nil, err
 	}
 	cc := newClientConn(c, eio)

@@ -109,6 +109,7 @@ func (c *Client) connLost(cc *clientConn, err error) {
 		return
 	}
 	c.opts.Logger.Debug("socketio: client connection lost", "reason", reason, "err", err)
+	c.hookError(&ConnectionLostError{Reason: reason, Err: err})
 	for _, s := range c.activeSockets() {
 		s.connLost(cc, reason)
 	}

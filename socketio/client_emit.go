@@ -15,7 +15,12 @@ import (
 // anywhere inside them, travel as binary attachments. While the socket is disconnected and
 // waiting to reconnect, the event is buffered (see ClientOptions.SendBufferSize) and sent
 // after the next join. A nil error means the event was queued, not that the server got it.
+// With ClientOptions.Retries, the event asks for an acknowledgement and is sent again until
+// the server gives one (see Retries).
 func (s *ClientSocket) Emit(event string, args ...any) error {
+	if s.retrying() {
+		return s.emitRetriedNoAck(event, args)
+	}
 	_, err := s.emit(nil, event, args, false)
 	return err
 }
@@ -24,8 +29,11 @@ func (s *ClientSocket) Emit(event string, args ...any) error {
 // the server's handler answered with. It fails when ctx ends first (ClientOptions.AckTimeout
 // bounds a ctx without a deadline), or with ErrDisconnected when the connection is lost after
 // the event went out: the server cannot answer it any more. An event buffered while
-// disconnected waits for the reconnection.
+// disconnected waits for the reconnection. With ClientOptions.Retries, see there.
 func (s *ClientSocket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	if s.retrying() {
+		return s.emitRetriedAndWait(ctx, event, args)
+	}
 	return s.emit(ctx, event, args, false)
 }
 
@@ -35,6 +43,10 @@ func (s *ClientSocket) EmitWithAck(ctx context.Context, event string, args ...an
 // bounds the wait as for EmitWithAck. The error is for an event that could not be emitted, in
 // which case fn is not called.
 func (s *ClientSocket) EmitWithAckFunc(ctx context.Context, fn func(args Args, err error), event string, args ...any) error {
+	if s.retrying() {
+		_, err := s.emitRetried(ctx, event, args, fn)
+		return err
+	}
 	_, err := s.emitFunc(ctx, fn, event, args, false)
 	return err
 }
@@ -130,10 +142,10 @@ func (s *ClientSocket) emitFunc(ctx context.Context, fn func(Args, error), event
 		raw, _, _ := splitArray(nil, data, 0) // made by encodeArgs: a non-empty array
 		vals, err := decodeValues(event, raw[1:], attachments, s.c.maxValues)
 		if err != nil {
-			s.c.peers.at(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp, "err", err)
+			s.c.peers.event(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp, "err", err)
 			listeners = nil
 		}
-		for _, f := range listeners {
+		for _, f := range listeners.funcs() {
 			s.safely("outgoing listener", func() { f(event, vals) })
 		}
 	}

@@ -55,11 +55,12 @@ func (s *ClientSocket) onJoined(cc *clientConn, p *packet) {
 		s.exec.submit(func() { s.handleEvent(cc, e) })
 	}
 	s.exec.submit(func() {
-		for _, f := range hooks {
-			s.safely("connect hook", f)
+		for _, e := range hooks {
+			s.safely("connect hook", e.f)
 		}
 	})
 	s.flush(cc)
+	s.exec.submit(s.drainRetries) // what was queued while disconnected
 	for _, w := range waiters {
 		w <- nil
 	}
@@ -92,8 +93,8 @@ func (s *ClientSocket) onRefused(cc *clientConn, p *packet) {
 	s.mu.Unlock()
 	s.resolveAll(failed, ce)
 	s.exec.submit(func() {
-		for _, f := range hooks {
-			s.safely("connect error hook", func() { f(ce) })
+		for _, e := range hooks {
+			s.safely("connect error hook", func() { e.f(ce) })
 		}
 	})
 	for _, w := range waiters {
@@ -168,7 +169,7 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 	args := raw[1:]
 	log, maxValues := s.c.peers, s.c.maxValues
 	if p.tooManyArgs {
-		log.at(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp, "err", tooManyArgsError(event, len(args)))
+		log.event(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp, "err", tooManyArgsError(event, len(args)))
 		return
 	}
 	ack := s.ackFunc(cc, p.id)
@@ -179,11 +180,11 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 	if len(anyIn) > 0 {
 		values, err := decodeValues(event, args, p.attachments, maxValues)
 		if err != nil {
-			log.at(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp, "err", err)
+			log.event(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp, "err", err)
 			anyIn = nil
 		}
-		for _, f := range anyIn {
-			s.safely("catch-all listener", func() { f(event, values) })
+		for _, e := range anyIn {
+			s.safely("catch-all listener", func() { e.f(event, values) })
 		}
 	}
 	callHandlers(log, nil, event, args, p.attachments, maxValues, ack, hs, "nsp", s.nsp)

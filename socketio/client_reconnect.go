@@ -57,6 +57,7 @@ func (c *Client) reconnectLoop(reason DisconnectReason, lastErr error) {
 		if n := c.opts.ReconnectionAttempts; n > 0 && attempt >= n {
 			stop()
 			c.opts.Logger.Info("socketio: reconnection failed", "attempts", attempt, "err", lastErr)
+			c.hookFailed()
 			c.shutdown(&ConnectionLostError{Reason: reason, Err: lastErr}, reason, false)
 			return
 		}
@@ -71,10 +72,12 @@ func (c *Client) reconnectLoop(reason DisconnectReason, lastErr error) {
 			stop()
 			return
 		}
+		c.hookAttempt(attempt + 1)
 		ctx, cancel := context.WithTimeout(c.ctx, c.opts.DialTimeout)
 		_, err := c.connection(ctx)
 		cancel()
 		if err == nil {
+			c.hookReconnect(attempt + 1)
 			// A connection lost again meanwhile found this loop running and left it the work.
 			c.mu.Lock()
 			if c.conn != nil || c.closed {
@@ -92,5 +95,6 @@ func (c *Client) reconnectLoop(reason DisconnectReason, lastErr error) {
 		}
 		lastErr = err
 		c.opts.Logger.Debug("socketio: reconnection attempt failed", "attempt", attempt+1, "err", err)
+		c.hookReconnectError(err)
 	}
 }

@@ -36,17 +36,18 @@ type ClientSocket struct {
 	offset     string // the last offset received, sent back with pid to recover
 	recovered  bool
 	handlers   map[string][]*handler
-	anyIn      []func(event string, args []any)
-	anyOut     []func(event string, args []any)
-	onConnect  []func()
-	onDisc     []func(DisconnectReason)
-	onConnErr  []func(error)
+	anyIn      listenerList[func(event string, args []any)]
+	anyOut     listenerList[func(event string, args []any)]
+	onConnect  listenerList[func()]
+	onDisc     listenerList[func(DisconnectReason)]
+	onConnErr  listenerList[func(error)]
 	nextAck    int64
 	acks       map[int64]*clientAck
-	buffer     []*packet // emitted while disconnected, in order
-	early      []*packet // events received while joining: Node sends missed ones before CONNECT
-	flushing   bool      // the buffer is being sent: new emits queue behind it
-	everJoined bool      // joined since the last time the socket was idle: a loss means rejoin
+	buffer     []*packet     // emitted while disconnected, in order
+	retryQueue []*retryEntry // with ClientOptions.Retries: emits in order, the head in flight
+	early      []*packet     // events received while joining: Node sends missed ones before CONNECT
+	flushing   bool          // the buffer is being sent: new emits queue behind it
+	everJoined bool          // joined since the last time the socket was idle: a loss means rejoin
 }
 
 // clientAck is an acknowledgement awaited by EmitWithAck, or by an EmitWithAckFunc callback.
@@ -92,71 +93,6 @@ func (s *ClientSocket) Recovered() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.recovered
-}
-
-// On registers a handler for an event from the server. The handler's shape is that of
-// Namespace.On without the *Socket: parameters of ordinary Go types decoded from the event's
-// arguments (binary values into []byte), optionally an Ack, optionally a final variadic
-// parameter; what it returns answers the server's acknowledgement request, if any:
-//
-//	c.On("news", func(title string, n int) { ... })
-//	c.On("sum", func(a, b int) int { return a + b })
-//
-// Handlers of one socket run one at a time, in arrival order, on a goroutine other than the
-// connection's reader, so a handler may call EmitWithAck. A handler of the wrong shape panics
-// here. With recovery on, servers add an offset string as the last argument of events
-// without an ack id, as the JavaScript client sees it too; fixed parameters ignore it.
-func (s *ClientSocket) On(event string, fn any) {
-	h := newHandler(fn, false)
-	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = map[string][]*handler{}
-	}
-	s.handlers[event] = append(s.handlers[event], h)
-	s.mu.Unlock()
-}
-
-// OnAny registers a listener for every event from the server, called before the handlers.
-// Events whose arguments hold more JSON values than ClientOptions.MaxDecodedValues do not reach
-// it (the client logs them).
-func (s *ClientSocket) OnAny(f func(event string, args []any)) {
-	s.mu.Lock()
-	s.anyIn = append(s.anyIn, f)
-	s.mu.Unlock()
-}
-
-// OnAnyOutgoing registers a listener for every event emitted, called by Emit. Events whose
-// arguments hold more JSON values than ClientOptions.MaxDecodedValues do not reach it (the
-// client logs them).
-func (s *ClientSocket) OnAnyOutgoing(f func(event string, args []any)) {
-	s.mu.Lock()
-	s.anyOut = append(s.anyOut, f)
-	s.mu.Unlock()
-}
-
-// OnConnect registers a function called each time the socket joins its namespace: first, and
-// after each reconnection.
-func (s *ClientSocket) OnConnect(f func()) {
-	s.mu.Lock()
-	s.onConnect = append(s.onConnect, f)
-	s.mu.Unlock()
-}
-
-// OnDisconnect registers a function called each time the socket leaves its namespace, with
-// the reason: ReasonIOServerDisconnect, ReasonIOClientDisconnect, or one of the connection's
-// (ReasonTransportClose, ReasonPingTimeout …), after which the client reconnects.
-func (s *ClientSocket) OnDisconnect(f func(reason DisconnectReason)) {
-	s.mu.Lock()
-	s.onDisc = append(s.onDisc, f)
-	s.mu.Unlock()
-}
-
-// OnConnectError registers a function called when the server refuses the socket, with the
-// *ConnectError.
-func (s *ClientSocket) OnConnectError(f func(err error)) {
-	s.mu.Lock()
-	s.onConnErr = append(s.onConnErr, f)
-	s.mu.Unlock()
 }
 
 // Connect joins the namespace, connecting the Client first if needed, and returns once the
@@ -261,10 +197,12 @@ func (s *ClientSocket) rejoin(cc *clientConn) {
 	}
 }
 
-// Close leaves the namespace: the server is told, OnDisconnect hooks get
-// ReasonIOClientDisconnect, pending acknowledgements fail and buffered emits are dropped. The
-// connection closes once no socket uses it. Connect joins again. Close is idempotent.
-func (s *ClientSocket) Close() error {
+// Disconnect leaves the namespace (socket.disconnect() in the JavaScript client): the server
+// is told, OnDisconnect hooks get ReasonIOClientDisconnect, pending acknowledgements fail and
+// buffered emits are dropped. The connection closes once no socket uses it. Connect joins
+// again. Disconnect is idempotent. Client.Close closes the whole connection, every namespace's
+// socket with it.
+func (s *ClientSocket) Disconnect() error {
 	s.terminate(ReasonIOClientDisconnect, true, ErrDisconnected)
 	s.c.release()
 	return nil
@@ -280,6 +218,7 @@ func (s *ClientSocket) terminate(reason DisconnectReason, polite bool, err error
 	s.buffer = nil
 	s.mu.Unlock()
 	s.resolveAll(failed, err)
+	s.failRetries(err)
 	for _, w := range waiters {
 		w <- err
 	}
@@ -367,8 +306,8 @@ func (s *ClientSocket) runDisconnect(reason DisconnectReason) {
 	hooks := s.onDisc
 	s.mu.Unlock()
 	s.exec.submit(func() {
-		for _, f := range hooks {
-			s.safely("disconnect hook", func() { f(reason) })
+		for _, e := range hooks {
+			s.safely("disconnect hook", func() { e.f(reason) })
 		}
 	})
 }

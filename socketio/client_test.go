@@ -310,7 +310,7 @@ func TestClientNamespaces(t *testing.T) {
 			}
 
 			// Leaving one namespace leaves the others be.
-			custom.Close()
+			custom.Disconnect()
 			if err := c.Emit("message", "still"); err != nil {
 				t.Fatal(err)
 			}

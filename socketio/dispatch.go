@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"reflect"
 	"runtime/debug"
 	"time"
 
@@ -24,15 +25,32 @@ const (
 type peerLog struct {
 	log *slog.Logger
 	lim *ratelog.Limiter
+	// byDefault: the program gave no Logger. The problems of single events (arguments that do
+	// not fit a handler, a handler's panic) then go to slog.Default() all the same: a handler
+	// that is never called, with nothing said, is the hardest bug a newcomer meets.
+	byDefault bool
 }
 
+// quietLogger is the Logger of options that have none; unchanged after init.
+var quietLogger = slog.New(slog.DiscardHandler)
+
 func newPeerLog(log *slog.Logger) peerLog {
-	return peerLog{log: log, lim: ratelog.New(peerLogInterval, peerLogBurst)}
+	return peerLog{log: log, lim: ratelog.New(peerLogInterval, peerLogBurst), byDefault: log == quietLogger}
 }
 
 // at logs a line, unless lines of the same message have used their allowance.
 func (l peerLog) at(level slog.Level, msg string, args ...any) {
 	l.lim.Log(context.Background(), l.log, level, msg, args...)
+}
+
+// event logs a problem with one event, as at, but to slog.Default() when the program gave no
+// Logger.
+func (l peerLog) event(level slog.Level, msg string, args ...any) {
+	log := l.log
+	if l.byDefault {
+		log = slog.Default()
+	}
+	l.lim.Log(context.Background(), log, level, msg, args...)
 }
 
 // eventName returns the name of an event from its first element: a string, or a number,
@@ -49,12 +67,30 @@ func eventName(first json.RawMessage) string {
 // more than maxValues JSON values to decode for it (0: no bound), are logged.
 func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, attachments [][]byte, maxValues int, ack Ack, handlers []*handler, attrs ...any) {
 	for _, h := range handlers {
+		if h.once {
+			if h.fired.Swap(true) {
+				continue // an earlier event took it
+			}
+			h.remove()
+		}
 		var results []any
 		var err error
 		protect(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack, maxValues) }, attrs...)
 		if err != nil {
-			log.at(slog.LevelWarn, "socketio: event not handled", append(attrs, "err", err)...)
+			more := []any{"handler", h.fn.Type().String(), "err", err}
+			if ae, ok := err.(*ArgumentError); ok && ae.Index == 0 && h.sidLike() {
+				more = append(more, "hint", sidHint)
+			}
+			log.event(slog.LevelWarn, "socketio: event not handled", append(attrs, more...)...)
 			continue
+		}
+		if len(args) < h.args && h.shortSaid.CompareAndSwap(false, true) {
+			// Said once per handler: JavaScript programs leave optional arguments out.
+			more := []any{"event", event, "arguments", len(args), "handler", h.fn.Type().String()}
+			if h.sidLike() {
+				more = append(more, "hint", sidHint)
+			}
+			log.event(slog.LevelInfo, "socketio: event with fewer arguments than its handler's parameters, which get zero values", append(attrs, more...)...)
 		}
 		if results != nil {
 			if err := ack(results...); err != nil {
@@ -62,6 +98,15 @@ func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, 
 			}
 		}
 	}
+}
+
+// sidHint is said of a handler whose first parameter may be meant for the socket's id.
+const sidHint = "a first parameter for the socket id, as in python-socketio? Take a *socketio.Socket instead"
+
+// sidLike reports whether the handler's first parameter is a string that takes an argument,
+// where a python-socketio handler has the sender's sid.
+func (h *handler) sidLike() bool {
+	return !h.withSocket && h.ackAt != 0 && len(h.in) > 0 && h.in[0].Kind() == reflect.String
 }
 
 // protect runs user code, turning a panic into a logged error: one bad handler must not take
@@ -73,7 +118,7 @@ func protect(log peerLog, what, event string, f func(), attrs ...any) {
 			if event != "" {
 				what += " of " + event // put together only now: every event passes through here
 			}
-			log.at(slog.LevelError, "socketio: panic in "+what, append(attrs, "panic", r, "stack", string(debug.Stack()))...)
+			log.event(slog.LevelError, "socketio: panic in "+what, append(attrs, "panic", r, "stack", string(debug.Stack()))...)
 		}
 	}()
 	f()

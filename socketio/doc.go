@@ -7,6 +7,10 @@
 // A Server is an http.Handler. Clients join namespaces (Server.Of); each client in a namespace
 // is a Socket. Handlers are registered per namespace (Namespace.On) or per socket
 // (Socket.On); their parameters are ordinary Go types decoded from the event's arguments.
+// Every registration returns a function that removes it, where Node takes the listener back
+// (socket.off("chat", listener)); Off and OffAny remove all at once. Socket.Use adds
+// middleware that sees each event before the handlers (Node's socket.use), and
+// Socket.Context ends when the socket disconnects.
 // Rooms and broadcasts go through the namespace's Adapter: the in-memory one serves a single
 // node, and a cluster adapter (such as package adapter/redis) spreads them over several.
 //

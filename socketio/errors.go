@@ -48,11 +48,19 @@ func (e *ConnectError) Error() string { return "socketio: connection refused: " 
 type ArgumentError struct {
 	Event string
 	Index int // the argument's position after the event name, from 0
+	// Param is the Go type of the parameter the argument did not decode into, and Got what the
+	// argument is in JSON ("string", "number", "object", "array", "boolean", "null"); both
+	// empty when the argument was refused for another reason (ErrDecodeLimit).
+	Param string
+	Got   string
 	Err   error
 }
 
 func (e *ArgumentError) Error() string {
-	return fmt.Sprintf("socketio: event %q: argument %d: %v", e.Event, e.Index, e.Err)
+	if e.Param == "" {
+		return fmt.Sprintf("socketio: event %q: argument %d: %v", e.Event, e.Index, e.Err)
+	}
+	return fmt.Sprintf("socketio: event %q: argument %d, a JSON %s, into a parameter of type %s: %v", e.Event, e.Index, e.Got, e.Param, e.Err)
 }
 
 func (e *ArgumentError) Unwrap() error { return e.Err }

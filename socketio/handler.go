@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 )
 
 // Ack answers an event the client sent with an acknowledgement: the arguments reach the
@@ -22,11 +23,15 @@ var (
 type handler struct {
 	fn         reflect.Value
 	in         []reflect.Type
-	withSocket bool // the first parameter is the *Socket
-	ackAt      int  // the position of the Ack parameter, or -1
-	variadic   bool // the last parameter takes the remaining arguments, decoded
-	rest       bool // the last parameter is an Args, taking the remaining arguments as received
-	args       int  // the parameters that take one argument each
+	withSocket bool        // the first parameter is the *Socket
+	ackAt      int         // the position of the Ack parameter, or -1
+	variadic   bool        // the last parameter takes the remaining arguments, decoded
+	rest       bool        // the last parameter is an Args, taking the remaining arguments as received
+	args       int         // the parameters that take one argument each
+	shortSaid  atomic.Bool // an event with fewer arguments than its parameters was logged
+	once       bool        // registered with Once: removed before its first call
+	fired      atomic.Bool // a Once handler was claimed by an event
+	remove     func()      // takes it out of the list it was registered in
 }
 
 // newHandler checks fn's shape: func([*Socket,] params..., [Ack,] [...T | Args]) [results...]. A
@@ -89,7 +94,7 @@ func (h *handler) call(s *Socket, event string, args []json.RawMessage, attachme
 				}
 				v := reflect.New(t.Elem())
 				if err := decodeArg(args[next], attachments, v.Interface()); err != nil {
-					return nil, &ArgumentError{Event: event, Index: next, Err: err}
+					return nil, argumentError(event, next, t.Elem(), args[next], err)
 				}
 				rest = reflect.Append(rest, v.Elem())
 			}
@@ -101,7 +106,7 @@ func (h *handler) call(s *Socket, event string, args []json.RawMessage, attachme
 					return nil, &ArgumentError{Event: event, Index: next, Err: err}
 				}
 				if err := decodeArg(args[next], attachments, v.Interface()); err != nil {
-					return nil, &ArgumentError{Event: event, Index: next, Err: err}
+					return nil, argumentError(event, next, t, args[next], err)
 				}
 			}
 			next++
@@ -122,4 +127,27 @@ func (h *handler) call(s *Socket, event string, args []json.RawMessage, attachme
 		results[i] = o.Interface()
 	}
 	return results, nil
+}
+
+// argumentError describes an argument that does not fit the parameter of type param.
+func argumentError(event string, index int, param reflect.Type, arg json.RawMessage, err error) *ArgumentError {
+	return &ArgumentError{Event: event, Index: index, Param: param.String(), Got: jsonKind(arg), Err: err}
+}
+
+// jsonKind names what a JSON value is, for messages: "string", "number", "object", "array",
+// "boolean" or "null" (a binary attachment's placeholder is an object).
+func jsonKind(raw json.RawMessage) string {
+	switch firstByte(raw) {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
 }

@@ -25,7 +25,7 @@ type Namespace struct {
 	mu              sync.RWMutex
 	middleware      []func(*Socket) error
 	handlers        map[string][]*handler
-	anyIn           []func(s *Socket, event string, args []any)
+	anyIn           listenerList[func(s *Socket, event string, args []any)]
 	onConnect       []func(*Socket)
 	onDisconnecting []func(*Socket, DisconnectReason)
 	onDisconnect    []func(*Socket, DisconnectReason)
@@ -64,7 +64,8 @@ func (n *Namespace) Adapter() Adapter { return n.adapter }
 // in the order they were added. A middleware has the socket's Handshake and may SetData; an
 // error refuses the connection, and the client receives it: a *ConnectError with its Message
 // and Data, any other error with its text as the message. Middleware runs off the connection's
-// reader and may take its time (a database lookup, say).
+// reader and may take its time (a database lookup, say), bounded by s.Context(), which holds
+// the handshake request's context values and ends if the client goes away meanwhile.
 func (n *Namespace) Use(mw func(s *Socket) error) {
 	n.mu.Lock()
 	n.middleware = append(n.middleware, mw)
@@ -108,24 +109,13 @@ func (n *Namespace) OnDisconnect(f func(s *Socket, reason DisconnectReason)) {
 //	nsp.On("echo", func(ack socketio.Ack, args ...any) { ack(args...) })
 //
 // Arguments that do not decode into the parameters, or that hold more JSON values than
-// ServerOptions.MaxDecodedValues, are reported to the server's Logger and the handler is not
-// called. Handlers of one socket run one at a time, in the order the events
+// ServerOptions.MaxDecodedValues, are reported to the server's Logger (slog.Default() without
+// one), naming the parameter's type and what the argument is, and the handler is not called. Handlers of one socket run one at a time, in the order the events
 // arrived, on a goroutine other than the connection's reader: a handler may wait, for example
-// for an acknowledgement with EmitWithAck. A handler of the wrong shape panics here.
-func (n *Namespace) On(event string, fn any) {
-	h := newHandler(fn, true)
-	n.mu.Lock()
-	n.handlers[event] = append(n.handlers[event], h)
-	n.mu.Unlock()
-}
-
-// OnAny registers a listener for every event from every socket of the namespace, called
-// before the handlers. Events whose arguments hold more JSON values than
-// ServerOptions.MaxDecodedValues do not reach it (the server logs them).
-func (n *Namespace) OnAny(f func(s *Socket, event string, args []any)) {
-	n.mu.Lock()
-	n.anyIn = append(n.anyIn, f)
-	n.mu.Unlock()
+// for an acknowledgement with EmitWithAck. A handler of the wrong shape panics here. The
+// function returned removes the handler (see Off to remove them all).
+func (n *Namespace) On(event string, fn any) (remove func()) {
+	return n.addHandler(event, newHandler(fn, true))
 }
 
 // OnServerSideEmit registers a handler for an event another node sent with ServerSideEmit. Its
@@ -276,8 +266,8 @@ func (n *Namespace) childList() []*Namespace {
 }
 
 // listeners returns the catch-all listeners and the handlers of event, the parent's first.
-func (n *Namespace) listeners(event string) ([]func(*Socket, string, []any), []*handler) {
-	var anyIn []func(*Socket, string, []any)
+func (n *Namespace) listeners(event string) (listenerList[func(*Socket, string, []any)], []*handler) {
+	var anyIn listenerList[func(*Socket, string, []any)]
 	var hs []*handler
 	if n.parent != nil {
 		anyIn, hs = n.parent.listeners(event)

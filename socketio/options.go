@@ -62,6 +62,14 @@ type ServerOptions struct {
 	// httpCompression); nil compresses those of 1024 bytes or more, as Node.
 	HTTPCompression *engineio.HTTPCompressionOptions
 
+	// InitialHeaders, Headers and OnConnectionError are Engine.IO's hooks (Node's
+	// io.engine.on("initial_headers" | "headers" | "connection_error")): headers for the
+	// handshake's answer, headers for every answer, and the requests refused with one of the
+	// protocol's codes. See engineio.ServerOptions.
+	InitialHeaders    func(h http.Header, r *http.Request)
+	Headers           func(h http.Header, r *http.Request)
+	OnConnectionError func(r *http.Request, err *engineio.RequestError)
+
 	// Parser is the wire format of the packets, for every client: nil is the protocol's JSON
 	// parser, which every client speaks; package socketio/msgpackparser is the MessagePack one
 	// of npm's socket.io-msgpack-parser. Whatever the parser, handlers see the same JSON values
@@ -94,7 +102,9 @@ type ServerOptions struct {
 	// Adapter makes the adapter of each namespace; nil means the in-memory adapter, enough for
 	// a server on one node.
 	Adapter func(nsp *Namespace) Adapter
-	// Logger receives what the server has to say; nil keeps it quiet. The lines a client can
+	// Logger receives what the server has to say; nil keeps it quiet, but for the problems of
+	// single events (arguments that do not fit a handler, a handler's panic), which then go to
+	// slog.Default(): a handler silently never called is hard to diagnose. The lines a client can
 	// cause (an invalid packet, an event not handled, a handler's panic, …) are rate-limited so
 	// that no client, nor a crowd of them, can flood it: for each message, 10 lines at once, then
 	// one a second, the first line after a pause saying how many were held back
@@ -111,6 +121,8 @@ type RecoveryOptions struct {
 	// restored id and data (Node's skipMiddlewares: false). By default a recovered socket is
 	// let in without them, as in Node: they ran when the socket first connected. A middleware
 	// that refuses a recovered socket ends its session: the client connects anew next time.
+	// The field is named for what it turns on so that its zero value is Node's default,
+	// skipMiddlewares: true.
 	RunMiddlewares bool
 }
 
@@ -147,7 +159,7 @@ func (o *ServerOptions) withDefaults() ServerOptions {
 		opts.Recovery = &r
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+		opts.Logger = quietLogger // see peerLog.event
 	}
 	return opts
 }
@@ -174,5 +186,9 @@ func (o *ServerOptions) engineOptions() engineio.ServerOptions {
 		Compression:     o.Compression,
 		HTTPCompression: o.HTTPCompression,
 		Logger:          o.Logger,
+
+		InitialHeaders:    o.InitialHeaders,
+		Headers:           o.Headers,
+		OnConnectionError: o.OnConnectionError,
 	}
 }

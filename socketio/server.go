@@ -142,7 +142,7 @@ func (s *Server) OnConnect(f func(*Socket)) { s.Of("/").OnConnect(f) }
 func (s *Server) OnDisconnect(f func(*Socket, DisconnectReason)) { s.Of("/").OnDisconnect(f) }
 
 // On registers an event handler on the main namespace; see Namespace.On.
-func (s *Server) On(event string, fn any) { s.Of("/").On(event, fn) }
+func (s *Server) On(event string, fn any) (remove func()) { return s.Of("/").On(event, fn) }
 
 // Emit sends an event to every socket of the main namespace.
 func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(event, args...) }

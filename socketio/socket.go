@@ -31,6 +31,8 @@ type Socket struct {
 	recovered bool
 	exec      executor
 	done      chan struct{} // closed on disconnect
+	ctx       context.Context
+	cancel    context.CancelCauseFunc // cancels ctx on disconnect
 
 	mu              sync.Mutex
 	state           socketState
@@ -39,15 +41,22 @@ type Socket struct {
 	restoredTo      string           // the restoration sent the packets with offsets up to it
 	data            any
 	handlers        map[string][]*handler
-	anyIn           []func(event string, args []any)
-	anyOut          []func(event string, args []any)
-	onDisconnecting []func(DisconnectReason)
-	onDisconnect    []func(DisconnectReason)
+	anyIn           listenerList[func(event string, args []any)]
+	anyOut          listenerList[func(event string, args []any)]
+	middleware      listenerList[func(event string, args Args) error]
+	onError         listenerList[func(error)]
+	onDisconnecting listenerList[func(DisconnectReason)]
+	onDisconnect    listenerList[func(DisconnectReason)]
 	acks            map[int64]func(Args)
 }
 
 func newSocket(n *Namespace, c *conn, hs *Handshake) *Socket {
 	s := &Socket{nsp: n, conn: c, hs: hs, done: make(chan struct{})}
+	base := c.es.Request().Context
+	if base == nil {
+		base = context.Background()
+	}
+	s.ctx, s.cancel = context.WithCancelCause(base)
 	s.exec.init(n.srv.opts.HandlerQueueSize, n.srv.workers)
 	s.id = randomID()
 	if c.legacy {
@@ -69,6 +78,14 @@ func randomID() string {
 // ID returns the socket's id, which is also the name of a room only it is in. It is not the
 // Engine.IO session's id.
 func (s *Socket) ID() string { return s.id }
+
+// Context returns the socket's context: it carries the values of the handshake request's
+// context (what HTTP middleware put there, such as the authenticated user), and is canceled
+// when the socket disconnects, with a cause wrapping ErrDisconnected and naming the
+// DisconnectReason (context.Cause). Namespace middleware, which receives the socket, reads it
+// from there too. Node has no equivalent; pass it to what a handler starts that should stop
+// with the socket.
+func (s *Socket) Context() context.Context { return s.ctx }
 
 // Namespace returns the namespace the socket is in.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
@@ -104,51 +121,6 @@ func (s *Socket) Data() any {
 func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data = v
-	s.mu.Unlock()
-}
-
-// On registers a handler for an event from this socket's client, called after the
-// namespace's handlers for the event. See Namespace.On for the handler's shape.
-func (s *Socket) On(event string, fn any) {
-	h := newHandler(fn, true)
-	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = map[string][]*handler{}
-	}
-	s.handlers[event] = append(s.handlers[event], h)
-	s.mu.Unlock()
-}
-
-// OnAny registers a listener for every event from the client, called before the handlers.
-// Events whose arguments hold more JSON values than ServerOptions.MaxDecodedValues do not reach
-// it (the server logs them).
-func (s *Socket) OnAny(f func(event string, args []any)) {
-	s.mu.Lock()
-	s.anyIn = append(s.anyIn, f)
-	s.mu.Unlock()
-}
-
-// OnAnyOutgoing registers a listener for every event sent to the client, broadcasts included.
-// Events whose arguments hold more JSON values than ServerOptions.MaxDecodedValues do not reach
-// it (the server logs them).
-func (s *Socket) OnAnyOutgoing(f func(event string, args []any)) {
-	s.mu.Lock()
-	s.anyOut = append(s.anyOut, f)
-	s.mu.Unlock()
-}
-
-// OnDisconnecting registers a function called when the socket is leaving, while it is still
-// in its rooms.
-func (s *Socket) OnDisconnecting(f func(reason DisconnectReason)) {
-	s.mu.Lock()
-	s.onDisconnecting = append(s.onDisconnecting, f)
-	s.mu.Unlock()
-}
-
-// OnDisconnect registers a function called once the socket has left.
-func (s *Socket) OnDisconnect(f func(reason DisconnectReason)) {
-	s.mu.Lock()
-	s.onDisconnect = append(s.onDisconnect, f)
 	s.mu.Unlock()
 }
 
@@ -276,16 +248,16 @@ func (s *Socket) write(p *Packet) error {
 }
 
 // send tells the outgoing listeners about a packet and sends it to the client.
-func (s *Socket) send(p *Packet, volatile bool, listeners []func(string, []any)) error {
+func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(string, []any)]) error {
 	if len(listeners) > 0 {
 		event, args := p.Event(), p.Args()
 		values, err := decodeValues(event, args.raw, args.attachments, s.nsp.srv.maxValues)
 		if err != nil {
-			s.nsp.srv.peers.at(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
+			s.nsp.srv.peers.event(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
 			listeners = nil
 		}
-		for _, f := range listeners {
-			s.safely("outgoing listener", func() { f(event, values) })
+		for _, e := range listeners {
+			s.safely("outgoing listener", func() { e.f(event, values) })
 		}
 	}
 	return s.conn.send(p, volatile)
@@ -366,27 +338,30 @@ func (s *Socket) handleEvent(p *packet) {
 	args := raw[1:]
 	log, maxValues := s.nsp.srv.peers, s.nsp.srv.maxValues
 	if p.tooManyArgs {
-		log.at(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError(event, len(args)))
+		log.event(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError(event, len(args)))
 		return
 	}
 	ack := s.ackFunc(p.id)
 
 	s.mu.Lock()
-	anyIn, own := s.anyIn, s.handlers[event]
+	anyIn, own, middleware := s.anyIn, s.handlers[event], s.middleware
 	s.mu.Unlock()
 	nspAny, nspHandlers := s.nsp.listeners(event)
 	if len(anyIn)+len(nspAny) > 0 {
 		values, err := decodeValues(event, args, p.attachments, maxValues)
 		if err != nil {
-			log.at(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
+			log.event(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
 			nspAny, anyIn = nil, nil
 		}
 		for _, f := range nspAny {
-			s.safely("catch-all listener", func() { f(s, event, values) })
+			s.safely("catch-all listener", func() { f.f(s, event, values) })
 		}
-		for _, f := range anyIn {
-			s.safely("catch-all listener", func() { f(event, values) })
+		for _, e := range anyIn {
+			s.safely("catch-all listener", func() { e.f(event, values) })
 		}
+	}
+	if len(middleware) > 0 && !s.runEventMiddleware(middleware, event, Args{raw: args, attachments: p.attachments}, ack) {
+		return
 	}
 	for _, hs := range [][]*handler{nspHandlers, own} {
 		callHandlers(log, s, event, args, p.attachments, maxValues, ack, hs, "nsp", s.nsp.name, "socket", s.id)
@@ -447,6 +422,7 @@ func (s *Socket) onClose(reason DisconnectReason) bool {
 	s.closeReason = reason
 	s.acks = nil
 	close(s.done)
+	s.cancel(fmt.Errorf("%w: %s", ErrDisconnected, reason))
 	if s.held != nil {
 		s.held.stop() // the restoration ends, and leaves the namespace
 	}
@@ -469,14 +445,14 @@ func (s *Socket) leave(reason DisconnectReason) {
 	for _, f := range nspDisconnecting {
 		s.safely("disconnecting hook", func() { f(s, reason) })
 	}
-	for _, f := range disconnecting {
-		s.safely("disconnecting hook", func() { f(reason) })
+	for _, e := range disconnecting {
+		s.safely("disconnecting hook", func() { e.f(reason) })
 	}
 	s.nsp.leaveRooms(s, s.pid != "" && reason.recoverable())
 	for _, f := range nspDisconnect {
 		s.safely("disconnect hook", func() { f(s, reason) })
 	}
-	for _, f := range disconnect {
-		s.safely("disconnect hook", func() { f(reason) })
+	for _, e := range disconnect {
+		s.safely("disconnect hook", func() { e.f(reason) })
 	}
 }

@@ -251,7 +251,7 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes s
 		if err := c.Of("/nope", nil).Connect(goCtx(t)); !errors.As(err, &ce) || ce.Message != "Invalid namespace" {
 			t.Fatalf("Connect(/nope) = %v", err)
 		}
-		if err := custom.Close(); err != nil {
+		if err := custom.Disconnect(); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.Emit("message", "main still there"); err != nil {

@@ -1,0 +1,56 @@
+package socketio
+
+// listenerList holds registered functions so that each can be removed on its own: functions
+// are not comparable in Go, so each registration gets an entry, and removal is by entry.
+//
+// The list is copied on every change. Dispatch takes the slice under its owner's lock and
+// calls the functions after releasing it, without copying: a change made meanwhile (a handler
+// removing itself, say) must not shift the entries under it.
+type listenerList[F any] []*listenerEntry[F]
+
+type listenerEntry[F any] struct{ f F }
+
+// with returns the list with f added, first or last, and its entry.
+func (l listenerList[F]) with(f F, first bool) (listenerList[F], *listenerEntry[F]) {
+	e := &listenerEntry[F]{f: f}
+	out := make(listenerList[F], 0, len(l)+1)
+	if first {
+		out = append(out, e)
+		return append(out, l...), e
+	}
+	out = append(out, l...)
+	return append(out, e), e
+}
+
+// without returns the list without e; the same list when e is not in it.
+func (l listenerList[F]) without(e *listenerEntry[F]) listenerList[F] {
+	for i, x := range l {
+		if x == e {
+			out := make(listenerList[F], 0, len(l)-1)
+			out = append(out, l[:i]...)
+			return append(out, l[i+1:]...)
+		}
+	}
+	return l
+}
+
+// funcs returns the functions, in order, in a new slice.
+func (l listenerList[F]) funcs() []F {
+	out := make([]F, len(l))
+	for i, e := range l {
+		out[i] = e.f
+	}
+	return out
+}
+
+// withoutHandler returns hs without h, copied; the same slice when h is not in it.
+func withoutHandler(hs []*handler, h *handler) []*handler {
+	for i, x := range hs {
+		if x == h {
+			out := make([]*handler, 0, len(hs)-1)
+			out = append(out, hs[:i]...)
+			return append(out, hs[i+1:]...)
+		}
+	}
+	return hs
+}
