@@ -20,6 +20,7 @@ type Namespace struct {
 	parent  *Namespace             // the dynamic parent this namespace was made from
 	match   func(name string) bool // set on a dynamic parent
 	adapter Adapter
+	host    *nsHost // what the adapter sees of the namespace
 	ackIDs  atomic.Int64
 
 	mu              sync.RWMutex
@@ -43,10 +44,11 @@ func newNamespace(srv *Server, name string, parent *Namespace) *Namespace {
 		serverSide: map[string][]*handler{},
 		sockets:    map[string]*Socket{},
 	}
+	n.host = &nsHost{n: n}
 	if srv.opts.Adapter != nil {
-		n.adapter = srv.opts.Adapter(n)
+		n.adapter = srv.opts.Adapter(n.host)
 	} else {
-		n.adapter = NewMemoryAdapter(n)
+		n.adapter = NewMemoryAdapter(n.host)
 	}
 	return n
 }
@@ -229,10 +231,10 @@ func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, arg
 	return n.adapter.ServerSideEmitWithAck(ctx, p)
 }
 
-// ReceiveServerSideEmit runs the handlers registered with OnServerSideEmit for an event that
-// another node sent; adapters call it. reply, when not nil, receives the first handler's
-// results.
-func (n *Namespace) ReceiveServerSideEmit(p *Packet, reply func(Args)) {
+// receiveServerSideEmit runs the handlers registered with OnServerSideEmit for an event that
+// another node sent (AdapterHost.ReceiveServerSideEmit). reply, when not nil, receives the
+// first handler's results.
+func (n *Namespace) receiveServerSideEmit(p *Packet, reply func(Args)) {
 	event, args := p.Event(), p.Args()
 	n.mu.RLock()
 	hs := n.serverSide[event]

@@ -91,9 +91,9 @@ type ServerOptions struct {
 	HandlerQueueSize int
 	// Recovery turns connection state recovery on; nil leaves it off.
 	Recovery *RecoveryOptions
-	// Adapter makes the adapter of each namespace; nil means the in-memory adapter, enough for
-	// a server on one node.
-	Adapter func(nsp *Namespace) Adapter
+	// Adapter makes the adapter of each namespace, given what the adapter sees of it; nil
+	// means the in-memory adapter (NewMemoryAdapter), enough for a server on one node.
+	Adapter func(host AdapterHost) Adapter
 	// Logger receives what the server has to say; nil keeps it quiet. The lines a client can
 	// cause (an invalid packet, an event not handled, a handler's panic, …) are rate-limited so
 	// that no client, nor a crowd of them, can flood it: for each message, 10 lines at once, then

@@ -41,17 +41,6 @@ func NewPacket(nsp, event string, args ...any) (*Packet, error) {
 	return newEventPacket(nsp, data, attachments), nil
 }
 
-// NewPacketFromData makes a packet from an event already in its wire form: data is the JSON
-// array [event, args...] in which binary values are placeholders pointing at attachments, as
-// the protocol has it.
-func NewPacketFromData(nsp string, data json.RawMessage, attachments [][]byte) (*Packet, error) {
-	p := newEventPacket(nsp, data, attachments)
-	if err := checkPayload(&p.pkt, len(attachments)); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 func newEventPacket(nsp string, data json.RawMessage, attachments [][]byte) *Packet {
 	typ := packetEvent
 	if len(attachments) > 0 {

@@ -189,10 +189,6 @@ func (s *Server) ServerSideEmitWithAck(ctx context.Context, event string, args .
 	return s.Of("/").ServerSideEmitWithAck(ctx, event, args...)
 }
 
-// Recovery returns the server's connection state recovery settings, defaults filled in, or
-// nil when recovery is off. Adapters that keep sessions elsewhere read how long to keep them.
-func (s *Server) Recovery() *RecoveryOptions { return s.opts.Recovery }
-
 // Shutdown stops accepting connections, lets the handlers finish the events already received
 // (for shutdownDrain at most, or until ctx is done), disconnects every socket with the reason
 // ReasonServerShuttingDown (the clients see their transport close, so they reconnect to

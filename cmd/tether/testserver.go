@@ -163,7 +163,7 @@ type testServerConfig struct {
 	logger         *slog.Logger
 	limits         httpserver.Limits // of the HTTP server; zero fields take their defaults
 	// adapter, when set, makes the namespaces' adapters: the Redis adapter of a cluster.
-	adapter func(*socketio.Namespace) socketio.Adapter
+	adapter func(socketio.AdapterHost) socketio.Adapter
 	// nodeName, when set, adds the cluster extensions under this node name.
 	nodeName string
 }
