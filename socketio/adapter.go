@@ -8,7 +8,9 @@ import (
 // Adapter keeps a namespace's rooms and carries its broadcasts: every room and broadcast
 // operation goes through it. The in-memory adapter (NewMemoryAdapter) serves a single node;
 // an adapter for a cluster delivers locally through a MemoryAdapter and tells the other nodes.
-// Adapters must be safe for concurrent use.
+// Adapters must be safe for concurrent use. The factory in ServerOptions.Adapter makes one
+// per namespace from the namespace's AdapterHost; "Writing an adapter" in the package
+// documentation walks through writing one.
 //
 // With connection state recovery on, an adapter numbers the events it keeps for recoveries
 // (Packet.WithOffset), and a client resumes from the last offset it received. A restored
