@@ -91,6 +91,12 @@ type ServerOptions struct {
 	HandlerQueueSize int
 	// Recovery turns connection state recovery on; nil leaves it off.
 	Recovery *RecoveryOptions
+	// CleanupEmptyChildNamespaces removes a dynamic namespace (made by a parent of OfMatch)
+	// once its last socket has left, closing its adapter (and so, for a cluster adapter, its
+	// subscriptions), as Node's cleanupEmptyChildNamespaces. The next client that asks for the
+	// name gets a new namespace, announced again to OnNewNamespace. A *Namespace kept from
+	// before is then stale: get the namespace again with Of, or register on the parent.
+	CleanupEmptyChildNamespaces bool
 	// Adapter makes the adapter of each namespace, given what the adapter sees of it; nil
 	// means the in-memory adapter (NewMemoryAdapter), enough for a server on one node.
 	Adapter func(host AdapterHost) Adapter

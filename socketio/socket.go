@@ -479,4 +479,5 @@ func (s *Socket) leave(reason DisconnectReason) {
 	for _, f := range disconnect {
 		s.safely("disconnect hook", func() { f(reason) })
 	}
+	s.nsp.release()
 }
