@@ -48,8 +48,8 @@
 //   - MemoryAdapter, which keeps the rooms of this node and delivers to its sockets. Embed it,
 //     and override what must also reach the other nodes.
 //
-// The factory in ServerOptions.Adapter is called once per namespace (static, dynamic child,
-// or the parent of dynamic ones), with the namespace's host:
+// The factory in ServerOptions.Adapter is called once per namespace clients join (static, or
+// dynamic child: not for the parents of dynamic ones), with the namespace's host:
 //
 //	func NewAdapter(broker *Broker) func(socketio.AdapterHost) socketio.Adapter {
 //		return func(host socketio.AdapterHost) socketio.Adapter {

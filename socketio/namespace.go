@@ -54,7 +54,10 @@ func newNamespace(srv *Server, name string, parent *Namespace) *Namespace {
 		ready:      make(chan struct{}),
 	}
 	n.host = &nsHost{n: n}
-	if srv.opts.Adapter != nil {
+	// A dynamic parent (name "") gets the in-memory adapter whatever the option: its
+	// operations go to its children's adapters, and a cluster adapter of its own would only
+	// subscribe to the channels of a namespace no client can join.
+	if srv.opts.Adapter != nil && name != "" {
 		n.adapter = srv.opts.Adapter(n.host)
 	} else {
 		n.adapter = NewMemoryAdapter(n.host)
