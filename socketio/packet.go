@@ -21,7 +21,7 @@ type Packet struct {
 	// uncompressed sits in once's padding: a Packet holds the custom parsers' messages (wire)
 	// in the 176 bytes it took before them.
 	uncompressed bool
-	msgs         []*engineio.OutMessage
+	msgs         []*engineio.PreparedMessage
 	wire         atomic.Pointer[wireCache] // the messages of a custom Parser (wire.go)
 }
 
@@ -103,15 +103,15 @@ func (p *Packet) WithOffset(offset string) *Packet {
 
 // messages returns the packet's Engine.IO messages, encoded on first use: the text form, then
 // each attachment.
-func (p *Packet) messages() []*engineio.OutMessage {
+func (p *Packet) messages() []*engineio.PreparedMessage {
 	p.once.Do(func() {
-		newMessage := engineio.NewMessage
+		newMessage := engineio.NewPreparedMessage
 		if p.uncompressed {
-			newMessage = engineio.NewUncompressedMessage
+			newMessage = engineio.NewUncompressedPreparedMessage
 		}
-		msgs := make([]*engineio.OutMessage, 0, 1+len(p.pkt.attachments))
+		msgs := make([]*engineio.PreparedMessage, 0, 1+len(p.pkt.attachments))
 		// Encoded straight into the message's buffer: a large broadcast is held once.
-		msgs = append(msgs, engineio.NewMessageFunc(p.pkt.textSize(), p.pkt.appendText, false, p.uncompressed))
+		msgs = append(msgs, engineio.NewPreparedMessageFunc(p.pkt.textSize(), p.pkt.appendText, false, p.uncompressed))
 		for _, a := range p.pkt.attachments {
 			msgs = append(msgs, newMessage(a, true))
 		}

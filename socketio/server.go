@@ -49,7 +49,7 @@ func NewServer(opts *ServerOptions) *Server {
 	eopts.OnOpen = s.onOpen
 	eopts.OnMessage = s.onMessage
 	eopts.OnClose = s.onClose
-	s.engine = engineio.NewServer(eopts)
+	s.engine = engineio.NewServer(&eopts)
 	s.Of("/")
 	return s
 }
