@@ -44,6 +44,10 @@ type AdapterHost interface {
 	// another node sent it: data is the JSON array [event, args...] in which binary values are
 	// placeholders pointing at attachments, as the protocol has it.
 	PacketFromData(data json.RawMessage, attachments [][]byte) (*Packet, error)
+	// ArgsFromData makes arguments from their wire form, as another node sent them (an
+	// acknowledgement, a server-side emit's answer): data is a JSON array of the arguments, in
+	// which binary values are placeholders pointing at attachments.
+	ArgsFromData(data json.RawMessage, attachments [][]byte) (Args, error)
 
 	// OnRoomEvent registers f, called for each change in the namespace's rooms on this node,
 	// and returns a function that removes it. Any number may be registered. The MemoryAdapter
@@ -136,6 +140,10 @@ func (h *nsHost) PacketFromData(data json.RawMessage, attachments [][]byte) (*Pa
 		return nil, err
 	}
 	return p, nil
+}
+
+func (h *nsHost) ArgsFromData(data json.RawMessage, attachments [][]byte) (Args, error) {
+	return argsFromData(data, attachments)
 }
 
 func (h *nsHost) OnRoomEvent(f func(RoomEvent)) (remove func()) {

@@ -120,6 +120,12 @@ func TestAdapterHostSockets(t *testing.T) {
 	if _, err := host.PacketFromData([]byte(`"news"`), nil); err == nil {
 		t.Fatal("an event that is no array was taken")
 	}
+	if a, err := host.ArgsFromData([]byte(`[1,{"_placeholder":true,"num":0}]`), [][]byte{{7}}); err != nil || a.Len() != 2 || len(a.Attachments()) != 1 {
+		t.Fatalf("args %v, %v", a, err)
+	}
+	if _, err := host.ArgsFromData([]byte(`{}`), nil); err == nil {
+		t.Fatal("arguments that are no array were taken")
+	}
 	fs := conns[0].es.(*fakeSession)
 	before := fs.sent.Load()
 	if !host.Deliver(p, s.ID(), BroadcastFlags{}) {

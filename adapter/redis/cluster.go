@@ -353,7 +353,7 @@ func (a *clusterAdapter) onResponse(typ int64, data value) {
 		}
 	case msgBroadcastAck:
 		if ack := a.reqs.ack(id); ack != nil {
-			if args, err := argsOf(data.field("packet")); err == nil {
+			if args, err := argsOf(a.host, data.field("packet")); err == nil {
 				ack.onAck(args)
 			}
 		}
@@ -367,7 +367,7 @@ func (a *clusterAdapter) onResponse(typ int64, data value) {
 		})
 	case msgServerSideEmitResponse:
 		a.reqs.answer(id, func(_ string, got *gathered) {
-			if args, err := argsOf(data.field("packet")); err == nil {
+			if args, err := argsOf(a.host, data.field("packet")); err == nil {
 				got.answers = append(got.answers, args)
 			}
 		})

@@ -500,7 +500,7 @@ func (a *pubSubAdapter) onResponse(msg value) {
 				ack.onCount(int(n))
 			}
 		case reqBroadcastAck:
-			if args, err := argsOf(msg.field("packet")); err == nil {
+			if args, err := argsOf(a.host, msg.field("packet")); err == nil {
 				ack.onAck(args)
 			}
 		}
@@ -522,7 +522,7 @@ func (a *pubSubAdapter) onResponse(msg value) {
 				got.rooms[r] = struct{}{}
 			}
 		case "serverSideEmit":
-			if args, err := argsOf(msg.field("data")); err == nil {
+			if args, err := argsOf(a.host, msg.field("data")); err == nil {
 				got.answers = append(got.answers, args)
 			}
 		}

@@ -144,9 +144,9 @@ func firstArg(a socketio.Args) (value, error) {
 }
 
 // argsOf makes the one-argument Args of an acknowledgement another node forwarded.
-func argsOf(v value) (socketio.Args, error) {
+func argsOf(host socketio.AdapterHost, v value) (socketio.Args, error) {
 	data, attachments := array(v).toData()
-	return socketio.NewArgsFromData(data, attachments)
+	return host.ArgsFromData(data, attachments)
 }
 
 // socketValue describes a local socket for another node's fetchSockets.
