@@ -36,7 +36,7 @@ func wsSession(b *testing.B, srv *Server) *websocket.Conn {
 // delivery to OnMessage. The client reuses its buffers, so allocations are the server's.
 func BenchmarkReceive(b *testing.B) {
 	got := make(chan struct{}, 1)
-	srv := NewServer(ServerOptions{PingInterval: time.Hour, OnMessage: func(s *Session, m Message) { got <- struct{}{} }})
+	srv := NewServer(&ServerOptions{PingInterval: time.Hour, OnMessage: func(s *Session, m Message) { got <- struct{}{} }})
 	c := wsSession(b, srv)
 	ctx := context.Background()
 	msg := []byte("4" + strings.Repeat("x", 63))
@@ -53,10 +53,10 @@ func BenchmarkReceive(b *testing.B) {
 // as a broadcast sends it: queue, writer, prepared frame.
 func BenchmarkSend(b *testing.B) {
 	sessions := make(chan *Session, 1)
-	srv := NewServer(ServerOptions{PingInterval: time.Hour, OnOpen: func(s *Session) { sessions <- s }})
+	srv := NewServer(&ServerOptions{PingInterval: time.Hour, OnOpen: func(s *Session) { sessions <- s }})
 	c := wsSession(b, srv)
 	s := <-sessions
-	m := NewMessage([]byte(strings.Repeat("x", 64)), false)
+	m := NewPreparedMessage([]byte(strings.Repeat("x", 64)), false)
 	ctx := context.Background()
 	buf := make([]byte, 128)
 	b.ReportAllocs()

@@ -33,9 +33,10 @@ const (
 	clientDefaultReadLimit = 16 << 20
 )
 
-// CloseClientClose is the reason a Client reports once its own Close was called; the value is
-// the JavaScript client's.
-const CloseClientClose CloseReason = "forced close"
+// CloseClientClose is the reason a Client reports once its own Close was called. The
+// JavaScript client says "forced close", as the server does for Session.Close
+// (CloseServerClose); the value differs here so that the two can be told apart.
+const CloseClientClose CloseReason = "client close"
 
 var (
 	// ErrInvalidUTF8 is returned by Send for a text message that is not valid UTF-8.

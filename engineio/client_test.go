@@ -38,7 +38,7 @@ func startTestServer(t *testing.T, opts ServerOptions) *testServer {
 	}
 	if opts.OnMessage == nil {
 		opts.OnMessage = func(s *Session, m Message) {
-			_ = s.Send(NewMessage(bytes.Clone(m.Data), m.Binary))
+			_ = s.Send(NewPreparedMessage(bytes.Clone(m.Data), m.Binary))
 		}
 	}
 	opts.OnOpen = func(s *Session) {
@@ -53,7 +53,7 @@ func startTestServer(t *testing.T, opts ServerOptions) *testServer {
 		default:
 		}
 	}
-	ts.srv = NewServer(opts)
+	ts.srv = NewServer(&opts)
 	hs := httptest.NewServer(ts.srv)
 	ts.url = hs.URL
 	t.Cleanup(func() {
@@ -168,10 +168,10 @@ func TestClientUpgrade(t *testing.T) {
 	var sent sync.Map // per session: the server's own counter
 	// No ping comes to release a poll: a stalled upgrade shows as a failure.
 	ts := startTestServer(t, ServerOptions{PingInterval: time.Minute, OnMessage: func(s *Session, m Message) {
-		_ = s.Send(NewMessage(bytes.Clone(m.Data), m.Binary))
+		_ = s.Send(NewPreparedMessage(bytes.Clone(m.Data), m.Binary))
 		v, _ := sent.LoadOrStore(s.ID(), new(int))
 		n := v.(*int) // OnMessage runs one at a time per session
-		_ = s.Send(NewMessage([]byte("s:"+strconv.Itoa(*n)), false))
+		_ = s.Send(NewPreparedMessage([]byte("s:"+strconv.Itoa(*n)), false))
 		*n++
 	}})
 	ctx := testContext(t)
@@ -268,7 +268,7 @@ func TestClientServerClose(t *testing.T) {
 				waitTransport(t, ctx, c, TransportWebSocket)
 			}
 			for i := range 10 {
-				_ = s.Send(NewMessage([]byte(strconv.Itoa(i)), false))
+				_ = s.Send(NewPreparedMessage([]byte(strconv.Itoa(i)), false))
 			}
 			_ = s.Close()
 			var err error

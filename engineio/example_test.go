@@ -11,13 +11,13 @@ import (
 
 // An Engine.IO echo server at /engine.io/, for browsers on one other origin.
 func ExampleNewServer() {
-	srv := engineio.NewServer(engineio.ServerOptions{
+	srv := engineio.NewServer(&engineio.ServerOptions{
 		CORS: &engineio.CORSOptions{Origins: []string{"https://app.example.com"}, Credentials: true},
 		OnOpen: func(s *engineio.Session) {
 			log.Printf("open %s from %s over %s", s.ID(), s.Request().RemoteAddr, s.Transport())
 		},
 		OnMessage: func(s *engineio.Session, m engineio.Message) {
-			_ = s.Send(engineio.NewMessage(m.Data, m.Binary))
+			_ = s.Send(engineio.NewPreparedMessage(m.Data, m.Binary))
 		},
 		OnClose: func(s *engineio.Session, reason engineio.CloseReason, detail error) {
 			log.Printf("closed %s: %s (%v)", s.ID(), reason, detail)
@@ -36,9 +36,9 @@ func ExampleNewServer() {
 }
 
 // A broadcast encodes the message once, however many sessions receive it.
-func ExampleNewMessage() {
+func ExampleNewPreparedMessage() {
 	var sessions []*engineio.Session // the sessions to reach
-	m := engineio.NewMessage([]byte(`{"price":42}`), false)
+	m := engineio.NewPreparedMessage([]byte(`{"price":42}`), false)
 	for _, s := range sessions {
 		_ = s.SendVolatile(m) // prices go stale: drop rather than queue for a slow client
 	}

@@ -106,7 +106,7 @@ func waitPeerGone(t *testing.T, nc net.Conn, bound time.Duration) {
 func TestSlowReaderIsReleased(t *testing.T) {
 	opened := make(chan *Session, 1)
 	reasons := make(chan CloseReason, 1)
-	srv := NewServer(ServerOptions{
+	srv := NewServer(&ServerOptions{
 		PingInterval:   time.Minute, // only the queue's bound may end the session
 		SendQueueBytes: 1 << 20,
 		WriteTimeout:   time.Hour, // and only the close's own bound may end the stuck write
@@ -116,7 +116,7 @@ func TestSlowReaderIsReleased(t *testing.T) {
 	hs := newTestHTTP(t, srv)
 	nc := stalledWebSocket(t, hs.URL)
 	s := <-opened
-	m := NewMessage(bytes.Repeat([]byte("x"), 64<<10), false)
+	m := NewPreparedMessage(bytes.Repeat([]byte("x"), 64<<10), false)
 	var err error
 	for i := 0; err == nil; i++ {
 		if i == 10_000 { // 640 MiB
@@ -144,14 +144,14 @@ func TestSlowReaderIsReleased(t *testing.T) {
 func TestSlowClientsAreLoggedOnce(t *testing.T) {
 	var logged syncBuffer
 	opened := make(chan *Session, 3)
-	srv := NewServer(ServerOptions{
+	srv := NewServer(&ServerOptions{
 		PingInterval:   time.Minute,
 		SendQueueBytes: 256 << 10,
 		Logger:         slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		OnOpen:         func(s *Session) { opened <- s },
 	})
 	hs := newTestHTTP(t, srv)
-	m := NewMessage(bytes.Repeat([]byte("x"), 64<<10), false)
+	m := NewPreparedMessage(bytes.Repeat([]byte("x"), 64<<10), false)
 	for range 3 {
 		stalledWebSocket(t, hs.URL)
 		s := <-opened
@@ -192,10 +192,10 @@ func (b *syncBuffer) String() string {
 // larger than the bound still goes to a client with nothing waiting.
 func TestSendQueueBytesBound(t *testing.T) {
 	_, _, s := pollingSessionWithQueueBytes(t, 10_000)
-	if err := s.Send(NewMessage(make([]byte, 50_000), true)); err != nil {
+	if err := s.Send(NewPreparedMessage(make([]byte, 50_000), true)); err != nil {
 		t.Fatalf("a large message to an empty queue: %v", err)
 	}
-	if err := s.Send(NewMessage(make([]byte, 10), true)); err != CloseSendQueueFull {
+	if err := s.Send(NewPreparedMessage(make([]byte, 10), true)); err != CloseSendQueueFull {
 		t.Fatalf("behind 50,000 bytes: %v, want CloseSendQueueFull", err)
 	}
 }
@@ -205,7 +205,7 @@ func TestSendQueueBytesBound(t *testing.T) {
 func pollingSessionWithQueueBytes(t *testing.T, queueBytes int) (string, string, *Session) {
 	t.Helper()
 	opened := make(chan *Session, 1)
-	srv := NewServer(ServerOptions{
+	srv := NewServer(&ServerOptions{
 		SendQueueBytes: queueBytes,
 		PingInterval:   time.Minute,
 		OnOpen:         func(s *Session) { opened <- s },
@@ -219,7 +219,7 @@ func TestSendQueueBytesCountsPolls(t *testing.T) {
 	base, sid, s := pollingSessionWithQueueBytes(t, 10_000)
 	// What a poll took no longer counts: 9,000 bytes five times over, polled each time.
 	for i := range 5 {
-		if err := s.Send(NewMessage(make([]byte, 4_500), true), NewMessage(make([]byte, 4_500), true)); err != nil {
+		if err := s.Send(NewPreparedMessage(make([]byte, 4_500), true), NewPreparedMessage(make([]byte, 4_500), true)); err != nil {
 			t.Fatalf("round %d: %v", i, err)
 		}
 		if code, body := get(t, base+"/engine.io/?EIO=4&transport=polling&sid="+sid); code != 200 || body[0] != 'b' {
@@ -244,31 +244,31 @@ func TestPollingTextIsMadeValidUTF8(t *testing.T) {
 }
 
 func TestNewMessageMakesTextValid(t *testing.T) {
-	m := NewMessage([]byte("a\xffb"), false)
+	m := NewPreparedMessage([]byte("a\xffb"), false)
 	if got := string(m.pollingText()); got != "4a\uFFFDb" {
 		t.Fatalf("polling form %q", got)
 	}
 	if m.prepared() == nil {
 		t.Fatal("no WebSocket form")
 	}
-	if b := NewMessage([]byte("a\xffb"), true); !bytes.Equal(b.data, []byte("a\xffb")) {
+	if b := NewPreparedMessage([]byte("a\xffb"), true); !bytes.Equal(b.data, []byte("a\xffb")) {
 		t.Fatal("binary data changed")
 	}
-	f := NewMessageFunc(1, func(dst []byte) []byte { return append(dst, "x\xe2\x82y"...) }, false, true)
+	f := NewPreparedMessageFunc(1, func(dst []byte) []byte { return append(dst, "x\xe2\x82y"...) }, false, true)
 	if got := string(f.pollingText()); got != "4x\uFFFDy" || !f.uncompressed {
-		t.Fatalf("NewMessageFunc: %q", got)
+		t.Fatalf("NewPreparedMessageFunc: %q", got)
 	}
 	if f.prepared() == nil || f.size() != len("x\uFFFDy") {
-		t.Fatalf("NewMessageFunc: size %d", f.size())
+		t.Fatalf("NewPreparedMessageFunc: size %d", f.size())
 	}
-	if b := NewMessageFunc(0, func(dst []byte) []byte { return append(dst, 0xff) }, true, false); string(b.pollingText()) != "b/w==" {
-		t.Fatalf("binary NewMessageFunc: %q", b.pollingText())
+	if b := NewPreparedMessageFunc(0, func(dst []byte) []byte { return append(dst, 0xff) }, true, false); string(b.pollingText()) != "b/w==" {
+		t.Fatalf("binary NewPreparedMessageFunc: %q", b.pollingText())
 	}
 }
 
 // TestSlowPostBodyIsCut: a POST body trickling in is answered 408 once BodyTimeout passes.
 func TestSlowPostBodyIsCut(t *testing.T) {
-	srv := NewServer(ServerOptions{PingInterval: time.Minute, BodyTimeout: 300 * time.Millisecond})
+	srv := NewServer(&ServerOptions{PingInterval: time.Minute, BodyTimeout: 300 * time.Millisecond})
 	hs := newTestHTTP(t, srv)
 	sid := handshakePolling(t, hs.URL).SID
 	nc, err := net.Dial("tcp", strings.TrimPrefix(hs.URL, "http://"))
@@ -306,7 +306,7 @@ func TestSlowPostBodyIsCut(t *testing.T) {
 
 // TestHandshakeHeaderBound: a session keeps its handshake's header, so a large one is refused.
 func TestHandshakeHeaderBound(t *testing.T) {
-	srv := NewServer(ServerOptions{MaxHeaderBytes: 4096})
+	srv := NewServer(&ServerOptions{MaxHeaderBytes: 4096})
 	hs := newTestHTTP(t, srv)
 	for _, transport := range []string{"polling", "websocket"} {
 		req, _ := http.NewRequest("GET", hs.URL+"/engine.io/?EIO=4&transport="+transport, nil)
@@ -331,7 +331,7 @@ func TestHandshakeHeaderBound(t *testing.T) {
 
 // TestAllowedHosts refuses a request whose Host is not listed, on both transports.
 func TestAllowedHosts(t *testing.T) {
-	srv := NewServer(ServerOptions{AllowedHosts: []string{"127.0.0.1"}})
+	srv := NewServer(&ServerOptions{AllowedHosts: []string{"127.0.0.1"}})
 	hs := newTestHTTP(t, srv)
 	handshakePolling(t, hs.URL) // Host: 127.0.0.1:PORT
 	req, _ := http.NewRequest("GET", hs.URL+"/engine.io/?EIO=4&transport=polling", nil)
@@ -384,7 +384,7 @@ func TestClientClosePacketClosesWebSocketCleanly(t *testing.T) {
 // TestShutdownWithStalledClient: a client that does not read does not hold up Shutdown.
 func TestShutdownWithStalledClient(t *testing.T) {
 	opened := make(chan *Session, 1)
-	srv := NewServer(ServerOptions{
+	srv := NewServer(&ServerOptions{
 		PingInterval: time.Minute,
 		WriteTimeout: time.Hour,
 		OnOpen:       func(s *Session) { opened <- s },
@@ -392,7 +392,7 @@ func TestShutdownWithStalledClient(t *testing.T) {
 	hs := newTestHTTP(t, srv)
 	nc := stalledWebSocket(t, hs.URL)
 	s := <-opened
-	m := NewMessage(bytes.Repeat([]byte("x"), 64<<10), false)
+	m := NewPreparedMessage(bytes.Repeat([]byte("x"), 64<<10), false)
 	// Fill the socket until the writer goroutine is stuck, well short of the queue's bound.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -422,7 +422,7 @@ func TestShutdownWithStalledClient(t *testing.T) {
 func TestStalledPollIsCut(t *testing.T) {
 	opened := make(chan *Session, 1)
 	reasons := make(chan CloseReason, 1)
-	srv := NewServer(ServerOptions{
+	srv := NewServer(&ServerOptions{
 		PingInterval: time.Minute,
 		WriteTimeout: 300 * time.Millisecond,
 		// More than the kernel's socket buffers hold (tcp_wmem's largest is 4 MiB by default).
@@ -434,7 +434,7 @@ func TestStalledPollIsCut(t *testing.T) {
 	hs := newTestHTTP(t, srv)
 	sid := handshakePolling(t, hs.URL).SID
 	s := <-opened
-	if err := s.Send(NewMessage(make([]byte, 24<<20), false)); err != nil {
+	if err := s.Send(NewPreparedMessage(make([]byte, 24<<20), false)); err != nil {
 		t.Fatal(err)
 	}
 	d := smallBufferDialer()

@@ -44,23 +44,23 @@ func TestPollingCompression(t *testing.T) {
 		name           string
 		opts           *HTTPCompressionOptions
 		acceptEncoding string
-		msg            *OutMessage
+		msg            *PreparedMessage
 		want           string // Content-Encoding
 	}{
-		{"gzip", nil, "gzip, deflate", NewMessage([]byte(big), false), "gzip"},
-		{"deflate", nil, "deflate", NewMessage([]byte(big), false), "deflate"},
-		{"not accepted", nil, "br", NewMessage([]byte(big), false), ""},
-		{"none asked", nil, "", NewMessage([]byte(big), false), ""},
-		{"below threshold", nil, "gzip", NewMessage([]byte("small"), false), ""},
-		{"threshold option", &HTTPCompressionOptions{Threshold: 4}, "gzip", NewMessage([]byte("small"), false), "gzip"},
-		{"disabled", &HTTPCompressionOptions{Disable: true}, "gzip", NewMessage([]byte(big), false), ""},
-		{"uncompressed message", nil, "gzip", NewUncompressedMessage([]byte(big), false), ""},
-		{"binary", &HTTPCompressionOptions{Level: 9}, "gzip", NewMessage([]byte(big), true), "gzip"},
+		{"gzip", nil, "gzip, deflate", NewPreparedMessage([]byte(big), false), "gzip"},
+		{"deflate", nil, "deflate", NewPreparedMessage([]byte(big), false), "deflate"},
+		{"not accepted", nil, "br", NewPreparedMessage([]byte(big), false), ""},
+		{"none asked", nil, "", NewPreparedMessage([]byte(big), false), ""},
+		{"below threshold", nil, "gzip", NewPreparedMessage([]byte("small"), false), ""},
+		{"threshold option", &HTTPCompressionOptions{Threshold: 4}, "gzip", NewPreparedMessage([]byte("small"), false), "gzip"},
+		{"disabled", &HTTPCompressionOptions{Disable: true}, "gzip", NewPreparedMessage([]byte(big), false), ""},
+		{"uncompressed message", nil, "gzip", NewUncompressedPreparedMessage([]byte(big), false), ""},
+		{"binary", &HTTPCompressionOptions{Level: 9}, "gzip", NewPreparedMessage([]byte(big), true), "gzip"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			opened := make(chan *Session, 1)
-			srv := NewServer(ServerOptions{
+			srv := NewServer(&ServerOptions{
 				PingInterval:    time.Minute,
 				HTTPCompression: tc.opts,
 				OnOpen:          func(s *Session) { opened <- s },

@@ -9,19 +9,19 @@ import (
 )
 
 // Message is a message's payload and kind: what a server receives from a client, or a Client
-// from its server (to send one, make an OutMessage, or call Client.Send).
+// from its server (to send one, make a PreparedMessage, or call Client.Send).
 type Message struct {
 	Data   []byte
 	Binary bool
 }
 
-// OutMessage is a message to send. It is encoded at most once per transport form, however many
+// PreparedMessage is a message to send. It is encoded at most once per transport form, however many
 // sessions it is sent to, so broadcasting it costs no encoding per recipient.
 //
 // A text message's bytes are held once, in text: room for a WebSocket frame header, then the
 // packet as both transports carry it ("4" and the text). The WebSocket frame is built in place,
 // so a message queued for many slow clients costs its size once, not once per form.
-type OutMessage struct {
+type PreparedMessage struct {
 	text         []byte // a text message: headroom, then the packet
 	data         []byte // a binary message's bytes
 	binary       bool
@@ -43,20 +43,20 @@ type OutMessage struct {
 	lenV3      int // a text packet's length in UTF-16 code units
 }
 
-// textHeadroom is what precedes a text message's payload in OutMessage.text.
+// textHeadroom is what precedes a text message's payload in PreparedMessage.text.
 const textHeadroom = websocket.PreparedHeadroom + 1
 
-// NewMessage returns a message with the given payload. Text that is not valid UTF-8 is sent with
+// NewPreparedMessage returns a message with the given payload. Text that is not valid UTF-8 is sent with
 // each ill-formed sequence replaced by U+FFFD, as a JavaScript server would send it, since a
 // WebSocket peer fails the connection on invalid text. A text payload is copied; a binary one
 // is kept and must not be modified afterwards.
-func NewMessage(data []byte, binary bool) *OutMessage {
+func NewPreparedMessage(data []byte, binary bool) *PreparedMessage {
 	if binary {
-		return &OutMessage{data: data, binary: true}
+		return &PreparedMessage{data: data, binary: true}
 	}
 	buf := make([]byte, textHeadroom, textHeadroom+len(data))
 	buf[textHeadroom-1] = '0' + byte(packetMessage)
-	return &OutMessage{text: appendText(buf, data)}
+	return &PreparedMessage{text: appendText(buf, data)}
 }
 
 // appendText appends a text payload to buf, made valid UTF-8.
@@ -67,21 +67,21 @@ func appendText(buf, payload []byte) []byte {
 	return appendValidUTF8(buf, payload)
 }
 
-// NewUncompressedMessage is NewMessage for a message never compressed on the wire, even when
+// NewUncompressedPreparedMessage is NewPreparedMessage for a message never compressed on the wire, even when
 // the session's WebSocket negotiated permessage-deflate.
-func NewUncompressedMessage(data []byte, binary bool) *OutMessage {
-	m := NewMessage(data, binary)
+func NewUncompressedPreparedMessage(data []byte, binary bool) *PreparedMessage {
+	m := NewPreparedMessage(data, binary)
 	m.uncompressed = true
 	return m
 }
 
-// NewMessageFunc is NewMessage for a payload that appendPayload appends to the slice it is
-// given: a text message is then encoded where it will be sent from, without NewMessage's copy.
+// NewPreparedMessageFunc is NewPreparedMessage for a payload that appendPayload appends to the slice it is
+// given: a text message is then encoded where it will be sent from, without NewPreparedMessage's copy.
 // sizeHint is the payload's expected size, for the first allocation. With uncompressed set,
-// the message is never compressed (see NewUncompressedMessage).
-func NewMessageFunc(sizeHint int, appendPayload func(dst []byte) []byte, binary, uncompressed bool) *OutMessage {
+// the message is never compressed (see NewUncompressedPreparedMessage).
+func NewPreparedMessageFunc(sizeHint int, appendPayload func(dst []byte) []byte, binary, uncompressed bool) *PreparedMessage {
 	if binary {
-		return &OutMessage{data: appendPayload(make([]byte, 0, sizeHint)), binary: true, uncompressed: uncompressed}
+		return &PreparedMessage{data: appendPayload(make([]byte, 0, sizeHint)), binary: true, uncompressed: uncompressed}
 	}
 	buf := make([]byte, textHeadroom, textHeadroom+max(sizeHint, 0))
 	buf[textHeadroom-1] = '0' + byte(packetMessage)
@@ -89,11 +89,11 @@ func NewMessageFunc(sizeHint int, appendPayload func(dst []byte) []byte, binary,
 	if payload := buf[textHeadroom:]; !utf8.Valid(payload) {
 		buf = appendValidUTF8(buf[:textHeadroom:textHeadroom], payload)
 	}
-	return &OutMessage{text: buf, uncompressed: uncompressed}
+	return &PreparedMessage{text: buf, uncompressed: uncompressed}
 }
 
 // payload returns the message's payload: the text or the bytes, without the packet type.
-func (m *OutMessage) payload() []byte {
+func (m *PreparedMessage) payload() []byte {
 	if m.binary {
 		return m.data
 	}
@@ -101,11 +101,11 @@ func (m *OutMessage) payload() []byte {
 }
 
 // size is what the message counts for in a session's send queue.
-func (m *OutMessage) size() int { return len(m.payload()) }
+func (m *PreparedMessage) size() int { return len(m.payload()) }
 
 // prepared returns the message framed for WebSocket: a text frame "4"+data, or a binary frame
 // holding the bytes alone.
-func (m *OutMessage) prepared() *websocket.PreparedMessage {
+func (m *PreparedMessage) prepared() *websocket.PreparedMessage {
 	m.wsOnce.Do(func() {
 		// Cannot fail: the type is valid, the headroom there and the text valid UTF-8.
 		if m.binary {
@@ -122,7 +122,7 @@ func (m *OutMessage) prepared() *websocket.PreparedMessage {
 }
 
 // pollingText returns the message's form in a long-polling payload.
-func (m *OutMessage) pollingText() []byte {
+func (m *PreparedMessage) pollingText() []byte {
 	if !m.binary {
 		return m.text[websocket.PreparedHeadroom:]
 	}
@@ -142,7 +142,7 @@ const (
 )
 
 // preparedFor returns the message framed for a WebSocket carrying binary messages in form.
-func (m *OutMessage) preparedFor(form wsForm) *websocket.PreparedMessage {
+func (m *PreparedMessage) preparedFor(form wsForm) *websocket.PreparedMessage {
 	if form == wsFormV4 || !m.binary {
 		return m.prepared()
 	}
@@ -169,7 +169,7 @@ func (m *OutMessage) preparedFor(form wsForm) *websocket.PreparedMessage {
 }
 
 // pollingTextV3 returns a binary message's form in a v3 text payload.
-func (m *OutMessage) pollingTextV3() []byte {
+func (m *PreparedMessage) pollingTextV3() []byte {
 	m.pollV3Once.Do(func() {
 		dst := append(make([]byte, 0, 2+base64.StdEncoding.EncodedLen(len(m.data))), 'b', '0'+byte(packetMessage))
 		m.pollV3 = base64.StdEncoding.AppendEncode(dst, m.data)
@@ -179,7 +179,7 @@ func (m *OutMessage) pollingTextV3() []byte {
 
 // utf16Len returns the length of a text message's packet as JavaScript counts it, for the
 // length header of a v3 text payload.
-func (m *OutMessage) utf16Len() int {
+func (m *PreparedMessage) utf16Len() int {
 	m.lenV3Once.Do(func() { m.lenV3 = utf16Len(m.pollingText()) })
 	return m.lenV3
 }

@@ -86,7 +86,7 @@ type ServerOptions struct {
 	Compression websocket.CompressionMode
 	// HTTPCompression configures gzip and deflate of long-polling responses; nil compresses
 	// those of 1024 bytes or more for clients that accept it, as Node's engine.io does.
-	// Messages made with NewUncompressedMessage are not compressed, unless they share an
+	// Messages made with NewUncompressedPreparedMessage are not compressed, unless they share an
 	// answer with others.
 	HTTPCompression *HTTPCompressionOptions
 	// Logger receives what the server has to say; nil keeps it quiet.
@@ -157,8 +157,13 @@ const (
 	slowLogInterval = 10 * time.Second
 )
 
-// NewServer returns a server with the given options.
-func NewServer(opts ServerOptions) *Server {
+// NewServer returns a server with the given options; opts may be nil. The server keeps a
+// copy: changing opts afterwards changes nothing.
+func NewServer(o *ServerOptions) *Server {
+	var opts ServerOptions
+	if o != nil {
+		opts = *o
+	}
 	if opts.Path == "" {
 		opts.Path = defaultPath
 	}

@@ -52,14 +52,14 @@ func TestCORS(t *testing.T) {
 func TestServerCloseReachesPollingClient(t *testing.T) {
 	opened := make(chan *Session, 1)
 	reasons := make(chan CloseReason, 1)
-	srv := NewServer(ServerOptions{
+	srv := NewServer(&ServerOptions{
 		OnOpen:  func(s *Session) { opened <- s },
 		OnClose: func(s *Session, r CloseReason, _ error) { reasons <- r },
 	})
 	hs := newTestHTTP(t, srv)
 	o := handshakePolling(t, hs.URL)
 	s := <-opened
-	_ = s.Send(NewMessage([]byte("last words"), false))
+	_ = s.Send(NewPreparedMessage([]byte("last words"), false))
 	s.Close()
 	url := hs.URL + "/engine.io/?EIO=4&transport=polling&sid=" + o.SID
 	for i, want := range []string{"4last words", "1"} {
@@ -70,7 +70,7 @@ func TestServerCloseReachesPollingClient(t *testing.T) {
 	if r := <-reasons; r != CloseServerClose {
 		t.Fatalf("reason %q", r)
 	}
-	if err := s.Send(NewMessage([]byte("too late"), false)); err != CloseServerClose {
+	if err := s.Send(NewPreparedMessage([]byte("too late"), false)); err != CloseServerClose {
 		t.Fatalf("send after close: %v", err)
 	}
 }
@@ -107,7 +107,7 @@ func TestOverlappingPollsCloseSession(t *testing.T) {
 func TestSendQueuePolicy(t *testing.T) {
 	opened := make(chan *Session, 1)
 	reasons := make(chan CloseReason, 1)
-	srv := NewServer(ServerOptions{
+	srv := NewServer(&ServerOptions{
 		SendQueueSize: 10,
 		PingInterval:  time.Minute,
 		OnOpen:        func(s *Session) { opened <- s },
@@ -116,7 +116,7 @@ func TestSendQueuePolicy(t *testing.T) {
 	hs := newTestHTTP(t, srv)
 	handshakePolling(t, hs.URL)
 	s := <-opened
-	m := NewMessage([]byte("x"), false)
+	m := NewPreparedMessage([]byte("x"), false)
 	for range 5 {
 		if err := s.SendVolatile(m); err != nil {
 			t.Fatal(err)
@@ -144,7 +144,7 @@ func TestSendQueuePolicy(t *testing.T) {
 // TestShutdown closes sessions on both transports and waits for them.
 func TestShutdown(t *testing.T) {
 	reasons := make(chan CloseReason, 4)
-	srv := NewServer(ServerOptions{OnClose: func(s *Session, r CloseReason, _ error) { reasons <- r }})
+	srv := NewServer(&ServerOptions{OnClose: func(s *Session, r CloseReason, _ error) { reasons <- r }})
 	hs := newTestHTTP(t, srv)
 	handshakePolling(t, hs.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -269,12 +269,12 @@ func newTestHTTP(t *testing.T, srv *Server) *httptestServer {
 // TestPollBatchBound: one poll carries at most maxBatch packets; the rest wait for the next.
 func TestPollBatchBound(t *testing.T) {
 	opened := make(chan *Session, 1)
-	srv := NewServer(ServerOptions{PingInterval: time.Minute, OnOpen: func(s *Session) { opened <- s }})
+	srv := NewServer(&ServerOptions{PingInterval: time.Minute, OnOpen: func(s *Session) { opened <- s }})
 	hs := newTestHTTP(t, srv)
 	o := handshakePolling(t, hs.URL)
 	s := <-opened
 	for i := range 40 {
-		_ = s.Send(NewMessage([]byte(fmt.Sprint(i)), false))
+		_ = s.Send(NewPreparedMessage([]byte(fmt.Sprint(i)), false))
 	}
 	url := hs.URL + "/engine.io/?EIO=4&transport=polling&sid=" + o.SID
 	var counts []int
@@ -354,7 +354,7 @@ func TestUpgradeTimeout(t *testing.T) {
 func TestSlowDeliveryIsNotAPingTimeout(t *testing.T) {
 	release := make(chan struct{})
 	reasons := make(chan CloseReason, 1)
-	srv := NewServer(ServerOptions{
+	srv := NewServer(&ServerOptions{
 		// Short beats, but with room for a busy machine: the POST is held for six times
 		// what a client that does not answer has before its ping timeout.
 		PingInterval: 50 * time.Millisecond,
@@ -363,7 +363,7 @@ func TestSlowDeliveryIsNotAPingTimeout(t *testing.T) {
 			if string(m.Data) == "slow" {
 				<-release
 			}
-			_ = s.Send(NewMessage(m.Data, m.Binary))
+			_ = s.Send(NewPreparedMessage(m.Data, m.Binary))
 		},
 		OnClose: func(s *Session, r CloseReason, _ error) { reasons <- r },
 	})
@@ -399,7 +399,7 @@ func TestSlowDeliveryIsNotAPingTimeout(t *testing.T) {
 // events with acks, on a busy machine).
 func TestPingGoesAheadOfBacklog(t *testing.T) {
 	opened := make(chan *Session, 1)
-	srv := NewServer(ServerOptions{
+	srv := NewServer(&ServerOptions{
 		PingInterval: 20 * time.Millisecond,
 		PingTimeout:  time.Minute,
 		OnOpen:       func(s *Session) { opened <- s },
@@ -408,7 +408,7 @@ func TestPingGoesAheadOfBacklog(t *testing.T) {
 	o := handshakePolling(t, hs.URL)
 	s := <-opened
 	for i := range 40 {
-		_ = s.Send(NewMessage([]byte(fmt.Sprint(i)), false))
+		_ = s.Send(NewPreparedMessage([]byte(fmt.Sprint(i)), false))
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {

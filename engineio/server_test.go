@@ -18,9 +18,9 @@ import (
 func echoServer(t *testing.T, opts ServerOptions) (*httptest.Server, <-chan CloseReason) {
 	t.Helper()
 	reasons := make(chan CloseReason, 64)
-	opts.OnMessage = func(s *Session, m Message) { _ = s.Send(NewMessage(m.Data, m.Binary)) }
+	opts.OnMessage = func(s *Session, m Message) { _ = s.Send(NewPreparedMessage(m.Data, m.Binary)) }
 	opts.OnClose = func(s *Session, r CloseReason, _ error) { reasons <- r }
-	srv := NewServer(opts)
+	srv := NewServer(&opts)
 	serversMu.Lock()
 	servers = append(servers, srv)
 	serversMu.Unlock()

@@ -86,8 +86,8 @@ type Session struct {
 // outPacket is a packet queued for a client.
 type outPacket struct {
 	typ  packetType
-	msg  *OutMessage // for message packets
-	data []byte      // for other packets, e.g. "probe"
+	msg  *PreparedMessage // for message packets
+	data []byte           // for other packets, e.g. "probe"
 }
 
 // newSession keeps the handshake request's URL, header and query (parsed by the caller)
@@ -137,18 +137,18 @@ func (s *Session) Transport() string {
 // client so far behind that SendQueueSize packets, or SendQueueBytes bytes, wait for it is
 // disconnected with CloseSendQueueFull, and Send returns that reason; after the session ended,
 // Send returns its close reason.
-func (s *Session) Send(ms ...*OutMessage) error {
+func (s *Session) Send(ms ...*PreparedMessage) error {
 	return s.send(ms, false)
 }
 
 // SendVolatile sends messages only if the client is keeping up: when packets are already
 // waiting for it (or, on polling, no request is waiting to take them), they are all dropped.
 // Use it for data that is soon stale, such as positions or prices.
-func (s *Session) SendVolatile(ms ...*OutMessage) error {
+func (s *Session) SendVolatile(ms ...*PreparedMessage) error {
 	return s.send(ms, true)
 }
 
-func (s *Session) send(ms []*OutMessage, volatile bool) error {
+func (s *Session) send(ms []*PreparedMessage, volatile bool) error {
 	s.mu.Lock()
 	if s.closed {
 		defer s.mu.Unlock()
@@ -190,7 +190,7 @@ func (s *Session) send(ms []*OutMessage, volatile bool) error {
 // the socket takes them without waiting, and returns those left for the writer goroutine.
 // Sending to many sessions then costs no goroutine per message. s.mu is held, so nothing
 // can be queued meanwhile and the order holds.
-func (s *Session) writeNowLocked(ms []*OutMessage) []*OutMessage {
+func (s *Session) writeNowLocked(ms []*PreparedMessage) []*PreparedMessage {
 	if s.transport != TransportWebSocket || s.ws == nil {
 		return ms
 	}

@@ -40,7 +40,7 @@ func TestPayloadV3Text(t *testing.T) {
 }
 
 func TestPayloadV3Encode(t *testing.T) {
-	text, bin := NewMessage([]byte("😀é"), false), NewMessage([]byte{0xff, 0}, true)
+	text, bin := NewPreparedMessage([]byte("😀é"), false), NewPreparedMessage([]byte{0xff, 0}, true)
 	pkts := []outPacket{{typ: packetPong}, {typ: packetMessage, msg: text}, {typ: packetMessage, msg: bin}}
 	var b []byte
 	for _, p := range pkts {
@@ -79,7 +79,7 @@ func reencodeV3(pkts []packet, binary bool) []byte {
 	for _, p := range pkts {
 		op := outPacket{typ: p.typ, data: p.data}
 		if p.typ == packetMessage {
-			op.msg = NewMessage(bytes.Clone(p.data), p.binary)
+			op.msg = NewPreparedMessage(bytes.Clone(p.data), p.binary)
 		}
 		b = appendPacketV3(b, op, binary)
 	}

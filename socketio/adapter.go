@@ -8,7 +8,9 @@ import (
 // Adapter keeps a namespace's rooms and carries its broadcasts: every room and broadcast
 // operation goes through it. The in-memory adapter (NewMemoryAdapter) serves a single node;
 // an adapter for a cluster delivers locally through a MemoryAdapter and tells the other nodes.
-// Adapters must be safe for concurrent use.
+// Adapters must be safe for concurrent use. The factory in ServerOptions.Adapter makes one
+// per namespace from the namespace's AdapterHost; "Writing an adapter" in the package
+// documentation walks through writing one.
 //
 // With connection state recovery on, an adapter numbers the events it keeps for recoveries
 // (Packet.WithOffset), and a client resumes from the last offset it received. A restored
@@ -47,8 +49,8 @@ type Adapter interface {
 	DelSockets(opts BroadcastOptions, rooms []string) error
 	DisconnectSockets(opts BroadcastOptions, closeConn bool) error
 
-	// ServerSideEmit sends an event to the other nodes' Namespace.ReceiveServerSideEmit;
-	// ServerSideEmitWithAck collects their answers.
+	// ServerSideEmit sends an event to the other nodes, whose adapters hand it to their
+	// AdapterHost.ReceiveServerSideEmit; ServerSideEmitWithAck collects their answers.
 	ServerSideEmit(p *Packet) error
 	ServerSideEmitWithAck(ctx context.Context, p *Packet) ([]Args, error)
 
@@ -72,7 +74,9 @@ type Adapter interface {
 	// the socket (or both: see above). It fails when offset is no longer kept.
 	MissedPackets(ctx context.Context, offset string, rooms []string) ([]*Packet, error)
 
-	// Close releases what the adapter holds; the server calls it on Shutdown.
+	// Close releases what the adapter holds; the server calls it on Shutdown, and when it
+	// removes an empty dynamic namespace (ServerOptions.CleanupEmptyChildNamespaces). It may be
+	// called more than once.
 	Close() error
 }
 
@@ -122,12 +126,6 @@ func (i SocketInfo) op() BroadcastOperator {
 		return BroadcastOperator{err: ErrDisconnected}
 	}
 	return nsp.To(i.ID)
-}
-
-// NewSocketInfo describes a socket of namespace nsp; adapters use it for sockets on other
-// nodes.
-func NewSocketInfo(nsp *Namespace, id string, hs *Handshake, rooms []string, data any) SocketInfo {
-	return SocketInfo{ID: id, Namespace: nsp.name, Handshake: hs, Rooms: rooms, Data: data, nsp: nsp}
 }
 
 // SessionState is what connection state recovery keeps of a socket whose connection was cut.

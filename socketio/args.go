@@ -243,7 +243,7 @@ func base64String(b []byte) any { return base64.StdEncoding.EncodeToString(b) }
 
 // replacePlaceholders returns v with every placeholder replaced by what conv makes of its
 // attachment. The parser has already checked that every placeholder points at one, but
-// NewArgsFromData's data (another node's, say) has not been: a num that is no index of
+// AdapterHost.ArgsFromData's data (another node's, say) has not been: a num that is no index of
 // attachments leaves the placeholder as it is.
 func replacePlaceholders(v any, attachments [][]byte, conv func([]byte) any) any {
 	switch v := v.(type) {
@@ -292,10 +292,8 @@ func NewArgs(values ...any) (Args, error) {
 	return Args{raw: raw, attachments: attachments}, err
 }
 
-// NewArgsFromData makes arguments from their wire form: data is a JSON array of the
-// arguments, in which binary values are placeholders pointing at attachments. Adapters use it
-// for what other nodes send.
-func NewArgsFromData(data json.RawMessage, attachments [][]byte) (Args, error) {
+// argsFromData makes arguments from their wire form (AdapterHost.ArgsFromData).
+func argsFromData(data json.RawMessage, attachments [][]byte) (Args, error) {
 	raw, err := splitArgs(data)
 	if err != nil {
 		return Args{}, err

@@ -199,9 +199,9 @@ func TestEncodeWithEmptyArgs(t *testing.T) {
 
 // A placeholder whose num is no index of the attachments, in data no parser checked (another
 // node's), is left as it is: 1e300 used to become a negative index and panic.
-func TestNewArgsFromDataBadPlaceholder(t *testing.T) {
+func TestArgsFromDataBadPlaceholder(t *testing.T) {
 	for _, num := range []string{"1e300", "-1", "0.5", "2", "NaN"} {
-		a, err := NewArgsFromData(json.RawMessage(`[{"_placeholder":true,"num":`+num+`}]`), [][]byte{{1}, {2}})
+		a, err := argsFromData(json.RawMessage(`[{"_placeholder":true,"num":`+num+`}]`), [][]byte{{1}, {2}})
 		if err != nil {
 			continue // not JSON: refused, which is fine too
 		}

@@ -17,8 +17,8 @@ type engineSession interface {
 	Request() *engineio.RequestInfo
 	Transport() string
 	Protocol() int // the Engine.IO revision: 3 for a Socket.IO v4 client (see legacy.go)
-	Send(ms ...*engineio.OutMessage) error
-	SendVolatile(ms ...*engineio.OutMessage) error
+	Send(ms ...*engineio.PreparedMessage) error
+	SendVolatile(ms ...*engineio.PreparedMessage) error
 	Close() error
 }
 

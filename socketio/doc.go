@@ -36,4 +36,80 @@
 // Concurrency: each connection has one reader; the handlers of one socket run one at a time,
 // in order, on a goroutine that exists while there is work, so that a handler can wait for an
 // acknowledgement. Every method is safe for concurrent use.
+//
+// # Writing an adapter
+//
+// An adapter carries a namespace's rooms and broadcasts; a cluster adapter also carries them
+// to the other nodes, over a broker (Redis, PostgreSQL's LISTEN/NOTIFY, NATS …). Package
+// adapter/redis is a complete example in three flavours. An adapter is written against three
+// things of this package:
+//
+//   - Adapter, the interface the server calls: one adapter per namespace, safe for
+//     concurrent use.
+//   - AdapterHost, what the adapter sees of its namespace: its name, the recovery settings,
+//     local delivery and socket lookups, descriptions of remote sockets, server-side emits
+//     received from other nodes, packets made from wire data, and room events.
+//   - MemoryAdapter, which keeps the rooms of this node and delivers to its sockets. Embed it,
+//     and override what must also reach the other nodes.
+//
+// The factory in ServerOptions.Adapter is called once per namespace clients join (static, or
+// dynamic child: not for the parents of dynamic ones), with the namespace's host:
+//
+//	func NewAdapter(broker *Broker) func(socketio.AdapterHost) socketio.Adapter {
+//		return func(host socketio.AdapterHost) socketio.Adapter {
+//			a := &myAdapter{MemoryAdapter: socketio.NewMemoryAdapter(host), host: host, broker: broker}
+//			a.sub = broker.Subscribe("prefix#"+host.Namespace()+"#", a.onMessage)
+//			return a
+//		}
+//	}
+//
+// The embedded MemoryAdapter already implements every method for one node. A cluster adapter
+// overrides, each time doing the local part through the MemoryAdapter and the rest through the
+// broker (unless the options' Flags.Local is set):
+//
+//   - Broadcast: publish the packet (Packet.Data and Packet.Attachments are its wire form,
+//     Packet.Namespace its namespace) with the options, then MemoryAdapter.Broadcast. A node
+//     receiving it makes the packet again with host.PacketFromData and calls
+//     MemoryAdapter.Broadcast with the options, Local set. Drop the node's own messages.
+//   - BroadcastWithAck: publish with a request id; each other node delivers with
+//     MemoryAdapter.BroadcastWithAck and answers with its onCount (how many sockets it reached)
+//     and each onAck; call the caller's onCount once per node and onAck per answer, until
+//     Flags.Timeout.
+//   - ServerCount: the number of nodes, this one included (subscribers to the namespace's
+//     channel, say). EmitWithAck waits for that many onCount calls.
+//   - FetchSockets: local ones from MemoryAdapter.FetchSockets (or host.LocalSocket), plus the
+//     other nodes' answers, each made with host.RemoteSocket, whose methods act through this
+//     adapter wherever the socket is.
+//   - AddSockets, DelSockets, DisconnectSockets: publish, and do it locally; a node receiving
+//     them does them with the MemoryAdapter.
+//   - ServerSideEmit and ServerSideEmitWithAck: publish the event; a node receiving it calls
+//     host.ReceiveServerSideEmit off its reading goroutine (handlers are user code), with a
+//     reply func that sends the answer back when one was asked for.
+//   - Close: unsubscribe and let go of what the adapter holds. The server calls it on Shutdown
+//     and when it removes an empty dynamic namespace (ServerOptions.CleanupEmptyChildNamespaces),
+//     so subscriptions must belong to the namespace, not to the factory.
+//
+// AddAll, Del, DelAll, SocketRooms and Rooms stay the MemoryAdapter's: room membership is
+// per node. host.OnRoomEvent reports each room created, joined, left and deleted on this node;
+// an adapter that subscribes per room (as Redis's sharded adapter does) listens to it, and
+// removes its listener on Close. An adapter that keeps rooms elsewhere (no MemoryAdapter)
+// delivers with host.Deliver, socket by socket.
+//
+// Connection state recovery (host.Recovery not nil) needs PersistSession, TakeSession,
+// MissedPackets and SocketEmit, with offsets as the Adapter documentation describes. The
+// MemoryAdapter keeps all of it in memory, which lets a client recover on the node it came
+// from. To recover on any node, keep sessions and packets in the broker: number each
+// recoverable broadcast there (a stream entry id, a sequence), add the offset with
+// Packet.WithOffset before delivering locally, and give the MemoryAdapter a host whose
+// Recovery returns nil, so that it delivers packets as they are and keeps nothing:
+//
+//	type unnumbered struct{ socketio.AdapterHost }
+//
+//	func (unnumbered) Recovery() *socketio.RecoveryOptions { return nil }
+//
+//	mem := socketio.NewMemoryAdapter(unnumbered{host})
+//
+// Test an adapter with two servers sharing a broker, and clients of both: a broadcast from
+// one reaches the other's clients, FetchSockets sees both, ServerSideEmitWithAck gets one
+// answer per other node, and closing a namespace's adapter leaves no subscription behind.
 package socketio

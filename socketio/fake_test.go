@@ -18,7 +18,7 @@ type fakeSession struct {
 	id     string
 	sent   atomic.Int64
 	mu     sync.Mutex
-	last   []*engineio.OutMessage
+	last   []*engineio.PreparedMessage
 	keep   bool
 	closed atomic.Bool
 }
@@ -29,7 +29,7 @@ func (f *fakeSession) Request() *engineio.RequestInfo {
 }
 func (f *fakeSession) Transport() string { return engineio.TransportWebSocket }
 func (f *fakeSession) Protocol() int     { return 4 }
-func (f *fakeSession) Send(ms ...*engineio.OutMessage) error {
+func (f *fakeSession) Send(ms ...*engineio.PreparedMessage) error {
 	if f.closed.Load() {
 		return engineio.CloseServerClose
 	}
@@ -41,8 +41,8 @@ func (f *fakeSession) Send(ms ...*engineio.OutMessage) error {
 	}
 	return nil
 }
-func (f *fakeSession) SendVolatile(ms ...*engineio.OutMessage) error { return f.Send(ms...) }
-func (f *fakeSession) Close() error                                  { f.closed.Store(true); return nil }
+func (f *fakeSession) SendVolatile(ms ...*engineio.PreparedMessage) error { return f.Send(ms...) }
+func (f *fakeSession) Close() error                                       { f.closed.Store(true); return nil }
 
 // fakeConnect joins n fake connections to namespace "/" of srv and waits until they are in.
 func fakeConnect(tb testing.TB, srv *Server, n int) []*conn {

@@ -11,9 +11,11 @@ import (
 
 // MemoryAdapter is the in-memory Adapter: rooms and broadcasts of one node, and, when the
 // server has connection state recovery on, the sessions and packets a recovery needs. Cluster
-// adapters embed one for what happens on their node.
+// adapters embed one for what happens on their node: see "Writing an adapter" in the package
+// documentation.
 type MemoryAdapter struct {
-	nsp *Namespace
+	nsp    *Namespace
+	events *nsHost // told of room changes
 
 	mu    sync.RWMutex
 	rooms map[string]map[string]struct{} // room -> socket ids
@@ -25,8 +27,6 @@ type MemoryAdapter struct {
 	packets  []keptPacket           // oldest first
 	offsets  uint64
 	epoch    string
-
-	roomCreated, roomDeleted func(room string)
 }
 
 type keptSession struct {
@@ -41,15 +41,19 @@ type keptPacket struct {
 	p      *Packet
 }
 
-// NewMemoryAdapter returns the in-memory adapter of namespace nsp.
-func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
+// NewMemoryAdapter returns the in-memory adapter of the namespace host stands for. It keeps
+// packets and sessions for recoveries when host.Recovery is not nil, and reports its room
+// changes to the host's OnRoomEvent listeners.
+func NewMemoryAdapter(host AdapterHost) *MemoryAdapter {
+	nsp := host.host()
 	a := &MemoryAdapter{
-		nsp:   nsp,
-		rooms: map[string]map[string]struct{}{},
-		sids:  map[string]map[string]struct{}{},
+		nsp:    nsp,
+		events: nsp.host,
+		rooms:  map[string]map[string]struct{}{},
+		sids:   map[string]map[string]struct{}{},
 	}
-	if nsp.srv != nil && nsp.srv.opts.Recovery != nil {
-		a.recovery = nsp.srv.opts.Recovery
+	if rec := host.Recovery(); rec != nil {
+		a.recovery = rec
 		a.sessions = map[string]keptSession{}
 		// Offsets are "m" epoch-counter in decimal, so that they compare as the server
 		// expects (see Adapter), with each other but not with Redis stream ids; the epoch
@@ -57,16 +61,6 @@ func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 		a.epoch = "m" + strconv.FormatInt(time.Now().UnixMilli(), 10)
 	}
 	return a
-}
-
-// OnRoomChange registers functions called when a room gets its first socket and when it
-// loses its last one, with the room's name; a cluster adapter that subscribes per room uses
-// them. Set them before the adapter is used. They are called with the adapter's lock held, so
-// they must be quick and must not call the adapter.
-func (a *MemoryAdapter) OnRoomChange(created, deleted func(room string)) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.roomCreated, a.roomDeleted = created, deleted
 }
 
 // HasRoom reports whether room has at least one socket on this node.
@@ -99,11 +93,12 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 		if members == nil {
 			members = map[string]struct{}{}
 			a.rooms[r] = members
-			if a.roomCreated != nil {
-				a.roomCreated(r)
-			}
+			a.events.roomEvent(RoomCreated, r, "")
 		}
-		members[id] = struct{}{}
+		if _, in := members[id]; !in {
+			members[id] = struct{}{}
+			a.events.roomEvent(RoomJoined, r, id)
+		}
 	}
 }
 
@@ -126,14 +121,15 @@ func (a *MemoryAdapter) DelAll(id string) {
 }
 
 func (a *MemoryAdapter) leaveLocked(id, room string) {
-	if members := a.rooms[room]; members != nil {
-		delete(members, id)
-		if len(members) == 0 {
-			delete(a.rooms, room)
-			if a.roomDeleted != nil {
-				a.roomDeleted(room)
-			}
-		}
+	members := a.rooms[room]
+	if _, in := members[id]; !in {
+		return
+	}
+	delete(members, id)
+	a.events.roomEvent(RoomLeft, room, id)
+	if len(members) == 0 {
+		delete(a.rooms, room)
+		a.events.roomEvent(RoomDeleted, room, "")
 	}
 }
 
@@ -245,10 +241,10 @@ func (a *MemoryAdapter) SocketEmit(p *Packet, id string, flags BroadcastFlags) e
 	return a.Broadcast(p, BroadcastOptions{Rooms: []string{id}, Flags: flags})
 }
 
-// Deliver sends p to the local sockets opts selects, as it is: no offset, nothing kept for
-// recovery. A cluster adapter that keeps packets elsewhere (in a Redis stream, say) gives the
-// packet its offset with WithOffset and delivers it with Deliver.
-func (a *MemoryAdapter) Deliver(p *Packet, opts BroadcastOptions) {
+// deliver sends p to the local sockets opts selects, as it is: no offset, nothing kept for
+// recovery. (A cluster adapter gets this from Broadcast by handing its MemoryAdapter a host
+// whose Recovery is nil.)
+func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) {
 	volatile := opts.Flags.Volatile
 	a.forEach(opts, func(s *Socket) { s.deliver(p, volatile) })
 }
@@ -275,7 +271,7 @@ func (a *MemoryAdapter) ServerCount(context.Context) (int, error) { return 1, ni
 func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) ([]SocketInfo, error) {
 	var out []SocketInfo
 	a.forEach(opts, func(s *Socket) {
-		out = append(out, NewSocketInfo(s.nsp, s.id, s.hs, a.SocketRooms(s.id), s.Data()))
+		out = append(out, SocketInfo{ID: s.id, Namespace: a.nsp.name, Handshake: s.hs, Rooms: a.SocketRooms(s.id), Data: s.Data(), nsp: a.nsp})
 	})
 	return out, nil
 }

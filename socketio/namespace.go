@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,9 +21,17 @@ type Namespace struct {
 	parent  *Namespace             // the dynamic parent this namespace was made from
 	match   func(name string) bool // set on a dynamic parent
 	adapter Adapter
+	host    *nsHost // what the adapter sees of the namespace
 	ackIDs  atomic.Int64
 
-	mu              sync.RWMutex
+	ready chan struct{} // closed once the OnNewNamespace hooks have run
+
+	mu sync.RWMutex
+	// members counts a dynamic namespace's sockets from the lookup that finds the namespace
+	// for them to the end of their life, so that it is removed only when it has none, not
+	// even one joining or leaving (CleanupEmptyChildNamespaces).
+	members         int
+	removed         bool
 	middleware      []func(*Socket) error
 	handlers        map[string][]*handler
 	anyIn           listenerList[func(s *Socket, event string, args []any)]
@@ -42,11 +51,16 @@ func newNamespace(srv *Server, name string, parent *Namespace) *Namespace {
 		handlers:   map[string][]*handler{},
 		serverSide: map[string][]*handler{},
 		sockets:    map[string]*Socket{},
+		ready:      make(chan struct{}),
 	}
-	if srv.opts.Adapter != nil {
-		n.adapter = srv.opts.Adapter(n)
+	n.host = &nsHost{n: n}
+	// A dynamic parent (name "") gets the in-memory adapter whatever the option: its
+	// operations go to its children's adapters, and a cluster adapter of its own would only
+	// subscribe to the channels of a namespace no client can join.
+	if srv.opts.Adapter != nil && name != "" {
+		n.adapter = srv.opts.Adapter(n.host)
 	} else {
-		n.adapter = NewMemoryAdapter(n)
+		n.adapter = NewMemoryAdapter(n.host)
 	}
 	return n
 }
@@ -219,10 +233,10 @@ func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, arg
 	return n.adapter.ServerSideEmitWithAck(ctx, p)
 }
 
-// ReceiveServerSideEmit runs the handlers registered with OnServerSideEmit for an event that
-// another node sent; adapters call it. reply, when not nil, receives the first handler's
-// results.
-func (n *Namespace) ReceiveServerSideEmit(p *Packet, reply func(Args)) {
+// receiveServerSideEmit runs the handlers registered with OnServerSideEmit for an event that
+// another node sent (AdapterHost.ReceiveServerSideEmit). reply, when not nil, receives the
+// first handler's results.
+func (n *Namespace) receiveServerSideEmit(p *Packet, reply func(Args)) {
 	event, args := p.Event(), p.Args()
 	n.mu.RLock()
 	hs := n.serverSide[event]
@@ -249,6 +263,59 @@ func (n *Namespace) ReceiveServerSideEmit(p *Packet, reply func(Args)) {
 	}
 }
 
+// announce runs the OnNewNamespace hooks for a namespace just made, and lets clients in.
+func (n *Namespace) announce(hooks []func(*Namespace)) {
+	defer close(n.ready)
+	for _, f := range hooks {
+		protect(n.srv.peers, "new namespace hook", "", func() { f(n) }, "nsp", n.name)
+	}
+}
+
+// hold counts one more member of a dynamic namespace: a socket about to join it. The server's
+// lock must be held, so that a namespace being removed is not found.
+func (n *Namespace) hold() {
+	if n.parent == nil {
+		return
+	}
+	n.mu.Lock()
+	n.members++
+	n.mu.Unlock()
+}
+
+// release counts one member less: a socket that did not get in, or that has left, its
+// disconnect hooks run. The last one out of a dynamic namespace removes it, with
+// CleanupEmptyChildNamespaces.
+func (n *Namespace) release() {
+	if n.parent == nil {
+		return
+	}
+	n.mu.Lock()
+	n.members--
+	last := n.members == 0
+	n.mu.Unlock()
+	srv := n.srv
+	if !last || !srv.opts.CleanupEmptyChildNamespaces {
+		return
+	}
+	srv.mu.Lock()
+	n.mu.Lock()
+	// Checked again under the server's lock, which lookup holds to hold a namespace.
+	gone := n.members == 0 && !n.removed && srv.nsps[n.name] == n
+	if gone {
+		n.removed = true
+		delete(srv.nsps, n.name)
+	}
+	n.mu.Unlock()
+	srv.mu.Unlock()
+	if !gone {
+		return
+	}
+	n.parent.removeChild(n)
+	if err := n.adapter.Close(); err != nil {
+		srv.log.Warn("socketio: adapter of an empty namespace not closed", "nsp", n.name, "err", err)
+	}
+}
+
 // nextAckID returns an acknowledgement id unique in the namespace, so that a broadcast with
 // acknowledgements can use one id for all its recipients.
 func (n *Namespace) nextAckID() int64 { return n.ackIDs.Add(1) - 1 }
@@ -256,6 +323,12 @@ func (n *Namespace) nextAckID() int64 { return n.ackIDs.Add(1) - 1 }
 func (n *Namespace) addChild(c *Namespace) {
 	n.mu.Lock()
 	n.children = append(n.children, c)
+	n.mu.Unlock()
+}
+
+func (n *Namespace) removeChild(c *Namespace) {
+	n.mu.Lock()
+	n.children = slices.DeleteFunc(n.children, func(o *Namespace) bool { return o == c })
 	n.mu.Unlock()
 }
 
@@ -311,26 +384,37 @@ func (n *Namespace) removeSocket(s *Socket) {
 func (n *Namespace) connect(c *conn, auth json.RawMessage) {
 	s := newSocket(n, c, newHandshake(c.es, auth))
 	if !c.add(s) {
+		n.release()
 		return
 	}
+	// A socket that gets in is released when it leaves; one that does not, here.
 	if n.srv.opts.Recovery != nil {
 		if pid, offset, ok := recoveryIDs(auth); ok {
-			s.exec.submit(func() { n.restore(s, pid, offset) })
+			s.exec.submit(func() {
+				if !n.restore(s, pid, offset) {
+					n.release()
+				}
+			})
 			return
 		}
 	}
-	s.exec.submit(func() { n.admit(s) })
+	s.exec.submit(func() {
+		if !n.admit(s) {
+			n.release()
+		}
+	})
 }
 
-// admit runs the middleware and, if they let the socket in, connects it.
-func (n *Namespace) admit(s *Socket) {
+// admit runs the middleware and, if they let the socket in, connects it; it reports whether
+// it did.
+func (n *Namespace) admit(s *Socket) bool {
 	if !n.runMiddleware(s) {
-		return
+		return false
 	}
 	s.mu.Lock()
 	if s.state != stateConnecting {
 		s.mu.Unlock()
-		return // the connection closed meanwhile
+		return false // the connection closed meanwhile
 	}
 	s.state = stateConnected
 	s.mu.Unlock()
@@ -341,6 +425,7 @@ func (n *Namespace) admit(s *Socket) {
 	s.conn.joinedNamespace()
 	n.sendConnect(s)
 	n.runConnectHooks(s)
+	return true
 }
 
 // runMiddleware runs the namespace's middleware on s, and reports whether they let it in;

@@ -99,9 +99,15 @@ type ServerOptions struct {
 	HandlerQueueSize int
 	// Recovery turns connection state recovery on; nil leaves it off.
 	Recovery *RecoveryOptions
-	// Adapter makes the adapter of each namespace; nil means the in-memory adapter, enough for
-	// a server on one node.
-	Adapter func(nsp *Namespace) Adapter
+	// CleanupEmptyChildNamespaces removes a dynamic namespace (made by a parent of OfMatch)
+	// once its last socket has left, closing its adapter (and so, for a cluster adapter, its
+	// subscriptions), as Node's cleanupEmptyChildNamespaces. The next client that asks for the
+	// name gets a new namespace, announced again to OnNewNamespace. A *Namespace kept from
+	// before is then stale: get the namespace again with Of, or register on the parent.
+	CleanupEmptyChildNamespaces bool
+	// Adapter makes the adapter of each namespace, given what the adapter sees of it; nil
+	// means the in-memory adapter (NewMemoryAdapter), enough for a server on one node.
+	Adapter func(host AdapterHost) Adapter
 	// Logger receives what the server has to say; nil keeps it quiet, but for the problems of
 	// single events (arguments that do not fit a handler, a handler's panic), which then go to
 	// slog.Default(): a handler silently never called is hard to diagnose. The lines a client can

@@ -21,7 +21,7 @@ type Packet struct {
 	// uncompressed sits in once's padding: a Packet holds the custom parsers' messages (wire)
 	// in the 176 bytes it took before them.
 	uncompressed bool
-	msgs         []*engineio.OutMessage
+	msgs         []*engineio.PreparedMessage
 	wire         atomic.Pointer[wireCache] // the messages of a custom Parser (wire.go)
 }
 
@@ -39,17 +39,6 @@ func NewPacket(nsp, event string, args ...any) (*Packet, error) {
 		return nil, fmt.Errorf("socketio: encoding event %q: %w", event, err)
 	}
 	return newEventPacket(nsp, data, attachments), nil
-}
-
-// NewPacketFromData makes a packet from an event already in its wire form: data is the JSON
-// array [event, args...] in which binary values are placeholders pointing at attachments, as
-// the protocol has it.
-func NewPacketFromData(nsp string, data json.RawMessage, attachments [][]byte) (*Packet, error) {
-	p := newEventPacket(nsp, data, attachments)
-	if err := checkPayload(&p.pkt, len(attachments)); err != nil {
-		return nil, err
-	}
-	return p, nil
 }
 
 func newEventPacket(nsp string, data json.RawMessage, attachments [][]byte) *Packet {
@@ -114,15 +103,15 @@ func (p *Packet) WithOffset(offset string) *Packet {
 
 // messages returns the packet's Engine.IO messages, encoded on first use: the text form, then
 // each attachment.
-func (p *Packet) messages() []*engineio.OutMessage {
+func (p *Packet) messages() []*engineio.PreparedMessage {
 	p.once.Do(func() {
-		newMessage := engineio.NewMessage
+		newMessage := engineio.NewPreparedMessage
 		if p.uncompressed {
-			newMessage = engineio.NewUncompressedMessage
+			newMessage = engineio.NewUncompressedPreparedMessage
 		}
-		msgs := make([]*engineio.OutMessage, 0, 1+len(p.pkt.attachments))
+		msgs := make([]*engineio.PreparedMessage, 0, 1+len(p.pkt.attachments))
 		// Encoded straight into the message's buffer: a large broadcast is held once.
-		msgs = append(msgs, engineio.NewMessageFunc(p.pkt.textSize(), p.pkt.appendText, false, p.uncompressed))
+		msgs = append(msgs, engineio.NewPreparedMessageFunc(p.pkt.textSize(), p.pkt.appendText, false, p.uncompressed))
 		for _, a := range p.pkt.attachments {
 			msgs = append(msgs, newMessage(a, true))
 		}

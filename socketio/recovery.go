@@ -70,8 +70,9 @@ func recoveryIDs(auth json.RawMessage) (pid, offset string, ok bool) {
 }
 
 // restore takes back the session of pid for socket s and connects s with it; when there is no
-// session to take, s connects as a new socket. It runs on s's executor.
-func (n *Namespace) restore(s *Socket, pid, offset string) {
+// session to take, s connects as a new socket. It runs on s's executor, and reports whether s
+// got in.
+func (n *Namespace) restore(s *Socket, pid, offset string) bool {
 	// Bounded like the client's wait for its CONNECT: the connect timer closes a connection
 	// that joined no namespace within it. Not cancelled when the connection closes: a session
 	// taken must be known to be taken, to be persisted again.
@@ -82,8 +83,7 @@ func (n *Namespace) restore(s *Socket, pid, offset string) {
 		n.srv.peers.at(slog.LevelWarn, "socketio: session not restored", "nsp", n.name, "err", err)
 	}
 	if state == nil {
-		n.admit(s)
-		return
+		return n.admit(s)
 	}
 	s.id, s.pid, s.recovered = state.SID, state.PID, true
 	s.SetData(state.Data)
@@ -93,7 +93,7 @@ func (n *Namespace) restore(s *Socket, pid, offset string) {
 	}
 
 	if n.srv.opts.Recovery.RunMiddlewares && !n.runMiddleware(s) {
-		return // refused: the session ends here, as in Node
+		return false // refused: the session ends here, as in Node
 	}
 
 	ctx, cancel = context.WithTimeout(context.Background(), n.srv.opts.ConnectTimeout)
@@ -105,7 +105,7 @@ func (n *Namespace) restore(s *Socket, pid, offset string) {
 		if persist {
 			n.persistSession(s, rooms) // the connection closed meanwhile
 		}
-		return
+		return false
 	}
 	s.state = stateRestoring
 	s.held = &heldPackets{cancel: cancel}
@@ -118,12 +118,12 @@ func (n *Namespace) restore(s *Socket, pid, offset string) {
 	missed, err := n.adapter.MissedPackets(ctx, offset, rooms)
 	if !s.stillRestoring() {
 		n.endRestore(s) // no CONNECT for a client that must try again
-		return
+		return false
 	}
 	if err != nil {
 		n.srv.peers.at(slog.LevelWarn, "socketio: missed packets not read", "nsp", n.name, "socket", s.id, "err", err)
 		n.endRestore(s)
-		return
+		return false
 	}
 	s.conn.joinedNamespace()
 	n.sendConnect(s)
@@ -132,9 +132,11 @@ func (n *Namespace) restore(s *Socket, pid, offset string) {
 		s.write(p)
 		last = p.offset
 	}
-	if n.flushHeld(s, missed, last) {
-		n.runConnectHooks(s)
+	if !n.flushHeld(s, missed, last) {
+		return false
 	}
+	n.runConnectHooks(s)
+	return true
 }
 
 // flushHeld sends what was delivered to s while it was restored, but for what the

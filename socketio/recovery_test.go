@@ -78,9 +78,9 @@ func recoveryServer(t *testing.T, opts *ServerOptions, setup func(*Server)) (*Se
 		opts.Recovery = &RecoveryOptions{}
 	}
 	var root *hookAdapter
-	opts.Adapter = func(nsp *Namespace) Adapter {
-		a := &hookAdapter{MemoryAdapter: NewMemoryAdapter(nsp), persisted: make(chan SessionState, 16)}
-		if nsp.Name() == "/" {
+	opts.Adapter = func(host AdapterHost) Adapter {
+		a := &hookAdapter{MemoryAdapter: NewMemoryAdapter(host), persisted: make(chan SessionState, 16)}
+		if host.Namespace() == "/" {
 			root = a
 		}
 		return a
@@ -216,7 +216,7 @@ func TestRecoveryLateDelivery(t *testing.T) {
 	if len(missed) != 1 {
 		t.Fatalf("%d missed packets", len(missed))
 	}
-	a.Deliver(missed[0], BroadcastOptions{Rooms: []string{"room"}})
+	a.deliver(missed[0], BroadcastOptions{Rooms: []string{"room"}})
 	srv.To("room").Emit("after")
 	c.expect(`42["after","*`)
 }

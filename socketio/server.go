@@ -30,6 +30,7 @@ type Server struct {
 	parents  []*Namespace // dynamic namespaces' parents, in the order they were made
 	conns    map[*engineio.Session]*conn
 	shutdown bool
+	newNsp   []func(*Namespace) // OnNewNamespace's hooks
 }
 
 // NewServer returns a server with the given options; opts may be nil.
@@ -48,7 +49,7 @@ func NewServer(opts *ServerOptions) *Server {
 	eopts.OnOpen = s.onOpen
 	eopts.OnMessage = s.onMessage
 	eopts.OnClose = s.onClose
-	s.engine = engineio.NewServer(eopts)
+	s.engine = engineio.NewServer(&eopts)
 	s.Of("/")
 	return s
 }
@@ -69,20 +70,39 @@ func (s *Server) Of(name string) *Namespace {
 		return n
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ofLocked(name, nil)
+	n, made := s.ofLocked(name, nil)
+	hooks := s.newNsp
+	s.mu.Unlock()
+	if made {
+		n.announce(hooks)
+	}
+	return n
 }
 
-func (s *Server) ofLocked(name string, parent *Namespace) *Namespace {
+// ofLocked returns the namespace name, making it if needed (made); the caller then announces
+// it, without the server's lock held.
+func (s *Server) ofLocked(name string, parent *Namespace) (n *Namespace, made bool) {
 	if n := s.nsps[name]; n != nil {
-		return n
+		return n, false
 	}
-	n := newNamespace(s, name, parent)
+	n = newNamespace(s, name, parent)
 	s.nsps[name] = n
 	if parent != nil {
 		parent.addChild(n)
 	}
-	return n
+	return n, true
+}
+
+// OnNewNamespace registers a function called with each namespace made from now on, as Node's
+// io.on("new_namespace"): by Of, or as a dynamic namespace for the first client that asks
+// for it (again after CleanupEmptyChildNamespaces removed it). It is called before any client
+// joins the namespace: the place to add middleware and handlers to every namespace. For a
+// dynamic namespace it runs on the reader of the connection that asked for it, so it should
+// be quick.
+func (s *Server) OnNewNamespace(f func(n *Namespace)) {
+	s.mu.Lock()
+	s.newNsp = append(s.newNsp, f)
+	s.mu.Unlock()
 }
 
 // OfMatch returns a parent namespace for dynamic namespaces: a client connecting to a name
@@ -94,6 +114,7 @@ func (s *Server) ofLocked(name string, parent *Namespace) *Namespace {
 func (s *Server) OfMatch(match func(name string) bool) *Namespace {
 	n := newNamespace(s, "", nil)
 	n.match = match
+	close(n.ready) // a parent is no namespace clients join
 	s.mu.Lock()
 	s.parents = append(s.parents, n)
 	s.mu.Unlock()
@@ -101,20 +122,33 @@ func (s *Server) OfMatch(match func(name string) bool) *Namespace {
 }
 
 // lookup returns the namespace a client asks for, making a dynamic one when a parent matches,
-// or nil when there is none.
+// or nil when there is none. The namespace is returned announced (OnNewNamespace), and held
+// for the socket that will join it (see Namespace.hold).
 func (s *Server) lookup(name string) *Namespace {
 	s.mu.RLock()
 	n := s.nsps[name]
+	if n != nil {
+		n.hold()
+	}
 	parents := s.parents
 	s.mu.RUnlock()
 	if n != nil {
+		<-n.ready
 		return n
 	}
 	for _, p := range parents {
 		if p.match(name) {
 			s.mu.Lock()
-			defer s.mu.Unlock()
-			return s.ofLocked(name, p)
+			n, made := s.ofLocked(name, p)
+			n.hold()
+			hooks := s.newNsp
+			s.mu.Unlock()
+			if made {
+				n.announce(hooks)
+			} else {
+				<-n.ready
+			}
+			return n
 		}
 	}
 	return nil
@@ -188,10 +222,6 @@ func (s *Server) ServerSideEmit(event string, args ...any) error {
 func (s *Server) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	return s.Of("/").ServerSideEmitWithAck(ctx, event, args...)
 }
-
-// Recovery returns the server's connection state recovery settings, defaults filled in, or
-// nil when recovery is off. Adapters that keep sessions elsewhere read how long to keep them.
-func (s *Server) Recovery() *RecoveryOptions { return s.opts.Recovery }
 
 // Shutdown stops accepting connections, lets the handlers finish the events already received
 // (for shutdownDrain at most, or until ctx is done), disconnects every socket with the reason

@@ -286,8 +286,12 @@ func (s *Socket) dropAck(id int64) {
 // Join puts the socket in rooms.
 func (s *Socket) Join(rooms ...string) { s.nsp.adapter.AddAll(s.id, rooms) }
 
-// Leave takes the socket out of a room.
-func (s *Socket) Leave(room string) { s.nsp.adapter.Del(s.id, room) }
+// Leave takes the socket out of rooms.
+func (s *Socket) Leave(rooms ...string) {
+	for _, r := range rooms {
+		s.nsp.adapter.Del(s.id, r)
+	}
+}
 
 // Rooms returns the rooms the socket is in, its own included.
 func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
@@ -455,4 +459,5 @@ func (s *Socket) leave(reason DisconnectReason) {
 	for _, e := range disconnect {
 		s.safely("disconnect hook", func() { e.f(reason) })
 	}
+	s.nsp.release()
 }

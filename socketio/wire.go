@@ -197,12 +197,12 @@ func (p *packet) toWire() *WirePacket {
 type wireCache struct {
 	once sync.Once
 	w    *wireFormat
-	msgs []*engineio.OutMessage
+	msgs []*engineio.PreparedMessage
 	err  error
 }
 
 // encodedFor returns the packet's messages in the wire format w (nil: JSON).
-func (p *Packet) encodedFor(w *wireFormat) ([]*engineio.OutMessage, error) {
+func (p *Packet) encodedFor(w *wireFormat) ([]*engineio.PreparedMessage, error) {
 	if w == nil {
 		return p.messages(), nil
 	}
@@ -224,16 +224,16 @@ func (p *Packet) encodedFor(w *wireFormat) ([]*engineio.OutMessage, error) {
 }
 
 // encode encodes a packet into messages for the sessions' queues.
-func (w *wireFormat) encode(p *packet, uncompressed bool) ([]*engineio.OutMessage, error) {
+func (w *wireFormat) encode(p *packet, uncompressed bool) ([]*engineio.PreparedMessage, error) {
 	ms, err := w.parser.Encode(p.toWire())
 	if err != nil {
 		return nil, fmt.Errorf("socketio: encoding a %s packet: %w", p.typ, err)
 	}
-	newMessage := engineio.NewMessage
+	newMessage := engineio.NewPreparedMessage
 	if uncompressed {
-		newMessage = engineio.NewUncompressedMessage
+		newMessage = engineio.NewUncompressedPreparedMessage
 	}
-	out := make([]*engineio.OutMessage, len(ms))
+	out := make([]*engineio.PreparedMessage, len(ms))
 	for i, m := range ms {
 		out[i] = newMessage(m.Data, m.Binary)
 	}

@@ -16,14 +16,14 @@ import (
 )
 
 // adapterKinds are the package's adapters, each tested as a cluster of nodes.
-var adapterKinds = map[string]func(goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter{
-	"pubsub": func(c goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter {
+var adapterKinds = map[string]func(goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter{
+	"pubsub": func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter {
 		return redis.NewAdapter(c, &redis.Options{RequestsTimeout: 3 * time.Second})
 	},
-	"sharded": func(c goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter {
+	"sharded": func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter {
 		return redis.NewShardedAdapter(c, &redis.ShardedOptions{RequestsTimeout: 3 * time.Second})
 	},
-	"streams": func(c goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter {
+	"streams": func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter {
 		return redis.NewStreamsAdapter(c, &redis.StreamsOptions{RequestsTimeout: 3 * time.Second})
 	},
 }
@@ -36,13 +36,13 @@ type node struct {
 	rdb  *goredis.Client
 }
 
-func newNode(t *testing.T, r *redistest.Server, name string, kind func(goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter, recovery bool) *node {
+func newNode(t *testing.T, r *redistest.Server, name string, kind func(goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter, recovery bool) *node {
 	t.Helper()
 	return newNodeWith(t, r, name, kind, recovery, &goredis.Options{})
 }
 
 // newNodeWith is newNode with a Redis client made from copts (its Addr set to r's).
-func newNodeWith(t *testing.T, r *redistest.Server, name string, kind func(goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter, recovery bool, copts *goredis.Options) *node {
+func newNodeWith(t *testing.T, r *redistest.Server, name string, kind func(goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter, recovery bool, copts *goredis.Options) *node {
 	t.Helper()
 	co := *copts
 	co.Addr = r.Addr()

@@ -34,13 +34,14 @@ func BenchmarkEncodeBroadcast(b *testing.B) {
 // the local sockets get.
 func BenchmarkDecodeBroadcast(b *testing.B) {
 	raw, _ := hex.DecodeString(notepackBroadcast)
+	host := testHost(b, "/chat")
 	b.ReportAllocs()
 	for b.Loop() {
 		msg, err := decodeMsgpack(raw)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := eventPacket("/chat", msg.items[1]); err != nil {
+		if _, err := eventPacket(host, msg.items[1]); err != nil {
 			b.Fatal(err)
 		}
 		_ = broadcastOptions(msg.items[2])

@@ -50,7 +50,7 @@ type clusterTransport interface {
 // clusterAdapter implements the Adapter over the cluster format, whatever carries it.
 type clusterAdapter struct {
 	*socketio.MemoryAdapter
-	nsp     *socketio.Namespace
+	host    socketio.AdapterHost
 	uid     string
 	t       clusterTransport
 	timeout time.Duration
@@ -60,10 +60,17 @@ type clusterAdapter struct {
 	closeOnce sync.Once
 }
 
-func newClusterAdapter(nsp *socketio.Namespace, timeout time.Duration, log *slog.Logger) *clusterAdapter {
+// newClusterAdapter returns the adapter of host's namespace. With numbered, the transport
+// numbers broadcasts and keeps them (a Redis stream): the MemoryAdapter is then given a host
+// without recovery settings, so that it delivers packets as they are and keeps none.
+func newClusterAdapter(host socketio.AdapterHost, timeout time.Duration, log *slog.Logger, numbered bool) *clusterAdapter {
+	local := host
+	if numbered {
+		local = unnumbered{host}
+	}
 	return &clusterAdapter{
-		MemoryAdapter: socketio.NewMemoryAdapter(nsp),
-		nsp:           nsp,
+		MemoryAdapter: socketio.NewMemoryAdapter(local),
+		host:          host,
 		uid:           randomID(8), // as Node's randomBytes(8).toString("hex")
 		timeout:       timeout,
 		log:           log,
@@ -71,8 +78,20 @@ func newClusterAdapter(nsp *socketio.Namespace, timeout time.Duration, log *slog
 	}
 }
 
+// unnumbered is a host whose server keeps no recovery state, for a MemoryAdapter that must
+// keep none: the transport does.
+type unnumbered struct{ socketio.AdapterHost }
+
+func (unnumbered) Recovery() *socketio.RecoveryOptions { return nil }
+
+// deliver sends p to the local sockets opts selects, as it is. Only for a numbered transport,
+// whose MemoryAdapter keeps nothing (see newClusterAdapter).
+func (a *clusterAdapter) deliver(p *socketio.Packet, opts socketio.BroadcastOptions) {
+	_ = a.MemoryAdapter.Broadcast(p, opts)
+}
+
 func (a *clusterAdapter) message(typ int, data value) value {
-	m := object("uid", str(a.uid), "nsp", str(a.nsp.Name()), "type", integer(int64(typ)))
+	m := object("uid", str(a.uid), "nsp", str(a.host.Namespace()), "type", integer(int64(typ)))
 	if data.kind != kindNull {
 		m.set("data", data)
 	}
@@ -80,13 +99,13 @@ func (a *clusterAdapter) message(typ int, data value) value {
 }
 
 func (a *clusterAdapter) logf(msg string, args ...any) {
-	a.log.Debug("redis adapter: "+msg, append(args, "nsp", a.nsp.Name())...)
+	a.log.Debug("redis adapter: "+msg, append(args, "nsp", a.host.Namespace())...)
 }
 
 // recoverable reports whether a broadcast gets an offset: with recovery on, events that ask
 // for no acknowledgement and are not volatile.
 func (a *clusterAdapter) recoverable(p *socketio.Packet, opts socketio.BroadcastOptions) bool {
-	return a.nsp.Server().Recovery() != nil && p.ID() < 0 && !opts.Flags.Volatile
+	return a.host.Recovery() != nil && p.ID() < 0 && !opts.Flags.Volatile
 }
 
 // Broadcast publishes p for the other nodes and delivers it to the local sockets. When the
@@ -109,9 +128,9 @@ func (a *clusterAdapter) Broadcast(p *socketio.Packet, opts socketio.BroadcastOp
 	if ob, ok := a.t.(orderedBroadcaster); ok && recoverable {
 		ob.broadcastInOrder(msg, func(offset string) {
 			if offset != "" {
-				a.MemoryAdapter.Deliver(p.WithOffset(offset), opts)
+				a.deliver(p.WithOffset(offset), opts)
 			} else {
-				a.MemoryAdapter.Deliver(p, opts)
+				a.deliver(p, opts)
 			}
 		})
 		return nil
@@ -122,7 +141,7 @@ func (a *clusterAdapter) Broadcast(p *socketio.Packet, opts socketio.BroadcastOp
 	}
 	// Without Redis there is no offset to give: the event goes out without one, as Node's
 	// does, and a client that misses it cannot recover it.
-	a.MemoryAdapter.Deliver(p, opts)
+	a.deliver(p, opts)
 	return nil
 }
 
@@ -241,14 +260,14 @@ func (a *clusterAdapter) onMessage(msg value, offset string) {
 	if uid == a.uid {
 		return
 	}
-	if nsp, _ := msg.field("nsp").text(); nsp != a.nsp.Name() {
+	if nsp, _ := msg.field("nsp").text(); nsp != a.host.Namespace() {
 		return
 	}
 	typ, _ := msg.field("type").int()
 	data := msg.field("data")
 	switch typ {
 	case msgBroadcast:
-		p, err := eventPacket(a.nsp.Name(), data.field("packet"))
+		p, err := eventPacket(a.host, data.field("packet"))
 		if err != nil {
 			a.logf("ignoring broadcast", "err", err)
 			return
@@ -265,7 +284,7 @@ func (a *clusterAdapter) onMessage(msg value, offset string) {
 		if a.recoverable(p, opts) {
 			p = p.WithOffset(offset)
 		}
-		a.MemoryAdapter.Deliver(p, opts)
+		a.deliver(p, opts)
 	case msgSocketsJoin:
 		_ = a.MemoryAdapter.AddSockets(broadcastOptions(data.field("opts")), data.field("rooms").stringList())
 	case msgSocketsLeave:
@@ -302,7 +321,7 @@ func (a *clusterAdapter) onBroadcastWithAck(uid, id string, p *socketio.Packet, 
 }
 
 func (a *clusterAdapter) onServerSideEmit(uid string, data value) {
-	p, err := serverSidePacket(a.nsp.Name(), data.field("packet"))
+	p, err := serverSidePacket(a.host, data.field("packet"))
 	if err != nil {
 		a.logf("ignoring server-side emit", "err", err)
 		return
@@ -320,7 +339,7 @@ func (a *clusterAdapter) onServerSideEmit(uid string, data value) {
 			})
 		}
 	}
-	go a.nsp.ReceiveServerSideEmit(p, reply)
+	go a.host.ReceiveServerSideEmit(p, reply)
 }
 
 func (a *clusterAdapter) onResponse(typ int64, data value) {
@@ -334,21 +353,21 @@ func (a *clusterAdapter) onResponse(typ int64, data value) {
 		}
 	case msgBroadcastAck:
 		if ack := a.reqs.ack(id); ack != nil {
-			if args, err := argsOf(data.field("packet")); err == nil {
+			if args, err := argsOf(a.host, data.field("packet")); err == nil {
 				ack.onAck(args)
 			}
 		}
 	case msgFetchSocketsResponse:
 		a.reqs.answer(id, func(_ string, got *gathered) {
 			for _, s := range data.field("sockets").items {
-				if info, ok := socketInfoOf(a.nsp, s); ok {
+				if info, ok := socketInfoOf(a.host, s); ok {
 					got.sockets = append(got.sockets, info)
 				}
 			}
 		})
 	case msgServerSideEmitResponse:
 		a.reqs.answer(id, func(_ string, got *gathered) {
-			if args, err := argsOf(data.field("packet")); err == nil {
+			if args, err := argsOf(a.host, data.field("packet")); err == nil {
 				got.answers = append(got.answers, args)
 			}
 		})

@@ -14,6 +14,12 @@
 //
 // Every node of a cluster must use the same kind of adapter and the same key or prefix.
 //
+// The server makes one adapter per namespace (not for the parents of dynamic namespaces),
+// which subscribes to that namespace's channels and unsubscribes when it is closed: on the
+// server's Shutdown, and when the server removes a dynamic namespace that has become empty
+// (socketio.ServerOptions.CleanupEmptyChildNamespaces). The adapters are written against
+// socketio.AdapterHost; see "Writing an adapter" in package socketio.
+//
 // An Emitter sends events, room changes and server-side events to a cluster from a process
 // without a Socket.IO server, like @socket.io/redis-emitter (version 5), with which it is
 // interchangeable.

@@ -46,14 +46,14 @@ func (l *logBuffer) String() string {
 // other nodes fail with an error instead of hanging, the outage is logged a bounded number of
 // times however many messages fail, and once Redis is back the nodes talk again by themselves.
 func TestRedisRestart(t *testing.T) {
-	kinds := map[string]func(goredis.UniversalClient, *slog.Logger) func(*socketio.Namespace) socketio.Adapter{
-		"pubsub": func(c goredis.UniversalClient, l *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
+	kinds := map[string]func(goredis.UniversalClient, *slog.Logger) func(socketio.AdapterHost) socketio.Adapter{
+		"pubsub": func(c goredis.UniversalClient, l *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
 			return redis.NewAdapter(c, &redis.Options{RequestsTimeout: 2 * time.Second, Logger: l})
 		},
-		"sharded": func(c goredis.UniversalClient, l *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
+		"sharded": func(c goredis.UniversalClient, l *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
 			return redis.NewShardedAdapter(c, &redis.ShardedOptions{RequestsTimeout: 2 * time.Second, Logger: l})
 		},
-		"streams": func(c goredis.UniversalClient, l *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
+		"streams": func(c goredis.UniversalClient, l *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
 			return redis.NewStreamsAdapter(c, &redis.StreamsOptions{RequestsTimeout: 2 * time.Second, Logger: l})
 		},
 	}
@@ -62,7 +62,7 @@ func TestRedisRestart(t *testing.T) {
 			r := redistest.Start(t)
 			var logs logBuffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
-			withLog := func(c goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter { return kind(c, logger) }
+			withLog := func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter { return kind(c, logger) }
 			a := newNode(t, r, "a", withLog, false)
 			b := newNode(t, r, "b", withLog, false)
 			_, ina := dial(t, a, "news")
@@ -122,7 +122,7 @@ func TestRedisRestart(t *testing.T) {
 // start and end once, at the same level.
 func TestRedisPause(t *testing.T) {
 	const publishTimeout = 500 * time.Millisecond
-	streams := func(c goredis.UniversalClient, l *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
+	streams := func(c goredis.UniversalClient, l *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
 		o := &redis.StreamsOptions{Logger: l}
 		o.SetPublishTimeout(publishTimeout)
 		return redis.NewStreamsAdapter(c, o)
@@ -130,14 +130,14 @@ func TestRedisPause(t *testing.T) {
 	kinds := []struct {
 		name     string
 		recovery bool // streams: broadcasts are added to the stream at once, outside the queue
-		adapter  func(goredis.UniversalClient, *slog.Logger) func(*socketio.Namespace) socketio.Adapter
+		adapter  func(goredis.UniversalClient, *slog.Logger) func(socketio.AdapterHost) socketio.Adapter
 	}{
-		{"pubsub", false, func(c goredis.UniversalClient, l *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
+		{"pubsub", false, func(c goredis.UniversalClient, l *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
 			o := &redis.Options{Logger: l}
 			o.SetPublishTimeout(publishTimeout)
 			return redis.NewAdapter(c, o)
 		}},
-		{"sharded", false, func(c goredis.UniversalClient, l *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
+		{"sharded", false, func(c goredis.UniversalClient, l *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
 			o := &redis.ShardedOptions{Logger: l}
 			o.SetPublishTimeout(publishTimeout)
 			return redis.NewShardedAdapter(c, o)
@@ -154,10 +154,10 @@ func TestRedisPause(t *testing.T) {
 			// retry is one more copy in Redis's socket buffers, as on a busy server.
 			copts := &goredis.Options{ReadTimeout: 200 * time.Millisecond, MinIdleConns: 8}
 			logsA, logsB := &records{}, &records{}
-			a := newNodeWith(t, r, "a", func(c goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter {
+			a := newNodeWith(t, r, "a", func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter {
 				return kind.adapter(c, slog.New(logsA))
 			}, kind.recovery, copts)
-			b := newNodeWith(t, r, "b", func(c goredis.UniversalClient) func(*socketio.Namespace) socketio.Adapter {
+			b := newNodeWith(t, r, "b", func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter {
 				return kind.adapter(c, slog.New(logsB))
 			}, kind.recovery, copts)
 			receivers := make([]*tally, 20)

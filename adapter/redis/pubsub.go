@@ -57,7 +57,7 @@ const (
 //
 // Connection state recovery, if on, works on the node the client comes back to only; use
 // NewStreamsAdapter for recovery across nodes.
-func NewAdapter(client goredis.UniversalClient, opts *Options) func(*socketio.Namespace) socketio.Adapter {
+func NewAdapter(client goredis.UniversalClient, opts *Options) func(socketio.AdapterHost) socketio.Adapter {
 	o := Options{}
 	if opts != nil {
 		o = *opts
@@ -70,7 +70,7 @@ func NewAdapter(client goredis.UniversalClient, opts *Options) func(*socketio.Na
 	}
 	o.Logger = orDiscard(o.Logger)
 	links := &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout}
-	return func(nsp *socketio.Namespace) socketio.Adapter { return newPubSubAdapter(nsp, links.get(), o) }
+	return func(host socketio.AdapterHost) socketio.Adapter { return newPubSubAdapter(host, links.get(), o) }
 }
 
 // linkPool hands the adapters of one factory the same link, making a new one if they all
@@ -98,7 +98,7 @@ func (p *linkPool) get() *link {
 // pubSubAdapter is a namespace's adapter in the classic format.
 type pubSubAdapter struct {
 	*socketio.MemoryAdapter
-	nsp  *socketio.Namespace
+	host socketio.AdapterHost
 	link *link
 	opts Options
 	uid  string
@@ -113,19 +113,20 @@ type pubSubAdapter struct {
 	closeOnce sync.Once
 }
 
-func newPubSubAdapter(nsp *socketio.Namespace, l *link, o Options) *pubSubAdapter {
+func newPubSubAdapter(host socketio.AdapterHost, l *link, o Options) *pubSubAdapter {
+	nsp := host.Namespace()
 	a := &pubSubAdapter{
-		MemoryAdapter: socketio.NewMemoryAdapter(nsp),
-		nsp:           nsp,
+		MemoryAdapter: socketio.NewMemoryAdapter(host),
+		host:          host,
 		link:          l,
 		opts:          o,
 		uid:           randomID(3), // Node's uid2(6): six characters
 		reqs:          newRequests(),
 		seen:          newDedup(time.Now),
 	}
-	a.channel = o.Key + "#" + nsp.Name() + "#"
-	a.requestChannel = o.Key + "-request#" + nsp.Name() + "#"
-	a.responseChannel = o.Key + "-response#" + nsp.Name() + "#"
+	a.channel = o.Key + "#" + nsp + "#"
+	a.requestChannel = o.Key + "-request#" + nsp + "#"
+	a.responseChannel = o.Key + "-response#" + nsp + "#"
 	a.specificResponseChannel = a.responseChannel + a.uid + "#"
 	l.psubscribe(a.onBroadcast, a.channel+"*")
 	l.subscribe(a.onRequest, a.requestChannel, a.responseChannel, a.specificResponseChannel)
@@ -133,7 +134,7 @@ func newPubSubAdapter(nsp *socketio.Namespace, l *link, o Options) *pubSubAdapte
 }
 
 func (a *pubSubAdapter) logf(msg string, args ...any) {
-	a.opts.Logger.Debug("redis adapter: "+msg, append(args, "nsp", a.nsp.Name())...)
+	a.opts.Logger.Debug("redis adapter: "+msg, append(args, "nsp", a.host.Namespace())...)
 }
 
 // Broadcast delivers p to the local sockets and publishes it for the other nodes.
@@ -308,7 +309,7 @@ func (a *pubSubAdapter) onBroadcast(channel string, payload []byte) {
 		return
 	}
 	pv := msg.items[1]
-	if packetNamespace(pv) != a.nsp.Name() {
+	if packetNamespace(pv) != a.host.Namespace() {
 		return
 	}
 	var seq uint64
@@ -320,7 +321,7 @@ func (a *pubSubAdapter) onBroadcast(channel string, payload []byte) {
 	if !a.seen.fresh(uid, seq) {
 		return
 	}
-	p, err := eventPacket(a.nsp.Name(), pv)
+	p, err := eventPacket(a.host, pv)
 	if err != nil {
 		a.logf("ignoring broadcast", "err", err)
 		return
@@ -406,18 +407,18 @@ func (a *pubSubAdapter) onRemoteRoomChange(typ int64, msg value, id string) {
 		return
 	}
 	sid, _ := msg.field("sid").text()
-	s := a.nsp.Socket(sid)
-	if s == nil {
+	if _, ok := a.host.LocalSocket(sid); !ok {
 		return
 	}
 	room, _ := msg.field("room").text()
+	own := socketio.BroadcastOptions{Rooms: []string{sid}, Flags: socketio.BroadcastFlags{Local: true}}
 	switch typ {
 	case reqRemoteJoin:
-		s.Join(room)
+		_ = a.MemoryAdapter.AddSockets(own, []string{room})
 	case reqRemoteLeave:
-		s.Leave(room)
+		_ = a.MemoryAdapter.DelSockets(own, []string{room})
 	default:
-		s.Disconnect(msg.field("close").truthy())
+		_ = a.MemoryAdapter.DisconnectSockets(own, msg.field("close").truthy())
 	}
 	a.respond(msg, a.stamped(object("requestId", str(id))).json(), stampJSON)
 }
@@ -425,7 +426,7 @@ func (a *pubSubAdapter) onRemoteRoomChange(typ int64, msg value, id string) {
 // onServerSideEmit runs the namespace's server-side handlers for another node's event, off
 // the subscription's goroutine (handlers are user code), and answers when asked to.
 func (a *pubSubAdapter) onServerSideEmit(msg value, id string) {
-	p, err := serverSidePacket(a.nsp.Name(), msg.field("data"))
+	p, err := serverSidePacket(a.host, msg.field("data"))
 	if err != nil {
 		a.logf("ignoring server-side emit", "err", err)
 		return
@@ -444,13 +445,13 @@ func (a *pubSubAdapter) onServerSideEmit(msg value, id string) {
 			})
 		}
 	}
-	go a.nsp.ReceiveServerSideEmit(p, reply)
+	go a.host.ReceiveServerSideEmit(p, reply)
 }
 
 // onBroadcastWithAck delivers another node's broadcast with acknowledgements, reporting the
 // recipient count and forwarding each acknowledgement's first argument.
 func (a *pubSubAdapter) onBroadcastWithAck(msg value, id string) {
-	p, err := eventPacket(a.nsp.Name(), msg.field("packet"))
+	p, err := eventPacket(a.host, msg.field("packet"))
 	if err != nil {
 		a.logf("ignoring broadcast with acknowledgements", "err", err)
 		return
@@ -499,7 +500,7 @@ func (a *pubSubAdapter) onResponse(msg value) {
 				ack.onCount(int(n))
 			}
 		case reqBroadcastAck:
-			if args, err := argsOf(msg.field("packet")); err == nil {
+			if args, err := argsOf(a.host, msg.field("packet")); err == nil {
 				ack.onAck(args)
 			}
 		}
@@ -509,7 +510,7 @@ func (a *pubSubAdapter) onResponse(msg value) {
 		switch what {
 		case "fetchSockets":
 			for _, s := range msg.field("sockets").items {
-				if info, ok := socketInfoOf(a.nsp, s); ok {
+				if info, ok := socketInfoOf(a.host, s); ok {
 					got.sockets = append(got.sockets, info)
 				}
 			}
@@ -521,7 +522,7 @@ func (a *pubSubAdapter) onResponse(msg value) {
 				got.rooms[r] = struct{}{}
 			}
 		case "serverSideEmit":
-			if args, err := argsOf(msg.field("data")); err == nil {
+			if args, err := argsOf(a.host, msg.field("data")); err == nil {
 				got.answers = append(got.answers, args)
 			}
 		}

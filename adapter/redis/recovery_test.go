@@ -69,9 +69,9 @@ func newRecoveryNode(t *testing.T, r *redistest.Server) *recoveryNode {
 	n := &recoveryNode{rdb: rdb}
 	n.srv = socketio.NewServer(&socketio.ServerOptions{
 		Recovery: &socketio.RecoveryOptions{MaxDisconnectionDuration: 30 * time.Second},
-		Adapter: func(nsp *socketio.Namespace) socketio.Adapter {
-			h := &hookedAdapter{Adapter: streams(nsp)}
-			if nsp.Name() == "/" {
+		Adapter: func(host socketio.AdapterHost) socketio.Adapter {
+			h := &hookedAdapter{Adapter: streams(host)}
+			if host.Namespace() == "/" {
 				n.hook = h
 			}
 			return h

@@ -48,7 +48,7 @@ type ShardedOptions struct {
 // a Redis Cluster. It speaks the format of Node's createShardedAdapter from
 // @socket.io/redis-adapter 8 (the cluster message format of socket.io-adapter), so Go and
 // Node nodes can share a cluster. Behaviour under faults is NewAdapter's.
-func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) func(*socketio.Namespace) socketio.Adapter {
+func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) func(socketio.AdapterHost) socketio.Adapter {
 	o := ShardedOptions{}
 	if opts != nil {
 		o = *opts
@@ -64,14 +64,14 @@ func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) fun
 	}
 	o.Logger = orDiscard(o.Logger)
 	links := &linkPool{client: client, sharded: true, log: o.Logger, timeout: o.publishTimeout}
-	return func(nsp *socketio.Namespace) socketio.Adapter {
-		a := newClusterAdapter(nsp, o.RequestsTimeout, o.Logger)
+	return func(host socketio.AdapterHost) socketio.Adapter {
+		a := newClusterAdapter(host, o.RequestsTimeout, o.Logger, false)
 		t := &shardedTransport{
 			a:               a,
 			link:            links.get(),
 			mode:            o.SubscriptionMode,
-			channel:         o.ChannelPrefix + "#" + nsp.Name() + "#",
-			responseChannel: o.ChannelPrefix + "#" + nsp.Name() + "#" + a.uid + "#",
+			channel:         o.ChannelPrefix + "#" + host.Namespace() + "#",
+			responseChannel: o.ChannelPrefix + "#" + host.Namespace() + "#" + a.uid + "#",
 			subscribed:      map[string]bool{},
 			seen:            newDedup(time.Now),
 			wake:            make(chan struct{}, 1),
@@ -80,9 +80,14 @@ func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) fun
 		a.t = t
 		t.link.subscribe(t.onMessage, t.channel, t.responseChannel)
 		if t.mode != StaticSubscription {
-			a.MemoryAdapter.OnRoomChange(
-				func(room string) { t.roomChanged(room, true) },
-				func(room string) { t.roomChanged(room, false) })
+			t.stopRoomEvents = host.OnRoomEvent(func(e socketio.RoomEvent) {
+				switch e.Kind {
+				case socketio.RoomCreated:
+					t.roomChanged(e.Room, true)
+				case socketio.RoomDeleted:
+					t.roomChanged(e.Room, false)
+				}
+			})
 			go t.manageRooms()
 		} else {
 			close(t.stopped)
@@ -105,6 +110,9 @@ type shardedTransport struct {
 	subscribed map[string]bool // room channels, touched by manageRooms only
 	wake       chan struct{}
 	stopped    chan struct{}
+	// stopRoomEvents removes the room listener: a namespace removed while the server runs
+	// (ServerOptions.CleanupEmptyChildNamespaces) must not keep calling a closed transport.
+	stopRoomEvents func()
 }
 
 type roomChange struct {
@@ -226,6 +234,9 @@ func (t *shardedTransport) manageRooms() {
 }
 
 func (t *shardedTransport) close() {
+	if t.stopRoomEvents != nil {
+		t.stopRoomEvents()
+	}
 	t.mu.Lock()
 	t.closed = true
 	t.mu.Unlock()

@@ -145,10 +145,11 @@ func (r *recentBroadcasts) waitRead(ctx context.Context, last string) bool {
 	}
 }
 
-// missed returns the broadcasts of namespace nsp after offset that a socket in rooms was
+// missed returns the broadcasts of host's namespace after offset that a socket in rooms was
 // among the recipients of, each with its offset, and true; or false when offset is not
 // among the entries kept (older, or not read yet), and the stream must be read instead.
-func (r *recentBroadcasts) missed(nsp, offset string, rooms []string) ([]*socketio.Packet, bool) {
+func (r *recentBroadcasts) missed(host socketio.AdapterHost, offset string, rooms []string) ([]*socketio.Packet, bool) {
+	nsp := host.Namespace()
 	id, ok := parseStreamID(offset)
 	if !ok {
 		return nil, false
@@ -173,7 +174,7 @@ func (r *recentBroadcasts) missed(nsp, offset string, rooms []string) ([]*socket
 	r.mu.Unlock()
 	missed := make([]*socketio.Packet, 0, len(hits))
 	for _, h := range hits {
-		if p, err := eventPacket(nsp, h.packet); err == nil {
+		if p, err := eventPacket(host, h.packet); err == nil {
 			missed = append(missed, p.WithOffset(h.offset))
 		}
 	}

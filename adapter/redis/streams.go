@@ -59,7 +59,7 @@ type StreamsOptions struct {
 //
 // When Redis is unreachable, local delivery goes on without offsets (those events cannot be
 // recovered), the error is logged once, and reading resumes by itself.
-func NewStreamsAdapter(client goredis.UniversalClient, opts *StreamsOptions) func(*socketio.Namespace) socketio.Adapter {
+func NewStreamsAdapter(client goredis.UniversalClient, opts *StreamsOptions) func(socketio.AdapterHost) socketio.Adapter {
 	o := StreamsOptions{}
 	if opts != nil {
 		o = *opts
@@ -121,13 +121,13 @@ type streamsFactory struct {
 	stopped  chan struct{}
 }
 
-func (f *streamsFactory) newAdapter(nsp *socketio.Namespace) socketio.Adapter {
-	a := newClusterAdapter(nsp, f.opts.RequestsTimeout, f.opts.Logger)
+func (f *streamsFactory) newAdapter(host socketio.AdapterHost) socketio.Adapter {
+	a := newClusterAdapter(host, f.opts.RequestsTimeout, f.opts.Logger, true)
 	t := &streamsTransport{
 		f:             f,
 		a:             a,
 		link:          f.links.get(),
-		publicChannel: f.opts.ChannelPrefix + "#" + nsp.Name() + "#",
+		publicChannel: f.opts.ChannelPrefix + "#" + host.Namespace() + "#",
 		seen:          newDedup(time.Now),
 	}
 	t.privateChannel = t.publicChannel + a.uid + "#"
@@ -137,7 +137,7 @@ func (f *streamsFactory) newAdapter(nsp *socketio.Namespace) socketio.Adapter {
 	if f.adapters == nil {
 		f.adapters = map[string]*clusterAdapter{}
 	}
-	f.adapters[nsp.Name()] = a
+	f.adapters[host.Namespace()] = a
 	if f.stop == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		f.stop, f.stopped = cancel, make(chan struct{})
@@ -388,7 +388,7 @@ func (t *streamsTransport) respond(uid string, msg value) {
 	if err := withSeq(msg).encodeMsgpack(&buf); err != nil {
 		return
 	}
-	t.link.publish(t.f.opts.ChannelPrefix+"#"+t.a.nsp.Name()+"#"+uid+"#", buf.Bytes(), stampMsgpack)
+	t.link.publish(t.f.opts.ChannelPrefix+"#"+t.a.host.Namespace()+"#"+uid+"#", buf.Bytes(), stampMsgpack)
 }
 
 func (t *streamsTransport) serverCount(ctx context.Context) (int, error) {
@@ -411,7 +411,7 @@ func (t *streamsTransport) onMessage(_ string, payload []byte) {
 
 func (t *streamsTransport) close() {
 	t.link.unsubscribe([]string{t.publicChannel, t.privateChannel}, nil)
-	t.f.release(t.a.nsp.Name())
+	t.f.release(t.a.host.Namespace())
 	t.link.release()
 }
 
@@ -427,7 +427,7 @@ type streamsAdapter struct {
 // in-memory offset would make the client's next recovery fail). Node's adapter does the same.
 func (a *streamsAdapter) Broadcast(p *socketio.Packet, opts socketio.BroadcastOptions) error {
 	if opts.Flags.Local {
-		a.MemoryAdapter.Deliver(p, opts)
+		a.deliver(p, opts)
 		return nil
 	}
 	return a.clusterAdapter.Broadcast(p, opts)
@@ -442,7 +442,7 @@ func (a *streamsAdapter) SocketEmit(p *socketio.Packet, id string, flags socketi
 	opts := socketio.BroadcastOptions{Rooms: []string{id}, Flags: flags}
 	if flags.Volatile {
 		opts.Flags.Local = true
-		a.MemoryAdapter.Deliver(p, opts)
+		a.deliver(p, opts)
 		return nil
 	}
 	opts.Flags.Local = false
@@ -453,7 +453,7 @@ func (a *streamsAdapter) SocketEmit(p *socketio.Packet, id string, flags socketi
 // MaxDisconnectionDuration, where any node can take it back: base64 MessagePack of
 // {sid, pid, rooms, data}, as Node's adapter stores it.
 func (a *streamsAdapter) PersistSession(s *socketio.SessionState) error {
-	rec := a.nsp.Server().Recovery()
+	rec := a.host.Recovery()
 	if rec == nil {
 		return nil
 	}
@@ -548,7 +548,7 @@ func (a *streamsAdapter) MissedPackets(ctx context.Context, offset string, rooms
 		caughtUp := a.t.f.recent.waitRead(wait, last[0].ID)
 		cancelWait()
 		if caughtUp {
-			if missed, ok := a.t.f.recent.missed(a.nsp.Name(), offset, rooms); ok {
+			if missed, ok := a.t.f.recent.missed(a.host, offset, rooms); ok {
 				return missed, nil
 			}
 		}
@@ -571,7 +571,7 @@ func (a *streamsAdapter) MissedPackets(ctx context.Context, offset string, rooms
 	for i := 1; ; i++ {
 		for _, e := range entries {
 			offset = e.ID
-			if e.Values["nsp"] != a.nsp.Name() || e.Values["type"] != strconv.Itoa(msgBroadcast) {
+			if e.Values["nsp"] != a.host.Namespace() || e.Values["type"] != strconv.Itoa(msgBroadcast) {
 				continue
 			}
 			msg, err := decodeStreamEntry(e.Values)
@@ -582,7 +582,7 @@ func (a *streamsAdapter) MissedPackets(ctx context.Context, offset string, rooms
 			if !missedBy(rooms, broadcastOptions(data.field("opts"))) {
 				continue
 			}
-			p, err := eventPacket(a.nsp.Name(), data.field("packet"))
+			p, err := eventPacket(a.host, data.field("packet"))
 			if err != nil {
 				continue
 			}

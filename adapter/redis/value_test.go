@@ -33,7 +33,7 @@ func TestDecodeNotepackBroadcast(t *testing.T) {
 	if nsp := packetNamespace(msg.items[1]); nsp != "/chat" {
 		t.Fatalf("nsp %q", nsp)
 	}
-	p, err := eventPacket("/chat", msg.items[1])
+	p, err := eventPacket(testHost(t, "/chat"), msg.items[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestDecodeNotepackBroadcast(t *testing.T) {
 // TestEncodeLikeNotepack pins our encoding of a broadcast to the bytes Node writes: a Node
 // node decodes anything it can, but byte equality shows nothing is lost or reshaped.
 func TestEncodeLikeNotepack(t *testing.T) {
-	p, err := socketio.NewPacketFromData("/chat", []byte(goldenData), [][]byte{{1, 2, 3}})
+	p, err := testHost(t, "/chat").PacketFromData([]byte(goldenData), [][]byte{{1, 2, 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,13 +142,14 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"uid":"x","type":5,"requestId":"r","opts":{"rooms":["a"],"except":[]}}`))
 	f.Add([]byte(`[1,{"_placeholder":true,"num":0}]`))
+	host := testHost(f, "/")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, decode := range []func([]byte) (value, error){decodeMsgpack, decodeJSON} {
 			v, err := decode(b)
 			if err != nil {
 				continue
 			}
-			_, _ = eventPacket("/", v)
+			_, _ = eventPacket(host, v)
 			_ = broadcastOptions(v.field("opts"))
 			_ = handshakeOf(v.field("handshake"))
 			_, _ = v.resolve(nil)

@@ -62,8 +62,8 @@ func packetValue(p *socketio.Packet) (value, error) {
 	return object("type", integer(packetEvent), "data", data, "nsp", str(p.Namespace())), nil
 }
 
-// eventPacket makes the packet another node described, for namespace nsp.
-func eventPacket(nsp string, v value) (*socketio.Packet, error) {
+// eventPacket makes the packet another node described, for host's namespace.
+func eventPacket(host socketio.AdapterHost, v value) (*socketio.Packet, error) {
 	if t, _ := v.field("type").int(); t != packetEvent && t != packetBinaryEvent {
 		return nil, fmt.Errorf("packet of type %d, not an event", t)
 	}
@@ -72,7 +72,7 @@ func eventPacket(nsp string, v value) (*socketio.Packet, error) {
 		return nil, errors.New("event packet without data")
 	}
 	data, attachments := d.toData()
-	return socketio.NewPacketFromData(nsp, data, attachments)
+	return host.PacketFromData(data, attachments)
 }
 
 // packetNamespace returns a packet's namespace, "/" when it has none (Node leaves it out).
@@ -144,9 +144,9 @@ func firstArg(a socketio.Args) (value, error) {
 }
 
 // argsOf makes the one-argument Args of an acknowledgement another node forwarded.
-func argsOf(v value) (socketio.Args, error) {
+func argsOf(host socketio.AdapterHost, v value) (socketio.Args, error) {
 	data, attachments := array(v).toData()
-	return socketio.NewArgsFromData(data, attachments)
+	return host.ArgsFromData(data, attachments)
 }
 
 // socketValue describes a local socket for another node's fetchSockets.
@@ -234,12 +234,12 @@ func handshakeOf(v value) *socketio.Handshake {
 }
 
 // socketInfoOf reads a socket another node described.
-func socketInfoOf(nsp *socketio.Namespace, v value) (socketio.SocketInfo, bool) {
+func socketInfoOf(host socketio.AdapterHost, v value) (socketio.SocketInfo, bool) {
 	id, ok := v.field("id").text()
 	if !ok {
 		return socketio.SocketInfo{}, false
 	}
-	return socketio.NewSocketInfo(nsp, id, handshakeOf(v.field("handshake")), v.field("rooms").stringList(), v.field("data").toAny()), true
+	return host.RemoteSocket(id, handshakeOf(v.field("handshake")), v.field("rooms").stringList(), v.field("data").toAny()), true
 }
 
 // eventData is the [event, args...] array of a server-side emit.
@@ -248,10 +248,10 @@ func eventData(p *socketio.Packet) (value, error) {
 }
 
 // serverSidePacket makes the packet of a server-side emit another node sent.
-func serverSidePacket(nsp string, data value) (*socketio.Packet, error) {
+func serverSidePacket(host socketio.AdapterHost, data value) (*socketio.Packet, error) {
 	if data.kind != kindArray || len(data.items) == 0 {
 		return nil, errors.New("server-side emit without an event")
 	}
 	raw, attachments := data.toData()
-	return socketio.NewPacketFromData(nsp, raw, attachments)
+	return host.PacketFromData(raw, attachments)
 }

@@ -140,7 +140,7 @@ func (c *cluster) listening(cmd string, ln net.Listener, stdout io.Writer) {
 }
 
 // adapter returns the adapter constructor for ServerOptions.Adapter.
-func (c *cluster) adapter(logger *slog.Logger) func(*socketio.Namespace) socketio.Adapter {
+func (c *cluster) adapter(logger *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
 	switch c.kind {
 	case adapterSharded:
 		return redis.NewShardedAdapter(c.rdb, &redis.ShardedOptions{Logger: logger})

@@ -132,7 +132,7 @@ type demoConfig struct {
 	// allowedHosts are the Host header values the Socket.IO endpoint answers; nil means any.
 	allowedHosts []string
 	// adapter, when set, makes the namespaces' adapters: the Redis adapter of a cluster.
-	adapter func(*socketio.Namespace) socketio.Adapter
+	adapter func(socketio.AdapterHost) socketio.Adapter
 }
 
 // demoServer is "tether serve": the page of package web, the

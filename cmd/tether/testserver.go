@@ -163,7 +163,7 @@ type testServerConfig struct {
 	logger         *slog.Logger
 	limits         httpserver.Limits // of the HTTP server; zero fields take their defaults
 	// adapter, when set, makes the namespaces' adapters: the Redis adapter of a cluster.
-	adapter func(*socketio.Namespace) socketio.Adapter
+	adapter func(socketio.AdapterHost) socketio.Adapter
 	// nodeName, when set, adds the cluster extensions under this node name.
 	nodeName string
 }
@@ -182,7 +182,7 @@ func newTestServer(cfg testServerConfig) *testServer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	eio := engineio.NewServer(engineio.ServerOptions{
+	eio := engineio.NewServer(&engineio.ServerOptions{
 		Path:         engineIOPath,
 		PingInterval: cfg.pingInterval,
 		PingTimeout:  cfg.pingTimeout,
@@ -196,7 +196,7 @@ func newTestServer(cfg testServerConfig) *testServer {
 		},
 		OnMessage: func(s *engineio.Session, m engineio.Message) {
 			// Send fails only once the session is closing; OnClose says why.
-			_ = s.Send(engineio.NewMessage(m.Data, m.Binary))
+			_ = s.Send(engineio.NewPreparedMessage(m.Data, m.Binary))
 		},
 		OnClose: func(s *engineio.Session, reason engineio.CloseReason, detail error) {
 			log.Debug("engine.io session closed", "sid", s.ID(), "reason", string(reason), "detail", detail)

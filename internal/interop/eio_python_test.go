@@ -30,7 +30,7 @@ func TestPythonEngineIOClient(t *testing.T) {
 		}
 		return reasons[name]
 	}
-	srv := engineio.NewServer(engineio.ServerOptions{
+	srv := engineio.NewServer(&engineio.ServerOptions{
 		PingInterval: 300 * time.Millisecond,
 		PingTimeout:  time.Second,
 		OnMessage: func(s *engineio.Session, m engineio.Message) {
@@ -38,7 +38,7 @@ func TestPythonEngineIOClient(t *testing.T) {
 				_ = s.Close()
 				return
 			}
-			_ = s.Send(engineio.NewMessage(m.Data, m.Binary))
+			_ = s.Send(engineio.NewPreparedMessage(m.Data, m.Binary))
 		},
 		OnClose: func(s *engineio.Session, r engineio.CloseReason, _ error) {
 			reasonOf(s.Request().Query.Get("case")) <- r

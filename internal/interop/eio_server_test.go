@@ -86,7 +86,7 @@ func startOurEIOServer(t *testing.T, adjust func(*engineio.ServerOptions)) *ourE
 		adjust(&opts)
 	}
 	s.opts = opts
-	s.srv = engineio.NewServer(opts)
+	s.srv = engineio.NewServer(&opts)
 	hs := httptest.NewServer(s.srv)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -144,8 +144,8 @@ func (s *ourEIOServer) onMessage(sess *engineio.Session, m engineio.Message) {
 	l.busy = true
 	s.mu.Unlock()
 
-	// The message's Data is only ours during the call: NewMessage keeps it.
-	err := sess.Send(engineio.NewMessage(slices.Clone(m.Data), m.Binary))
+	// The message's Data is only ours during the call: NewPreparedMessage keeps it.
+	err := sess.Send(engineio.NewPreparedMessage(slices.Clone(m.Data), m.Binary))
 	if err == nil && !m.Binary && string(m.Data) == eioCloseMe {
 		err = sess.Close()
 	}
