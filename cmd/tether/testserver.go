@@ -294,7 +294,11 @@ func emitAuth(s *socketio.Socket) {
 	if len(auth) == 0 {
 		auth = json.RawMessage("{}")
 	}
-	time.Sleep(authDelay)
+	select {
+	case <-time.After(authDelay):
+	case <-s.Context().Done():
+		return
+	}
 	_ = s.Emit("auth", auth)
 }
 
