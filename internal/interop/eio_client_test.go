@@ -45,6 +45,7 @@ type eioClientCase struct {
 }
 
 func TestOurEIOClientToPeerServer(t *testing.T) {
+	requireNode(t)
 	scenarios := []struct {
 		name string
 		run  func(*eioClientCase)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // TestPythonEngineIOClient runs Debian's python-engineio client against our Engine.IO server,
@@ -19,6 +20,7 @@ import (
 // its writer has finished the POST in progress (a 100 kB one, in echo), which a busy CI machine
 // running the race-enabled server can take longer than 200 ms to read.
 func TestPythonEngineIOClient(t *testing.T) {
+	testenv.RequirePython(t, "engineio", "requests", "websocket")
 	// Close reasons by the case name the client puts in its query.
 	var mu sync.Mutex
 	reasons := map[string]chan engineio.CloseReason{}

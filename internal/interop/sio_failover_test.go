@@ -61,6 +61,7 @@ func (r failoverResult) String() string {
 // Node's socket.io with @socket.io/redis-streams-adapter runs the same script as the reference;
 // it recovers every client but misses or repeats an event now and then, which is logged.
 func TestSIOFailover(t *testing.T) {
+	requireNode(t)
 	clients := 500
 	if testing.Short() {
 		clients = 100

@@ -285,6 +285,7 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes s
 // TestGoClientNode runs every scenario against Node's socket.io, in every transport mode,
 // with recovery off and on.
 func TestGoClientNode(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	for _, recovery := range []bool{false, true} {
 		t.Run(fmt.Sprintf("recovery=%v", recovery), func(t *testing.T) {
@@ -437,6 +438,7 @@ func testReconnectAfterRestart(t *testing.T, srv *restartable, mode string) {
 }
 
 func TestGoClientNodeRestart(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	for mode := range goClientTransports {
 		t.Run(mode, func(t *testing.T) {
@@ -454,6 +456,7 @@ func TestGoClientNodeRestart(t *testing.T) {
 // recovery on: the client comes back with its session (same id, same rooms), gets what was
 // emitted to it meanwhile, and sends what it buffered.
 func TestGoClientNodeRecovery(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	url := startListening(t, "node sio-reference-server.mjs --recovery",
 		[]string{"node", "node/sio-reference-server.mjs", "0", "--recovery"}, "listening on ")

@@ -3,9 +3,10 @@ package interop
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // sioPythonPeer is Debian's python-socketio 5.7.2 synchronous client, driven
@@ -77,27 +78,12 @@ func runSIOPython(t *testing.T, url, scenario, transport string) {
 	}
 }
 
-var sioPythonCheck struct {
-	once sync.Once
-	err  error
-	out  []byte
-}
-
-// requireSIOPython fails the test, saying how to fix it, when Debian's
-// python3-socketio or python3-aiohttp is missing (TestMain checks only the
-// packages of the Engine.IO and WebSocket peers).
+// requireSIOPython skips the test (or fails it, under TETHER_INTEGRATION=1)
+// without what python-socketio's client and server import: Debian's
+// python3-socketio, python3-aiohttp, python3-requests and python3-websocket.
 func requireSIOPython(t *testing.T) {
 	t.Helper()
-	sioPythonCheck.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := command(ctx, []string{pythonPath, "-c", "import socketio, aiohttp"})
-		sioPythonCheck.out, sioPythonCheck.err = cmd.CombinedOutput()
-	})
-	if sioPythonCheck.err != nil {
-		t.Fatalf("Debian packages python3-socketio and python3-aiohttp are needed: run make deps "+
-			"(apt-get install python3-socketio python3-aiohttp): %v\n%s", sioPythonCheck.err, sioPythonCheck.out)
-	}
+	testenv.RequirePython(t, "socketio", "aiohttp", "requests", "websocket")
 }
 
 // sioReferenceListening is what python/sio_reference_server.py prints,
