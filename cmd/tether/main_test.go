@@ -47,7 +47,7 @@ func checkRuns(t *testing.T, cases []runCase) {
 
 func TestRunDispatch(t *testing.T) {
 	tests := []runCase{
-		{nil, 0, "Commands:", ""},
+		{nil, 2, "", "Commands:"}, // no command: the usage, on stderr, and a usage error
 		{[]string{"help"}, 0, "connect", ""},
 		{[]string{"-h"}, 0, "echo", ""},
 		{[]string{"help", "connect"}, 0, "Usage: tether connect", ""},
