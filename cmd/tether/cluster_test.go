@@ -170,7 +170,7 @@ func waitForPeers(t *testing.T, c *clusterClient, want ...string) {
 }
 
 // TestClusterTestServer runs two test servers on one Redis with each adapter and checks the
-// events of TEST-SERVERS.md between clients of different nodes, and the cluster extensions.
+// events of docs/TEST-SERVERS.md between clients of different nodes, and the cluster extensions.
 func TestClusterTestServer(t *testing.T) {
 	for _, kind := range adapterKinds {
 		t.Run(kind, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/tether-rt/tether/engineio"
 )
 
-// Tests of the Socket.IO app of TEST-SERVERS.md section 1, in raw Socket.IO
+// Tests of the Socket.IO app of docs/TEST-SERVERS.md section 1, in raw Socket.IO
 // packets over engineio.Client. Real Socket.IO clients run against it in
 // internal/interop.
 

@@ -101,7 +101,7 @@ func parseOpen(t *testing.T, packet string) handshakeData {
 	return h
 }
 
-// checkSettings checks the open packet against TEST-SERVERS.md 1.1.
+// checkSettings checks the open packet against docs/TEST-SERVERS.md 1.1.
 func checkSettings(t *testing.T, h handshakeData, upgrades []string) {
 	t.Helper()
 	if h.PingInterval != 300 || h.PingTimeout != 200 || h.MaxPayload != 1_000_000 || !slices.Equal(h.Upgrades, upgrades) {

@@ -20,7 +20,7 @@ import (
 // eioClientPeer is the npm engine.io-client (v6) driven by node/eio-client.mjs.
 var eioClientPeer = peer{name: "node engine.io-client", client: []string{"node", "node/eio-client.mjs"}}
 
-// The settings of TEST-SERVERS.md 1.1, which the scripts check in the handshake.
+// The settings of docs/TEST-SERVERS.md 1.1, which the scripts check in the handshake.
 const (
 	eioPingInterval = 300 * time.Millisecond
 	eioPingTimeout  = 200 * time.Millisecond

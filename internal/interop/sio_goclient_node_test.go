@@ -18,7 +18,7 @@ import (
 )
 
 // Our socketio.Client against Socket.IO servers we did not write: here Node's official
-// socket.io server (node/sio-reference-server.mjs, the app of TEST-SERVERS.md section 1);
+// socket.io server (node/sio-reference-server.mjs, the app of docs/TEST-SERVERS.md section 1);
 // sio_goclient_python_test.go runs the same scenarios against python-socketio's.
 
 // goClientTransports maps a transport mode to ClientOptions.Transports: polling only,

@@ -12,7 +12,7 @@ import (
 )
 
 // sioClientPeer is the official socket.io-client (v4) run by node/sio-client.mjs: a scenario
-// runner for the test app of TEST-SERVERS.md section 1.
+// runner for the test app of docs/TEST-SERVERS.md section 1.
 var sioClientPeer = peer{name: "node socket.io-client", client: []string{"node", "node/sio-client.mjs"}}
 
 // sioTransports are sio-client.mjs's --transport modes: polling only, WebSocket only, and

@@ -14,7 +14,7 @@ import (
 var sioPythonPeer = peer{name: "python-socketio", client: []string{pythonPath, "python/sio_client.py"}}
 
 // sioPythonScenarios are the scenarios of python/sio_client.py, in the
-// order of TEST-SERVERS.md section 1.
+// order of docs/TEST-SERVERS.md section 1.
 var sioPythonScenarios = []string{
 	"auth", "no-auth", "message", "ack", "rooms", "broadcast", "request-ack",
 	"disconnect-me", "custom", "multi", "invalid-namespace", "unknown-event",
