@@ -44,7 +44,7 @@ func TestMakeRun(t *testing.T) {
 	// RUN_DEPS= skips web-deps: no npm inside go test; the page works without the bundle.
 	cmd := exec.Command("make", "--no-print-directory", "-C", repoRoot(t), "run",
 		"RUN_DEPS=", "RUN_ADDR=127.0.0.1:0", "TETHER_BIN="+bin)
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	cmd.Stderr = out
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -177,7 +177,7 @@ func TestBinaryServeElsewhere(t *testing.T) {
 	bin := buildTether(t)
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
 	cmd.Dir = t.TempDir()
-	stderr := &syncBuffer{}
+	stderr := &testenv.Buffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -75,7 +75,7 @@ func TestPythonEngineIOClient(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.scenario+"/"+strings.ReplaceAll(tc.transports, ",", "+"), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			before := compressed.Load()
 			out, err := runClient(ctx, py, hs.URL, tc.scenario, tc.transports)

@@ -136,7 +136,7 @@ type peerServer struct {
 	reports []report
 	other   []string      // lines that are neither PORT nor REPORT
 	changed chan struct{} // closed and replaced on every new report
-	stderr  lockedBuffer
+	stderr  testenv.Buffer
 	done    chan struct{} // closed once stdout is fully read
 }
 
@@ -248,22 +248,4 @@ func (s *peerServer) describe(id string) string {
 		fmt.Fprintf(&b, "%s server stderr:\n%s", s.peer.name, e)
 	}
 	return b.String()
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

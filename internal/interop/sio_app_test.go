@@ -331,14 +331,14 @@ func TestSIOAppBroadcastEmitWithAck(t *testing.T) {
 			receive(t, script, ready, "ready")
 		}
 
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		answers, err := app.io.To("acks").EmitWithAck(ctx, "poll", "first")
 		if got := answerers(t, answers); err != nil || !slices.Equal(got, []string{"c0", "c1", "c2"}) {
 			t.Errorf("To(acks).EmitWithAck: answers from %q, err %v; want c0 c1 c2", got, err)
 		}
 
-		short, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		short, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 		defer cancel()
 		answers, err = app.io.To("acks", "quiet").EmitWithAck(short, "poll", "second")
 		if got := answerers(t, answers); !errors.Is(err, context.DeadlineExceeded) || !slices.Equal(got, []string{"c0", "c1", "c2"}) {
@@ -430,7 +430,7 @@ func TestSIOAppRooms(t *testing.T) {
 			receive(t, script, ready, "ready")
 		}
 		io := app.io
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		fetch := func(b socketio.BroadcastOperator) map[string][]string {
 			infos, err := b.FetchSockets(ctx)

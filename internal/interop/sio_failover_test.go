@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/internal/redistest"
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // failoverResult is what node/sio-failover.mjs counts, summed over its clients.
@@ -119,11 +120,11 @@ func runFailover(t *testing.T, node bool, clients int) failoverResult {
 	b := startClusterNode(t, red, "streams", "b", node, flags...)
 	lb := startCutProxy(t, a.addr())
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	cmd := command(ctx, []string{"node", "node/sio-failover.mjs", "--url=http://" + lb.addr(),
 		"--sender=" + b.url(), fmt.Sprintf("--clients=%d", clients), "--timeout=90000"})
-	var stderr lockedBuffer
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

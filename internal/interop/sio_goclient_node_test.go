@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -322,7 +323,7 @@ func (r *restartable) start(t *testing.T) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := command(ctx, r.argv(port))
-	var output lockedBuffer
+	var output testenv.Buffer
 	cmd.Stderr = &output
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -78,7 +78,7 @@ func TestSIOMsgpackJSONRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	if err := c.Connect(ctx); err == nil {
 		t.Fatal("a Go JSON client joined a MessagePack server")
@@ -183,7 +183,7 @@ func requireMsgpackPython(t *testing.T) {
 // runSIOPythonWith runs one python-socketio scenario with extra flags.
 func runSIOPythonWith(t *testing.T, url, scenario, transport string, flags ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	out, err := runClient(ctx, sioPythonPeer, url, scenario, append([]string{"--transport=" + transport}, flags...)...)
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), "OK") {

@@ -70,7 +70,7 @@ func TestSIOPythonReference(t *testing.T) {
 func runSIOPython(t *testing.T, url, scenario, transport string) {
 	t.Helper()
 	// The script's own watchdog ends it after 40 s; this is the backstop.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	out, err := runClient(ctx, sioPythonPeer, url, scenario, "--transport="+transport)
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), "OK") {
