@@ -136,6 +136,7 @@ func fakeClone(t *testing.T, installed bool) string {
 }
 
 func TestBundleSearch(t *testing.T) {
+	t.Parallel()
 	clone := fakeClone(t, true)
 	bundle := filepath.Join(clone, defaultClientDir)
 	empty := fakeClone(t, false)
@@ -231,6 +232,7 @@ func TestConnectSIOErrorFirstLine(t *testing.T) {
 }
 
 func TestConnectCause(t *testing.T) {
+	t.Parallel()
 	opts := sioOptions{url: "http://example.test", timeout: time.Second}
 	for _, tt := range []struct {
 		err  error

@@ -1,5 +1,11 @@
-// Package testenv decides what a test does when a tool beyond Go is missing: Node (and the
-// npm packages of a folder), Debian's Python modules, Debian's Chromium or redis-server.
+// Package testenv holds what the tests of every package share about their environment: what
+// a test does when a tool beyond Go is missing, and a server on a free loopback port (Serve,
+// Listen) with a buffer safe to read while it writes (Buffer).
+//
+// # Missing tools
+//
+// The tools are Node (and the npm packages of a folder), Debian's Python modules, Debian's
+// Chromium and redis-server.
 //
 // By default such a test skips with one line naming the tool and the make target that
 // installs it, so that "go test ./..." passes on a machine with only Go. With

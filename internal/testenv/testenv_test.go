@@ -99,6 +99,7 @@ func TestRequireRedisMissing(t *testing.T) {
 }
 
 func TestNodeModulesProblem(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	lock := filepath.Join(dir, "package-lock.json")
 	installed := filepath.Join(dir, "node_modules", ".package-lock.json")
