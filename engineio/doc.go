@@ -5,12 +5,18 @@
 // the clients that ask for it (socket.io-client 2.x), as Node's allowEIO3: see v3.go for how
 // its wire forms differ.
 //
-// A Server is an http.Handler; the layer above learns of sessions and their messages through
-// the callbacks in ServerOptions and answers through Session.Send. Messages to send are
-// OutMessages, encoded once whatever the number of sessions they go to.
+// # Server
+//
+// A Server (NewServer) is an http.Handler; the layer above learns of sessions and their
+// messages through the callbacks in ServerOptions and answers through Session.Send. Messages to
+// send are OutMessages, encoded once whatever the number of sessions they go to. Shutdown
+// closes every session and waits for them, bounded by its context. See the NewServer example.
+//
+// # Client
 //
 // Dial opens a client connection, over long-polling upgraded to WebSocket or over one transport
 // only; Client.Read and Client.Send exchange messages, and its errors carry the CloseReason.
+// See the Dial example.
 //
 // # Slow and hostile clients
 //

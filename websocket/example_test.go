@@ -52,6 +52,70 @@ func ExampleAccept() {
 	// Output: Echo: Hello, Server!
 }
 
+// A client: dial, check that the server is alive with a ping, exchange a message and close.
+func ExampleDial() {
+	// A server that echoes every message; its reads answer the client's pings.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		for {
+			typ, msg, err := conn.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := conn.Write(r.Context(), typ, msg); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.CloseNow()
+	fmt.Println("handshake:", resp.Status)
+
+	// The pong comes back through reads, so a reader runs while Ping waits for it.
+	messages := make(chan string)
+	go func() {
+		defer close(messages)
+		for {
+			_, msg, err := conn.Read(ctx)
+			if err != nil {
+				return // the close below ends the reads
+			}
+			messages <- string(msg)
+		}
+	}()
+	if err := conn.Ping(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("pong")
+
+	if err := conn.Write(ctx, websocket.MessageText, []byte("Hello, Server!")); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("echo:", <-messages)
+	if err := conn.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		log.Fatal(err)
+	}
+	for range messages { // wait for the reader to end
+	}
+	fmt.Println("closed")
+	// Output:
+	// handshake: 101 Switching Protocols
+	// pong
+	// echo: Hello, Server!
+	// closed
+}
+
 // Reading until the peer closes, and telling a normal close from a failure.
 func ExampleCloseError() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/internal/redistest"
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -35,7 +36,7 @@ func startNode(t *testing.T, args ...string) node {
 	t.Helper()
 	args = append(slices.Clone(args), "--addr", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testenv.Buffer{}, &testenv.Buffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, nil, stdout, stderr) }()
 	t.Cleanup(func() {
@@ -170,7 +171,7 @@ func waitForPeers(t *testing.T, c *clusterClient, want ...string) {
 }
 
 // TestClusterTestServer runs two test servers on one Redis with each adapter and checks the
-// events of TEST-SERVERS.md between clients of different nodes, and the cluster extensions.
+// events of docs/TEST-SERVERS.md between clients of different nodes, and the cluster extensions.
 func TestClusterTestServer(t *testing.T) {
 	for _, kind := range adapterKinds {
 		t.Run(kind, func(t *testing.T) {
@@ -311,7 +312,7 @@ func TestClusterFlags(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, tt := range tests {
-		var stdout, stderr syncBuffer
+		var stdout, stderr testenv.Buffer
 		code := run(ctx, tt.args, nil, &stdout, &stderr)
 		if code != tt.code || !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
 			t.Errorf("%q: code %d, stdout %q, stderr %q", tt.args, code, stdout.String(), stderr.String())
@@ -319,7 +320,7 @@ func TestClusterFlags(t *testing.T) {
 	}
 
 	// Streams keep sessions in Redis: no hint.
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	args := []string{"testserver", "--addr", "127.0.0.1:0", "--redis", dead, "--recovery", "--redis-adapter", "streams"}
 	if code := run(ctx, args, nil, &stdout, &stderr); code != 0 || strings.Contains(stderr.String(), "recovered only") {
 		t.Errorf("%q: code %d, stderr %q", args, code, stderr.String())

@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
@@ -234,7 +237,10 @@ func runConnectSIO(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	return sioInteractive(ctx, c, opts, stdin, out, disconnected, stderr)
 }
 
-// sioErrorText turns a Connect error into one line a user can act on.
+// sioErrorText turns a Connect error into one plain sentence a user can act on, followed, when
+// the error chain says more than the sentence, by the chain on a second, indented line: the
+// chain (engineio: handshake: Get "…": dial tcp …) is what a bug report needs, not what a
+// user reads first.
 func sioErrorText(opts sioOptions, err error) string {
 	var ce *socketio.ConnectError
 	var he *engineio.HandshakeError
@@ -248,9 +254,35 @@ func sioErrorText(opts sioOptions, err error) string {
 	case errors.As(err, &he):
 		return fmt.Sprintf("handshake refused: HTTP %d: %s", he.StatusCode, oneLine([]byte(he.Message), 200))
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Sprintf("cannot connect to the Socket.IO server at %s: no answer within %v", opts.url, opts.timeout)
+		return fmt.Sprintf("cannot connect to the Socket.IO server at %s: no answer within %v.", opts.url, opts.timeout)
 	}
-	return fmt.Sprintf("cannot connect to the Socket.IO server at %s: %v", opts.url, err)
+	return fmt.Sprintf("cannot connect to the Socket.IO server at %s: %s.\n  details: %v", opts.url, connectCause(err), err)
+}
+
+// connectCause names, in plain words, why a connection could not be made.
+func connectCause(err error) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing is listening on that port (connection refused)"
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("the host name %q does not resolve", dnsErr.Name)
+	case errors.As(err, &certErr):
+		return "the server's TLS certificate is not trusted"
+	case errors.As(err, &recordErr):
+		return "the server does not speak TLS (try http:// instead of https://)"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the server closed the connection during the handshake"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "the host cannot be reached"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return "the server did not answer in time"
+	}
+	return "the connection failed"
 }
 
 func anyArgs(raw []json.RawMessage) []any {

@@ -7,7 +7,7 @@ import (
 )
 
 // Tests of "tether connect" in Socket.IO mode, against the test server of
-// TEST-SERVERS.md section 1 (startSIOServer).
+// docs/TEST-SERVERS.md section 1 (startSIOServer).
 
 func TestConnectSIOEmit(t *testing.T) {
 	url := "http://" + startSIOServer(t, testServerConfig{})

@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -242,7 +242,7 @@ func TestConnectInterrupt(t *testing.T) {
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { pw.Close() })
 	ctx, cancel := context.WithCancel(testCtx(t))
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"connect", "ws" + strings.TrimPrefix(srv.URL, "http")}, pr, out, io.Discard)
@@ -261,24 +261,6 @@ func TestConnectInterrupt(t *testing.T) {
 	if got := <-srvCloses; got != websocket.StatusNormalClosure {
 		t.Fatalf("server saw close %d, want 1000", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one poller.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestConnectSendNoReply(t *testing.T) {

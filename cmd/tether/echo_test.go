@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -23,24 +24,12 @@ func startEcho(t *testing.T, cfg echoConfig) string {
 	if cfg.readLimit == 0 {
 		cfg.readLimit = defaultReadLimit
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- newEchoServer(cfg).serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return testenv.Serve(t, newEchoServer(cfg).serve)
 }
 
+// testCtx bounds one step of a test; it is canceled when the test ends, too.
 func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/internal/httpserver"
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // limitServer is one of the HTTP servers the tether command runs, started on
@@ -28,43 +28,21 @@ type limitServer struct {
 	start func(t *testing.T, limits httpserver.Limits) (addr string)
 }
 
-// serveUntilCleanup runs serve on a free loopback port until the test ends.
-func serveUntilCleanup(t *testing.T, serve func(context.Context, net.Listener) error) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
-}
-
 var limitServers = []limitServer{
 	{"testserver", "/nope", func(t *testing.T, limits httpserver.Limits) string {
 		srv := newTestServer(testServerConfig{pingInterval: testServerPingInterval, pingTimeout: testServerPingTimeout, limits: limits})
-		return serveUntilCleanup(t, srv.serve)
+		return testenv.Serve(t, srv.serve)
 	}},
 	{"serve", "/", func(t *testing.T, limits httpserver.Limits) string {
 		srv := newDemoServer(demoConfig{clientDir: t.TempDir(), stdout: io.Discard, limits: limits})
-		return serveUntilCleanup(t, srv.serve)
+		return testenv.Serve(t, srv.serve)
 	}},
 	{"echo", "/", func(t *testing.T, limits httpserver.Limits) string {
 		srv := newEchoServer(echoConfig{readLimit: defaultReadLimit, limits: limits})
-		return serveUntilCleanup(t, srv.serve)
+		return testenv.Serve(t, srv.serve)
 	}},
 	{"testserver --debug-addr", "/debug/stats", func(t *testing.T, limits httpserver.Limits) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := testenv.Listen(t)
 		stop := serveDebug(ln, newDebugHandler(func() int { return 0 }), limits, slog.New(slog.DiscardHandler))
 		t.Cleanup(stop)
 		return ln.Addr().String()

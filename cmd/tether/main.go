@@ -57,8 +57,10 @@ func main() {
 // 1 on a runtime failure, 2 on a usage error.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		printCommands(stdout)
-		return 0
+		// A missing command is a usage error, as for go and git: a script that forgot it
+		// must not carry on as if something ran.
+		printCommands(stderr)
+		return 2
 	}
 	name := args[0]
 	switch name {

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -47,7 +48,7 @@ func checkRuns(t *testing.T, cases []runCase) {
 
 func TestRunDispatch(t *testing.T) {
 	tests := []runCase{
-		{nil, 0, "Commands:", ""},
+		{nil, 2, "", "Commands:"}, // no command: the usage, on stderr, and a usage error
 		{[]string{"help"}, 0, "connect", ""},
 		{[]string{"-h"}, 0, "echo", ""},
 		{[]string{"help", "connect"}, 0, "Usage: tether connect", ""},
@@ -107,10 +108,10 @@ func TestBinarySignal(t *testing.T) {
 
 // startServerBinary runs the built binary with args, waits for its listening line, and returns
 // the process, what follows prefix on that line, and the process's stderr.
-func startServerBinary(t *testing.T, bin, prefix string, args ...string) (*exec.Cmd, string, *syncBuffer) {
+func startServerBinary(t *testing.T, bin, prefix string, args ...string) (*exec.Cmd, string, *testenv.Buffer) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	stderr := &syncBuffer{}
+	stderr := &testenv.Buffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -136,7 +137,7 @@ func startServerBinary(t *testing.T, bin, prefix string, args ...string) (*exec.
 }
 
 // waitExit0 waits, bounded, for the process to end and fails unless it exited with status 0.
-func waitExit0(t *testing.T, cmd *exec.Cmd, stderr *syncBuffer) {
+func waitExit0(t *testing.T, cmd *exec.Cmd, stderr *testenv.Buffer) {
 	t.Helper()
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- cmd.Wait() }()

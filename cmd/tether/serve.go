@@ -21,7 +21,8 @@ import (
 )
 
 // defaultClientDir is where "npm ci" in web/ puts the socket.io-client
-// browser bundle, relative to the repository root.
+// browser bundle, relative to the repository root; see bundleSearch for where
+// an omitted --client-dir is looked for.
 const defaultClientDir = "web/node_modules/socket.io-client/dist"
 
 // clientBundle is the file the demo page loads; clientFiles are all the
@@ -41,7 +42,9 @@ const installHint = `run "make run" from the repository root, or "npm ci" in web
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on this `host:port`")
-	clientDir := fs.String("client-dir", defaultClientDir, "`directory` holding the socket.io-client browser bundle ("+clientBundle+")")
+	clientDir := fs.String("client-dir", "", "`directory` holding the socket.io-client browser bundle ("+clientBundle+");\n"+
+		"default: "+defaultClientDir+" in the working directory, in the Tether clone\n"+
+		"that holds it, in the clone this binary was built from, or in the clone that holds the binary")
 	verbose := fs.Bool("verbose", false, "log every session and error")
 	allowedHosts := fs.String("allowed-hosts", "", "comma-separated Host `names` the Socket.IO endpoint answers (patterns such as *.example.com;\n"+
 		"default: localhost,127.0.0.1,::1 when --addr is a loopback address, any host otherwise)")
@@ -77,8 +80,19 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if !checkLimits("serve", limits, stderr) {
 		return 2
 	}
-	bundle := filepath.Join(*clientDir, clientBundle)
-	if _, err := os.Stat(bundle); err != nil {
+	if *clientDir == "" {
+		dir, searched := currentBundleSearch().find()
+		if dir == "" {
+			// Still serve, from the first place looked in: the page explains what is missing,
+			// and installing the bundle there needs no restart.
+			dir = searched[0]
+			fmt.Fprintf(stderr, "tether serve: no Socket.IO client bundle found (looked in %s): "+
+				"run \"npm ci\" in the web/ folder of a Tether clone (\"make run\" does), "+
+				"or pass --client-dir with the folder holding %s (in a clone: %s)\n",
+				strings.Join(searched, ", "), clientBundle, defaultClientDir)
+		}
+		*clientDir = dir
+	} else if bundle := filepath.Join(*clientDir, clientBundle); !fileExists(bundle) {
 		// Still serve: the page explains what is missing.
 		fmt.Fprintf(stderr, "tether serve: no Socket.IO client bundle at %s: %s, then reload the page\n", bundle, installHint)
 	}
@@ -103,6 +117,12 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		return newDemoServer(cfg).serve(ctx, ln)
 	}, stdout, stderr)
+}
+
+// fileExists reports whether path is a file that can be stat'ed.
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
 }
 
 // hostList returns the hosts of an --allowed-hosts flag: its comma-separated names, or when it

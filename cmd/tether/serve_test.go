@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,29 +12,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // startDemo runs a demo server reading the client bundle from clientDir on
 // a free loopback port until the test ends, and returns its address and
 // what it printed.
-func startDemo(t *testing.T, clientDir string) (string, *syncBuffer) {
+func startDemo(t *testing.T, clientDir string) (string, *testenv.Buffer) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	out := &syncBuffer{}
-	srv := newDemoServer(demoConfig{clientDir: clientDir, stdout: out})
-	go func() { done <- srv.serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String(), out
+	out := &testenv.Buffer{}
+	return testenv.Serve(t, newDemoServer(demoConfig{clientDir: clientDir, stdout: out}).serve), out
 }
 
 // fakeBundle writes stand-ins for the bundle's files into a new directory.
@@ -164,7 +151,7 @@ func TestRunServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	missing := filepath.Join(t.TempDir(), "dist")
 	code := make(chan int, 1)
 	go func() {

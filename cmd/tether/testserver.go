@@ -205,7 +205,7 @@ func newTestServer(cfg testServerConfig) *testServer {
 	return &testServer{sio: newTestApp(cfg, log), eio: eio, log: log, limits: cfg.limits}
 }
 
-// newTestApp returns the Socket.IO app of TEST-SERVERS.md sections 1.2 to
+// newTestApp returns the Socket.IO app of docs/TEST-SERVERS.md sections 1.2 to
 // 1.5. Only the namespaces / and /custom exist, so the server itself refuses
 // any other with {"message":"Invalid namespace"}.
 func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {

@@ -2,19 +2,18 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
-// Tests of the Socket.IO app of TEST-SERVERS.md section 1, in raw Socket.IO
+// Tests of the Socket.IO app of docs/TEST-SERVERS.md section 1, in raw Socket.IO
 // packets over engineio.Client. Real Socket.IO clients run against it in
 // internal/interop.
 
@@ -31,20 +30,7 @@ func startSIOServer(t *testing.T, cfg testServerConfig) string {
 	if cfg.connectTimeout == 0 {
 		cfg.connectTimeout = 10 * time.Second
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- newTestServer(cfg).serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return testenv.Serve(t, newTestServer(cfg).serve)
 }
 
 // sioClient exchanges raw Socket.IO packets (the Engine.IO message

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -26,21 +27,7 @@ import (
 // loopback port until the test ends and returns its address.
 func startTestServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	srv := newTestServer(testServerConfig{pingInterval: testServerPingInterval, pingTimeout: testServerPingTimeout})
-	go func() { done <- srv.serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return testenv.Serve(t, newTestServer(testServerConfig{pingInterval: testServerPingInterval, pingTimeout: testServerPingTimeout}).serve)
 }
 
 // eioClient is a bare Engine.IO polling client over net/http. Keep-alives
@@ -101,7 +88,7 @@ func parseOpen(t *testing.T, packet string) handshakeData {
 	return h
 }
 
-// checkSettings checks the open packet against TEST-SERVERS.md 1.1.
+// checkSettings checks the open packet against docs/TEST-SERVERS.md 1.1.
 func checkSettings(t *testing.T, h handshakeData, upgrades []string) {
 	t.Helper()
 	if h.PingInterval != 300 || h.PingTimeout != 200 || h.MaxPayload != 1_000_000 || !slices.Equal(h.Upgrades, upgrades) {
@@ -355,7 +342,7 @@ func TestRunTestServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"testserver", "--addr", "127.0.0.1:0", "--ping-interval", "1s", "--ping-timeout", "500ms"}, nil, pw, &stderr)
@@ -421,7 +408,7 @@ func runTestServerCmd(t *testing.T, n int, args ...string) (addr string, lines [
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, append([]string{"testserver", "--addr", "127.0.0.1:0"}, args...), nil, pw, &stderr)
@@ -575,7 +562,7 @@ func TestRunTestServerAllowEIO3(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		ctx, cancel := context.WithCancel(context.Background())
 		pr, pw := io.Pipe()
-		var stderr syncBuffer
+		var stderr testenv.Buffer
 		code := make(chan int, 1)
 		args := []string{"testserver", "--addr", "127.0.0.1:0"}
 		if allow {

@@ -2,32 +2,22 @@ package main
 
 import (
 	"context"
-	"github.com/tether-rt/tether/internal/siotest"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/tether-rt/tether/internal/siotest"
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // startChat runs the example on a free port and returns its base URL; it
 // stops when t ends.
 func startChat(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, ln, t.TempDir()) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
+	clientDir := t.TempDir()
+	return "http://" + testenv.Serve(t, func(ctx context.Context, ln net.Listener) error { return run(ctx, ln, clientDir) })
 }
 
 func TestChatRoom(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/internal/redistest"
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -15,20 +16,8 @@ import (
 // when t ends.
 func startNode(t *testing.T, redisURL, name string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, ln, config{redisURL: redisURL, name: name, clientDir: t.TempDir()}) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run %s: %v", name, err)
-		}
-	})
-	return "http://" + ln.Addr().String()
+	cfg := config{redisURL: redisURL, name: name, clientDir: t.TempDir()}
+	return "http://" + testenv.Serve(t, func(ctx context.Context, ln net.Listener) error { return run(ctx, ln, cfg) })
 }
 
 // user is a Go Socket.IO client of one node, with the chat messages it receives.
@@ -45,7 +34,7 @@ func dial(t *testing.T, base string) user {
 	}
 	u := user{c, make(chan chatMessage, 16)}
 	c.On("chat message", func(m chatMessage) { u.messages <- m })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {
 		t.Fatalf("connect to %s: %v", base, err)
@@ -57,7 +46,7 @@ func dial(t *testing.T, base string) user {
 // askOnline asks u's node who is online.
 func askOnline(t *testing.T, u user) online {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	res, err := u.EmitWithAck(ctx, "online")
 	if err != nil {

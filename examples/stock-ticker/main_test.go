@@ -3,30 +3,22 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"github.com/tether-rt/tether/internal/siotest"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/siotest"
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // startTicker runs the example on a free port, with prices moving every
 // 10 ms, and returns its base URL; it stops when t ends.
 func startTicker(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, ln, t.TempDir(), 10*time.Millisecond) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
+	clientDir := t.TempDir()
+	return "http://" + testenv.Serve(t, func(ctx context.Context, ln net.Listener) error {
+		return run(ctx, ln, clientDir, 10*time.Millisecond)
 	})
-	return "http://" + ln.Addr().String()
 }
 
 // nextPrice reads the next event, which must be a "price".

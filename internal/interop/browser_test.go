@@ -17,11 +17,13 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/websocket"
 )
 
-// chromiumPath is Debian's Chromium, which make deps installs.
-const chromiumPath = "/usr/bin/chromium"
+// chromiumPath is Debian's Chromium, which make deps installs, unless
+// TETHER_CHROMIUM names another (see testenv.Chromium).
+var chromiumPath = testenv.Chromium()
 
 // browserPeer is Debian's headless Chromium, driven by node/browser.mjs
 // through playwright-core. The pages it opens (node/browser/) use the
@@ -234,6 +236,7 @@ func newBrowserID(prefix string) string { return fmt.Sprintf("%s%d", prefix, con
 
 // TestBrowserWebSocket runs Chromium's WebSocket against websocket.Accept.
 func TestBrowserWebSocket(t *testing.T) {
+	requireBrowser(t)
 	site := startBrowserSite(t)
 	wsURL := "ws" + strings.TrimPrefix(site.url, "http")
 
@@ -314,6 +317,7 @@ func TestBrowserWebSocket(t *testing.T) {
 // TestBrowserEngineIO runs the npm engine.io-client's browser bundle, in
 // Chromium, against engineio.Server.
 func TestBrowserEngineIO(t *testing.T) {
+	requireBrowser(t)
 	site := startBrowserSite(t)
 	tests := []struct {
 		name, scenario, transports string

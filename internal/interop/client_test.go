@@ -83,6 +83,7 @@ var clientScenarios = []clientScenario{
 func TestOurClientToPeerServer(t *testing.T) {
 	for _, p := range peers {
 		t.Run(p.name, func(t *testing.T) {
+			p.require(t)
 			servers := map[string]*peerServer{} // by flags
 			for _, m := range clientModes {
 				flags := m.serverFlags()

@@ -50,12 +50,14 @@ func runEIO3Clients(t *testing.T, url string) {
 // Engine.IO echo endpoint: v3 payload framing (UTF-16 lengths, binary payloads, base64),
 // v3 WebSocket frames, the client's heartbeat and the upgrade.
 func TestEIO3NodeClientTether(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	runEIO3Clients(t, startTetherTestServer(t, "--allow-eio3")+"/engine.io/")
 }
 
 // TestEIO3NodeClientReference runs the same against Node's engine.io server with allowEIO3.
 func TestEIO3NodeClientReference(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	srv := startPeerServer(t, eioServerPeer, []string{"--allow-eio3"})
 	runEIO3Clients(t, "http://"+srv.addr+"/engine.io/")

@@ -14,7 +14,7 @@ import (
 )
 
 // eioServerPeer is the npm engine.io server (v6) run by node/eio-server.mjs: an echo server
-// with the settings of TEST-SERVERS.md 1.1.
+// with the settings of docs/TEST-SERVERS.md 1.1.
 var eioServerPeer = peer{name: "node engine.io", server: []string{"node", "node/eio-server.mjs"}}
 
 // eioClientMode is how our client connects to the peer.
@@ -45,6 +45,7 @@ type eioClientCase struct {
 }
 
 func TestOurEIOClientToPeerServer(t *testing.T) {
+	requireNode(t)
 	scenarios := []struct {
 		name string
 		run  func(*eioClientCase)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // TestPythonEngineIOClient runs Debian's python-engineio client against our Engine.IO server,
@@ -19,6 +20,7 @@ import (
 // its writer has finished the POST in progress (a 100 kB one, in echo), which a busy CI machine
 // running the race-enabled server can take longer than 200 ms to read.
 func TestPythonEngineIOClient(t *testing.T) {
+	testenv.RequirePython(t, "engineio", "requests", "websocket")
 	// Close reasons by the case name the client puts in its query.
 	var mu sync.Mutex
 	reasons := map[string]chan engineio.CloseReason{}
@@ -73,7 +75,7 @@ func TestPythonEngineIOClient(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.scenario+"/"+strings.ReplaceAll(tc.transports, ",", "+"), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			before := compressed.Load()
 			out, err := runClient(ctx, py, hs.URL, tc.scenario, tc.transports)

@@ -20,7 +20,7 @@ import (
 // eioClientPeer is the npm engine.io-client (v6) driven by node/eio-client.mjs.
 var eioClientPeer = peer{name: "node engine.io-client", client: []string{"node", "node/eio-client.mjs"}}
 
-// The settings of TEST-SERVERS.md 1.1, which the scripts check in the handshake.
+// The settings of docs/TEST-SERVERS.md 1.1, which the scripts check in the handshake.
 const (
 	eioPingInterval = 300 * time.Millisecond
 	eioPingTimeout  = 200 * time.Millisecond
@@ -268,6 +268,7 @@ func tolerantPings(o *engineio.ServerOptions) { o.PingTimeout = eioTolerantPingT
 // TestEngineIOClientToOurServer runs the npm engine.io-client against our
 // engineio.Server, one scenario at a time.
 func TestEngineIOClientToOurServer(t *testing.T) {
+	requireNode(t)
 	s := startOurEIOServer(t, tolerantPings)
 	strict := startOurEIOServer(t, nil) // 300/200 ms, for the heartbeat scenarios
 	const maxPayloadArgs = "--ok-size=999000 --size=1100000"
@@ -314,6 +315,7 @@ func TestEngineIOClientToOurServer(t *testing.T) {
 // TestEngineIOClientToOurServerMany connects 30 clients at once, each
 // upgrading, echoing and closing.
 func TestEngineIOClientToOurServerMany(t *testing.T) {
+	requireNode(t)
 	s := startOurEIOServer(t, tolerantPings)
 	ctx := testContext(t, 90*time.Second)
 	const n = 30

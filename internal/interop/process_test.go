@@ -16,30 +16,61 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
-// pythonPath is Debian's interpreter: python3 on PATH may be another one
-// without Debian's packages.
-const pythonPath = "/usr/bin/python3"
+// pythonPath is the interpreter of the Python peers: Debian's, unless
+// TETHER_PYTHON names another (see testenv.Python).
+var pythonPath = testenv.Python()
+
+// nodeDir holds the Node peers and their package-lock.json; "make deps" runs
+// npm ci there.
+const nodeDir = "node"
+
+// requireNode skips the test (or fails it, under TETHER_INTEGRATION=1) unless
+// node and the Node peers' npm packages are installed.
+func requireNode(t testing.TB) {
+	t.Helper()
+	testenv.RequireNode(t, nodeDir)
+}
+
+// requireBrowser is requireNode plus Debian's Chromium, which the Node
+// scripts drive through playwright-core.
+func requireBrowser(t testing.TB) {
+	t.Helper()
+	requireNode(t)
+	testenv.RequireChromium(t)
+}
+
+// requireWSPython skips or fails the test, as requireNode, without the
+// Python WebSocket peer's module.
+func requireWSPython(t testing.TB) {
+	t.Helper()
+	testenv.RequirePython(t, "websockets")
+}
 
 // A peer is a WebSocket implementation we did not write, with a client and a
 // server script speaking the protocol documented in those scripts.
 type peer struct {
-	name   string
-	client []string // argv before URL and scenario
-	server []string // argv before flags
+	name    string
+	client  []string         // argv before URL and scenario
+	server  []string         // argv before flags
+	require func(testing.TB) // skips or fails the test when the peer cannot run
 }
 
 var peers = []peer{
 	{
-		name:   "node",
-		client: []string{"node", "node/ws-client.mjs"},
-		server: []string{"node", "node/ws-server.mjs"},
+		name:    "node",
+		client:  []string{"node", "node/ws-client.mjs"},
+		server:  []string{"node", "node/ws-server.mjs"},
+		require: requireNode,
 	},
 	{
-		name:   "python",
-		client: []string{pythonPath, "python/ws_client.py"},
-		server: []string{pythonPath, "python/ws_server.py"},
+		name:    "python",
+		client:  []string{pythonPath, "python/ws_client.py"},
+		server:  []string{pythonPath, "python/ws_server.py"},
+		require: requireWSPython,
 	},
 }
 
@@ -105,7 +136,7 @@ type peerServer struct {
 	reports []report
 	other   []string      // lines that are neither PORT nor REPORT
 	changed chan struct{} // closed and replaced on every new report
-	stderr  lockedBuffer
+	stderr  testenv.Buffer
 	done    chan struct{} // closed once stdout is fully read
 }
 
@@ -217,22 +248,4 @@ func (s *peerServer) describe(id string) string {
 		fmt.Fprintf(&b, "%s server stderr:\n%s", s.peer.name, e)
 	}
 	return b.String()
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

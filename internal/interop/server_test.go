@@ -92,6 +92,7 @@ var serverScenarios = []serverScenario{
 func TestPeerClientToOurServer(t *testing.T) {
 	for _, p := range peers {
 		t.Run(p.name, func(t *testing.T) {
+			p.require(t)
 			for _, m := range serverModes {
 				t.Run(m.name, func(t *testing.T) {
 					for _, sc := range serverScenarios {

@@ -59,6 +59,7 @@ func runSIO2Clients(t *testing.T, url string, scenarios, transports []string) {
 // events, acks both ways, binary, rooms, namespaces and a broadcast reaching a v2 and a v4
 // client, over polling, WebSocket and upgrade.
 func TestSIO2NodeClientTether(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	url := startTetherTestServer(t, "--allow-eio3")
 	runSIO2Clients(t, url, sio2Scenarios, sioTransports)
@@ -68,6 +69,7 @@ func TestSIO2NodeClientTether(t *testing.T) {
 // TestSIO2NodeClientReference holds the same scenarios to Node's socket.io server with
 // allowEIO3, so that a scenario failing against Tether points at Tether.
 func TestSIO2NodeClientReference(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	url := startListening(t, "node sio-reference-server.mjs --allow-eio3",
 		[]string{"node", "node/sio-reference-server.mjs", "0", "--allow-eio3"}, "listening on ")
@@ -78,6 +80,7 @@ func TestSIO2NodeClientReference(t *testing.T) {
 // TestSIO2NodeClientRefused checks that a server without the option refuses a v2 client with
 // the error Node's gives: 400 {"code":5,"message":"Unsupported protocol version"}.
 func TestSIO2NodeClientRefused(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	t.Run("tether", func(t *testing.T) {
 		t.Parallel()

@@ -147,6 +147,7 @@ func signal(n int) (chan string, func(s *socketio.Socket)) {
 // Middleware sees the handshake's auth, query and headers, and refuses with a ConnectError
 // whose message and data the client gets; after a refusal later middleware does not run.
 func TestSIOAppMiddleware(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	eachSIOTransport(t, func(t *testing.T, transport string) {
 		var second atomic.Int32
@@ -204,6 +205,7 @@ func TestSIOAppMiddleware(t *testing.T) {
 // A dynamic namespace made by OfMatch on first connection inherits the parent's middleware
 // and handlers, and the parent's Emit reaches every child.
 func TestSIOAppDynamicNamespace(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	eachSIOTransport(t, func(t *testing.T, transport string) {
 		ready := make(chan string, 2)
@@ -245,6 +247,7 @@ func TestSIOAppDynamicNamespace(t *testing.T) {
 
 // A handler asks its client a question with EmitWithAck and decodes the typed answer.
 func TestSIOAppServerEmitWithAck(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	type answer struct {
 		word string
@@ -293,6 +296,7 @@ func TestSIOAppServerEmitWithAck(t *testing.T) {
 // A broadcast EmitWithAck collects one answer per socket of the room; with a socket that
 // never answers, it returns the others' once its context ends.
 func TestSIOAppBroadcastEmitWithAck(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	eachSIOTransport(t, func(t *testing.T, transport string) {
 		ready, onReady := signal(5)
@@ -327,14 +331,14 @@ func TestSIOAppBroadcastEmitWithAck(t *testing.T) {
 			receive(t, script, ready, "ready")
 		}
 
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		answers, err := app.io.To("acks").EmitWithAck(ctx, "poll", "first")
 		if got := answerers(t, answers); err != nil || !slices.Equal(got, []string{"c0", "c1", "c2"}) {
 			t.Errorf("To(acks).EmitWithAck: answers from %q, err %v; want c0 c1 c2", got, err)
 		}
 
-		short, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		short, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 		defer cancel()
 		answers, err = app.io.To("acks", "quiet").EmitWithAck(short, "poll", "second")
 		if got := answerers(t, answers); !errors.Is(err, context.DeadlineExceeded) || !slices.Equal(got, []string{"c0", "c1", "c2"}) {
@@ -415,6 +419,7 @@ const collectJS = `
 // Broadcasts select sockets by rooms and Except; FetchSockets, SocketsJoin and
 // DisconnectSockets act on the sockets a selection holds.
 func TestSIOAppRooms(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	eachSIOTransport(t, func(t *testing.T, transport string) {
 		ready, onReady := signal(4)
@@ -425,7 +430,7 @@ func TestSIOAppRooms(t *testing.T) {
 			receive(t, script, ready, "ready")
 		}
 		io := app.io
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		fetch := func(b socketio.BroadcastOperator) map[string][]string {
 			infos, err := b.FetchSockets(ctx)
@@ -477,6 +482,7 @@ func TestSIOAppRooms(t *testing.T) {
 // Volatile events may be dropped, never reordered or duplicated, and do not hold up the
 // events after them.
 func TestSIOAppVolatile(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	eachSIOTransport(t, func(t *testing.T, transport string) {
 		ready, onReady := signal(2)
@@ -520,6 +526,7 @@ func TestSIOAppVolatile(t *testing.T) {
 
 // Shutdown disconnects every socket, which the client sees, and refuses new connections.
 func TestSIOAppShutdown(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	eachSIOTransport(t, func(t *testing.T, transport string) {
 		ready, onReady := signal(2)
@@ -562,6 +569,7 @@ func TestSIOAppShutdown(t *testing.T) {
 // Handlers take typed parameters (structs, pointers, []byte, Ack, a variadic tail) and may
 // answer by returning values; arguments that do not decode leave the handler uncalled.
 func TestSIOAppTypedHandlers(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	type order struct {
 		Symbol string   `json:"symbol"`

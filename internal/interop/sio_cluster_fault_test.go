@@ -15,6 +15,7 @@ import (
 // for a second, and starts it again: the nodes must stay up, log the outage a few times (not
 // once per message), and carry broadcasts between nodes again by themselves.
 func TestSIOClusterRedisRestart(t *testing.T) {
+	requireNode(t)
 	// Not parallel with the other tests: several server processes per cluster would starve
 	// the tests that hold peers to the test servers' 300 ms / 200 ms heartbeat.
 	for _, kind := range []string{"pubsub", "streams"} {

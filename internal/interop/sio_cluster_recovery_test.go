@@ -18,6 +18,7 @@ import (
 // of the stream let the second node restore it (same id, same rooms, missed packets). Node to
 // Node is the reference: a direction that fails while it passes points at Tether.
 func TestSIOClusterRecovery(t *testing.T) {
+	requireNode(t)
 	// Not parallel with the other tests: several server processes per cluster would starve
 	// the tests that hold peers to the test servers' 300 ms / 200 ms heartbeat.
 	r := redistest.Start(t)

@@ -183,6 +183,7 @@ const settle = 500 * time.Millisecond
 // whichever node they start from; with the classic adapter, that the Node and the Go
 // emitters reach every node too.
 func TestSIOCluster(t *testing.T) {
+	requireNode(t)
 	// Not parallel with the other tests: several server processes per cluster would starve
 	// the tests that hold peers to the test servers' 300 ms / 200 ms heartbeat.
 	for _, kind := range clusterKinds {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/internal/redistest"
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // failoverResult is what node/sio-failover.mjs counts, summed over its clients.
@@ -61,6 +62,7 @@ func (r failoverResult) String() string {
 // Node's socket.io with @socket.io/redis-streams-adapter runs the same script as the reference;
 // it recovers every client but misses or repeats an event now and then, which is logged.
 func TestSIOFailover(t *testing.T) {
+	requireNode(t)
 	clients := 500
 	if testing.Short() {
 		clients = 100
@@ -118,11 +120,11 @@ func runFailover(t *testing.T, node bool, clients int) failoverResult {
 	b := startClusterNode(t, red, "streams", "b", node, flags...)
 	lb := startCutProxy(t, a.addr())
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	cmd := command(ctx, []string{"node", "node/sio-failover.mjs", "--url=http://" + lb.addr(),
 		"--sender=" + b.url(), fmt.Sprintf("--clients=%d", clients), "--timeout=90000"})
-	var stderr lockedBuffer
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -14,11 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/socketio"
 )
 
 // Our socketio.Client against Socket.IO servers we did not write: here Node's official
-// socket.io server (node/sio-reference-server.mjs, the app of TEST-SERVERS.md section 1);
+// socket.io server (node/sio-reference-server.mjs, the app of docs/TEST-SERVERS.md section 1);
 // sio_goclient_python_test.go runs the same scenarios against python-socketio's.
 
 // goClientTransports maps a transport mode to ClientOptions.Transports: polling only,
@@ -285,6 +286,7 @@ func runGoClientScenarios(t *testing.T, url, mode string, recovery bool, sizes s
 // TestGoClientNode runs every scenario against Node's socket.io, in every transport mode,
 // with recovery off and on.
 func TestGoClientNode(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	for _, recovery := range []bool{false, true} {
 		t.Run(fmt.Sprintf("recovery=%v", recovery), func(t *testing.T) {
@@ -321,7 +323,7 @@ func (r *restartable) start(t *testing.T) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := command(ctx, r.argv(port))
-	var output lockedBuffer
+	var output testenv.Buffer
 	cmd.Stderr = &output
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -437,6 +439,7 @@ func testReconnectAfterRestart(t *testing.T, srv *restartable, mode string) {
 }
 
 func TestGoClientNodeRestart(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	for mode := range goClientTransports {
 		t.Run(mode, func(t *testing.T) {
@@ -454,6 +457,7 @@ func TestGoClientNodeRestart(t *testing.T) {
 // recovery on: the client comes back with its session (same id, same rooms), gets what was
 // emitted to it meanwhile, and sends what it buffered.
 func TestGoClientNodeRecovery(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	url := startListening(t, "node sio-reference-server.mjs --recovery",
 		[]string{"node", "node/sio-reference-server.mjs", "0", "--recovery"}, "listening on ")

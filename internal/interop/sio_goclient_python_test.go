@@ -5,7 +5,7 @@ import (
 )
 
 // Our socketio.Client against python-socketio's server (Debian python3-socketio, aiohttp):
-// python/sio_reference_server.py, the app of TEST-SERVERS.md section 1 without recovery,
+// python/sio_reference_server.py, the app of docs/TEST-SERVERS.md section 1 without recovery,
 // which python-socketio does not have. The scenarios are those run against Node's server in
 // sio_goclient_node_test.go.
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/internal/redistest"
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/socketio/msgpackparser"
 )
@@ -32,6 +33,7 @@ func msgpackRuns(recovery bool) []sioRun {
 // included), acknowledgements both ways, rooms, broadcasts, namespaces, a refused namespace,
 // a server-side disconnect, large payloads, bursts; with --recovery too.
 func TestSIOMsgpackNodeClientTether(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	for _, recovery := range []bool{false, true} {
 		t.Run(fmt.Sprintf("recovery=%v", recovery), func(t *testing.T) {
@@ -49,6 +51,7 @@ func TestSIOMsgpackNodeClientTether(t *testing.T) {
 // socket.io-msgpack-parser (sio-reference-server.mjs --parser msgpack), each in one transport
 // mode, a different one from scenario to scenario.
 func TestSIOMsgpackNodeClientReference(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	argv := []string{"node", "node/sio-reference-server.mjs", "0", "--parser", "msgpack"}
 	url := startListening(t, "node sio-reference-server.mjs --parser msgpack", argv, "listening on ")
@@ -64,6 +67,7 @@ func TestSIOMsgpackNodeClientReference(t *testing.T) {
 // TestSIOMsgpackJSONRefused: a client with the JSON parser cannot join a server with the
 // MessagePack one (and the other way round): the scenarios above owe nothing to JSON.
 func TestSIOMsgpackJSONRefused(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	url := startTetherTestServer(t, "--parser", "msgpack")
 	if out, err := runSIOClient(testContext(t, 60*time.Second), url, "connect-auth", "--transport=websocket", "--timeout=2000"); err == nil {
@@ -74,7 +78,7 @@ func TestSIOMsgpackJSONRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	if err := c.Connect(ctx); err == nil {
 		t.Fatal("a Go JSON client joined a MessagePack server")
@@ -84,6 +88,7 @@ func TestSIOMsgpackJSONRefused(t *testing.T) {
 // TestGoClientMsgpackNode runs our client's scenarios with the MessagePack parser against
 // Node's socket.io server with socket.io-msgpack-parser, in every transport mode.
 func TestGoClientMsgpackNode(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	argv := []string{"node", "node/sio-reference-server.mjs", "0", "--parser", "msgpack"}
 	url := startListening(t, "node sio-reference-server.mjs --parser msgpack", argv, "listening on ")
@@ -101,6 +106,7 @@ func TestGoClientMsgpackNode(t *testing.T) {
 // JSON values with binary (Node's adapter writes them with notepack.io too, whatever the
 // clients' parser): nothing of the adapter depends on the parser, and this test shows it.
 func TestSIOMsgpackCluster(t *testing.T) {
+	requireNode(t)
 	r := redistest.Start(t)
 	flags := []string{"--parser", "msgpack"}
 	nodes := []*clusterNode{
@@ -167,19 +173,17 @@ func TestSIOMsgpackPythonClient(t *testing.T) {
 	}
 }
 
-// requireMsgpackPython fails the test, saying how to fix it, without Debian's python3-msgpack.
+// requireMsgpackPython skips or fails the test, as requireSIOPython, without
+// Debian's python3-msgpack.
 func requireMsgpackPython(t *testing.T) {
 	t.Helper()
-	out, err := command(testContext(t, 30*time.Second), []string{pythonPath, "-c", "import msgpack"}).CombinedOutput()
-	if err != nil {
-		t.Fatalf("Debian package python3-msgpack is needed: run make deps (apt-get install python3-msgpack): %v\n%s", err, out)
-	}
+	testenv.RequirePython(t, "msgpack")
 }
 
 // runSIOPythonWith runs one python-socketio scenario with extra flags.
 func runSIOPythonWith(t *testing.T, url, scenario, transport string, flags ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	out, err := runClient(ctx, sioPythonPeer, url, scenario, append([]string{"--transport=" + transport}, flags...)...)
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), "OK") {

@@ -12,7 +12,7 @@ import (
 )
 
 // sioClientPeer is the official socket.io-client (v4) run by node/sio-client.mjs: a scenario
-// runner for the test app of TEST-SERVERS.md section 1.
+// runner for the test app of docs/TEST-SERVERS.md section 1.
 var sioClientPeer = peer{name: "node socket.io-client", client: []string{"node", "node/sio-client.mjs"}}
 
 // sioTransports are sio-client.mjs's --transport modes: polling only, WebSocket only, and
@@ -125,6 +125,7 @@ func sioRuns(recovery bool) []sioRun {
 // against tether testserver, and those that make sense with recovery against tether
 // testserver --recovery.
 func TestSIONodeClientTether(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	for _, recovery := range []bool{false, true} {
 		t.Run(fmt.Sprintf("recovery=%v", recovery), func(t *testing.T) {
@@ -143,6 +144,7 @@ func TestSIONodeClientTether(t *testing.T) {
 // at Tether. Each scenario runs in one transport mode, a different one from scenario to
 // scenario, to keep it cheap.
 func TestSIONodeClientReference(t *testing.T) {
+	requireNode(t)
 	t.Parallel()
 	for _, recovery := range []bool{false, true} {
 		t.Run(fmt.Sprintf("recovery=%v", recovery), func(t *testing.T) {

@@ -3,9 +3,10 @@ package interop
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // sioPythonPeer is Debian's python-socketio 5.7.2 synchronous client, driven
@@ -13,7 +14,7 @@ import (
 var sioPythonPeer = peer{name: "python-socketio", client: []string{pythonPath, "python/sio_client.py"}}
 
 // sioPythonScenarios are the scenarios of python/sio_client.py, in the
-// order of TEST-SERVERS.md section 1.
+// order of docs/TEST-SERVERS.md section 1.
 var sioPythonScenarios = []string{
 	"auth", "no-auth", "message", "ack", "rooms", "broadcast", "request-ack",
 	"disconnect-me", "custom", "multi", "invalid-namespace", "unknown-event",
@@ -69,7 +70,7 @@ func TestSIOPythonReference(t *testing.T) {
 func runSIOPython(t *testing.T, url, scenario, transport string) {
 	t.Helper()
 	// The script's own watchdog ends it after 40 s; this is the backstop.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	out, err := runClient(ctx, sioPythonPeer, url, scenario, "--transport="+transport)
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), "OK") {
@@ -77,27 +78,12 @@ func runSIOPython(t *testing.T, url, scenario, transport string) {
 	}
 }
 
-var sioPythonCheck struct {
-	once sync.Once
-	err  error
-	out  []byte
-}
-
-// requireSIOPython fails the test, saying how to fix it, when Debian's
-// python3-socketio or python3-aiohttp is missing (TestMain checks only the
-// packages of the Engine.IO and WebSocket peers).
+// requireSIOPython skips the test (or fails it, under TETHER_INTEGRATION=1)
+// without what python-socketio's client and server import: Debian's
+// python3-socketio, python3-aiohttp, python3-requests and python3-websocket.
 func requireSIOPython(t *testing.T) {
 	t.Helper()
-	sioPythonCheck.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := command(ctx, []string{pythonPath, "-c", "import socketio, aiohttp"})
-		sioPythonCheck.out, sioPythonCheck.err = cmd.CombinedOutput()
-	})
-	if sioPythonCheck.err != nil {
-		t.Fatalf("Debian packages python3-socketio and python3-aiohttp are needed: run make deps "+
-			"(apt-get install python3-socketio python3-aiohttp): %v\n%s", sioPythonCheck.err, sioPythonCheck.out)
-	}
+	testenv.RequirePython(t, "socketio", "aiohttp", "requests", "websocket")
 }
 
 // sioReferenceListening is what python/sio_reference_server.py prints,

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // tetherBinary is the tether command, built once per test binary run. The
@@ -70,9 +72,9 @@ func startTetherTestServer(t *testing.T, flags ...string) string {
 
 // serverProcess is a server started by startServerProcess.
 type serverProcess struct {
-	url    string       // its base URL, http://127.0.0.1:PORT
-	stdout lockedBuffer // what it printed after the listening line
-	stderr lockedBuffer
+	url    string         // its base URL, http://127.0.0.1:PORT
+	stdout testenv.Buffer // what it printed after the listening line
+	stderr testenv.Buffer
 	// stop sends SIGTERM and waits (30 s at most) for the exit, which must be 0; later
 	// calls return the first one's result.
 	stop func() error

@@ -17,10 +17,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // Binary is the redis-server executable; Debian's package redis-server installs it.
-const Binary = "redis-server"
+const Binary = testenv.RedisBinary
 
 // startTimeout bounds how long a server may take to accept connections.
 const startTimeout = 20 * time.Second
@@ -35,13 +37,11 @@ type Server struct {
 	done chan struct{}
 }
 
-// Start runs a redis-server on a free loopback port and stops it when the test ends. The test
-// fails, saying how to install it, when redis-server is missing.
+// Start runs a redis-server on a free loopback port and stops it when the test ends. Without
+// redis-server on PATH the test skips, or fails under TETHER_INTEGRATION=1 (testenv.RequireRedis).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath(Binary); err != nil {
-		t.Fatalf("redistest: %v: install Debian's redis-server (make deps does)", err)
-	}
+	testenv.RequireRedis(t)
 	s := &Server{t: t, port: freePort(t)}
 	s.start()
 	t.Cleanup(s.Stop)

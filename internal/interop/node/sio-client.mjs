@@ -1,5 +1,5 @@
 // Socket.IO v5 client peer for Tether's interop tests, built on the official
-// socket.io-client package (v4), against the test app of TEST-SERVERS.md
+// socket.io-client package (v4), against the test app of docs/TEST-SERVERS.md
 // section 1 (tether testserver, or sio-reference-server.mjs).
 //
 // Usage: node sio-client.mjs URL SCENARIO [--transport=polling|websocket|upgrade]

@@ -1,6 +1,6 @@
 // Failover client for Tether's interop tests: many official socket.io-client
 // clients of one cluster node, counting every event they get across a failover
-// to another node (connection state recovery on, TEST-SERVERS.md section 1.5).
+// to another node (connection state recovery on, docs/TEST-SERVERS.md section 1.5).
 //
 // Usage: node sio-failover.mjs --url=URL --sender=URL [--clients=N] [--timeout=MS]
 //

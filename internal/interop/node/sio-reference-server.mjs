@@ -1,4 +1,4 @@
-// The Socket.IO test app of TEST-SERVERS.md section 1 (the /socket.io/ part:
+// The Socket.IO test app of docs/TEST-SERVERS.md section 1 (the /socket.io/ part:
 // sections 1.1 to 1.3, and 1.5 with --recovery) written with the official
 // socket.io server (v4), the reference the Go tests hold sio-client.mjs's
 // scenarios against: a scenario that passes here and fails against Tether

@@ -1,6 +1,6 @@
 // Socket.IO v2 client peer for Tether's interop tests: npm socket.io-client 2.5
 // (installed as socket.io-client-v2; Engine.IO v3, Socket.IO protocol v4)
-// against the test app of TEST-SERVERS.md section 1 served with --allow-eio3
+// against the test app of docs/TEST-SERVERS.md section 1 served with --allow-eio3
 // (tether testserver, or sio-reference-server.mjs).
 //
 // Usage: node sio2-client.mjs URL SCENARIO [--transport=polling|websocket|upgrade]

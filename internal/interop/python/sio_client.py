@@ -1,5 +1,5 @@
 """python-socketio (Debian python3-socketio 5.7.2) synchronous client
-scenarios against a Socket.IO test server of TEST-SERVERS.md section 1.
+scenarios against a Socket.IO test server of docs/TEST-SERVERS.md section 1.
 
 Usage: sio_client.py URL SCENARIO [--transport=polling|websocket|upgrade]
                      [--serializer=msgpack]

@@ -1,4 +1,4 @@
-"""The Socket.IO test server of TEST-SERVERS.md section 1 (1.1 to 1.3),
+"""The Socket.IO test server of docs/TEST-SERVERS.md section 1 (1.1 to 1.3),
 written with python-socketio's AsyncServer on aiohttp (Debian
 python3-socketio 5.7.2, python3-aiohttp), as a reference: a scenario that
 passes here and fails against Tether points at Tether.
