@@ -64,12 +64,15 @@ type Session struct {
 	wsForm       wsForm          // how ws carries binary messages; set with ws
 	probe        *websocket.Conn // a WebSocket being upgraded to
 	upgrading    bool            // the probe was answered: polls are released at once
-	flushing     bool            // a goroutine is writing the queue to ws
-	getActive    bool
-	postActive   bool
-	closed       bool
-	awaitingPong bool
-	timer        *time.Timer
+	// closeOnUpgrade is set when the server closed the session while a probe was under
+	// way: a completed upgrade then delivers the queue and the close packet.
+	closeOnUpgrade bool
+	flushing       bool // a goroutine is writing the queue to ws
+	getActive      bool
+	postActive     bool
+	closed         bool
+	awaitingPong   bool
+	timer          *time.Timer
 	// collectBy is when a v4 polling client that has not yet collected the current ping is
 	// taken as gone: a heartbeat's start plus PingInterval and PingTimeout, or later after a
 	// refresh. A poll arriving after it finds the session timed out even if the timer, run
@@ -406,6 +409,13 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 	}
 	ws, probe := s.ws, s.probe
 	linger := false
+	if probe != nil && notify && s.transport == TransportPolling {
+		// The client may be about to finish an upgrade, having stopped polling: the queue
+		// and the close packet then go out over the WebSocket (see runUpgrade), as the
+		// JavaScript server lets an upgrade complete while it is closing.
+		s.closeOnUpgrade = true
+		probe = nil
+	}
 	if s.transport == TransportPolling {
 		// What a poll gets, as the JavaScript server does it: after the client's own close
 		// packet, a pending poll is released with a noop; otherwise the packets still queued go

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/tether-rt/tether/websocket"
@@ -89,6 +90,20 @@ func (s *Session) runUpgrade(conn *websocket.Conn, form wsForm) {
 	cancel()
 	s.mu.Lock()
 	s.upgrading = false
+	if err == nil && s.closed && s.closeOnUpgrade {
+		s.probe = nil
+		s.transport = TransportWebSocket
+		s.ws = conn
+		s.wsForm = form
+		// closeWebSocket sends the queue, then a close packet of its own.
+		s.queue = slices.DeleteFunc(s.queue, func(p outPacket) bool {
+			return p.typ == packetNoop || p.typ == packetClose
+		})
+		s.mu.Unlock()
+		s.closeWebSocket(conn)
+		s.drainOk.Do(func() { close(s.drained) })
+		return
+	}
 	if err != nil || s.closed {
 		s.probe = nil
 		s.mu.Unlock()

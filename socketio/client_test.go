@@ -91,7 +91,7 @@ func startClientServer(t *testing.T, opts *ServerOptions, setup func(io *Server)
 	return ts
 }
 
-// clientEchoApp is a small version of the test app of TEST-SERVERS.md section 1.
+// clientEchoApp is a small version of the test app of docs/TEST-SERVERS.md section 1.
 func clientEchoApp(io *Server) {
 	io.OnConnect(func(s *Socket) {
 		auth := json.RawMessage("{}")
