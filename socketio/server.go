@@ -239,16 +239,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// closes; here events may wait for their socket's handlers. Run them while their sockets
 	// can still answer: an answer sent after the disconnect would be lost, or, under recovery,
 	// come from another node only.
-	drain, cancel := context.WithTimeout(ctx, shutdownDrain)
+	var sockets []*Socket
 	for _, c := range conns {
-		for _, sock := range c.takeSockets() {
-			sock.exec.waitIdle(drain)
-		}
+		sockets = append(sockets, c.takeSockets()...)
+	}
+	drain, cancel := context.WithTimeout(ctx, shutdownDrain)
+	for _, sock := range sockets {
+		sock.exec.waitIdle(drain)
 	}
 	cancel()
 	for _, c := range conns {
 		c.closeSockets(ReasonServerShuttingDown)
 	}
+	// The disconnect hooks run, and the sessions recovery will need are kept, before the
+	// adapters close: a session kept after its adapter closed would be lost.
+	drain, cancel = context.WithTimeout(ctx, shutdownDrain)
+	for _, sock := range sockets {
+		sock.exec.waitIdle(drain)
+	}
+	cancel()
 	var errs []error
 	for _, n := range s.namespaces() {
 		if err := n.adapter.Close(); err != nil {
@@ -260,7 +269,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// shutdownDrain bounds how long Shutdown waits for handlers to finish the events received.
+// shutdownDrain bounds how long Shutdown waits for handlers to finish the events received,
+// and then for the disconnect hooks.
 const shutdownDrain = 2 * time.Second
 
 func (s *Server) onOpen(es *engineio.Session) {
