@@ -1,5 +1,7 @@
 package socketio
 
+import "sync"
+
 // listenerList holds registered functions so that each can be removed on its own: functions
 // are not comparable in Go, so each registration gets an entry, and removal is by entry.
 //
@@ -32,6 +34,19 @@ func (l listenerList[F]) without(e *listenerEntry[F]) listenerList[F] {
 		}
 	}
 	return l
+}
+
+// register adds f at the end of *l under mu and returns the function that removes it.
+func register[F any](mu sync.Locker, l *listenerList[F], f F) (remove func()) {
+	mu.Lock()
+	var e *listenerEntry[F]
+	*l, e = l.with(f, false)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		*l = l.without(e)
+		mu.Unlock()
+	}
 }
 
 // funcs returns the functions, in order, in a new slice.

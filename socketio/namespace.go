@@ -32,12 +32,12 @@ type Namespace struct {
 	// even one joining or leaving (CleanupEmptyChildNamespaces).
 	members         int
 	removed         bool
-	middleware      []func(*Socket) error
+	middleware      listenerList[func(*Socket) error]
 	handlers        map[string][]*handler
 	anyIn           listenerList[func(s *Socket, event string, args []any)]
-	onConnect       []func(*Socket)
-	onDisconnecting []func(*Socket, DisconnectReason)
-	onDisconnect    []func(*Socket, DisconnectReason)
+	onConnect       listenerList[func(*Socket)]
+	onDisconnecting listenerList[func(*Socket, DisconnectReason)]
+	onDisconnect    listenerList[func(*Socket, DisconnectReason)]
 	serverSide      map[string][]*handler
 	sockets         map[string]*Socket
 	children        []*Namespace
@@ -80,33 +80,27 @@ func (n *Namespace) Adapter() Adapter { return n.adapter }
 // and Data, any other error with its text as the message. Middleware runs off the connection's
 // reader and may take its time (a database lookup, say), bounded by s.Context(), which holds
 // the handshake request's context values and ends if the client goes away meanwhile.
-func (n *Namespace) Use(mw func(s *Socket) error) {
-	n.mu.Lock()
-	n.middleware = append(n.middleware, mw)
-	n.mu.Unlock()
+func (n *Namespace) Use(mw func(s *Socket) error) (remove func()) {
+	return register(&n.mu, &n.middleware, mw)
 }
 
 // OnConnect registers a function called for every socket that joins the namespace, once it is
-// connected: the place to register per-socket handlers and join rooms.
-func (n *Namespace) OnConnect(f func(s *Socket)) {
-	n.mu.Lock()
-	n.onConnect = append(n.onConnect, f)
-	n.mu.Unlock()
+// connected: the place to register per-socket handlers and join rooms. The function returned
+// removes it.
+func (n *Namespace) OnConnect(f func(s *Socket)) (remove func()) {
+	return register(&n.mu, &n.onConnect, f)
 }
 
 // OnDisconnecting registers a function called when a socket is leaving, while it is still in
-// its rooms.
-func (n *Namespace) OnDisconnecting(f func(s *Socket, reason DisconnectReason)) {
-	n.mu.Lock()
-	n.onDisconnecting = append(n.onDisconnecting, f)
-	n.mu.Unlock()
+// its rooms. The function returned removes it.
+func (n *Namespace) OnDisconnecting(f func(s *Socket, reason DisconnectReason)) (remove func()) {
+	return register(&n.mu, &n.onDisconnecting, f)
 }
 
-// OnDisconnect registers a function called once a socket has left the namespace.
-func (n *Namespace) OnDisconnect(f func(s *Socket, reason DisconnectReason)) {
-	n.mu.Lock()
-	n.onDisconnect = append(n.onDisconnect, f)
-	n.mu.Unlock()
+// OnDisconnect registers a function called once a socket has left the namespace. The function
+// returned removes it.
+func (n *Namespace) OnDisconnect(f func(s *Socket, reason DisconnectReason)) (remove func()) {
+	return register(&n.mu, &n.onDisconnect, f)
 }
 
 // On registers a handler for an event from any socket of the namespace. The handler is a func
@@ -133,12 +127,9 @@ func (n *Namespace) On(event string, fn any) (remove func()) {
 }
 
 // OnServerSideEmit registers a handler for an event another node sent with ServerSideEmit. Its
-// shape is that of On's handlers without the *Socket.
-func (n *Namespace) OnServerSideEmit(event string, fn any) {
-	h := newHandler(fn, false)
-	n.mu.Lock()
-	n.serverSide[event] = append(n.serverSide[event], h)
-	n.mu.Unlock()
+// shape is that of On's handlers without the *Socket. The function returned removes it.
+func (n *Namespace) OnServerSideEmit(event string, fn any) (remove func()) {
+	return n.addHandlerTo(n.serverSide, event, newHandler(fn, false))
 }
 
 // Sockets returns the sockets connected to the namespace on this node, and those being
@@ -358,7 +349,7 @@ func (n *Namespace) connectHooks() ([]func(*Socket) error, []func(*Socket)) {
 	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return append(mw, n.middleware...), append(hooks, n.onConnect...)
+	return append(mw, n.middleware.funcs()...), append(hooks, n.onConnect.funcs()...)
 }
 
 func (n *Namespace) disconnectHooks() (disconnecting, disconnect []func(*Socket, DisconnectReason)) {
@@ -367,7 +358,7 @@ func (n *Namespace) disconnectHooks() (disconnecting, disconnect []func(*Socket,
 	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return append(disconnecting, n.onDisconnecting...), append(disconnect, n.onDisconnect...)
+	return append(disconnecting, n.onDisconnecting.funcs()...), append(disconnect, n.onDisconnect.funcs()...)
 }
 
 func (n *Namespace) removeSocket(s *Socket) {

@@ -4,14 +4,20 @@ package socketio
 // sockets use (see socket_listeners.go): registration returns the function that removes it.
 
 func (n *Namespace) addHandler(event string, h *handler) func() {
+	return n.addHandlerTo(n.handlers, event, h)
+}
+
+// addHandlerTo adds h to the handlers of event in m (the namespace's, or those of server-side
+// emits), and returns the function that removes it.
+func (n *Namespace) addHandlerTo(m map[string][]*handler, event string, h *handler) func() {
 	n.mu.Lock()
-	n.handlers[event] = append(n.handlers[event], h)
+	m[event] = append(m[event], h)
 	n.mu.Unlock()
 	h.remove = func() {
 		n.mu.Lock()
-		n.handlers[event] = withoutHandler(n.handlers[event], h)
-		if len(n.handlers[event]) == 0 {
-			delete(n.handlers, event)
+		m[event] = withoutHandler(m[event], h)
+		if len(m[event]) == 0 {
+			delete(m, event)
 		}
 		n.mu.Unlock()
 	}

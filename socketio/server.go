@@ -30,7 +30,7 @@ type Server struct {
 	parents  []*Namespace // dynamic namespaces' parents, in the order they were made
 	conns    map[*engineio.Session]*conn
 	shutdown bool
-	newNsp   []func(*Namespace) // OnNewNamespace's hooks
+	newNsp   listenerList[func(*Namespace)] // OnNewNamespace's hooks
 }
 
 // NewServer returns a server with the given options; opts may be nil.
@@ -71,7 +71,7 @@ func (s *Server) Of(name string) *Namespace {
 	}
 	s.mu.Lock()
 	n, made := s.ofLocked(name, nil)
-	hooks := s.newNsp
+	hooks := s.newNsp.funcs()
 	s.mu.Unlock()
 	if made {
 		n.announce(hooks)
@@ -98,11 +98,9 @@ func (s *Server) ofLocked(name string, parent *Namespace) (n *Namespace, made bo
 // for it (again after CleanupEmptyChildNamespaces removed it). It is called before any client
 // joins the namespace: the place to add middleware and handlers to every namespace. For a
 // dynamic namespace it runs on the reader of the connection that asked for it, so it should
-// be quick.
-func (s *Server) OnNewNamespace(f func(n *Namespace)) {
-	s.mu.Lock()
-	s.newNsp = append(s.newNsp, f)
-	s.mu.Unlock()
+// be quick. The function returned removes it.
+func (s *Server) OnNewNamespace(f func(n *Namespace)) (remove func()) {
+	return register(&s.mu, &s.newNsp, f)
 }
 
 // OfMatch returns a parent namespace for dynamic namespaces: a client connecting to a name
@@ -141,7 +139,7 @@ func (s *Server) lookup(name string) *Namespace {
 			s.mu.Lock()
 			n, made := s.ofLocked(name, p)
 			n.hold()
-			hooks := s.newNsp
+			hooks := s.newNsp.funcs()
 			s.mu.Unlock()
 			if made {
 				n.announce(hooks)
@@ -167,13 +165,15 @@ func (s *Server) namespaces() []*Namespace {
 // The methods below act on the main namespace "/", as Node's io.on, io.emit and the like do.
 
 // Use adds a middleware to the main namespace; see Namespace.Use.
-func (s *Server) Use(mw func(*Socket) error) { s.Of("/").Use(mw) }
+func (s *Server) Use(mw func(*Socket) error) (remove func()) { return s.Of("/").Use(mw) }
 
 // OnConnect registers a connect hook on the main namespace; see Namespace.OnConnect.
-func (s *Server) OnConnect(f func(*Socket)) { s.Of("/").OnConnect(f) }
+func (s *Server) OnConnect(f func(*Socket)) (remove func()) { return s.Of("/").OnConnect(f) }
 
 // OnDisconnect registers a disconnect hook on the main namespace.
-func (s *Server) OnDisconnect(f func(*Socket, DisconnectReason)) { s.Of("/").OnDisconnect(f) }
+func (s *Server) OnDisconnect(f func(*Socket, DisconnectReason)) (remove func()) {
+	return s.Of("/").OnDisconnect(f)
+}
 
 // On registers an event handler on the main namespace; see Namespace.On.
 func (s *Server) On(event string, fn any) (remove func()) { return s.Of("/").On(event, fn) }
