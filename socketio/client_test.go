@@ -428,28 +428,30 @@ func TestClientEmitWithAckFunc(t *testing.T) {
 		mu.Unlock()
 	}
 	done := make(chan struct{}, 2)
-	c := dialTest(t, ts.url, &ClientOptions{AckTimeout: 100 * time.Millisecond}, func(c *Client) {
+	c := dialTest(t, ts.url, nil, func(c *Client) {
 		c.OnAny(func(event string, args []any) { add(eventLine(event, args)) })
 	})
 	// The server emits message-back before it acknowledges the next event: the callback runs
 	// after the handler of the event that came first.
 	c.Emit("message", 1)
-	err := c.EmitWithAckFunc(context.Background(), func(a Args, err error) {
+	err := c.EmitWithAckFunc(t.Context(), func(a Args, err error) {
 		add(fmt.Sprint("ack ", a.Values(), err))
 		done <- struct{}{}
 	}, "message-with-ack", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	<-done
 	// No answer: the callback gets the deadline error.
-	err = c.EmitWithAckFunc(context.Background(), func(a Args, err error) {
+	short, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	err = c.EmitWithAckFunc(short, func(a Args, err error) {
 		add(fmt.Sprint("timeout ", errors.Is(err, context.DeadlineExceeded)))
 		done <- struct{}{}
 	}, "ignored")
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-done
 	<-done
 	mu.Lock()
 	defer mu.Unlock()
