@@ -202,34 +202,6 @@ func mapKey(k reflect.Value) (string, error) {
 	return strings.Trim(string(b), `"`), nil
 }
 
-// resolveArgs splits a JSON array of arguments, with the placeholders in it resolved: in the
-// returned JSON each becomes the base64 string of its attachment, which is how encoding/json
-// decodes into a []byte.
-func resolveArgs(data json.RawMessage, attachments [][]byte) ([]json.RawMessage, error) {
-	var args []json.RawMessage
-	if err := json.Unmarshal(data, &args); err != nil {
-		return nil, err
-	}
-	if len(attachments) == 0 {
-		return args, nil
-	}
-	for i, a := range args {
-		if !strings.Contains(string(a), "_placeholder") {
-			continue
-		}
-		var v any
-		if err := json.Unmarshal(a, &v); err != nil {
-			return nil, err
-		}
-		b, err := json.Marshal(replacePlaceholders(v, attachments, base64String))
-		if err != nil {
-			return nil, err
-		}
-		args[i] = b
-	}
-	return args, nil
-}
-
 // decodeAny decodes an argument for a handler that takes any: binary values come out as []byte.
 func decodeAny(raw json.RawMessage, attachments [][]byte) (any, error) {
 	var v any
