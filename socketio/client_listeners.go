@@ -30,21 +30,7 @@ func (s *ClientSocket) Once(event string, fn any) (remove func()) {
 }
 
 func (s *ClientSocket) addHandler(event string, h *handler) func() {
-	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = map[string][]*handler{}
-	}
-	s.handlers[event] = append(s.handlers[event], h)
-	s.mu.Unlock()
-	h.remove = func() {
-		s.mu.Lock()
-		s.handlers[event] = withoutHandler(s.handlers[event], h)
-		if len(s.handlers[event]) == 0 {
-			delete(s.handlers, event)
-		}
-		s.mu.Unlock()
-	}
-	return h.remove
+	return addHandler(&s.mu, &s.handlers, event, h)
 }
 
 // Off removes every handler of event (socket.off(event) in the JavaScript client).

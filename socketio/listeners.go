@@ -36,17 +36,37 @@ func (l listenerList[F]) without(e *listenerEntry[F]) listenerList[F] {
 	return l
 }
 
-// register adds f at the end of *l under mu and returns the function that removes it.
-func register[F any](mu sync.Locker, l *listenerList[F], f F) (remove func()) {
+// addListener adds f to *l under mu, first or last, and returns the function that removes it.
+func addListener[F any](mu sync.Locker, l *listenerList[F], f F, first bool) (remove func()) {
 	mu.Lock()
 	var e *listenerEntry[F]
-	*l, e = l.with(f, false)
+	*l, e = l.with(f, first)
 	mu.Unlock()
 	return func() {
 		mu.Lock()
 		*l = l.without(e)
 		mu.Unlock()
 	}
+}
+
+// addHandler adds h to the handlers of event in *m under mu, making the map if need be, and
+// returns the function that removes it (kept in h, for Once).
+func addHandler(mu sync.Locker, m *map[string][]*handler, event string, h *handler) (remove func()) {
+	mu.Lock()
+	if *m == nil {
+		*m = map[string][]*handler{}
+	}
+	(*m)[event] = append((*m)[event], h)
+	mu.Unlock()
+	h.remove = func() {
+		mu.Lock()
+		(*m)[event] = withoutHandler((*m)[event], h)
+		if len((*m)[event]) == 0 {
+			delete(*m, event)
+		}
+		mu.Unlock()
+	}
+	return h.remove
 }
 
 // funcs returns the functions, in order, in a new slice.

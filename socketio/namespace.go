@@ -81,26 +81,26 @@ func (n *Namespace) Adapter() Adapter { return n.adapter }
 // reader and may take its time (a database lookup, say), bounded by s.Context(), which holds
 // the handshake request's context values and ends if the client goes away meanwhile.
 func (n *Namespace) Use(mw func(s *Socket) error) (remove func()) {
-	return register(&n.mu, &n.middleware, mw)
+	return addListener(&n.mu, &n.middleware, mw, false)
 }
 
 // OnConnect registers a function called for every socket that joins the namespace, once it is
 // connected: the place to register per-socket handlers and join rooms. The function returned
 // removes it.
 func (n *Namespace) OnConnect(f func(s *Socket)) (remove func()) {
-	return register(&n.mu, &n.onConnect, f)
+	return addListener(&n.mu, &n.onConnect, f, false)
 }
 
 // OnDisconnecting registers a function called when a socket is leaving, while it is still in
 // its rooms. The function returned removes it.
 func (n *Namespace) OnDisconnecting(f func(s *Socket, reason DisconnectReason)) (remove func()) {
-	return register(&n.mu, &n.onDisconnecting, f)
+	return addListener(&n.mu, &n.onDisconnecting, f, false)
 }
 
 // OnDisconnect registers a function called once a socket has left the namespace. The function
 // returned removes it.
 func (n *Namespace) OnDisconnect(f func(s *Socket, reason DisconnectReason)) (remove func()) {
-	return register(&n.mu, &n.onDisconnect, f)
+	return addListener(&n.mu, &n.onDisconnect, f, false)
 }
 
 // On registers a handler for an event from any socket of the namespace. The handler is a func
@@ -129,7 +129,7 @@ func (n *Namespace) On(event string, fn any) (remove func()) {
 // OnServerSideEmit registers a handler for an event another node sent with ServerSideEmit. Its
 // shape is that of On's handlers without the *Socket. The function returned removes it.
 func (n *Namespace) OnServerSideEmit(event string, fn any) (remove func()) {
-	return n.addHandlerTo(n.serverSide, event, newHandler(fn, false))
+	return addHandler(&n.mu, &n.serverSide, event, newHandler(fn, false))
 }
 
 // Sockets returns the sockets connected to the namespace on this node, and those being

@@ -4,24 +4,7 @@ package socketio
 // sockets use (see socket_listeners.go): registration returns the function that removes it.
 
 func (n *Namespace) addHandler(event string, h *handler) func() {
-	return n.addHandlerTo(n.handlers, event, h)
-}
-
-// addHandlerTo adds h to the handlers of event in m (the namespace's, or those of server-side
-// emits), and returns the function that removes it.
-func (n *Namespace) addHandlerTo(m map[string][]*handler, event string, h *handler) func() {
-	n.mu.Lock()
-	m[event] = append(m[event], h)
-	n.mu.Unlock()
-	h.remove = func() {
-		n.mu.Lock()
-		m[event] = withoutHandler(m[event], h)
-		if len(m[event]) == 0 {
-			delete(m, event)
-		}
-		n.mu.Unlock()
-	}
-	return h.remove
+	return addHandler(&n.mu, &n.handlers, event, h)
 }
 
 // Off removes every handler registered with On for event on the namespace; those the sockets
@@ -60,13 +43,5 @@ func (n *Namespace) ListenersAny() []func(s *Socket, event string, args []any) {
 }
 
 func (n *Namespace) addAny(f func(*Socket, string, []any), first bool) func() {
-	n.mu.Lock()
-	var e *listenerEntry[func(*Socket, string, []any)]
-	n.anyIn, e = n.anyIn.with(f, first)
-	n.mu.Unlock()
-	return func() {
-		n.mu.Lock()
-		n.anyIn = n.anyIn.without(e)
-		n.mu.Unlock()
-	}
+	return addListener(&n.mu, &n.anyIn, f, first)
 }

@@ -100,7 +100,7 @@ func (s *Server) ofLocked(name string, parent *Namespace) (n *Namespace, made bo
 // dynamic namespace it runs on the reader of the connection that asked for it, so it should
 // be quick. The function returned removes it.
 func (s *Server) OnNewNamespace(f func(n *Namespace)) (remove func()) {
-	return register(&s.mu, &s.newNsp, f)
+	return addListener(&s.mu, &s.newNsp, f, false)
 }
 
 // OfMatch returns a parent namespace for dynamic namespaces: a client connecting to a name

@@ -1,7 +1,5 @@
 package socketio
 
-import "sync"
-
 // Registering and removing a server socket's handlers and listeners. Every registration
 // returns a function that removes what it registered (calling it again does nothing), where
 // Node's API takes the listener back: socket.off("chat", listener) is remove(). Off and OffAny
@@ -23,21 +21,7 @@ func (s *Socket) Once(event string, fn any) (remove func()) {
 }
 
 func (s *Socket) addHandler(event string, h *handler) func() {
-	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = map[string][]*handler{}
-	}
-	s.handlers[event] = append(s.handlers[event], h)
-	s.mu.Unlock()
-	h.remove = func() {
-		s.mu.Lock()
-		s.handlers[event] = withoutHandler(s.handlers[event], h)
-		if len(s.handlers[event]) == 0 {
-			delete(s.handlers, event)
-		}
-		s.mu.Unlock()
-	}
-	return h.remove
+	return addHandler(&s.mu, &s.handlers, event, h)
 }
 
 // Off removes every handler this socket registered for event (Node's socket.off(event) with no
@@ -113,18 +97,4 @@ func (s *Socket) OnDisconnecting(f func(reason DisconnectReason)) (remove func()
 // that removes it.
 func (s *Socket) OnDisconnect(f func(reason DisconnectReason)) (remove func()) {
 	return addListener(&s.mu, &s.onDisconnect, f, false)
-}
-
-// addListener adds f to the list l, under mu (the lock of l's owner), and returns the function
-// removing it.
-func addListener[F any](mu sync.Locker, l *listenerList[F], f F, first bool) func() {
-	mu.Lock()
-	var e *listenerEntry[F]
-	*l, e = l.with(f, first)
-	mu.Unlock()
-	return func() {
-		mu.Lock()
-		*l = l.without(e)
-		mu.Unlock()
-	}
 }
