@@ -148,19 +148,8 @@ var streamID = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 // cuts it and waits until its session is in Redis.
 func connectFirst(t *testing.T, n *recoveryNode, lastBroadcast bool) sioSession {
 	t.Helper()
-	c := dialRawSIO(t, n.url)
-	c.send("0")
-	got := c.expect(`0{"sid":*`)
-	var ids struct{ SID, PID string }
-	if err := json.Unmarshal([]byte(got[1:]), &ids); err != nil || ids.PID == "" {
-		t.Fatalf("CONNECT answer %q", got)
-	}
-	hello := c.expect(`2["hello","*`)
+	c, s := connectHello(t, n)
 	var args []string
-	if err := json.Unmarshal([]byte(hello[1:]), &args); err != nil || len(args) != 2 {
-		t.Fatalf("hello %q", hello)
-	}
-	s := sioSession{sid: ids.SID, pid: ids.PID, offset: args[1]}
 	if lastBroadcast {
 		if err := n.srv.To("room").Emit("last"); err != nil {
 			t.Fatal(err)
@@ -186,6 +175,25 @@ func connectFirst(t *testing.T, n *recoveryNode, lastBroadcast bool) sioSession 
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// connectHello connects a client to n and reads its CONNECT answer and "hello": the session
+// to resume, from the offset of that direct emit.
+func connectHello(t *testing.T, n *recoveryNode) (*rawSIO, sioSession) {
+	t.Helper()
+	c := dialRawSIO(t, n.url)
+	c.send("0")
+	got := c.expect(`0{"sid":*`)
+	var ids struct{ SID, PID string }
+	if err := json.Unmarshal([]byte(got[1:]), &ids); err != nil || ids.PID == "" {
+		t.Fatalf("CONNECT answer %q", got)
+	}
+	hello := c.expect(`2["hello","*`)
+	var args []string
+	if err := json.Unmarshal([]byte(hello[1:]), &args); err != nil || len(args) != 2 {
+		t.Fatalf("hello %q", hello)
+	}
+	return c, sioSession{sid: ids.SID, pid: ids.PID, offset: args[1]}
 }
 
 // resume connects a client to n asking for session s, and reads its CONNECT.
