@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/internal/hostmatch"
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/internal/ratelog"
 	"github.com/tether-rt/tether/websocket"
 )
@@ -89,7 +90,12 @@ type ServerOptions struct {
 	// Messages made with NewUncompressedPreparedMessage are not compressed, unless they share an
 	// answer with others.
 	HTTPCompression *HTTPCompressionOptions
-	// Logger receives what the server has to say; nil keeps it quiet.
+	// Logger receives what the server has to say; nil keeps it quiet. Each session's end is
+	// logged with its reason: at info level when the client dropped (ping timeout, broken
+	// connection, bad packet, payload too large, send queue full), at debug level when
+	// either side closed it; refused WebSocket handshakes and failed upgrades at debug level.
+	// Lines carry the attributes "sid" (session id), "remote" (the client's address),
+	// "transport", "reason" and "err", the keys every layer of Tether uses.
 	Logger *slog.Logger
 
 	// InitialHeaders sets headers of the answer to a handshake (Node's "initial_headers"
@@ -377,7 +383,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		if err != nil {
 			s.clients.Add(-1)
 			s.remove(sess)
-			s.log.Debug("websocket handshake refused", "remote", r.RemoteAddr, "err", err)
+			s.log.Debug("engineio: websocket handshake refused", logattr.Remote, r.RemoteAddr, logattr.Err, err)
 			return
 		}
 		sess.startWebSocket(conn)
