@@ -20,9 +20,15 @@ import (
 // from Redis names the namespace, and an outage the operation that failed and the error.
 func TestLogToTheServersLogger(t *testing.T) {
 	kinds := map[string]func(goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter{
-		"pubsub":  func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter { return redis.NewAdapter(c, nil) },
-		"sharded": func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter { return redis.NewShardedAdapter(c, nil) },
-		"streams": func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter { return redis.NewStreamsAdapter(c, nil) },
+		"pubsub": func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter {
+			return redis.NewAdapter(c, nil)
+		},
+		"sharded": func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter {
+			return redis.NewShardedAdapter(c, nil)
+		},
+		"streams": func(c goredis.UniversalClient) func(socketio.AdapterHost) socketio.Adapter {
+			return redis.NewStreamsAdapter(c, nil)
+		},
 	}
 	for name, kind := range kinds {
 		t.Run(name, func(t *testing.T) {
