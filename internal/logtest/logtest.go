@@ -26,7 +26,9 @@ type withAttrs struct {
 	attrs []slog.Attr
 }
 
-func (w withAttrs) Enabled(ctx context.Context, level slog.Level) bool { return w.r.Enabled(ctx, level) }
+func (w withAttrs) Enabled(ctx context.Context, level slog.Level) bool {
+	return w.r.Enabled(ctx, level)
+}
 
 func (w withAttrs) Handle(ctx context.Context, rec slog.Record) error {
 	out := slog.NewRecord(rec.Time, rec.Level, rec.Message, rec.PC)
