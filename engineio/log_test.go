@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/internal/logtest"
+	"github.com/tether-rt/tether/internal/ratelog"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -121,4 +123,47 @@ func TestLogWebSocketHandshakeRefused(t *testing.T) {
 		t.Fatalf("%d refusals logged, want 1: %v", len(refused), logs.All())
 	}
 	checkAttrs(t, refused[0], map[string]string{logattr.Remote: "*", logattr.Err: "*"})
+}
+
+// The info lines of sessions that ended badly go through a limiter, per reason, so that
+// clients cannot flood the log; the debug lines of normal ends do not.
+func TestLogSessionEndLimited(t *testing.T) {
+	var logs logtest.Recorder
+	reasons := make(chan CloseReason, 16)
+	srv := NewServer(&ServerOptions{PingInterval: time.Minute, Logger: logs.Logger(),
+		OnClose: func(_ *Session, r CloseReason, _ error) { reasons <- r }})
+	srv.endLog = ratelog.New(time.Hour, 2) // two lines, then none for the test's life
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	for range 5 {
+		o := handshakePolling(t, hs.URL)
+		post(t, hs.URL+"/engine.io/?EIO=4&transport=polling&sid="+o.SID, "9nonsense")
+		if r := <-reasons; r != CloseParseError {
+			t.Fatalf("reason %q", r)
+		}
+	}
+	for range 3 {
+		o := handshakePolling(t, hs.URL)
+		post(t, hs.URL+"/engine.io/?EIO=4&transport=polling&sid="+o.SID, "1")
+		if r := <-reasons; r != CloseTransportClose {
+			t.Fatalf("reason %q", r)
+		}
+	}
+	var info, debug int
+	for _, rec := range logs.Find("engineio: session closed") {
+		switch rec.Level {
+		case slog.LevelInfo:
+			info++
+		case slog.LevelDebug:
+			debug++
+		}
+	}
+	if info != 2 || debug != 3 {
+		t.Fatalf("%d info and %d debug session ends logged, want 2 and 3: %v", info, debug, logs.All())
+	}
 }

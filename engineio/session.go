@@ -448,8 +448,12 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 	}
 	s.mu.Unlock()
 	close(s.done)
-	if s.srv.log.Enabled(context.Background(), closeLevel(reason)) {
-		s.srv.log.Log(context.Background(), closeLevel(reason), "engineio: session closed",
+	if level := closeLevel(reason); level == slog.LevelDebug {
+		s.srv.log.Debug("engineio: session closed",
+			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
+			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
+	} else {
+		s.srv.endLog.LogKey(context.Background(), s.srv.log, level, string(reason), "engineio: session closed",
 			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
 			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
 	}
