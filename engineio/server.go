@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/internal/hostmatch"
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/internal/ratelog"
 	"github.com/tether-rt/tether/websocket"
 )
@@ -89,7 +90,14 @@ type ServerOptions struct {
 	// Messages made with NewUncompressedPreparedMessage are not compressed, unless they share an
 	// answer with others.
 	HTTPCompression *HTTPCompressionOptions
-	// Logger receives what the server has to say; nil keeps it quiet.
+	// Logger receives what the server has to say; nil keeps it quiet. Each session's end is
+	// logged with its reason: at info level when the client dropped (ping timeout, broken
+	// connection, bad packet, payload too large, send queue full), at debug level when
+	// either side closed it; refused WebSocket handshakes and failed upgrades at debug level.
+	// The info lines are rate-limited per reason: 10 at once, then one a second, the next
+	// line saying how many were held back (suppressed=N).
+	// Lines carry the attributes "sid" (session id), "remote" (the client's address),
+	// "transport", "reason" and "err", the keys every layer of Tether uses.
 	Logger *slog.Logger
 
 	// InitialHeaders sets headers of the answer to a handshake (Node's "initial_headers"
@@ -128,7 +136,10 @@ type Server struct {
 	log  *slog.Logger
 	// slowLog says once in a while, not once per client, that clients were dropped for not
 	// reading: at scale a single broadcast can drop thousands.
-	slowLog    *ratelog.Limiter
+	slowLog *ratelog.Limiter
+	// endLog limits the info lines of sessions that ended badly, per reason: clients cause
+	// them, and a crowd of them (or one that reconnects in a loop) must not flood the log.
+	endLog     *ratelog.Limiter
 	transports map[string]bool
 	wsOptions  websocket.AcceptOptions
 	compressor *httpCompressor // nil: polling answers go uncompressed
@@ -155,6 +166,10 @@ const (
 	// slowLogInterval is how often at most the server says it dropped clients that stopped
 	// reading.
 	slowLogInterval = 10 * time.Second
+	// endLogBurst lines of sessions ended for one reason go at once, then one every
+	// endLogInterval, as Socket.IO's lines that peers cause.
+	endLogBurst    = 10
+	endLogInterval = time.Second
 )
 
 // NewServer returns a server with the given options; opts may be nil. The server keeps a
@@ -206,6 +221,7 @@ func NewServer(o *ServerOptions) *Server {
 		transports: map[string]bool{},
 		sessions:   map[string]*Session{},
 		slowLog:    ratelog.New(slowLogInterval, 1),
+		endLog:     ratelog.New(endLogInterval, endLogBurst),
 		compressor: newHTTPCompressor(opts.HTTPCompression),
 	}
 	if s.log == nil {
@@ -377,7 +393,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		if err != nil {
 			s.clients.Add(-1)
 			s.remove(sess)
-			s.log.Debug("websocket handshake refused", "remote", r.RemoteAddr, "err", err)
+			s.log.Debug("engineio: websocket handshake refused", logattr.Remote, r.RemoteAddr, logattr.Err, err)
 			return
 		}
 		sess.startWebSocket(conn)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -407,7 +408,7 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	ws, probe := s.ws, s.probe
+	ws, probe, transport := s.ws, s.probe, s.transport
 	linger := false
 	if probe != nil && notify && s.transport == TransportPolling {
 		// The client may be about to finish an upgrade, having stopped polling: the queue
@@ -447,15 +448,35 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 	}
 	s.mu.Unlock()
 	close(s.done)
-	s.srv.log.Debug("session closed", "sid", s.id, "reason", string(reason), "detail", detail)
+	if level := closeLevel(reason); level == slog.LevelDebug {
+		s.srv.log.Debug("engineio: session closed",
+			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
+			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
+	} else {
+		s.srv.endLog.LogKey(context.Background(), s.srv.log, level, string(reason), "engineio: session closed",
+			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
+			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
+	}
 	if reason == CloseSendQueueFull || errors.Is(detail, websocket.ErrWriteTimeout) {
 		// The server's own policy at work, which the operator should hear of, but once in
 		// a while: the next line counts the sessions dropped meanwhile (suppressed=N).
 		s.srv.slowLog.Log(context.Background(), s.srv.log, slog.LevelWarn,
 			"engineio: disconnected a client that is not reading what it is sent",
-			"reason", string(reason), "remote", s.req.RemoteAddr, "detail", detail)
+			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
+			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
 	}
 	go s.finish(reason, detail, ws, probe, notify, linger)
+}
+
+// closeLevel is the level of a session's end: debug for the ends of a working connection
+// (either side closed it), info for those an operator looks into when clients drop
+// (timeouts, broken connections, protocol errors).
+func closeLevel(reason CloseReason) slog.Level {
+	switch reason {
+	case CloseTransportClose, CloseServerClose, CloseServerShutdown:
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // closeLinger bounds how long a closed polling session waits for a poll to collect its close

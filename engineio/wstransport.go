@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -49,6 +50,8 @@ func (s *Session) upgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	conn, err := websocket.Accept(w, r, &s.srv.wsOptions)
 	if err != nil {
+		// Accept has answered the client; only the operator is left to tell.
+		s.srv.log.Debug("engineio: websocket handshake refused", logattr.SID, s.id, logattr.Remote, r.RemoteAddr, logattr.Err, err)
 		return
 	}
 	if upgraded {
@@ -108,7 +111,7 @@ func (s *Session) runUpgrade(conn *websocket.Conn, form wsForm) {
 		s.probe = nil
 		s.mu.Unlock()
 		conn.CloseNow()
-		s.srv.log.Debug("upgrade failed", "sid", s.id, "err", err)
+		s.srv.log.Debug("engineio: upgrade failed", logattr.SID, s.id, logattr.Remote, s.req.RemoteAddr, logattr.Err, err)
 		return
 	}
 	s.probe = nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // Reasons a ClientSocket disconnects that only a client sees; the others (transport close,
@@ -441,7 +442,7 @@ func (c *Client) dial(ctx context.Context) (*clientConn, error) {
 	c.wg.Add(1)
 	c.mu.Unlock()
 	go cc.readLoop()
-	c.opts.Logger.Debug("socketio: client connected", "sid", eio.ID(), "transport", eio.Transport())
+	c.opts.Logger.Debug("socketio: client connected", logattr.SID, eio.ID(), logattr.Transport, eio.Transport())
 	for _, s := range c.activeSockets() {
 		s.rejoin(cc)
 	}

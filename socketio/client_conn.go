@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // clientConn is one Engine.IO connection of a Client, with its reader. A reconnection makes a
@@ -60,7 +61,7 @@ func (cc *clientConn) readLoop() {
 		}
 		p, err := cc.dec.read(m)
 		if err != nil {
-			cc.c.opts.Logger.Info("socketio: invalid packet from the server, closing the connection", "err", err)
+			cc.c.opts.Logger.Info("socketio: invalid packet from the server, closing the connection", logattr.Err, err)
 			cc.parseErr.Store(true)
 			cc.eio.Close()
 			continue // Read now reports the close
@@ -108,7 +109,7 @@ func (c *Client) connLost(cc *clientConn, err error) {
 	if closed || cc.released.Load() {
 		return
 	}
-	c.opts.Logger.Debug("socketio: client connection lost", "reason", reason, "err", err)
+	c.opts.Logger.Debug("socketio: client connection lost", logattr.Reason, reason, logattr.Err, err)
 	c.hookError(&ConnectionLostError{Reason: reason, Err: err})
 	for _, s := range c.activeSockets() {
 		s.connLost(cc, reason)

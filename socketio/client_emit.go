@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // Emit sends an event to the server. Arguments are encoded with encoding/json; []byte values,
@@ -142,7 +143,7 @@ func (s *ClientSocket) emitFunc(ctx context.Context, fn func(Args, error), event
 		raw, _, _ := splitArray(nil, data, 0) // made by encodeArgs: a non-empty array
 		vals, err := decodeValues(event, raw[1:], attachments, s.c.maxValues)
 		if err != nil {
-			s.c.peers.event(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp, "err", err)
+			s.c.peers.event(slog.LevelWarn, "socketio: event not passed to outgoing listeners", logattr.Namespace, s.nsp, logattr.Err, err)
 			listeners = nil
 		}
 		for _, f := range listeners.funcs() {

@@ -3,6 +3,8 @@ package socketio
 import (
 	"encoding/json"
 	"log/slog"
+
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // receive acts on a packet for this socket's namespace, on connection cc's reader, in
@@ -169,7 +171,7 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 	args := raw[1:]
 	log, maxValues := s.c.peers, s.c.maxValues
 	if p.tooManyArgs {
-		log.event(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp, "err", tooManyArgsError(event, len(args)))
+		log.event(slog.LevelWarn, "socketio: event not handled", logattr.Namespace, s.nsp, logattr.Err, tooManyArgsError(event, len(args)))
 		return
 	}
 	ack := s.ackFunc(cc, p.id)
@@ -180,14 +182,14 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 	if len(anyIn) > 0 {
 		values, err := decodeValues(event, args, p.attachments, maxValues)
 		if err != nil {
-			log.event(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp, "err", err)
+			log.event(slog.LevelWarn, "socketio: event not passed to catch-all listeners", logattr.Namespace, s.nsp, logattr.Err, err)
 			anyIn = nil
 		}
 		for _, e := range anyIn {
 			s.safely("catch-all listener", func() { e.f(event, values) })
 		}
 	}
-	callHandlers(log, nil, event, args, p.attachments, maxValues, ack, hs, "nsp", s.nsp)
+	callHandlers(log, nil, event, args, p.attachments, maxValues, ack, hs, logattr.Namespace, s.nsp)
 }
 
 // onAck delivers an acknowledgement to the EmitWithAck waiting for it.

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // backoffDelay returns the wait before reconnection attempt n (from 0): base doubled n times,
@@ -56,7 +58,7 @@ func (c *Client) reconnectLoop(reason DisconnectReason, lastErr error) {
 	for attempt := 0; ; attempt++ {
 		if n := c.opts.ReconnectionAttempts; n > 0 && attempt >= n {
 			stop()
-			c.opts.Logger.Info("socketio: reconnection failed", "attempts", attempt, "err", lastErr)
+			c.opts.Logger.Info("socketio: reconnection failed", "attempts", attempt, logattr.Err, lastErr)
 			c.hookFailed()
 			c.shutdown(&ConnectionLostError{Reason: reason, Err: lastErr}, reason, false)
 			return
@@ -94,7 +96,7 @@ func (c *Client) reconnectLoop(reason DisconnectReason, lastErr error) {
 			return
 		}
 		lastErr = err
-		c.opts.Logger.Debug("socketio: reconnection attempt failed", "attempt", attempt+1, "err", err)
+		c.opts.Logger.Debug("socketio: reconnection attempt failed", "attempt", attempt+1, logattr.Err, err)
 		c.hookReconnectError(err)
 	}
 }

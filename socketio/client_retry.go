@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // Retried emits, as socket.io-client 4.6+ does them with its retries and ackTimeout options:
@@ -162,7 +164,7 @@ func (s *ClientSocket) emitRetriedAndWait(ctx context.Context, event string, arg
 func (s *ClientSocket) emitRetriedNoAck(event string, args []any) error {
 	_, err := s.emitRetried(s.c.ctx, event, args, func(_ Args, err error) {
 		if err != nil {
-			s.c.peers.at(slog.LevelDebug, "socketio: retried event given up", "nsp", s.nsp, "event", event, "err", err)
+			s.c.peers.at(slog.LevelDebug, "socketio: retried event given up", logattr.Namespace, s.nsp, logattr.Event, event, logattr.Err, err)
 		}
 	})
 	return err

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 type clientState int
@@ -192,7 +194,7 @@ func (s *ClientSocket) rejoin(cc *clientConn) {
 	s.mu.Unlock()
 	if again {
 		if err := s.join(cc); err != nil {
-			s.c.opts.Logger.Debug("socketio: rejoining failed", "nsp", s.nsp, "err", err)
+			s.c.opts.Logger.Debug("socketio: rejoining failed", logattr.Namespace, s.nsp, logattr.Err, err)
 		}
 	}
 }
@@ -314,7 +316,7 @@ func (s *ClientSocket) runDisconnect(reason DisconnectReason) {
 
 // safely runs user code, turning a panic into a logged error.
 func (s *ClientSocket) safely(what string, f func()) {
-	protect(s.c.peers, what, "", f, "nsp", s.nsp)
+	protect(s.c.peers, what, "", f, logattr.Namespace, s.nsp)
 }
 
 // errNotConnected is returned by emits on a socket that is not joined and not rejoining.

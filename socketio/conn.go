@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // engineSession is what a connection needs from Engine.IO: the Socket.IO layer knows nothing of
@@ -61,7 +62,7 @@ func (c *conn) startConnectTimer() {
 		joined := c.joined
 		c.mu.Unlock()
 		if !joined {
-			c.srv.peers.at(slog.LevelDebug, "socketio: no namespace joined in time", "sid", c.es.ID())
+			c.srv.peers.at(slog.LevelDebug, "socketio: no namespace joined in time", logattr.SID, c.es.ID())
 			c.es.Close()
 		}
 	})
@@ -71,7 +72,7 @@ func (c *conn) startConnectTimer() {
 func (c *conn) receive(m engineio.Message) {
 	p, err := c.dec.read(m)
 	if err != nil {
-		c.srv.peers.at(slog.LevelInfo, "socketio: invalid packet, closing the connection", "sid", c.es.ID(), "err", err)
+		c.srv.peers.at(slog.LevelInfo, "socketio: invalid packet, closing the connection", logattr.SID, c.es.ID(), logattr.Remote, c.es.Request().RemoteAddr, logattr.Err, err)
 		c.closeWith(ReasonParseError)
 		return
 	}
@@ -116,7 +117,7 @@ func (c *conn) dispatch(p *packet) {
 			s.onAck(p)
 		}
 	default: // CONNECT_ERROR is the server's to send
-		c.srv.peers.at(slog.LevelInfo, "socketio: unexpected packet from a client, closing the connection", "sid", c.es.ID(), "type", p.typ)
+		c.srv.peers.at(slog.LevelInfo, "socketio: unexpected packet from a client, closing the connection", logattr.SID, c.es.ID(), logattr.Remote, c.es.Request().RemoteAddr, "type", p.typ)
 		c.closeWith(ReasonParseError)
 	}
 	// Packets for a namespace the client has not joined (or just left) are dropped: they can
@@ -193,7 +194,7 @@ func (c *conn) onClose(reason DisconnectReason, detail error) {
 	}
 	c.mu.Unlock()
 	if detail != nil {
-		c.srv.peers.at(slog.LevelDebug, "socketio: connection closed", "sid", c.es.ID(), "reason", reason, "err", detail)
+		c.srv.peers.at(slog.LevelDebug, "socketio: connection closed", logattr.SID, c.es.ID(), logattr.Reason, reason, logattr.Err, detail)
 	}
 	c.closeSockets(reason)
 }
@@ -219,7 +220,7 @@ func (c *conn) sendControl(p *packet) error {
 func (c *conn) sendLegacyConnectError(nsp string, ce *ConnectError) {
 	data, err := legacyConnectError(ce)
 	if err != nil {
-		c.srv.peers.at(slog.LevelError, "socketio: cannot encode a connect error's data", "err", err)
+		c.srv.peers.at(slog.LevelError, "socketio: cannot encode a connect error's data", logattr.Err, err)
 		data, _ = json.Marshal(ce.Message)
 	}
 	c.sendControl(&packet{typ: packetConnectError, nsp: nsp, id: noID, data: data})
@@ -232,7 +233,7 @@ func (c *conn) sendConnectError(nsp string, ce *ConnectError) {
 	}{ce.Message, ce.Data}
 	data, err := json.Marshal(body)
 	if err != nil {
-		c.srv.peers.at(slog.LevelError, "socketio: cannot encode a connect error's data", "err", err)
+		c.srv.peers.at(slog.LevelError, "socketio: cannot encode a connect error's data", logattr.Err, err)
 		data, _ = json.Marshal(struct {
 			Message string `json:"message"`
 		}{ce.Message})

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/internal/ratelog"
 )
 
@@ -77,7 +78,7 @@ func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, 
 		var err error
 		protect(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack, maxValues) }, attrs...)
 		if err != nil {
-			more := []any{"handler", h.fn.Type().String(), "err", err}
+			more := []any{"handler", h.fn.Type().String(), logattr.Err, err}
 			if ae, ok := err.(*ArgumentError); ok && ae.Index == 0 && h.sidLike() {
 				more = append(more, "hint", sidHint)
 			}
@@ -86,7 +87,7 @@ func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, 
 		}
 		if len(args) < h.args && h.shortSaid.CompareAndSwap(false, true) {
 			// Said once per handler: JavaScript programs leave optional arguments out.
-			more := []any{"event", event, "arguments", len(args), "handler", h.fn.Type().String()}
+			more := []any{logattr.Event, event, "arguments", len(args), "handler", h.fn.Type().String()}
 			if h.sidLike() {
 				more = append(more, "hint", sidHint)
 			}
@@ -94,7 +95,7 @@ func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, 
 		}
 		if results != nil {
 			if err := ack(results...); err != nil {
-				log.at(slog.LevelDebug, "socketio: acknowledgement not sent", append(attrs, "event", event, "err", err)...)
+				log.at(slog.LevelDebug, "socketio: acknowledgement not sent", append(attrs, logattr.Event, event, logattr.Err, err)...)
 			}
 		}
 	}
@@ -116,7 +117,10 @@ func protect(log peerLog, what, event string, f func(), attrs ...any) {
 	defer func() {
 		if r := recover(); r != nil {
 			if event != "" {
-				what += " of " + event // put together only now: every event passes through here
+				// Put together only now: every event passes through here. The name is in the
+				// message too, so that each event's panics have their own allowance.
+				what += " of " + event
+				attrs = append(attrs, logattr.Event, event)
 			}
 			log.event(slog.LevelError, "socketio: panic in "+what, append(attrs, "panic", r, "stack", string(debug.Stack()))...)
 		}

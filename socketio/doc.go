@@ -77,6 +77,25 @@
 // the connection is closed), attachments and decoded values per event (MaxAttachments,
 // MaxDecodedValues); the repository's docs/LIMITS.md lists them all.
 //
+// # Logging
+//
+// ServerOptions.Logger is the one logger of a server: the Engine.IO layer under it logs there
+// (each session's end with its reason, refused WebSocket handshakes), and so do the adapters
+// that have no logger of their own (AdapterHost.Logger). Every layer names its attributes
+// alike, so that one filter follows a connection through them:
+//
+//	sid        the Engine.IO session id
+//	socket     the Socket.IO socket id
+//	nsp        the namespace
+//	remote     the client's address (http.Request.RemoteAddr)
+//	transport  "polling" or "websocket"
+//	reason     why something ended, in the protocol's words ("ping timeout", …)
+//	event      an event's name
+//	err        the error behind the line
+//
+// Without a Logger the server is quiet, but for the problems of single events (see
+// ServerOptions.Logger).
+//
 // # Writing an adapter
 //
 // An adapter carries a namespace's rooms and broadcasts; a cluster adapter also carries them

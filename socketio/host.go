@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"encoding/json"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 )
@@ -54,6 +55,12 @@ type AdapterHost interface {
 	// reports its changes (see RoomEvent); f is called with the adapter's lock held, so it must
 	// be quick and must not call the adapter.
 	OnRoomEvent(f func(RoomEvent)) (remove func())
+
+	// Logger returns the server's ServerOptions.Logger, or a logger that discards everything
+	// when the program gave none: an adapter without a logger of its own logs its faults here,
+	// so that one option reaches every layer. Use the server's attribute keys (see "Logging"
+	// in the package documentation).
+	Logger() *slog.Logger
 
 	// host ties the interface to the server's namespaces.
 	host() *Namespace
@@ -108,6 +115,7 @@ type roomListener struct{ f func(RoomEvent) }
 func (h *nsHost) Namespace() string          { return h.n.name }
 func (h *nsHost) Recovery() *RecoveryOptions { return h.n.srv.opts.Recovery }
 func (h *nsHost) host() *Namespace           { return h.n }
+func (h *nsHost) Logger() *slog.Logger       { return h.n.srv.log }
 
 func (h *nsHost) Deliver(p *Packet, id string, flags BroadcastFlags) bool {
 	s := h.n.Socket(id)

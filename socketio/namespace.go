@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // Namespace is a communication channel multiplexed over a client's connection: its own
@@ -238,16 +240,16 @@ func (n *Namespace) receiveServerSideEmit(p *Packet, reply func(Args)) {
 		var err error
 		protect(n.srv.peers, "server-side handler", event, func() {
 			results, err = h.call(nil, event, args.raw, args.attachments, func(...any) error { return nil }, n.srv.maxValues)
-		}, "nsp", n.name)
+		}, logattr.Namespace, n.name)
 		if err != nil {
-			n.srv.log.Warn("socketio: server-side event not handled", "nsp", n.name, "err", err)
+			n.srv.log.Warn("socketio: server-side event not handled", logattr.Namespace, n.name, logattr.Err, err)
 			continue
 		}
 		if reply != nil && !answered {
 			answered = true
 			a, err := NewArgs(results...)
 			if err != nil {
-				n.srv.log.Warn("socketio: server-side answer not encoded", "nsp", n.name, "event", event, "err", err)
+				n.srv.log.Warn("socketio: server-side answer not encoded", logattr.Namespace, n.name, logattr.Event, event, logattr.Err, err)
 			}
 			reply(a)
 		}
@@ -258,7 +260,7 @@ func (n *Namespace) receiveServerSideEmit(p *Packet, reply func(Args)) {
 func (n *Namespace) announce(hooks []func(*Namespace)) {
 	defer close(n.ready)
 	for _, f := range hooks {
-		protect(n.srv.peers, "new namespace hook", "", func() { f(n) }, "nsp", n.name)
+		protect(n.srv.peers, "new namespace hook", "", func() { f(n) }, logattr.Namespace, n.name)
 	}
 }
 
@@ -303,7 +305,7 @@ func (n *Namespace) release() {
 	}
 	n.parent.removeChild(n)
 	if err := n.adapter.Close(); err != nil {
-		srv.log.Warn("socketio: adapter of an empty namespace not closed", "nsp", n.name, "err", err)
+		srv.log.Warn("socketio: adapter of an empty namespace not closed", logattr.Namespace, n.name, logattr.Err, err)
 	}
 }
 

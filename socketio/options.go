@@ -114,7 +114,9 @@ type ServerOptions struct {
 	// cause (an invalid packet, an event not handled, a handler's panic, …) are rate-limited so
 	// that no client, nor a crowd of them, can flood it: for each message, 10 lines at once, then
 	// one a second, the first line after a pause saying how many were held back
-	// (suppressed=N). Lines below the Logger's level cost nothing and are not counted.
+	// (suppressed=N). Lines below the Logger's level cost nothing and are not counted. The
+	// Engine.IO layer and the adapters log here too, with the same attribute keys (see
+	// "Logging" in the package documentation).
 	Logger *slog.Logger
 }
 

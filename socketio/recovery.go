@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // The restoration of a socket by connection state recovery.
@@ -80,7 +82,7 @@ func (n *Namespace) restore(s *Socket, pid, offset string) bool {
 	state, err := n.adapter.TakeSession(ctx, pid, offset)
 	cancel()
 	if err != nil {
-		n.srv.peers.at(slog.LevelWarn, "socketio: session not restored", "nsp", n.name, "err", err)
+		n.srv.peers.at(slog.LevelWarn, "socketio: session not restored", logattr.Namespace, n.name, logattr.Err, err)
 	}
 	if state == nil {
 		return n.admit(s)
@@ -121,7 +123,7 @@ func (n *Namespace) restore(s *Socket, pid, offset string) bool {
 		return false
 	}
 	if err != nil {
-		n.srv.peers.at(slog.LevelWarn, "socketio: missed packets not read", "nsp", n.name, "socket", s.id, "err", err)
+		n.srv.peers.at(slog.LevelWarn, "socketio: missed packets not read", logattr.Namespace, n.name, logattr.Socket, s.id, logattr.Err, err)
 		n.endRestore(s)
 		return false
 	}
@@ -207,7 +209,7 @@ func (n *Namespace) endRestore(s *Socket) (failed bool) {
 	n.leaveRooms(s, persist)
 	if failed {
 		if overflow {
-			n.srv.peers.at(slog.LevelInfo, "socketio: too much sent to a socket being restored, closing its connection", "nsp", n.name, "socket", s.id)
+			n.srv.peers.at(slog.LevelInfo, "socketio: too much sent to a socket being restored, closing its connection", logattr.Namespace, n.name, logattr.Socket, s.id)
 		}
 		s.conn.closeWith(ReasonForcedClose)
 	}
@@ -228,7 +230,7 @@ func (n *Namespace) leaveRooms(s *Socket, persist bool) {
 func (n *Namespace) persistSession(s *Socket, rooms []string) {
 	state := &SessionState{SID: s.id, PID: s.pid, Rooms: rooms, Data: s.Data()}
 	if err := n.adapter.PersistSession(state); err != nil {
-		n.srv.peers.at(slog.LevelWarn, "socketio: session not kept for recovery", "nsp", n.name, "socket", s.id, "err", err)
+		n.srv.peers.at(slog.LevelWarn, "socketio: session not kept for recovery", logattr.Namespace, n.name, logattr.Socket, s.id, logattr.Err, err)
 	}
 }
 

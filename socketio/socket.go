@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 type socketState int
@@ -253,7 +255,7 @@ func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(stri
 		event, args := p.Event(), p.Args()
 		values, err := decodeValues(event, args.raw, args.attachments, s.nsp.srv.maxValues)
 		if err != nil {
-			s.nsp.srv.peers.event(slog.LevelWarn, "socketio: event not passed to outgoing listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
+			s.nsp.srv.peers.event(slog.LevelWarn, "socketio: event not passed to outgoing listeners", logattr.Namespace, s.nsp.name, logattr.Socket, s.id, logattr.Err, err)
 			listeners = nil
 		}
 		for _, e := range listeners {
@@ -342,7 +344,7 @@ func (s *Socket) handleEvent(p *packet) {
 	args := raw[1:]
 	log, maxValues := s.nsp.srv.peers, s.nsp.srv.maxValues
 	if p.tooManyArgs {
-		log.event(slog.LevelWarn, "socketio: event not handled", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError(event, len(args)))
+		log.event(slog.LevelWarn, "socketio: event not handled", logattr.Namespace, s.nsp.name, logattr.Socket, s.id, logattr.Err, tooManyArgsError(event, len(args)))
 		return
 	}
 	ack := s.ackFunc(p.id)
@@ -354,7 +356,7 @@ func (s *Socket) handleEvent(p *packet) {
 	if len(anyIn)+len(nspAny) > 0 {
 		values, err := decodeValues(event, args, p.attachments, maxValues)
 		if err != nil {
-			log.event(slog.LevelWarn, "socketio: event not passed to catch-all listeners", "nsp", s.nsp.name, "socket", s.id, "err", err)
+			log.event(slog.LevelWarn, "socketio: event not passed to catch-all listeners", logattr.Namespace, s.nsp.name, logattr.Socket, s.id, logattr.Err, err)
 			nspAny, anyIn = nil, nil
 		}
 		for _, f := range nspAny {
@@ -368,7 +370,7 @@ func (s *Socket) handleEvent(p *packet) {
 		return
 	}
 	for _, hs := range [][]*handler{nspHandlers, own} {
-		callHandlers(log, s, event, args, p.attachments, maxValues, ack, hs, "nsp", s.nsp.name, "socket", s.id)
+		callHandlers(log, s, event, args, p.attachments, maxValues, ack, hs, logattr.Namespace, s.nsp.name, logattr.Socket, s.id)
 	}
 }
 
@@ -401,7 +403,7 @@ func (s *Socket) onAck(p *packet) {
 	}
 	if p.tooManyArgs {
 		// The waiting EmitWithAck ends with its context.
-		s.nsp.srv.peers.at(slog.LevelWarn, "socketio: acknowledgement dropped", "nsp", s.nsp.name, "socket", s.id, "err", tooManyArgsError("", len(p.args)))
+		s.nsp.srv.peers.at(slog.LevelWarn, "socketio: acknowledgement dropped", logattr.Namespace, s.nsp.name, logattr.Socket, s.id, logattr.Err, tooManyArgsError("", len(p.args)))
 		return
 	}
 	f(Args{raw: p.args, attachments: p.attachments})
@@ -409,7 +411,7 @@ func (s *Socket) onAck(p *packet) {
 
 // safely runs user code, turning a panic into a logged error.
 func (s *Socket) safely(what string, f func()) {
-	protect(s.nsp.srv.peers, what, "", f, "nsp", s.nsp.name, "socket", s.id)
+	protect(s.nsp.srv.peers, what, "", f, logattr.Namespace, s.nsp.name, logattr.Socket, s.id)
 }
 
 // onClose takes the socket out of its namespace, once, and runs the disconnect hooks. It

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // Use adds a middleware for the events this socket receives (Node's socket.use), and returns
@@ -80,7 +82,7 @@ func (s *Socket) runEventMiddleware(mws listenerList[func(string, Args) error], 
 		hooks := s.onError
 		s.mu.Unlock()
 		if len(hooks) == 0 {
-			s.nsp.srv.peers.at(slog.LevelDebug, "socketio: event rejected by a middleware", "nsp", s.nsp.name, "socket", s.id, "err", ee)
+			s.nsp.srv.peers.at(slog.LevelDebug, "socketio: event rejected by a middleware", logattr.Namespace, s.nsp.name, logattr.Socket, s.id, logattr.Err, ee)
 		}
 		for _, h := range hooks {
 			s.safely("error hook", func() { h.f(ee) })

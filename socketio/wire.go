@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // Custom parsers. The protocol's own parser (parser.go) writes a packet as a text message
@@ -245,7 +246,7 @@ func (w *wireFormat) encode(p *packet, uncompressed bool) ([]*engineio.PreparedM
 func (c *conn) sendEncoded(p *Packet, volatile bool) error {
 	msgs, err := p.encodedFor(c.srv.wire)
 	if err != nil {
-		c.srv.peers.at(slog.LevelWarn, "socketio: packet not sent", "sid", c.es.ID(), "err", err)
+		c.srv.peers.at(slog.LevelWarn, "socketio: packet not sent", logattr.SID, c.es.ID(), logattr.Err, err)
 		return err
 	}
 	if volatile {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -99,7 +100,7 @@ func (a *clusterAdapter) message(typ int, data value) value {
 }
 
 func (a *clusterAdapter) logf(msg string, args ...any) {
-	a.log.Debug("redis adapter: "+msg, append(args, "nsp", a.host.Namespace())...)
+	a.log.Debug("redis adapter: "+msg, append(args, logattr.Namespace, a.host.Namespace())...)
 }
 
 // recoverable reports whether a broadcast gets an offset: with recovery on, events that ask
@@ -269,7 +270,7 @@ func (a *clusterAdapter) onMessage(msg value, offset string) {
 	case msgBroadcast:
 		p, err := eventPacket(a.host, data.field("packet"))
 		if err != nil {
-			a.logf("ignoring broadcast", "err", err)
+			a.logf("ignoring broadcast", logattr.Err, err)
 			return
 		}
 		opts := broadcastOptions(data.field("opts"))
@@ -313,7 +314,7 @@ func (a *clusterAdapter) onBroadcastWithAck(uid, id string, p *socketio.Packet, 
 	onAck := func(args socketio.Args) {
 		v, err := firstArg(args)
 		if err != nil {
-			a.logf("cannot forward an acknowledgement", "err", err)
+			a.logf("cannot forward an acknowledgement", logattr.Err, err)
 		}
 		a.t.respond(uid, a.message(msgBroadcastAck, object("requestId", str(id), "packet", v)))
 	}
@@ -323,7 +324,7 @@ func (a *clusterAdapter) onBroadcastWithAck(uid, id string, p *socketio.Packet, 
 func (a *clusterAdapter) onServerSideEmit(uid string, data value) {
 	p, err := serverSidePacket(a.host, data.field("packet"))
 	if err != nil {
-		a.logf("ignoring server-side emit", "err", err)
+		a.logf("ignoring server-side emit", logattr.Err, err)
 		return
 	}
 	var reply func(socketio.Args)
@@ -333,7 +334,7 @@ func (a *clusterAdapter) onServerSideEmit(uid string, data value) {
 			once.Do(func() {
 				v, err := firstArg(args)
 				if err != nil {
-					a.logf("cannot forward a server-side acknowledgement", "err", err)
+					a.logf("cannot forward a server-side acknowledgement", logattr.Err, err)
 				}
 				a.t.respond(uid, a.message(msgServerSideEmitResponse, object("requestId", str(id), "packet", v)))
 			})

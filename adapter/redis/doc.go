@@ -33,6 +33,11 @@
 // what is published while a node's subscription is down, never reaches that node: pub/sub
 // delivery is at most once.
 //
+// The adapters log to the server's Logger (socketio.ServerOptions.Logger) unless their options
+// name another, with the server's attribute keys ("nsp", "err", and "op" for the operation
+// Redis failed). go-redis has a logger of its own, which writes with package log; a program
+// that wants its lines in slog sets it with goredis.SetLogger (tether's command does).
+//
 // A retry may make Redis run a message twice: a command that timed out can still be waiting
 // in a stalled Redis's buffers when it is sent again. So a Tether node numbers what it
 // publishes, in fields Node's adapters ignore, and the Tether nodes receiving it act on each

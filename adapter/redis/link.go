@@ -11,6 +11,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tether-rt/tether/internal/logattr"
 )
 
 // A link is one node's connection to Redis, shared by the adapters of all its namespaces
@@ -416,7 +418,7 @@ func (o *outage) fail(err error) {
 	defer o.mu.Unlock()
 	if !o.down {
 		o.down = true
-		o.log.Warn("redis adapter: Redis unreachable; local delivery goes on, retrying", "op", o.what, "err", err)
+		o.log.Warn("redis adapter: Redis unreachable; local delivery goes on, retrying", logattr.Op, o.what, logattr.Err, err)
 	}
 }
 
@@ -426,7 +428,7 @@ func (o *outage) ok() bool {
 	defer o.mu.Unlock()
 	if o.down {
 		o.down = false
-		o.log.Warn("redis adapter: Redis reachable again", "op", o.what)
+		o.log.Warn("redis adapter: Redis reachable again", logattr.Op, o.what)
 		return true
 	}
 	return false

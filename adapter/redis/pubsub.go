@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -25,7 +26,7 @@ type Options struct {
 	// requesting node alone, rather than on the channel every node reads.
 	PublishOnSpecificResponseChannel bool
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
-	// at debug level, the messages it ignores; default: none.
+	// at debug level, the messages it ignores; default: the server's (AdapterHost.Logger).
 	Logger *slog.Logger
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
@@ -68,9 +69,12 @@ func NewAdapter(client goredis.UniversalClient, opts *Options) func(socketio.Ada
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
 	}
-	o.Logger = orDiscard(o.Logger)
-	links := &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout}
-	return func(host socketio.AdapterHost) socketio.Adapter { return newPubSubAdapter(host, links.get(), o) }
+	links := &linkPool{client: client, timeout: o.publishTimeout}
+	return func(host socketio.AdapterHost) socketio.Adapter {
+		o := o
+		o.Logger = loggerFor(o.Logger, host)
+		return newPubSubAdapter(host, links.get(o.Logger), o)
+	}
 }
 
 // linkPool hands the adapters of one factory the same link, making a new one if they all
@@ -78,18 +82,19 @@ func NewAdapter(client goredis.UniversalClient, opts *Options) func(socketio.Ada
 type linkPool struct {
 	client  goredis.UniversalClient
 	sharded bool
-	log     *slog.Logger
 	timeout time.Duration
 
 	mu   sync.Mutex
 	link *link
 }
 
-func (p *linkPool) get() *link {
+// get returns the link, made with log (the first adapter's logger: those of one server share
+// it) if there is none.
+func (p *linkPool) get(log *slog.Logger) *link {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.link == nil || p.link.isClosed() {
-		p.link = newLink(p.client, p.sharded, p.log, p.timeout)
+		p.link = newLink(p.client, p.sharded, log, p.timeout)
 	}
 	p.link.acquire()
 	return p.link
@@ -134,7 +139,7 @@ func newPubSubAdapter(host socketio.AdapterHost, l *link, o Options) *pubSubAdap
 }
 
 func (a *pubSubAdapter) logf(msg string, args ...any) {
-	a.opts.Logger.Debug("redis adapter: "+msg, append(args, "nsp", a.host.Namespace())...)
+	a.opts.Logger.Debug("redis adapter: "+msg, append(args, logattr.Namespace, a.host.Namespace())...)
 }
 
 // Broadcast delivers p to the local sockets and publishes it for the other nodes.
@@ -301,7 +306,7 @@ func (a *pubSubAdapter) onBroadcast(channel string, payload []byte) {
 	}
 	msg, err := decodeMsgpack(payload)
 	if err != nil || msg.kind != kindArray || len(msg.items) < 3 {
-		a.logf("ignoring malformed broadcast", "err", err)
+		a.logf("ignoring malformed broadcast", logattr.Err, err)
 		return
 	}
 	uid, _ := msg.items[0].text()
@@ -323,7 +328,7 @@ func (a *pubSubAdapter) onBroadcast(channel string, payload []byte) {
 	}
 	p, err := eventPacket(a.host, pv)
 	if err != nil {
-		a.logf("ignoring broadcast", "err", err)
+		a.logf("ignoring broadcast", logattr.Err, err)
 		return
 	}
 	_ = a.MemoryAdapter.Broadcast(p, broadcastOptions(msg.items[2]))
@@ -333,7 +338,7 @@ func (a *pubSubAdapter) onBroadcast(channel string, payload []byte) {
 func (a *pubSubAdapter) onRequest(channel string, payload []byte) {
 	msg, err := decodeMessage(payload)
 	if err != nil || msg.kind != kindObject {
-		a.logf("ignoring malformed message", "channel", channel, "err", err)
+		a.logf("ignoring malformed message", "channel", channel, logattr.Err, err)
 		return
 	}
 	if uid, _ := msg.field("uid").text(); uid != a.uid && !a.seen.fresh(uid, seqOf(msg)) {
@@ -428,7 +433,7 @@ func (a *pubSubAdapter) onRemoteRoomChange(typ int64, msg value, id string) {
 func (a *pubSubAdapter) onServerSideEmit(msg value, id string) {
 	p, err := serverSidePacket(a.host, msg.field("data"))
 	if err != nil {
-		a.logf("ignoring server-side emit", "err", err)
+		a.logf("ignoring server-side emit", logattr.Err, err)
 		return
 	}
 	var reply func(socketio.Args)
@@ -438,7 +443,7 @@ func (a *pubSubAdapter) onServerSideEmit(msg value, id string) {
 			once.Do(func() {
 				v, err := firstArg(args)
 				if err != nil {
-					a.logf("cannot forward a server-side acknowledgement", "err", err)
+					a.logf("cannot forward a server-side acknowledgement", logattr.Err, err)
 				}
 				// Node answers on the shared response channel, whatever its options.
 				a.link.publish(a.responseChannel, a.stamped(object("type", integer(reqServerSideEmit), "requestId", str(id), "data", v)).json(), stampJSON)
@@ -453,7 +458,7 @@ func (a *pubSubAdapter) onServerSideEmit(msg value, id string) {
 func (a *pubSubAdapter) onBroadcastWithAck(msg value, id string) {
 	p, err := eventPacket(a.host, msg.field("packet"))
 	if err != nil {
-		a.logf("ignoring broadcast with acknowledgements", "err", err)
+		a.logf("ignoring broadcast with acknowledgements", logattr.Err, err)
 		return
 	}
 	onCount := func(n int) {
@@ -462,7 +467,7 @@ func (a *pubSubAdapter) onBroadcastWithAck(msg value, id string) {
 	onAck := func(args socketio.Args) {
 		v, err := firstArg(args)
 		if err != nil {
-			a.logf("cannot forward an acknowledgement", "err", err)
+			a.logf("cannot forward an acknowledgement", logattr.Err, err)
 		}
 		var buf bytes.Buffer
 		if a.stamped(object("type", integer(reqBroadcastAck), "requestId", str(id), "packet", v)).encodeMsgpack(&buf) == nil {

@@ -9,6 +9,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -37,7 +38,7 @@ type ShardedOptions struct {
 	// RequestsTimeout bounds how long a request to the other nodes waits; default 5 s.
 	RequestsTimeout time.Duration
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
-	// at debug level, the messages it ignores; default: none.
+	// at debug level, the messages it ignores; default: the server's (AdapterHost.Logger).
 	Logger *slog.Logger
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
@@ -62,13 +63,13 @@ func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) fun
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
 	}
-	o.Logger = orDiscard(o.Logger)
-	links := &linkPool{client: client, sharded: true, log: o.Logger, timeout: o.publishTimeout}
+	links := &linkPool{client: client, sharded: true, timeout: o.publishTimeout}
 	return func(host socketio.AdapterHost) socketio.Adapter {
-		a := newClusterAdapter(host, o.RequestsTimeout, o.Logger, false)
+		log := loggerFor(o.Logger, host)
+		a := newClusterAdapter(host, o.RequestsTimeout, log, false)
 		t := &shardedTransport{
 			a:               a,
-			link:            links.get(),
+			link:            links.get(log),
 			mode:            o.SubscriptionMode,
 			channel:         o.ChannelPrefix + "#" + host.Namespace() + "#",
 			responseChannel: o.ChannelPrefix + "#" + host.Namespace() + "#" + a.uid + "#",
@@ -180,7 +181,7 @@ func (t *shardedTransport) offsets() bool { return false }
 func (t *shardedTransport) onMessage(_ string, payload []byte) {
 	msg, err := decodeMessage(payload)
 	if err != nil || msg.kind != kindObject {
-		t.a.logf("ignoring malformed message", "err", err)
+		t.a.logf("ignoring malformed message", logattr.Err, err)
 		return
 	}
 	if uid, _ := msg.field("uid").text(); !t.seen.fresh(uid, seqOf(msg)) {

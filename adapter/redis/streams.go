@@ -16,6 +16,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -40,7 +41,7 @@ type StreamsOptions struct {
 	// RequestsTimeout bounds how long a request to the other nodes waits; default 5 s.
 	RequestsTimeout time.Duration
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
-	// at debug level, the messages it ignores; default: none.
+	// at debug level, the messages it ignores; default: the server's (AdapterHost.Logger).
 	Logger *slog.Logger
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
@@ -85,11 +86,10 @@ func NewStreamsAdapter(client goredis.UniversalClient, opts *StreamsOptions) fun
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
 	}
-	o.Logger = orDiscard(o.Logger)
 	f := &streamsFactory{
 		client: client,
 		opts:   o,
-		links:  &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout},
+		links:  &linkPool{client: client, timeout: o.publishTimeout},
 		seen:   newDedup(time.Now),
 		recent: &recentBroadcasts{maxEntries: int(o.MaxLen), maxBytes: recentBroadcastBytes},
 	}
@@ -122,11 +122,12 @@ type streamsFactory struct {
 }
 
 func (f *streamsFactory) newAdapter(host socketio.AdapterHost) socketio.Adapter {
-	a := newClusterAdapter(host, f.opts.RequestsTimeout, f.opts.Logger, true)
+	log := loggerFor(f.opts.Logger, host)
+	a := newClusterAdapter(host, f.opts.RequestsTimeout, log, true)
 	t := &streamsTransport{
 		f:             f,
 		a:             a,
-		link:          f.links.get(),
+		link:          f.links.get(log),
 		publicChannel: f.opts.ChannelPrefix + "#" + host.Namespace() + "#",
 		seen:          newDedup(time.Now),
 	}
@@ -141,20 +142,21 @@ func (f *streamsFactory) newAdapter(host socketio.AdapterHost) socketio.Adapter 
 	if f.stop == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		f.stop, f.stopped = cancel, make(chan struct{})
-		go f.read(ctx, f.stopped)
+		go f.read(ctx, f.stopped, log)
 	}
 	f.mu.Unlock()
 	return &streamsAdapter{clusterAdapter: a, t: t}
 }
 
-// read follows the stream from its end, handing entries to their namespace's adapter.
-func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
+// read follows the stream from its end, handing entries to their namespace's adapter, and
+// logs to log.
+func (f *streamsFactory) read(ctx context.Context, done chan struct{}, log *slog.Logger) {
 	defer close(done)
 	offset := "$"
 	f.recent.reset() // what a reader stopped earlier kept is not followed by what comes now
 	delay := 50 * time.Millisecond
 	var down outage
-	down.log, down.what = f.opts.Logger, "reading the stream"
+	down.log, down.what = log, "reading the stream"
 	for ctx.Err() == nil {
 		if offset == "$" {
 			// Where the stream ends, as an id: the reader has read that far (for
@@ -205,7 +207,7 @@ func (f *streamsFactory) read(ctx context.Context, done chan struct{}) {
 				own := f.ownPending.take(uid + "/" + seq)
 				msg, err := decodeStreamEntry(m.Values)
 				if err != nil {
-					f.opts.Logger.Debug("redis adapter: ignoring stream entry", "id", m.ID, "err", err)
+					log.Debug("redis adapter: ignoring stream entry", "id", m.ID, logattr.Err, err)
 					continue
 				}
 				nsp, _ := msg.field("nsp").text()
@@ -400,7 +402,7 @@ func (t *streamsTransport) offsets() bool { return true }
 func (t *streamsTransport) onMessage(_ string, payload []byte) {
 	msg, err := decodeMsgpack(payload)
 	if err != nil || msg.kind != kindObject {
-		t.a.logf("ignoring malformed message", "err", err)
+		t.a.logf("ignoring malformed message", logattr.Err, err)
 		return
 	}
 	if uid, _ := msg.field("uid").text(); !t.seen.fresh(uid, seqOf(msg)) {

@@ -38,12 +38,13 @@ func decodeMessage(payload []byte) (value, error) {
 	return decodeMsgpack(payload)
 }
 
-// orDiscard returns l, or a logger writing nowhere: the adapters are quiet unless given one.
-func orDiscard(l *slog.Logger) *slog.Logger {
-	if l != nil {
-		return l
+// loggerFor returns the adapter's own logger, or the server's: the adapters log where the rest
+// of the server does unless told otherwise, and are as quiet as the server without a logger.
+func loggerFor(own *slog.Logger, host socketio.AdapterHost) *slog.Logger {
+	if own != nil {
+		return own
 	}
-	return slog.New(slog.DiscardHandler)
+	return host.Logger()
 }
 
 // randomID returns n random bytes in hex: the adapters' node ids and request ids.

@@ -101,7 +101,7 @@ func (f *clusterFlags) open(ctx context.Context, cmd string, logger *slog.Logger
 		return nil, false
 	}
 	// go-redis logs each failed dial on stderr; the adapters already report an outage once, so
-	// its own lines are for --verbose only. The setting is process-wide, as the command is.
+	// its own lines are for --log-level debug only. The setting is process-wide, as the command is.
 	goredis.SetLogger(redisLogger{logger})
 	c = &cluster{kind: f.kind, name: f.name, opt: opt, rdb: goredis.NewClient(opt)}
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/internal/httpserver"
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -31,7 +32,7 @@ func runEcho(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	raw := fs.Bool("raw", false, "send every message back unchanged and accept permessage-deflate (for conformance suites)")
 	compression := fs.Bool("compression", false, "accept permessage-deflate (always on with --raw)")
 	readLimit := fs.Int64("read-limit", defaultReadLimit, "largest accepted message in `bytes` (-1: no limit)")
-	verbose := fs.Bool("verbose", false, "log every connection and error")
+	logFlags := addLogFlags(fs)
 	limits := addLimitFlags(fs)
 	fs.Usage = usageFunc(fs, "tether echo [flags]",
 		"Runs a WebSocket echo server accepting the upgrade on any path. A text message M\n"+
@@ -52,7 +53,11 @@ func runEcho(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return 2
 	}
 
-	logger := newLogger(stderr, *verbose)
+	logger, err := logFlags.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether echo: %v\n", err)
+		return 2
+	}
 
 	srv := newEchoServer(echoConfig{
 		raw:         *raw,
@@ -124,7 +129,7 @@ func (s *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, s.opts)
 	if err != nil {
 		// Accept has already answered with an HTTP error.
-		s.log.Debug("handshake refused", "remote", r.RemoteAddr, "err", err)
+		s.log.Debug("handshake refused", logattr.Remote, r.RemoteAddr, logattr.Err, err)
 		s.wg.Done()
 		return
 	}
@@ -140,7 +145,7 @@ func (s *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	s.log.Debug("connected", "remote", r.RemoteAddr, "path", r.URL.Path)
+	s.log.Debug("connected", logattr.Remote, r.RemoteAddr, "path", r.URL.Path)
 	go s.echo(c)
 }
 
@@ -181,10 +186,10 @@ func (s *echoServer) echo(c *websocket.Conn) {
 func (s *echoServer) logClosed(c *websocket.Conn, err error) {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) && !ce.Local {
-		s.log.Debug("closed by peer", "remote", c.RemoteAddr(), "code", int(ce.Code), "reason", ce.Reason)
+		s.log.Debug("closed by peer", logattr.Remote, c.RemoteAddr(), "code", int(ce.Code), logattr.Reason, ce.Reason)
 		return
 	}
-	s.log.Debug("connection ended", "remote", c.RemoteAddr(), "err", err)
+	s.log.Debug("connection ended", logattr.Remote, c.RemoteAddr(), logattr.Err, err)
 }
 
 // serve accepts connections on ln until ctx is canceled, then shuts down

@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -155,15 +154,6 @@ func usageFunc(fs *flag.FlagSet, synopsis, description string) func() {
 			fs.PrintDefaults()
 		}
 	}
-}
-
-// newLogger returns a server command's logger: warnings only, or everything with --verbose.
-func newLogger(w io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelWarn
-	if verbose {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // listenAndServe listens on addr, says so in one line once connections are accepted, and runs

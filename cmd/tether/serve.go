@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/tether-rt/tether/internal/httpserver"
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/socketio"
 	"github.com/tether-rt/tether/web"
 )
@@ -45,7 +46,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	clientDir := fs.String("client-dir", "", "`directory` holding the socket.io-client browser bundle ("+clientBundle+");\n"+
 		"default: "+defaultClientDir+" in the working directory, in the Tether clone\n"+
 		"that holds it, in the clone this binary was built from, or in the clone that holds the binary")
-	verbose := fs.Bool("verbose", false, "log every session and error")
+	logFlags := addLogFlags(fs)
 	allowedHosts := fs.String("allowed-hosts", "", "comma-separated Host `names` the Socket.IO endpoint answers (patterns such as *.example.com;\n"+
 		"default: localhost,127.0.0.1,::1 when --addr is a loopback address, any host otherwise)")
 	clusterFlags := addClusterFlags(fs)
@@ -80,6 +81,11 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if !checkLimits("serve", limits, stderr) {
 		return 2
 	}
+	logger, err := logFlags.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether serve: %v\n", err)
+		return 2
+	}
 	if *clientDir == "" {
 		dir, searched := currentBundleSearch().find()
 		if dir == "" {
@@ -100,7 +106,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	cfg := demoConfig{
 		clientDir:    *clientDir,
 		stdout:       stdout,
-		logger:       newLogger(stderr, *verbose),
+		logger:       logger,
 		limits:       *limits,
 		allowedHosts: hostList(*allowedHosts, *addr),
 	}
@@ -184,9 +190,9 @@ func newDemoServer(cfg demoConfig) *demoServer {
 	d.sio = socketio.NewServer(&socketio.ServerOptions{Path: socketIOPath, Logger: log, Adapter: cfg.adapter,
 		AllowedHosts: cfg.allowedHosts})
 	root := d.sio.Of("/")
-	root.OnConnect(func(s *socketio.Socket) { log.Debug("connected", "id", s.ID()) })
+	root.OnConnect(func(s *socketio.Socket) { log.Debug("connected", logattr.Socket, s.ID()) })
 	root.OnDisconnect(func(s *socketio.Socket, reason socketio.DisconnectReason) {
-		log.Debug("disconnected", "id", s.ID(), "reason", string(reason))
+		log.Debug("disconnected", logattr.Socket, s.ID(), logattr.Reason, string(reason))
 	})
 	root.On("message", d.message)
 	return d
@@ -199,7 +205,7 @@ func (d *demoServer) message(s *socketio.Socket, msg any) {
 	fmt.Fprintf(d.stdout, "Socket ID: %s\n%s\n", s.ID(), printable(msg))
 	d.mu.Unlock()
 	if err := s.Broadcast().Emit("message", s.ID(), msg); err != nil {
-		d.log.Warn("relaying a message", "id", s.ID(), "err", err)
+		d.log.Warn("relaying a message", logattr.Socket, s.ID(), logattr.Err, err)
 	}
 }
 
@@ -239,7 +245,7 @@ func (d *demoServer) serveClient(w http.ResponseWriter, r *http.Request, name, c
 	f, err := os.Open(filepath.Join(d.clientDir, name))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
-			d.log.Warn("client bundle", "err", err)
+			d.log.Warn("client bundle", logattr.Err, err)
 		}
 		http.Error(w, "socket.io-client is not installed: "+installHint, http.StatusNotFound)
 		return

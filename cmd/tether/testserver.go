@@ -18,6 +18,7 @@ import (
 
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/internal/httpserver"
+	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -45,7 +46,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	recovery := fs.Bool("recovery", false, "turn on Socket.IO connection state recovery (sessions kept 30s)")
 	allowEIO3 := fs.Bool("allow-eio3", false, "also serve Socket.IO v2 clients (Engine.IO v3), as Node's allowEIO3")
 	parserName := addParserFlag(fs)
-	verbose := fs.Bool("verbose", false, "log every session and error")
+	logFlags := addLogFlags(fs)
 	debugAddr := fs.String("debug-addr", "", "also serve pprof at /debug/pprof/ and runtime figures at /debug/stats on this\nloopback `host:port` (default off)")
 	clusterFlags := addClusterFlags(fs)
 	limits := addLimitFlags(fs)
@@ -98,6 +99,11 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "tether testserver: %v\n", err)
 		return 2
 	}
+	logger, err := logFlags.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether testserver: %v\n", err)
+		return 2
+	}
 	if *debugAddr != "" && !isLoopbackAddr(*debugAddr) {
 		// Profiles show the command line and memory contents: not for other hosts.
 		fmt.Fprintf(stderr, "tether testserver: --debug-addr %q: must be a loopback host:port, such as 127.0.0.1:6060\n", *debugAddr)
@@ -113,7 +119,6 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		defer debugLn.Close() // in case the main listener fails; closing it twice is harmless
 	}
 
-	logger := newLogger(stderr, *verbose)
 	cl, ok := clusterFlags.open(ctx, "testserver", logger, stderr)
 	if !ok {
 		return 2
@@ -192,14 +197,11 @@ func newTestServer(cfg testServerConfig) *testServer {
 		CORS:   &engineio.CORSOptions{Origins: []string{"*"}},
 		Logger: log,
 		OnOpen: func(s *engineio.Session) {
-			log.Debug("engine.io session open", "sid", s.ID(), "transport", s.Transport(), "remote", s.Request().RemoteAddr)
+			log.Debug("engine.io session open", logattr.SID, s.ID(), logattr.Transport, s.Transport(), logattr.Remote, s.Request().RemoteAddr)
 		},
 		OnMessage: func(s *engineio.Session, m engineio.Message) {
-			// Send fails only once the session is closing; OnClose says why.
+			// Send fails only once the session is closing, whose end engineio logs with its reason.
 			_ = s.Send(engineio.NewPreparedMessage(m.Data, m.Binary))
-		},
-		OnClose: func(s *engineio.Session, reason engineio.CloseReason, detail error) {
-			log.Debug("engine.io session closed", "sid", s.ID(), "reason", string(reason), "detail", detail)
 		},
 	})
 	return &testServer{sio: newTestApp(cfg, log), eio: eio, log: log, limits: cfg.limits}
@@ -260,7 +262,7 @@ func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {
 			defer cancel()
 			res, err := s.EmitWithAck(ctx, "ack-me", args)
 			if err != nil {
-				log.Debug("request-ack: no acknowledgement", "id", s.ID(), "err", err)
+				log.Debug("request-ack: no acknowledgement", logattr.Socket, s.ID(), logattr.Err, err)
 				return
 			}
 			s.Emit("ack-result", res)
@@ -351,13 +353,13 @@ func serveSessions(ctx context.Context, ln net.Listener, h http.Handler, limits 
 	for _, shutdown := range closeSessions {
 		wg.Go(func() {
 			if err := shutdown(sctx); err != nil {
-				log.Warn("shutdown: sessions did not all end in time", "err", err)
+				log.Warn("shutdown: sessions did not all end in time", logattr.Err, err)
 			}
 		})
 	}
 	wg.Wait()
 	if err := hs.Shutdown(sctx); err != nil {
-		log.Warn("shutdown: dropping open requests", "err", err)
+		log.Warn("shutdown: dropping open requests", logattr.Err, err)
 		hs.Close()
 	}
 	if serveErr == nil {
