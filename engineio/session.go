@@ -159,6 +159,9 @@ func (s *Session) send(ms []*PreparedMessage, volatile bool) error {
 	}
 	if volatile && (len(s.queue) > 0 || s.flushing || (s.transport == TransportPolling && !s.getActive)) {
 		s.mu.Unlock()
+		if o := s.srv.opts.Observer; o != nil {
+			o.VolatileDropped()
+		}
 		return nil
 	}
 	size := 0
@@ -171,6 +174,9 @@ func (s *Session) send(ms []*PreparedMessage, volatile bool) error {
 		s.mu.Unlock()
 		s.close(CloseSendQueueFull, nil, false)
 		return CloseSendQueueFull
+	}
+	if o := s.srv.opts.Observer; o != nil {
+		o.MessageSent(size)
 	}
 	if len(s.queue) == 0 && !s.flushing {
 		ms = s.writeNowLocked(ms)
@@ -271,6 +277,9 @@ func (s *Session) deliver(m Message) {
 	case <-s.done:
 		return
 	default:
+	}
+	if o := s.srv.opts.Observer; o != nil {
+		o.MessageReceived(len(m.Data))
 	}
 	if s.srv.opts.OnMessage != nil {
 		s.delivering.Add(1)
@@ -385,6 +394,9 @@ func (s *Session) open(transport string) {
 	s.mu.Lock()
 	s.transport = transport
 	s.mu.Unlock()
+	if o := s.srv.opts.Observer; o != nil {
+		o.SessionOpened(transport)
+	}
 	if f := s.srv.opts.OnOpen; f != nil {
 		s.inMu.Lock()
 		f(s)
@@ -448,7 +460,13 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 	s.mu.Unlock()
 	close(s.done)
 	s.srv.log.Debug("session closed", "sid", s.id, "reason", string(reason), "detail", detail)
+	if o := s.srv.opts.Observer; o != nil {
+		o.SessionClosed(reason)
+	}
 	if reason == CloseSendQueueFull || errors.Is(detail, websocket.ErrWriteTimeout) {
+		if o := s.srv.opts.Observer; o != nil {
+			o.SlowClient()
+		}
 		// The server's own policy at work, which the operator should hear of, but once in
 		// a while: the next line counts the sessions dropped meanwhile (suppressed=N).
 		s.srv.slowLog.Log(context.Background(), s.srv.log, slog.LevelWarn,

@@ -116,6 +116,8 @@ type ServerOptions struct {
 	// one a second, the first line after a pause saying how many were held back
 	// (suppressed=N). Lines below the Logger's level cost nothing and are not counted.
 	Logger *slog.Logger
+	// Observer, when set, is told what the server does, for metrics; see Observer.
+	Observer Observer
 }
 
 // RecoveryOptions configures connection state recovery: a client whose transport was cut and
@@ -196,5 +198,6 @@ func (o *ServerOptions) engineOptions() engineio.ServerOptions {
 		InitialHeaders:    o.InitialHeaders,
 		Headers:           o.Headers,
 		OnConnectionError: o.OnConnectionError,
+		Observer:          engineObserver(o.Observer),
 	}
 }
