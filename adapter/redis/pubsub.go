@@ -27,6 +27,9 @@ type Options struct {
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
 	// at debug level, the messages it ignores; default: none.
 	Logger *slog.Logger
+	// Observer, when set, is told of publish and subscribe errors and of requests timed out,
+	// for metrics.
+	Observer Observer
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
@@ -69,7 +72,7 @@ func NewAdapter(client goredis.UniversalClient, opts *Options) func(socketio.Ada
 		o.RequestsTimeout = 5 * time.Second
 	}
 	o.Logger = orDiscard(o.Logger)
-	links := &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout}
+	links := &linkPool{client: client, log: o.Logger, timeout: o.publishTimeout, obs: o.Observer}
 	return func(host socketio.AdapterHost) socketio.Adapter { return newPubSubAdapter(host, links.get(), o) }
 }
 
@@ -80,6 +83,7 @@ type linkPool struct {
 	sharded bool
 	log     *slog.Logger
 	timeout time.Duration
+	obs     Observer
 
 	mu   sync.Mutex
 	link *link
@@ -90,6 +94,7 @@ func (p *linkPool) get() *link {
 	defer p.mu.Unlock()
 	if p.link == nil || p.link.isClosed() {
 		p.link = newLink(p.client, p.sharded, p.log, p.timeout)
+		p.link.setObserver(p.obs)
 	}
 	p.link.acquire()
 	return p.link
@@ -124,6 +129,7 @@ func newPubSubAdapter(host socketio.AdapterHost, l *link, o Options) *pubSubAdap
 		reqs:          newRequests(),
 		seen:          newDedup(time.Now),
 	}
+	a.reqs.obs = o.Observer
 	a.channel = o.Key + "#" + nsp + "#"
 	a.requestChannel = o.Key + "-request#" + nsp + "#"
 	a.responseChannel = o.Key + "-response#" + nsp + "#"

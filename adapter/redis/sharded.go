@@ -39,6 +39,9 @@ type ShardedOptions struct {
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
 	// at debug level, the messages it ignores; default: none.
 	Logger *slog.Logger
+	// Observer, when set, is told of publish and subscribe errors and of requests timed out,
+	// for metrics.
+	Observer Observer
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
@@ -63,9 +66,10 @@ func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) fun
 		o.RequestsTimeout = 5 * time.Second
 	}
 	o.Logger = orDiscard(o.Logger)
-	links := &linkPool{client: client, sharded: true, log: o.Logger, timeout: o.publishTimeout}
+	links := &linkPool{client: client, sharded: true, log: o.Logger, timeout: o.publishTimeout, obs: o.Observer}
 	return func(host socketio.AdapterHost) socketio.Adapter {
 		a := newClusterAdapter(host, o.RequestsTimeout, o.Logger, false)
+		a.reqs.obs = o.Observer
 		t := &shardedTransport{
 			a:               a,
 			link:            links.get(),

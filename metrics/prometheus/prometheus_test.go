@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/tether-rt/tether/adapter/redis"
 	"github.com/tether-rt/tether/engineio"
 	tetherprom "github.com/tether-rt/tether/metrics/prometheus"
 	"github.com/tether-rt/tether/socketio"
@@ -210,3 +211,7 @@ func check(t *testing.T, got, want map[string]float64) {
 		t.Logf("scrape:\n%s", strings.Join(keys, "\n"))
 	}
 }
+
+// The Observer serves the Redis adapter too; checked here so that the package itself does
+// not import the adapter (and go-redis) for a declaration.
+var _ redis.Observer = (*tetherprom.Observer)(nil)
