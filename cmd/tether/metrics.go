@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tether-rt/tether/adapter/redis"
 	"github.com/tether-rt/tether/internal/httpserver"
 	tetherprom "github.com/tether-rt/tether/metrics/prometheus"
 	"github.com/tether-rt/tether/socketio"
@@ -19,7 +20,8 @@ import (
 
 // metricsUsage is the help text of --metrics, shared by the commands that take it.
 const metricsUsage = "With --metrics, a listener of its own serves Prometheus metrics at /metrics: the\n" +
-	"tether_ metrics of package metrics/prometheus for the Socket.IO server, and the Go\n" +
+	"tether_ metrics of package metrics/prometheus for the Socket.IO server (and, with\n" +
+	"--redis, its adapter), and the Go\n" +
 	"runtime's and the process's."
 
 // addMetricsFlag adds --metrics to fs.
@@ -56,6 +58,14 @@ func openMetrics(addr string) (*metricsEndpoint, error) {
 // observer returns the Observer to give the Socket.IO server: nil without --metrics (a nil
 // *Observer in the interface would not be nil).
 func (m *metricsEndpoint) observer() socketio.Observer {
+	if m == nil {
+		return nil
+	}
+	return m.obs
+}
+
+// redisObserver returns the Observer to give the Redis adapter: nil without --metrics.
+func (m *metricsEndpoint) redisObserver() redis.Observer {
 	if m == nil {
 		return nil
 	}

@@ -123,6 +123,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	return listenAndServe(ctx, "serve", "http", *addr, func(ctx context.Context, ln net.Listener) error {
 		if cl != nil {
 			cl.listening("serve", ln, stdout)
+			cl.obs = metrics.redisObserver()
 			cfg.adapter = cl.adapter(cfg.logger)
 		}
 		d := newDemoServer(cfg)

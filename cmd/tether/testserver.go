@@ -147,6 +147,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		if cl != nil {
 			// The node's default name needs the port it listens on.
 			cl.listening("testserver", ln, stdout)
+			cl.obs = metrics.redisObserver()
 			cfg.adapter, cfg.nodeName = cl.adapter(logger), cl.name
 		}
 		srv := newTestServer(cfg)
