@@ -21,8 +21,7 @@ import (
 // metricsUsage is the help text of --metrics, shared by the commands that take it.
 const metricsUsage = "With --metrics, a listener of its own serves Prometheus metrics at /metrics: the\n" +
 	"tether_ metrics of package metrics/prometheus for the Socket.IO server (and, with\n" +
-	"--redis, its adapter), and the Go\n" +
-	"runtime's and the process's."
+	"--redis, its adapter), the Go runtime's and the process's."
 
 // addMetricsFlag adds --metrics to fs.
 func addMetricsFlag(fs *flag.FlagSet) *string {
