@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/socketio"
 )
 
@@ -177,6 +180,77 @@ func checkMetrics(t *testing.T, got, want map[string]float64) {
 			t.Errorf("%s missing from the scrape", k)
 		} else if g != v {
 			t.Errorf("%s = %v, want %v", k, g, v)
+		}
+	}
+}
+
+// TestRunServeMetrics runs the demo with --metrics: a chat message from a Go client shows in
+// the scraped figures, and a --metrics address that cannot be listened on ends the command.
+func TestRunServeMetrics(t *testing.T) {
+	checkRuns(t, []runCase{
+		{[]string{"serve", "-h"}, 0, "-metrics host:port", ""},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--client-dir", fakeBundle(t), "--metrics", "256.0.0.1:1"}, 1, "", "tether serve: --metrics:"},
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr testenv.Buffer
+	code := make(chan int, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	go func() {
+		code <- run(runCtx, []string{"serve", "--addr", "127.0.0.1:0", "--client-dir", fakeBundle(t), "--metrics", "127.0.0.1:0"}, nil, pw, &stderr)
+		pw.Close()
+	}()
+	defer func() {
+		stop()
+		io.Copy(io.Discard, pr)
+		if got := <-code; got != 0 {
+			t.Errorf("exit code = %d, stderr: %s", got, stderr.String())
+		}
+	}()
+	out := bufio.NewReader(pr)
+	var lines []string
+	for range 2 {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, strings.TrimSpace(line))
+	}
+	addr, ok1 := strings.CutPrefix(lines[0], "tether serve: listening on ")
+	metricsURL, ok2 := strings.CutPrefix(lines[1], "tether serve: metrics on ")
+	if !ok1 || !ok2 || !strings.HasSuffix(metricsURL, "/metrics") {
+		t.Fatalf("lines %q, want the listening line and the metrics line", lines)
+	}
+	go io.Copy(io.Discard, out) // the chat lines
+
+	c, err := socketio.NewClient(addr, &socketio.ClientOptions{
+		Transports: []string{engineio.TransportWebSocket}, DisableReconnection: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Emit("message", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	// The event is counted before its handler runs, a moment after it is sent: poll.
+	for {
+		got := scrapeMetrics(t, metricsURL)
+		if got["tether_socketio_events_received_total{namespace=/}"] == 1 {
+			checkMetrics(t, got, map[string]float64{
+				"tether_socketio_connected_sockets{namespace=/}":             1,
+				"tether_engineio_sessions_opened_total{transport=websocket}": 1,
+			})
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the event was never counted: %v", got)
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
