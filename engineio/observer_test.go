@@ -103,3 +103,37 @@ func TestObserverUpgrade(t *testing.T) {
 		t.Errorf("opened %q, %d upgrades; want [polling] and 1", obs.opened, obs.upgrades.Load())
 	}
 }
+
+// TestObserverSlowClient fills the send queue of a polling client that does not poll: the
+// volatile message sent meanwhile is dropped, and the session is closed as a slow client.
+func TestObserverSlowClient(t *testing.T) {
+	obs := &countingObserver{}
+	opened := make(chan *Session, 1)
+	hs, reasons := echoServer(t, ServerOptions{PingInterval: time.Minute, SendQueueSize: 2, Observer: obs,
+		OnOpen: func(s *Session) { opened <- s }})
+	handshakePolling(t, hs.URL)
+	s := <-opened
+	msg := NewPreparedMessage([]byte("x"), false)
+	// No poll is waiting: the first two wait in the queue, the volatile one is dropped, the
+	// third is one too many.
+	for i, send := range []func(...*PreparedMessage) error{s.Send, s.Send, s.SendVolatile} {
+		if err := send(msg); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if err := s.Send(msg); err != CloseSendQueueFull {
+		t.Fatalf("third Send: %v, want CloseSendQueueFull", err)
+	}
+	if r := <-reasons; r != CloseSendQueueFull {
+		t.Fatalf("closed with %q, want %q", r, CloseSendQueueFull)
+	}
+	if obs.volatile.Load() != 1 || obs.slow.Load() != 1 || obs.msgsOut.Load() != 2 {
+		t.Errorf("volatile drops %d, slow clients %d, messages sent %d; want 1, 1, 2",
+			obs.volatile.Load(), obs.slow.Load(), obs.msgsOut.Load())
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.closed) != 1 || obs.closed[0] != CloseSendQueueFull {
+		t.Errorf("closed %q, want [%s]", obs.closed, CloseSendQueueFull)
+	}
+}
