@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,5 +180,23 @@ func BenchmarkEmitObserved(b *testing.B) {
 		if err := s.Emit("message-back", "hello", 42); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestObserverAckGivenUp has the server wait for an acknowledgement that never comes (the
+// fake client answers nothing) until its context ends: AckWaiting, then AckDone not ok.
+func TestObserverAckGivenUp(t *testing.T) {
+	obs := &countingObserver{}
+	srv := NewServer(&ServerOptions{Observer: obs})
+	conns := fakeConnect(t, srv, 1)
+	defer closeFakes(conns)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := srv.Of("/").Sockets()[0].EmitWithAck(ctx, "question"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("EmitWithAck: %v, want context.Canceled", err)
+	}
+	if obs.ackWaiting.Load() != 1 || obs.ackOK.Load() != 0 || obs.ackFailed.Load() != 1 || obs.sent.Load() != 1 {
+		t.Fatalf("ack waiting %d, ok %d, failed %d, events sent %d; want 1, 0, 1, 1",
+			obs.ackWaiting.Load(), obs.ackOK.Load(), obs.ackFailed.Load(), obs.sent.Load())
 	}
 }
