@@ -76,7 +76,7 @@ test:
 	step "go vet ./..." $(GO) vet ./...; \
 	step "go test -race ./..." $(GO) test -race -count=1 -p 1 -timeout 25m ./...; \
 	: "The allocation guards of the hot paths; the race detector would change what allocates."; \
-	step "allocation guards" $(GO) test -count=1 -run Allocat ./websocket ./socketio; \
+	step "allocation guards" $(GO) test -count=1 -run Allocat ./websocket ./socketio ./metrics/prometheus; \
 	: "The comparison suite's smoke test: every scenario, briefly, against every peer."; \
 	step "bench module: go vet" sh -c 'cd bench && exec "$$0" vet ./...' "$(GO)"; \
 	step "bench module: go test" sh -c 'cd bench && exec "$$0" test -count=1 -timeout 10m ./...' "$(GO)"; \

@@ -25,6 +25,9 @@ func (e *RequestError) Error() string { return "engineio: request refused: " + e
 
 // refuse answers r with the protocol's error e, telling OnConnectionError first.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, e *protocolError, message string) {
+	if o := s.opts.Observer; o != nil {
+		o.RequestRefused(e.code)
+	}
 	if s.opts.OnConnectionError != nil {
 		m := message
 		if m == "" {

@@ -119,6 +119,10 @@ type ServerOptions struct {
 	// OnClose is called once when a session ends, after its last OnMessage. detail, when not
 	// nil, is the error behind the reason.
 	OnClose func(s *Session, reason CloseReason, detail error)
+
+	// Observer, when set, is told of sessions, refused requests, upgrades and messages, for
+	// metrics; see Observer.
+	Observer Observer
 }
 
 // CORSOptions allows browsers on other origins to use the server.

@@ -160,6 +160,9 @@ func (s *Session) send(ms []*PreparedMessage, volatile bool) error {
 	}
 	if volatile && (len(s.queue) > 0 || s.flushing || (s.transport == TransportPolling && !s.getActive)) {
 		s.mu.Unlock()
+		if o := s.srv.opts.Observer; o != nil {
+			o.VolatileDropped()
+		}
 		return nil
 	}
 	size := 0
@@ -172,6 +175,9 @@ func (s *Session) send(ms []*PreparedMessage, volatile bool) error {
 		s.mu.Unlock()
 		s.close(CloseSendQueueFull, nil, false)
 		return CloseSendQueueFull
+	}
+	if o := s.srv.opts.Observer; o != nil {
+		o.MessageSent(size)
 	}
 	if len(s.queue) == 0 && !s.flushing {
 		ms = s.writeNowLocked(ms)
@@ -272,6 +278,9 @@ func (s *Session) deliver(m Message) {
 	case <-s.done:
 		return
 	default:
+	}
+	if o := s.srv.opts.Observer; o != nil {
+		o.MessageReceived(len(m.Data))
 	}
 	if s.srv.opts.OnMessage != nil {
 		s.delivering.Add(1)
@@ -386,6 +395,9 @@ func (s *Session) open(transport string) {
 	s.mu.Lock()
 	s.transport = transport
 	s.mu.Unlock()
+	if o := s.srv.opts.Observer; o != nil {
+		o.SessionOpened(transport)
+	}
 	if f := s.srv.opts.OnOpen; f != nil {
 		s.inMu.Lock()
 		f(s)
@@ -457,7 +469,13 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
 			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
 	}
+	if o := s.srv.opts.Observer; o != nil {
+		o.SessionClosed(reason)
+	}
 	if reason == CloseSendQueueFull || errors.Is(detail, websocket.ErrWriteTimeout) {
+		if o := s.srv.opts.Observer; o != nil {
+			o.SlowClient()
+		}
 		// The server's own policy at work, which the operator should hear of, but once in
 		// a while: the next line counts the sessions dropped meanwhile (suppressed=N).
 		s.srv.slowLog.Log(context.Background(), s.srv.log, slog.LevelWarn,

@@ -116,6 +116,9 @@ func (s *Session) runUpgrade(conn *websocket.Conn, form wsForm) {
 	}
 	s.probe = nil
 	s.transport = TransportWebSocket
+	if o := s.srv.opts.Observer; o != nil {
+		o.Upgraded()
+	}
 	s.ws = conn
 	s.wsForm = form
 	// The noops were for polling; what else waits goes out over the WebSocket, in order.

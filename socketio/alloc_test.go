@@ -16,8 +16,15 @@ import (
 // once, and handing it to each recipient's session allocates nothing, so a broadcast costs the
 // same allocations whatever the room's size.
 func TestBroadcastAllocatesNothingPerRecipient(t *testing.T) {
+	t.Run("NoObserver", func(t *testing.T) { testBroadcastAllocations(t, nil) })
+	// An Observer is told of the broadcast and of each event sent; that must not allocate
+	// either (the observer here allocates nothing of its own).
+	t.Run("Observer", func(t *testing.T) { testBroadcastAllocations(t, &countingObserver{}) })
+}
+
+func testBroadcastAllocations(t *testing.T, obs Observer) {
 	allocs := func(n int) float64 {
-		srv := NewServer(nil)
+		srv := NewServer(&ServerOptions{Observer: obs})
 		conns := fakeConnect(t, srv, n)
 		defer closeFakes(conns)
 		for _, s := range srv.Of("/").Sockets() {

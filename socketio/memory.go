@@ -226,19 +226,31 @@ func (a *MemoryAdapter) forEach(opts BroadcastOptions, f func(s *Socket)) {
 // for no acknowledgement and is not volatile gets an offset and is kept for the sockets that
 // will come back.
 func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
+	n := a.broadcast(p, opts)
+	if o := a.nsp.srv.opts.Observer; o != nil {
+		o.Broadcast(a.nsp.name, n)
+	}
+	return nil
+}
+
+// broadcast is Broadcast without the Observer (a SocketEmit is no broadcast to it); it
+// returns the number of sockets reached.
+func (a *MemoryAdapter) broadcast(p *Packet, opts BroadcastOptions) int {
 	if a.recovery != nil && p.pkt.id == noID && !opts.Flags.Volatile {
 		p = a.keep(p, opts)
 	}
 	volatile := opts.Flags.Volatile
-	a.forEach(opts, func(s *Socket) { s.deliver(p, volatile) })
-	return nil
+	n := 0
+	a.forEach(opts, func(s *Socket) { s.deliver(p, volatile); n++ })
+	return n
 }
 
 // SocketEmit sends p to local socket id as a broadcast to its own room: with recovery on, it
 // gets an offset and is kept like any broadcast.
 func (a *MemoryAdapter) SocketEmit(p *Packet, id string, flags BroadcastFlags) error {
 	flags.Local = true
-	return a.Broadcast(p, BroadcastOptions{Rooms: []string{id}, Flags: flags})
+	a.broadcast(p, BroadcastOptions{Rooms: []string{id}, Flags: flags})
+	return nil
 }
 
 // deliver sends p to the local sockets opts selects, as it is: no offset, nothing kept for

@@ -411,6 +411,9 @@ func (n *Namespace) admit(s *Socket) bool {
 	}
 	s.state = stateConnected
 	s.mu.Unlock()
+	if o := n.srv.opts.Observer; o != nil {
+		o.SocketConnected(n.name)
+	}
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	n.mu.Unlock()
@@ -432,6 +435,9 @@ func (n *Namespace) runMiddleware(s *Socket) bool {
 			var ce *ConnectError
 			if !errors.As(err, &ce) {
 				ce = &ConnectError{Message: err.Error()}
+			}
+			if o := n.srv.opts.Observer; o != nil {
+				o.ConnectRefused(n.name)
 			}
 			s.onClose(ReasonServerDisconnect)
 			if s.conn.legacy {

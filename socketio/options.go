@@ -118,6 +118,8 @@ type ServerOptions struct {
 	// Engine.IO layer and the adapters log here too, with the same attribute keys (see
 	// "Logging" in the package documentation).
 	Logger *slog.Logger
+	// Observer, when set, is told what the server does, for metrics; see Observer.
+	Observer Observer
 }
 
 // RecoveryOptions configures connection state recovery: a client whose transport was cut and
@@ -198,5 +200,6 @@ func (o *ServerOptions) engineOptions() engineio.ServerOptions {
 		InitialHeaders:    o.InitialHeaders,
 		Headers:           o.Headers,
 		OnConnectionError: o.OnConnectionError,
+		Observer:          engineObserver(o.Observer),
 	}
 }

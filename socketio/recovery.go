@@ -159,6 +159,9 @@ func (n *Namespace) flushHeld(s *Socket, missed []*Packet, last string) bool {
 			s.held = nil
 			s.restoredTo = last
 			s.mu.Unlock()
+			if o := n.srv.opts.Observer; o != nil {
+				o.SocketConnected(n.name)
+			}
 			return true
 		}
 		s.held.packets, s.held.bytes = nil, 0

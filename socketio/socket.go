@@ -199,15 +199,20 @@ func (s *Socket) emitWithAck(ctx context.Context, event string, args []any, flag
 		return Args{}, ErrDisconnected
 	}
 	defer s.dropAck(id)
+	start := s.ackWaiting()
 	if err := s.deliver(p, flags.Volatile); err != nil {
+		s.ackDone(start, false)
 		return Args{}, err
 	}
 	select {
 	case a := <-reply:
+		s.ackDone(start, true)
 		return a, nil
 	case <-ctx.Done():
+		s.ackDone(start, false)
 		return Args{}, fmt.Errorf("socketio: acknowledgement of %q: %w", event, ctx.Err())
 	case <-s.done:
+		s.ackDone(start, false)
 		return Args{}, ErrDisconnected
 	}
 }
@@ -261,6 +266,9 @@ func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(stri
 		for _, e := range listeners {
 			s.safely("outgoing listener", func() { e.f(event, values) })
 		}
+	}
+	if o := s.nsp.srv.opts.Observer; o != nil {
+		o.EventSent(s.nsp.name, p)
 	}
 	return s.conn.send(p, volatile)
 }
@@ -343,6 +351,9 @@ func (s *Socket) handleEvent(p *packet) {
 	event := eventName(raw[0])
 	args := raw[1:]
 	log, maxValues := s.nsp.srv.peers, s.nsp.srv.maxValues
+	if o := s.nsp.srv.opts.Observer; o != nil {
+		o.EventReceived(s.nsp.name, event)
+	}
 	if p.tooManyArgs {
 		log.event(slog.LevelWarn, "socketio: event not handled", logattr.Namespace, s.nsp.name, logattr.Socket, s.id, logattr.Err, tooManyArgsError(event, len(args)))
 		return
@@ -437,6 +448,9 @@ func (s *Socket) onClose(reason DisconnectReason) bool {
 	s.exec.close()
 	if !wasConnected {
 		return true
+	}
+	if o := s.nsp.srv.opts.Observer; o != nil {
+		o.SocketDisconnected(s.nsp.name, reason)
 	}
 	s.nsp.removeSocket(s)
 	s.exec.submit(func() { s.leave(reason) })

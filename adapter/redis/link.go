@@ -408,6 +408,8 @@ func (l *link) numSub(ctx context.Context, channel string) (int, error) {
 type outage struct {
 	log  *slog.Logger
 	what string
+	// count, when set, is called for each failure (an Observer's method).
+	count func()
 
 	mu   sync.Mutex
 	down bool
@@ -416,6 +418,9 @@ type outage struct {
 func (o *outage) fail(err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.count != nil {
+		o.count()
+	}
 	if !o.down {
 		o.down = true
 		o.log.Warn("redis adapter: Redis unreachable; local delivery goes on, retrying", logattr.Op, o.what, logattr.Err, err)

@@ -28,6 +28,9 @@ type Options struct {
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
 	// at debug level, the messages it ignores; default: the server's (AdapterHost.Logger).
 	Logger *slog.Logger
+	// Observer, when set, is told of publish and subscribe errors and of requests timed out,
+	// for metrics.
+	Observer Observer
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
@@ -69,7 +72,7 @@ func NewAdapter(client goredis.UniversalClient, opts *Options) func(socketio.Ada
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
 	}
-	links := &linkPool{client: client, timeout: o.publishTimeout}
+	links := &linkPool{client: client, timeout: o.publishTimeout, obs: o.Observer}
 	return func(host socketio.AdapterHost) socketio.Adapter {
 		o := o
 		o.Logger = loggerFor(o.Logger, host)
@@ -83,6 +86,7 @@ type linkPool struct {
 	client  goredis.UniversalClient
 	sharded bool
 	timeout time.Duration
+	obs     Observer
 
 	mu   sync.Mutex
 	link *link
@@ -95,6 +99,7 @@ func (p *linkPool) get(log *slog.Logger) *link {
 	defer p.mu.Unlock()
 	if p.link == nil || p.link.isClosed() {
 		p.link = newLink(p.client, p.sharded, log, p.timeout)
+		p.link.setObserver(p.obs)
 	}
 	p.link.acquire()
 	return p.link
@@ -129,6 +134,7 @@ func newPubSubAdapter(host socketio.AdapterHost, l *link, o Options) *pubSubAdap
 		reqs:          newRequests(),
 		seen:          newDedup(time.Now),
 	}
+	a.reqs.obs = o.Observer
 	a.channel = o.Key + "#" + nsp + "#"
 	a.requestChannel = o.Key + "-request#" + nsp + "#"
 	a.responseChannel = o.Key + "-response#" + nsp + "#"

@@ -11,6 +11,7 @@ import (
 
 // requests tracks this node's requests to the other nodes, matching responses by request id.
 type requests struct {
+	obs     Observer // told of the requests that time out; may be nil
 	mu      sync.Mutex
 	pending map[string]*request
 	acks    map[string]*ackRequest
@@ -127,6 +128,9 @@ func (r *requests) wait(ctx context.Context, id string, req *request, timeout ti
 	}
 	req.finished = true
 	delete(r.pending, id)
+	if r.obs != nil && err == ErrTimeout {
+		r.obs.RequestTimeout()
+	}
 	return fmt.Errorf("redis adapter: %s: %d of %d nodes answered: %w", req.what, req.got, req.expected, err)
 }
 

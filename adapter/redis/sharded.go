@@ -40,6 +40,9 @@ type ShardedOptions struct {
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
 	// at debug level, the messages it ignores; default: the server's (AdapterHost.Logger).
 	Logger *slog.Logger
+	// Observer, when set, is told of publish and subscribe errors and of requests timed out,
+	// for metrics.
+	Observer Observer
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
@@ -63,10 +66,11 @@ func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) fun
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = 5 * time.Second
 	}
-	links := &linkPool{client: client, sharded: true, timeout: o.publishTimeout}
+	links := &linkPool{client: client, sharded: true, timeout: o.publishTimeout, obs: o.Observer}
 	return func(host socketio.AdapterHost) socketio.Adapter {
 		log := loggerFor(o.Logger, host)
 		a := newClusterAdapter(host, o.RequestsTimeout, log, false)
+		a.reqs.obs = o.Observer
 		t := &shardedTransport{
 			a:               a,
 			link:            links.get(log),

@@ -43,6 +43,9 @@ type StreamsOptions struct {
 	// Logger receives the adapter's warnings (the start and end of each Redis outage) and,
 	// at debug level, the messages it ignores; default: the server's (AdapterHost.Logger).
 	Logger *slog.Logger
+	// Observer, when set, is told of publish and subscribe errors and of requests timed out,
+	// for metrics.
+	Observer Observer
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
 }
@@ -89,7 +92,7 @@ func NewStreamsAdapter(client goredis.UniversalClient, opts *StreamsOptions) fun
 	f := &streamsFactory{
 		client: client,
 		opts:   o,
-		links:  &linkPool{client: client, timeout: o.publishTimeout},
+		links:  &linkPool{client: client, timeout: o.publishTimeout, obs: o.Observer},
 		seen:   newDedup(time.Now),
 		recent: &recentBroadcasts{maxEntries: int(o.MaxLen), maxBytes: recentBroadcastBytes},
 	}
@@ -124,6 +127,7 @@ type streamsFactory struct {
 func (f *streamsFactory) newAdapter(host socketio.AdapterHost) socketio.Adapter {
 	log := loggerFor(f.opts.Logger, host)
 	a := newClusterAdapter(host, f.opts.RequestsTimeout, log, true)
+	a.reqs.obs = f.opts.Observer
 	t := &streamsTransport{
 		f:             f,
 		a:             a,

@@ -69,6 +69,8 @@ type cluster struct {
 	name string // "" until the node listens, when it defaults to tether-PORT
 	opt  *goredis.Options
 	rdb  *goredis.Client
+	// obs, when set, is told of the adapter's faults (--metrics).
+	obs redis.Observer
 }
 
 // open checks the cluster flags and, with --redis, connects to Redis. It
@@ -143,11 +145,11 @@ func (c *cluster) listening(cmd string, ln net.Listener, stdout io.Writer) {
 func (c *cluster) adapter(logger *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
 	switch c.kind {
 	case adapterSharded:
-		return redis.NewShardedAdapter(c.rdb, &redis.ShardedOptions{Logger: logger})
+		return redis.NewShardedAdapter(c.rdb, &redis.ShardedOptions{Logger: logger, Observer: c.obs})
 	case adapterStreams:
-		return redis.NewStreamsAdapter(c.rdb, &redis.StreamsOptions{Logger: logger})
+		return redis.NewStreamsAdapter(c.rdb, &redis.StreamsOptions{Logger: logger, Observer: c.obs})
 	default:
-		return redis.NewAdapter(c.rdb, &redis.Options{Logger: logger})
+		return redis.NewAdapter(c.rdb, &redis.Options{Logger: logger, Observer: c.obs})
 	}
 }
 

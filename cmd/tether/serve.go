@@ -49,6 +49,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	logFlags := addLogFlags(fs)
 	allowedHosts := fs.String("allowed-hosts", "", "comma-separated Host `names` the Socket.IO endpoint answers (patterns such as *.example.com;\n"+
 		"default: localhost,127.0.0.1,::1 when --addr is a loopback address, any host otherwise)")
+	metricsAddr := addMetricsFlag(fs)
 	clusterFlags := addClusterFlags(fs)
 	limits := addLimitFlags(fs)
 	fs.Usage = usageFunc(fs, "tether serve [flags]",
@@ -69,6 +70,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			"On a loopback address the Socket.IO endpoint answers only requests for\n"+
 			"localhost, 127.0.0.1 or ::1, so that a web page on a domain that an attacker\n"+
 			"points at 127.0.0.1 (DNS rebinding) cannot talk to it; --allowed-hosts names others.\n"+
+			"\n"+
+			metricsUsage+"\n"+
 			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
@@ -103,7 +106,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "tether serve: no Socket.IO client bundle at %s: %s, then reload the page\n", bundle, installHint)
 	}
 
+	metrics, err := openMetrics(*metricsAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether serve: --metrics: %v\n", err)
+		return 1
+	}
+	defer metrics.close() // in case the main listener fails; closing it twice is harmless
 	cfg := demoConfig{
+		observer:     metrics.observer(),
 		clientDir:    *clientDir,
 		stdout:       stdout,
 		logger:       logger,
@@ -119,9 +129,12 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	return listenAndServe(ctx, "serve", "http", *addr, func(ctx context.Context, ln net.Listener) error {
 		if cl != nil {
 			cl.listening("serve", ln, stdout)
+			cl.obs = metrics.redisObserver()
 			cfg.adapter = cl.adapter(cfg.logger)
 		}
-		return newDemoServer(cfg).serve(ctx, ln)
+		d := newDemoServer(cfg)
+		defer metrics.serve("serve", *limits, cfg.logger, stdout)()
+		return d.serve(ctx, ln)
 	}, stdout, stderr)
 }
 
@@ -159,6 +172,8 @@ type demoConfig struct {
 	allowedHosts []string
 	// adapter, when set, makes the namespaces' adapters: the Redis adapter of a cluster.
 	adapter func(socketio.AdapterHost) socketio.Adapter
+	// observer, when set, is the Socket.IO server's Observer (--metrics).
+	observer socketio.Observer
 }
 
 // demoServer is "tether serve": the page of package web, the
@@ -188,7 +203,7 @@ func newDemoServer(cfg demoConfig) *demoServer {
 	}
 	// Same-origin only: the page is served from here.
 	d.sio = socketio.NewServer(&socketio.ServerOptions{Path: socketIOPath, Logger: log, Adapter: cfg.adapter,
-		AllowedHosts: cfg.allowedHosts})
+		AllowedHosts: cfg.allowedHosts, Observer: cfg.observer})
 	root := d.sio.Of("/")
 	root.OnConnect(func(s *socketio.Socket) { log.Debug("connected", logattr.Socket, s.ID()) })
 	root.OnDisconnect(func(s *socketio.Socket, reason socketio.DisconnectReason) {

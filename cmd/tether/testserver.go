@@ -47,6 +47,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	allowEIO3 := fs.Bool("allow-eio3", false, "also serve Socket.IO v2 clients (Engine.IO v3), as Node's allowEIO3")
 	parserName := addParserFlag(fs)
 	logFlags := addLogFlags(fs)
+	metricsAddr := addMetricsFlag(fs)
 	debugAddr := fs.String("debug-addr", "", "also serve pprof at /debug/pprof/ and runtime figures at /debug/stats on this\nloopback `host:port` (default off)")
 	clusterFlags := addClusterFlags(fs)
 	limits := addLimitFlags(fs)
@@ -76,6 +77,8 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			"with the goroutine count, the heap's live bytes, goal and bytes in use, the\n"+
 			"stacks' bytes and the connected Socket.IO sockets: what a soak test\n"+
 			"(scripts/soak.sh) samples. It has the same HTTP limits as the main listener.\n"+
+			"\n"+
+			metricsUsage+"\n"+
 			"\n"+
 			limitsUsage+"\n"+
 			"\n"+
@@ -118,6 +121,12 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		}
 		defer debugLn.Close() // in case the main listener fails; closing it twice is harmless
 	}
+	metrics, err := openMetrics(*metricsAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether testserver: --metrics: %v\n", err)
+		return 1
+	}
+	defer metrics.close() // in case the main listener fails; closing it twice is harmless
 
 	cl, ok := clusterFlags.open(ctx, "testserver", logger, stderr)
 	if !ok {
@@ -137,14 +146,17 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		parser:         parser,
 		logger:         logger,
 		limits:         *limits,
+		observer:       metrics.observer(),
 	}
 	return listenAndServe(ctx, "testserver", "http", *addr, func(ctx context.Context, ln net.Listener) error {
 		if cl != nil {
 			// The node's default name needs the port it listens on.
 			cl.listening("testserver", ln, stdout)
+			cl.obs = metrics.redisObserver()
 			cfg.adapter, cfg.nodeName = cl.adapter(logger), cl.name
 		}
 		srv := newTestServer(cfg)
+		defer metrics.serve("testserver", *limits, logger, stdout)()
 		if debugLn != nil {
 			stop := serveDebug(debugLn, newDebugHandler(srv.socketCount), *limits, logger)
 			defer stop()
@@ -171,6 +183,8 @@ type testServerConfig struct {
 	adapter func(socketio.AdapterHost) socketio.Adapter
 	// nodeName, when set, adds the cluster extensions under this node name.
 	nodeName string
+	// observer, when set, is the Socket.IO server's Observer (--metrics).
+	observer socketio.Observer
 }
 
 // testServer is the test server of docs/TEST-SERVERS.md section 1: the
@@ -226,6 +240,7 @@ func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {
 		Logger:         log,
 		Adapter:        cfg.adapter,
 		Parser:         cfg.parser,
+		Observer:       cfg.observer,
 	}
 	if cfg.recovery {
 		opts.Recovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: testServerRecoveryWindow}
