@@ -91,7 +91,7 @@ type Admin struct {
 	mu       sync.Mutex
 	watched  map[*socketio.Namespace]bool
 	sockets  map[*socketio.Socket]socketState // the local sockets
-	clients  map[string]int              // local client ids and their number of sockets
+	clients  map[string]int                   // local client ids and their number of sockets
 	events   *eventBuffer
 	sessions *sessionStore
 }
