@@ -17,6 +17,7 @@ import (
 
 	"github.com/tether-rt/tether/internal/httpserver"
 	"github.com/tether-rt/tether/socketio"
+	"github.com/tether-rt/tether/socketio/admin"
 	"github.com/tether-rt/tether/web"
 )
 
@@ -50,6 +51,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		"default: localhost,127.0.0.1,::1 when --addr is a loopback address, any host otherwise)")
 	clusterFlags := addClusterFlags(fs)
 	limits := addLimitFlags(fs)
+	adminF := addAdminFlags(fs)
 	fs.Usage = usageFunc(fs, "tether serve [flags]",
 		"Runs the demo: a chat page over Socket.IO. Open it in two browser tabs; a message\n"+
 			"sent in one appears in the other, and the server prints it as\n"+
@@ -68,6 +70,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			"On a loopback address the Socket.IO endpoint answers only requests for\n"+
 			"localhost, 127.0.0.1 or ::1, so that a web page on a domain that an attacker\n"+
 			"points at 127.0.0.1 (DNS rebinding) cannot talk to it; --allowed-hosts names others.\n"+
+			"\n"+
+			adminUsage+"\n"+
 			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
@@ -97,7 +101,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "tether serve: no Socket.IO client bundle at %s: %s, then reload the page\n", bundle, installHint)
 	}
 
+	adminCfg, err := adminF.config(*addr, *clientDir, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether serve: %v\n", err)
+		return 2
+	}
+
 	cfg := demoConfig{
+		admin:        adminCfg,
 		clientDir:    *clientDir,
 		stdout:       stdout,
 		logger:       newLogger(stderr, *verbose),
@@ -115,7 +126,11 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			cl.listening("serve", ln, stdout)
 			cfg.adapter = cl.adapter(cfg.logger)
 		}
-		return newDemoServer(cfg).serve(ctx, ln)
+		d, err := newDemoServer(cfg).withAdmin(cfg.admin)
+		if err != nil {
+			return err
+		}
+		return d.serve(ctx, ln)
 	}, stdout, stderr)
 }
 
@@ -153,6 +168,8 @@ type demoConfig struct {
 	allowedHosts []string
 	// adapter, when set, makes the namespaces' adapters: the Redis adapter of a cluster.
 	adapter func(socketio.AdapterHost) socketio.Adapter
+	// admin, when set, instruments the demo for the Admin UI and serves the UI.
+	admin *adminConfig
 }
 
 // demoServer is "tether serve": the page of package web, the
@@ -163,6 +180,8 @@ type demoServer struct {
 	clientDir string
 	log       *slog.Logger
 	limits    httpserver.Limits
+	admin     *admin.Admin // nil without --admin
+	adminUI   http.Handler // the Admin UI's files, under /admin/
 
 	mu     sync.Mutex // keeps a message's two lines together
 	stdout io.Writer
@@ -190,6 +209,16 @@ func newDemoServer(cfg demoConfig) *demoServer {
 	})
 	root.On("message", d.message)
 	return d
+}
+
+// withAdmin instruments the demo for the Admin UI and serves the UI, when cfg is not nil.
+func (d *demoServer) withAdmin(cfg *adminConfig) (*demoServer, error) {
+	if cfg == nil {
+		return d, nil
+	}
+	var err error
+	d.admin, d.adminUI, err = cfg.instrument(d.sio)
+	return d, err
 }
 
 // message prints a chat message the way the tutorial's print_message does
@@ -230,6 +259,10 @@ func (d *demoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.sio.ServeHTTP(w, r)
 		return
 	}
+	if d.adminUI != nil && (strings.HasPrefix(r.URL.Path, adminPrefix) || r.URL.Path+"/" == adminPrefix) {
+		d.adminUI.ServeHTTP(w, r)
+		return
+	}
 	d.pages.ServeHTTP(w, r)
 }
 
@@ -257,5 +290,13 @@ func (d *demoServer) serveClient(w http.ResponseWriter, r *http.Request, name, c
 // serve accepts connections on ln until ctx is canceled, then closes every
 // Socket.IO session and shuts down, as testServer.serve does.
 func (d *demoServer) serve(ctx context.Context, ln net.Listener) error {
-	return serveSessions(ctx, ln, d, d.limits, d.log, d.sio.Shutdown)
+	return serveSessions(ctx, ln, d, d.limits, d.log, d.shutdown)
+}
+
+// shutdown stops the admin reports, then the Socket.IO server.
+func (d *demoServer) shutdown(ctx context.Context) error {
+	if d.admin != nil {
+		_ = d.admin.Close(ctx) // only its own goroutines; the server's shutdown follows regardless
+	}
+	return d.sio.Shutdown(ctx)
 }
