@@ -130,6 +130,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		if err != nil {
 			return err
 		}
+		if cfg.admin != nil {
+			fmt.Fprintf(stdout, "tether serve: Admin UI on http://%s%s (server URL http://%s, namespace /admin)\n",
+				ln.Addr(), adminPrefix, ln.Addr())
+		}
 		return d.serve(ctx, ln)
 	}, stdout, stderr)
 }
