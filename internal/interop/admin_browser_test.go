@@ -42,8 +42,10 @@ func artifactPath(t *testing.T, name string) string {
 
 // TestAdminUIBrowser opens the official Admin UI that tether serve --admin serves at /admin/
 // in headless Chromium, as an operator: a wrong password is refused, the right one logs in,
-// the demo page's sockets appear on the Sockets view, and the disconnect button of one of them
-// disconnects that page for real. A screenshot of the Sockets view is kept (see artifactPath).
+// the demo page's sockets appear on the Sockets view, a chat message is listed as an event,
+// the UI's form joins a socket to a room, the disconnect button of a socket disconnects its
+// page for real, and a closed page's socket leaves the list (node/admin-browser.mjs). Screenshots
+// of the Sockets and Events views are kept (see artifactPath).
 func TestAdminUIBrowser(t *testing.T) {
 	requireBrowser(t)
 	bundle := webBundle(t)
@@ -52,9 +54,10 @@ func TestAdminUIBrowser(t *testing.T) {
 	}
 	srv := startTetherServeAdmin(t, bundle)
 	shot := artifactPath(t, "admin-ui-sockets.png")
+	eventsShot := artifactPath(t, "admin-ui-events.png")
 	ctx := testContext(t, 90*time.Second)
 	out, err := runClient(ctx, adminBrowserPeer, srv.url, "dashboard",
-		"--chromium="+chromiumPath, "--tmpdir="+t.TempDir(), "--screenshot="+shot,
+		"--chromium="+chromiumPath, "--tmpdir="+t.TempDir(), "--screenshot="+shot, "--events-screenshot="+eventsShot,
 		"--user="+adminUser, "--password="+adminPassword)
 	var result string
 	for line := range strings.Lines(out) {
@@ -73,4 +76,5 @@ func TestAdminUIBrowser(t *testing.T) {
 		t.Errorf("page B's log %q, want its disconnection by the server", res.BLog)
 	}
 	checkScreenshot(t, shot)
+	checkScreenshot(t, eventsShot)
 }

@@ -2,7 +2,8 @@
 // in Debian's headless Chromium, through playwright-core, as an operator would.
 //
 // Usage: node admin-browser.mjs URL SCENARIO --user=NAME --password=PW
-//        [--chromium=PATH] [--tmpdir=DIR] [--screenshot=PATH] [--timeout=MS]
+//        [--chromium=PATH] [--tmpdir=DIR] [--screenshot=PATH]
+//        [--events-screenshot=PATH] [--timeout=MS]
 //
 // Scenario "dashboard":
 //   1. opens the demo page (tab A), which connects a socket to "/";
@@ -12,8 +13,13 @@
 //   3. on the Sockets view, sees A's socket; opens the demo page again (tab B)
 //      and sees B's socket appear;
 //   4. saves a screenshot of the Sockets view (--screenshot);
-//   5. clicks the disconnect button of B's row: tab B must show it was
-//      disconnected, and B's row must go.
+//   5. A sends a chat message: the Events view lists it as received from A;
+//   6. on A's socket page, joins A to room "lobby" with the UI's form: the
+//      page lists the room, and the Events view the join; saves a screenshot
+//      of the Events view (--events-screenshot);
+//   7. clicks the disconnect button of B's row: tab B must show it was
+//      disconnected, and B's row must go;
+//   8. closes tab A: A's row must go.
 //
 // Requests to other hosts (the UI's web fonts and icons) are refused, so the
 // test needs no network; the UI then shows icons as blanks.
@@ -62,6 +68,12 @@ async function login(ui, password) {
   await ui.getByRole('button', { name: 'Connect' }).click();
 }
 
+// go shows the UI's view at hash and waits for the views to stop sliding.
+async function go(ui, hash) {
+  await ui.evaluate((h) => { window.location.hash = h; }, hash);
+  await ui.waitForTimeout(500);
+}
+
 // row is the Sockets table's row of socket id.
 function row(ui, id) {
   return ui.locator('tbody tr').filter({ hasText: id });
@@ -81,7 +93,7 @@ async function dashboard(context) {
   await login(ui, String(opts.password));
   await ui.getByRole('button', { name: 'Connect' }).waitFor({ state: 'hidden', timeout: TIMEOUT_MS });
 
-  await ui.evaluate(() => { window.location.hash = '#/sockets/'; });
+  await go(ui, '#/sockets/');
   await row(ui, a.id).waitFor({ timeout: TIMEOUT_MS });
   console.log('PAGE UI shows A');
 
@@ -90,10 +102,28 @@ async function dashboard(context) {
   console.log('PAGE UI shows B');
   if (opts.screenshot) await ui.screenshot({ path: String(opts.screenshot), fullPage: true });
 
+  await a.page.fill('#message', 'hello admin');
+  await a.page.click('#send');
+  await go(ui, '#/events/');
+  await ui.locator('tbody tr').filter({ hasText: a.id }).filter({ hasText: 'Event received' })
+    .filter({ hasText: 'message' }).first().waitFor({ timeout: TIMEOUT_MS });
+  console.log('PAGE UI lists the event A sent');
+
+  await go(ui, `#/n/${encodeURIComponent('/')}/sockets/${a.id}`);
+  await ui.getByLabel('Join a room').fill('lobby');
+  await ui.locator('form').filter({ has: ui.locator('.select-room') }).locator('button[type=submit]').click();
+  await ui.locator('tbody tr').filter({ hasText: /^\s*lobby\s*$/ }).first().waitFor({ timeout: TIMEOUT_MS });
+  await go(ui, '#/events/');
+  await ui.locator('tbody tr').filter({ hasText: a.id }).filter({ hasText: 'Room joined' })
+    .filter({ hasText: 'lobby' }).first().waitFor({ timeout: TIMEOUT_MS });
+  console.log('PAGE UI joined A to lobby');
+  if (opts['events-screenshot']) await ui.screenshot({ path: String(opts['events-screenshot']), fullPage: true });
+
+  await go(ui, '#/sockets/');
   await row(ui, b.id).locator('button').click();
   await b.page.waitForSelector('#status[data-state=disconnected]', { timeout: TIMEOUT_MS });
   // The click reaches the row too, which opens the socket's page, as with Node's server.
-  await ui.evaluate(() => { window.location.hash = '#/sockets/'; });
+  await go(ui, '#/sockets/');
   await row(ui, a.id).waitFor({ timeout: TIMEOUT_MS });
   // Counted, not waited for: while the views slide, the socket's page still shows its id.
   for (const end = Date.now() + TIMEOUT_MS; await row(ui, b.id).count() > 0;) {
@@ -102,6 +132,12 @@ async function dashboard(context) {
   }
   if (await row(ui, a.id).count() !== 1) throw new Error('A left the Sockets view with B');
   const bLog = (await b.page.textContent('#messages')).replace(/\s+/g, ' ');
+
+  await a.page.close();
+  for (const end = Date.now() + TIMEOUT_MS; await row(ui, a.id).count() > 0;) {
+    if (Date.now() > end) throw new Error('A is still listed after its tab was closed');
+    await ui.waitForTimeout(100);
+  }
   console.log(`RESULT ${JSON.stringify({ a: a.id, b: b.id, bLog })}`);
 }
 
