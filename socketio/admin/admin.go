@@ -94,6 +94,7 @@ type Admin struct {
 	clients  map[string]int                   // local client ids and their number of sockets
 	events   *eventBuffer
 	sessions *sessionStore
+	logins   chan struct{} // a slot per password check running
 }
 
 // message is one emit to the admin namespace.
@@ -152,6 +153,7 @@ func Instrument(srv *socketio.Server, opts *Options) (*Admin, error) {
 		clients:  map[string]int{},
 		events:   newEventBuffer(),
 		sessions: newSessionStore(),
+		logins:   make(chan struct{}, maxLogins),
 	}
 	if !o.ReadOnly {
 		a.feature = []string{"EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT"}

@@ -40,6 +40,14 @@ func (a *Admin) authenticate(s *socketio.Socket) error {
 	if c.SessionID != "" && a.sessions.valid(c.SessionID) {
 		return nil
 	}
+	// A bcrypt comparison costs tens of milliseconds of CPU: a bounded number run at once, so
+	// that a crowd of logins cannot take every core.
+	select {
+	case a.logins <- struct{}{}:
+		defer func() { <-a.logins }()
+	case <-s.Context().Done():
+		return errInvalidCredentials
+	}
 	if a.checkLogin(c) {
 		return nil
 	}
@@ -71,6 +79,8 @@ func (a *Admin) newSessionIfLogin(s *socketio.Socket) string {
 }
 
 const (
+	// maxLogins bounds the password checks running at once.
+	maxLogins = 2
 	// sessionTTL is how long a session id stays valid, as Node's RedisStore default.
 	sessionTTL = 24 * time.Hour
 	// maxSessions bounds the store: past it, the oldest session goes.

@@ -8,8 +8,9 @@
 //	})
 //	defer a.Close()
 //
-// The UI itself ships in the npm package's ui/dist folder: serve it as static files (tether
-// serve --admin does) or use the hosted one, pointing it at the server.
+// The UI itself ships in the npm package's ui/dist folder: serve it as static files from the
+// server's origin (tether serve --admin does), or serve it elsewhere and allow that origin, with
+// credentials, in ServerOptions.CORS. The UI asks for the server's URL and the login.
 //
 // # What the UI receives
 //
@@ -22,6 +23,14 @@
 // happen, socket_connected, socket_updated (a transport upgrade, seen at the next stats tick),
 // socket_disconnected, room_joined, room_left, event_received and event_sent; production mode
 // (ModeProduction) sends none of those, as Node's NODE_ENV=production.
+//
+// # Login
+//
+// The UI sends the user name and password in its CONNECT packet; a wrong one is refused with
+// "invalid credentials", which the UI shows. The password is compared with the bcrypt hash, at
+// most two comparisons at a time. A UI that logged in gets a session id, valid 24 hours on
+// this node, with which it reconnects without the password. Serve the UI and the server over
+// TLS outside a loopback address: the password crosses the network as sent.
 //
 // # Clusters
 //
