@@ -16,17 +16,19 @@ space     := $(empty) $(empty)
 .PHONY: run web-deps deps test fuzz bench compare
 
 ## run: build bin/tether, then start the demo, a Socket.IO chat on http://127.0.0.1:8080 (Ctrl-C
-## stops it). The binary, not "go run", is what runs: "go run" turns the server's clean exit on
+## stops it), with the Socket.IO Admin UI's live dashboard of it at http://127.0.0.1:8080/admin/
+## (RUN_FLAGS; on loopback without a login, see "tether serve -h"). The binary, not "go run", is what runs: "go run" turns the server's clean exit on
 ## Ctrl-C into an exit status of 1, which make reports as an error.
 ## (RUN_ADDR, TETHER_BIN and RUN_DEPS let cmd/tether's test of this target run it without npm.)
 RUN_ADDR   ?= 127.0.0.1:8080
 TETHER_BIN ?= bin/tether
 RUN_DEPS   ?= web-deps
+RUN_FLAGS  ?= --admin
 run: $(RUN_DEPS)
 	$(GO) build -o $(TETHER_BIN) ./cmd/tether
-	exec $(TETHER_BIN) serve --addr $(RUN_ADDR)
+	exec $(TETHER_BIN) serve --addr $(RUN_ADDR) $(RUN_FLAGS)
 
-## web-deps: install the socket.io-client browser bundle the demo page loads, when missing or stale
+## web-deps: install the socket.io-client browser bundle the demo page loads and the Admin UI, when missing or stale
 web-deps:
 	@if [ ! -f $(WEB_DIR)/node_modules/.package-lock.json ] || \
 		[ $(WEB_DIR)/package-lock.json -nt $(WEB_DIR)/node_modules/.package-lock.json ]; then \

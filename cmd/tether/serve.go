@@ -18,6 +18,7 @@ import (
 	"github.com/tether-rt/tether/internal/httpserver"
 	"github.com/tether-rt/tether/internal/logattr"
 	"github.com/tether-rt/tether/socketio"
+	"github.com/tether-rt/tether/socketio/admin"
 	"github.com/tether-rt/tether/web"
 )
 
@@ -52,6 +53,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	metricsAddr := addMetricsFlag(fs)
 	clusterFlags := addClusterFlags(fs)
 	limits := addLimitFlags(fs)
+	adminF := addAdminFlags(fs)
 	fs.Usage = usageFunc(fs, "tether serve [flags]",
 		"Runs the demo: a chat page over Socket.IO. Open it in two browser tabs; a message\n"+
 			"sent in one appears in the other, and the server prints it as\n"+
@@ -72,6 +74,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			"points at 127.0.0.1 (DNS rebinding) cannot talk to it; --allowed-hosts names others.\n"+
 			"\n"+
 			metricsUsage+"\n"+
+			adminUsage+"\n"+
 			"\n"+
 			"Runs until SIGINT or SIGTERM, then closes every session and exits.")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
@@ -112,8 +115,15 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return 1
 	}
 	defer metrics.close() // in case the main listener fails; closing it twice is harmless
+	adminCfg, err := adminF.config(*addr, *clientDir, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tether serve: %v\n", err)
+		return 2
+	}
+
 	cfg := demoConfig{
 		observer:     metrics.observer(),
+		admin:        adminCfg,
 		clientDir:    *clientDir,
 		stdout:       stdout,
 		logger:       logger,
@@ -132,7 +142,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			cl.obs = metrics.redisObserver()
 			cfg.adapter = cl.adapter(cfg.logger)
 		}
-		d := newDemoServer(cfg)
+		d, err := newDemoServer(cfg).withAdmin(cfg.admin)
+		if err != nil {
+			return err
+		}
+		if cfg.admin != nil {
+			fmt.Fprintf(stdout, "tether serve: Admin UI on http://%s%s (server URL http://%s, namespace /admin)\n",
+				ln.Addr(), adminPrefix, ln.Addr())
+		}
 		defer metrics.serve("serve", *limits, cfg.logger, stdout)()
 		return d.serve(ctx, ln)
 	}, stdout, stderr)
@@ -174,6 +191,8 @@ type demoConfig struct {
 	adapter func(socketio.AdapterHost) socketio.Adapter
 	// observer, when set, is the Socket.IO server's Observer (--metrics).
 	observer socketio.Observer
+	// admin, when set, instruments the demo for the Admin UI and serves the UI.
+	admin *adminConfig
 }
 
 // demoServer is "tether serve": the page of package web, the
@@ -184,6 +203,8 @@ type demoServer struct {
 	clientDir string
 	log       *slog.Logger
 	limits    httpserver.Limits
+	admin     *admin.Admin // nil without --admin
+	adminUI   http.Handler // the Admin UI's files, under /admin/
 
 	mu     sync.Mutex // keeps a message's two lines together
 	stdout io.Writer
@@ -211,6 +232,16 @@ func newDemoServer(cfg demoConfig) *demoServer {
 	})
 	root.On("message", d.message)
 	return d
+}
+
+// withAdmin instruments the demo for the Admin UI and serves the UI, when cfg is not nil.
+func (d *demoServer) withAdmin(cfg *adminConfig) (*demoServer, error) {
+	if cfg == nil {
+		return d, nil
+	}
+	var err error
+	d.admin, d.adminUI, err = cfg.instrument(d.sio)
+	return d, err
 }
 
 // message prints a chat message the way the tutorial's print_message does
@@ -251,6 +282,10 @@ func (d *demoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.sio.ServeHTTP(w, r)
 		return
 	}
+	if d.adminUI != nil && (strings.HasPrefix(r.URL.Path, adminPrefix) || r.URL.Path+"/" == adminPrefix) {
+		d.adminUI.ServeHTTP(w, r)
+		return
+	}
 	d.pages.ServeHTTP(w, r)
 }
 
@@ -278,5 +313,13 @@ func (d *demoServer) serveClient(w http.ResponseWriter, r *http.Request, name, c
 // serve accepts connections on ln until ctx is canceled, then closes every
 // Socket.IO session and shuts down, as testServer.serve does.
 func (d *demoServer) serve(ctx context.Context, ln net.Listener) error {
-	return serveSessions(ctx, ln, d, d.limits, d.log, d.sio.Shutdown)
+	return serveSessions(ctx, ln, d, d.limits, d.log, d.shutdown)
+}
+
+// shutdown stops the admin reports, then the Socket.IO server.
+func (d *demoServer) shutdown(ctx context.Context) error {
+	if d.admin != nil {
+		_ = d.admin.Close(ctx) // only its own goroutines; the server's shutdown follows regardless
+	}
+	return d.sio.Shutdown(ctx)
 }
