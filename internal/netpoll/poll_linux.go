@@ -117,12 +117,12 @@ func (r *Registration) Close() error {
 		return nil
 	}
 	r.closed = true
-	if p.regs[r.fd] == r {
-		delete(p.regs, r.fd)
-	}
-	if p.closed {
+	if p.regs[r.fd] != r || p.closed {
+		// The socket was closed first and its descriptor number now belongs to another
+		// registration: removing the number from the epoll set would silence that one.
 		return nil
 	}
+	delete(p.regs, r.fd)
 	ev := syscall.EpollEvent{}
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(r.fd), &ev); err != nil && err != syscall.ENOENT && err != syscall.EBADF {
 		return os.NewSyscallError("epoll_ctl", err)

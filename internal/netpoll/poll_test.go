@@ -213,3 +213,58 @@ func TestClosedRegistration(t *testing.T) {
 	}
 	t.Fatalf("%d goroutines after Close, %d before New", runtime.NumGoroutine(), before)
 }
+
+// TestCloseAfterDescriptorReuse closes a socket before its registration, so that the next
+// socket gets the same descriptor number, and checks that closing the stale registration
+// leaves the new one watched.
+func TestCloseAfterDescriptorReuse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accept := func() (*net.TCPConn, *net.TCPConn, int) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fd int
+		rawOf(t, s.(*net.TCPConn)).Control(func(x uintptr) { fd = int(x) })
+		return s.(*net.TCPConn), c.(*net.TCPConn), fd
+	}
+	p, err := New(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s1, c1, fd1 := accept()
+	old, err := p.Register(rawOf(t, s1), func() { t.Error("the closed socket's handler ran") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Close the dialled end too: the next dial then takes its number back, and the next
+	// accepted end the registered socket's.
+	s1.Close()
+	c1.Close()
+	s2, c2, fd2 := accept()
+	defer s2.Close()
+	defer c2.Close()
+	if fd2 != fd1 {
+		t.Skipf("the kernel gave the new socket descriptor %d, not the closed one's %d", fd2, fd1)
+	}
+	ready := make(chan struct{}, 1)
+	r, err := p.Register(rawOf(t, s2), func() { ready <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c2.Write([]byte("x"))
+	<-ready
+}
