@@ -192,7 +192,7 @@ first_error=$(sed -n 's/.*"first_error": *"\(.*\)",*$/\1/p' "$results/bench.json
 # 2 phase, 3 RSS, 4 live heap, 5 heap in use, 6 heap goal, 7 stacks, 8 GC
 # cycles, 9 goroutines, 10 sockets.
 read -r rows rss_first rss_last rss_max rss_bound g_min g_max s_min s_max rss0 g0 \
-	gc_full gc_base gc_last live_base live_last t_live_base last_measured < <(awk -F, '
+	gc_full gc_base gc_last live_base live_last t_live_base last_measured g_base1 g_base2 < <(awk -F, '
 	NR == 2 { r0 = $3; g0 = $9 }
 	NR > 2 && $2 != "connecting" && gcfull == "" { gcfull = $8 }
 	gcfull != "" && $8 > gcfull && gcb == "" && ($2 == "warmup" || $2 == "measured") { gcb = $8; lb = $4; tlb = $1 }
@@ -206,10 +206,19 @@ read -r rows rss_first rss_last rss_max rss_bound g_min g_max s_min s_max rss0 g
 		rl = $3; ll = $4; gcl = $8; tm = $1; if ($3 > rmax) rmax = $3
 		if ($9 < gmin) gmin = $9; if ($9 > gmax) gmax = $9
 		if ($10 < smin) smin = $10; if ($10 > smax) smax = $10
+		g[n] = $9
 	}
 	END {
+		# The goroutines baseline of each half of the window: its least sample.
+		# A sample is taken at an arbitrary moment, often while a broadcast has
+		# writers in flight; the least of several is the steady state.
+		h = int(n / 2); b1 = b2 = -1
+		for (i = 1; i <= n; i++) {
+			if (i <= h) { if (b1 < 0 || g[i] < b1) b1 = g[i] }
+			else if (b2 < 0 || g[i] < b2) b2 = g[i]
+		}
 		printf "%d %d %d %d %d %d %d %d %d %d %d ", n, rf, rl, rmax, rb, gmin, gmax, smin, smax, r0, g0
-		printf "%d %d %d %d %d %d %d\n", gcfull, (gcb == "" ? -1 : gcb), gcl, lb, ll, tlb, tm
+		printf "%d %d %d %d %d %d %d %d %d\n", gcfull, (gcb == "" ? -1 : gcb), gcl, lb, ll, tlb, tm, b1, b2
 	}
 ' "$results/samples.csv")
 
@@ -266,15 +275,23 @@ else
 	else
 		echo "NOTE live heap not compared: fewer than two GC cycles ended after every socket was in (cycles $gc_full to $gc_last); a longer DURATION gives more"
 	fi
-	# Constant per connection: the goroutines vary by at most 1% of the
-	# connections across the window (transient writers of a broadcast in flight).
-	g_spread=$((g_max - g_min))
+	# Constant per connection: the steady baseline (the least sample of each
+	# half of the window) may not grow by more than 1% of the connections (20
+	# at least) from the first half to the second. The peaks above it are
+	# transient: a broadcast to a socket whose send buffer is full gets a
+	# writer goroutine of its own until the bytes are out, and with thousands
+	# of subscribers a sample often lands on hundreds of them. They are
+	# reported, not judged; a leak shows in the baseline.
 	g_allowed=$(( CONNS / 100 > 20 ? CONNS / 100 : 20 ))
+	g_drift=$((g_base2 - g_base1))
+	g_peak=$((g_max - g_min))
 	g_per_conn=$(awk -v g="$g_min" -v g0="$g0" -v s="$expected_sockets" 'BEGIN { printf "%.3f", (g - g0) / s }')
-	if (( g_spread <= g_allowed )); then
-		check OK "goroutines constant: $g_min to $g_max (spread $g_spread ≤ $g_allowed), $g_per_conn per connection above the idle server's $g0"
+	if (( rows < 2 )); then
+		: # reported above
+	elif (( g_drift <= g_allowed )); then
+		check OK "goroutines steady: baseline $g_base1 → $g_base2 (drift $g_drift ≤ $g_allowed), $g_per_conn per connection above the idle server's $g0; peaks up to $g_max (+$g_peak transient writers)"
 	else
-		check FAIL "goroutines vary: $g_min to $g_max (spread $g_spread > $g_allowed)"
+		check FAIL "goroutines grew: baseline $g_base1 → $g_base2 (drift $g_drift > $g_allowed); peaks up to $g_max"
 	fi
 fi
 expected_deliveries=$(( CONNS * duration_s / interval_s ))
@@ -316,7 +333,8 @@ per_conn() { awk -v a="$1" -v b="$2" -v s="$expected_sockets" 'BEGIN { printf "%
 		echo "| server live heap (as of GC cycle $gc_last; no two cycles to compare) | $live_last KiB |"
 	fi
 	echo "| server RSS per connection (last sample minus the idle server's $rss0 KiB) | $(per_conn "$rss_last" "$rss0") KiB |"
-	echo "| goroutines through the measured window (idle server) | $g_min – $g_max ($g0) |"
+	echo "| goroutines: steady baseline, first → second half of the window (idle server) | $g_base1 → $g_base2 ($g0) |"
+	echo "| goroutines: peak (transient writers above the baseline) | $g_max (+$((g_max - g_min))) |"
 	echo "| goroutines per connection | ${g_per_conn:-?} |"
 	echo "| server CPU in the window; per delivery | $(num %.2f "$cpu") s; $(num %.2f "$cpu_per_op") µs |"
 } | tee "$results/summary.md"

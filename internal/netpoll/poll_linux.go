@@ -1,0 +1,188 @@
+//go:build linux
+
+package netpoll
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// Poller watches sockets for readability on one epoll instance.
+type Poller struct {
+	epfd    int
+	wakeR   int // the read end of a pipe in the epoll set: a byte written to wakeW ends the wait
+	wakeW   int
+	ready   chan *Registration
+	mu      sync.Mutex // guards regs, gen and closed
+	regs    map[int32]*Registration
+	gen     int32
+	closed  bool
+	waiting sync.WaitGroup // the waiter and the workers
+}
+
+// Registration is one socket watched by a Poller.
+type Registration struct {
+	p      *Poller
+	fd     int32
+	gen    int32 // tells this registration from an earlier one of the same descriptor number
+	ready  func()
+	closed bool // guarded by p.mu
+}
+
+// New starts a Poller whose handlers run on workers goroutines (at least 1).
+func New(workers int) (*Poller, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	var pipe [2]int
+	if err := syscall.Pipe2(pipe[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(pipe[0]), Pad: -1}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pipe[0], &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(pipe[0])
+		syscall.Close(pipe[1])
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	workers = max(workers, 1)
+	p := &Poller{epfd: epfd, wakeR: pipe[0], wakeW: pipe[1], ready: make(chan *Registration, workers),
+		regs: map[int32]*Registration{}}
+	p.waiting.Add(1 + workers)
+	go p.wait()
+	for range workers {
+		go p.work()
+	}
+	return p, nil
+}
+
+// Register watches the socket under raw; ready runs on a worker once it has bytes to read,
+// has been closed by the peer, or has failed. Then the socket is not watched until Rearm.
+// The Registration must be closed before the socket is.
+func (p *Poller) Register(raw syscall.RawConn, ready func()) (*Registration, error) {
+	var fd int
+	if err := raw.Control(func(s uintptr) { fd = int(s) }); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if old := p.regs[int32(fd)]; old != nil {
+		// The descriptor was closed without Close and its number reused: the old
+		// registration can never fire again, as closing a socket leaves the epoll set.
+		old.closed = true
+	}
+	p.gen++
+	r := &Registration{p: p, fd: int32(fd), gen: p.gen, ready: ready}
+	if err := p.ctl(syscall.EPOLL_CTL_ADD, r); err != nil {
+		return nil, err
+	}
+	p.regs[r.fd] = r
+	return r, nil
+}
+
+// ctl adds or re-arms r's descriptor, one-shot. p.mu is held.
+func (p *Poller) ctl(op int, r *Registration) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: r.fd, Pad: r.gen}
+	if err := syscall.EpollCtl(p.epfd, op, int(r.fd), &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Rearm watches the socket again after its handler ran.
+func (r *Registration) Rearm() error {
+	p := r.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r.closed || p.closed {
+		return ErrClosed
+	}
+	return p.ctl(syscall.EPOLL_CTL_MOD, r)
+}
+
+// Close stops watching the socket; its handler does not run afterwards unless it had
+// already been handed to a worker.
+func (r *Registration) Close() error {
+	p := r.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if p.regs[r.fd] != r || p.closed {
+		// The socket was closed first and its descriptor number now belongs to another
+		// registration: removing the number from the epoll set would silence that one.
+		return nil
+	}
+	delete(p.regs, r.fd)
+	ev := syscall.EpollEvent{}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(r.fd), &ev); err != nil && err != syscall.ENOENT && err != syscall.EBADF {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Close stops the Poller and waits for its goroutines; handlers running finish first.
+func (p *Poller) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	if _, err := syscall.Write(p.wakeW, []byte{1}); err != nil && err != syscall.EAGAIN {
+		return fmt.Errorf("netpoll: waking the waiter: %w", os.NewSyscallError("write", err))
+	}
+	p.waiting.Wait()
+	syscall.Close(p.wakeR)
+	syscall.Close(p.wakeW)
+	return syscall.Close(p.epfd)
+}
+
+// wait takes events from the kernel and hands their registrations to the workers. It
+// blocks one OS thread in epoll_wait, whatever the number of sockets.
+func (p *Poller) wait() {
+	defer p.waiting.Done()
+	defer close(p.ready)
+	events := make([]syscall.EpollEvent, 128)
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, -1)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return // only a closed or broken epoll descriptor; Close reports nothing more useful
+		}
+		for _, ev := range events[:n] {
+			if ev.Pad == -1 && ev.Fd == int32(p.wakeR) {
+				return
+			}
+			p.mu.Lock()
+			r := p.regs[ev.Fd]
+			if r != nil && (r.gen != ev.Pad || r.closed) {
+				r = nil // an event of an earlier registration of this descriptor number
+			}
+			p.mu.Unlock()
+			if r != nil {
+				p.ready <- r
+			}
+		}
+	}
+}
+
+// work runs the handlers of the sockets that became readable.
+func (p *Poller) work() {
+	defer p.waiting.Done()
+	for r := range p.ready {
+		r.ready()
+	}
+}
