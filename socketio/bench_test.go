@@ -13,7 +13,13 @@ import (
 // BenchmarkBroadcastRoom measures a broadcast to 10,000 sockets in one room: the event is
 // encoded once, and delivery should cost no allocation per recipient.
 func BenchmarkBroadcastRoom(b *testing.B) {
-	srv := NewServer(nil)
+	b.Run("NoObserver", func(b *testing.B) { benchBroadcastRoom(b, nil) })
+	// With an Observer counting with atomics, to show what the calls themselves cost.
+	b.Run("Observer", func(b *testing.B) { benchBroadcastRoom(b, &ServerOptions{Observer: &countingObserver{}}) })
+}
+
+func benchBroadcastRoom(b *testing.B, opts *ServerOptions) {
+	srv := NewServer(opts)
 	conns := fakeConnect(b, srv, 10_000)
 	defer closeFakes(conns)
 	for _, s := range srv.Of("/").Sockets() {
@@ -32,13 +38,19 @@ func BenchmarkBroadcastRoom(b *testing.B) {
 
 // BenchmarkDispatch measures an incoming event through the parser and a typed handler.
 func BenchmarkDispatch(b *testing.B) {
+	b.Run("NoObserver", func(b *testing.B) { benchDispatch(b, nil) })
+	// With an Observer counting with atomics, to show what the calls themselves cost.
+	b.Run("Observer", func(b *testing.B) { benchDispatch(b, &ServerOptions{Observer: &countingObserver{}}) })
+}
+
+func benchDispatch(b *testing.B, opts *ServerOptions) {
 	type order struct {
 		Symbol string  `json:"symbol"`
 		Qty    int     `json:"qty"`
 		Price  float64 `json:"price"`
 	}
 	done := make(chan struct{}, 1)
-	srv := NewServer(nil)
+	srv := NewServer(opts)
 	srv.Of("/").On("order", func(s *Socket, o order, note string) {
 		done <- struct{}{}
 	})
@@ -76,7 +88,13 @@ func BenchmarkParse(b *testing.B) {
 
 // BenchmarkEmit measures an event emitted to one socket.
 func BenchmarkEmit(b *testing.B) {
-	srv := NewServer(nil)
+	b.Run("NoObserver", func(b *testing.B) { benchEmit(b, nil) })
+	// With an Observer counting with atomics, to show what the calls themselves cost.
+	b.Run("Observer", func(b *testing.B) { benchEmit(b, &ServerOptions{Observer: &countingObserver{}}) })
+}
+
+func benchEmit(b *testing.B, opts *ServerOptions) {
+	srv := NewServer(opts)
 	conns := fakeConnect(b, srv, 1)
 	defer closeFakes(conns)
 	s := srv.Of("/").Sockets()[0]

@@ -127,62 +127,6 @@ func TestObserverSeesRefusals(t *testing.T) {
 	}
 }
 
-// The benchmarks of bench_test.go with an Observer attached, to compare with them: the cost of
-// the calls themselves, the observer counting with atomics.
-
-func BenchmarkBroadcastRoomObserved(b *testing.B) {
-	srv := NewServer(&ServerOptions{Observer: &countingObserver{}})
-	conns := fakeConnect(b, srv, 10_000)
-	defer closeFakes(conns)
-	for _, s := range srv.Of("/").Sockets() {
-		s.Join("room")
-	}
-	op := srv.To("room")
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if err := op.Emit("price", "ACME", 101.25); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/recipient")
-}
-
-func BenchmarkDispatchObserved(b *testing.B) {
-	type order struct {
-		Symbol string  `json:"symbol"`
-		Qty    int     `json:"qty"`
-		Price  float64 `json:"price"`
-	}
-	done := make(chan struct{}, 1)
-	srv := NewServer(&ServerOptions{Observer: &countingObserver{}})
-	srv.Of("/").On("order", func(s *Socket, o order, note string) {
-		done <- struct{}{}
-	})
-	conns := fakeConnect(b, srv, 1)
-	defer closeFakes(conns)
-	msg := engineio.Message{Data: []byte(`2["order",{"symbol":"ACME","qty":10,"price":101.25},"rush"]`)}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		conns[0].receive(msg)
-		<-done
-	}
-}
-
-func BenchmarkEmitObserved(b *testing.B) {
-	srv := NewServer(&ServerOptions{Observer: &countingObserver{}})
-	conns := fakeConnect(b, srv, 1)
-	defer closeFakes(conns)
-	s := srv.Of("/").Sockets()[0]
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Emit("message-back", "hello", 42); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // TestObserverAckGivenUp has the server wait for an acknowledgement that never comes (the
 // fake client answers nothing) until its context ends: AckWaiting, then AckDone not ok.
 func TestObserverAckGivenUp(t *testing.T) {
