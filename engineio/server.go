@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -41,6 +42,11 @@ type ServerOptions struct {
 	Transports []string
 	// DisableUpgrades keeps polling sessions on polling.
 	DisableUpgrades bool
+	// BlockingReads reads each WebSocket from a goroutine of its own, blocked while the client
+	// is silent. By default a WebSocket is read on readiness (websocket.Poller, on Linux):
+	// an idle session holds no goroutine, which saves its stack, 2 to 8 KiB per connection.
+	// TLS connections served by this process are always read from a goroutine.
+	BlockingReads bool
 	// AllowEIO3 also accepts clients of Engine.IO protocol revision 3 (EIO=3: socket.io-client
 	// 2.x and the like), as Node's allowEIO3: each session speaks the revision it asked for
 	// (see Session.Protocol). Without it they are refused with "Unsupported protocol version".
@@ -154,6 +160,10 @@ type Server struct {
 	sessions map[string]*Session
 	closing  bool
 	active   sync.WaitGroup // sessions not yet finished
+	// poller reads idle WebSockets without a goroutine each; made with the first, closed by
+	// Shutdown. pollerTried is set once making it was tried, so a failure is met only once.
+	poller      *websocket.Poller
+	pollerTried bool
 }
 
 const (
@@ -463,12 +473,45 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.active.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	s.mu.Lock()
+	p := s.poller
+	s.poller = nil
+	s.mu.Unlock()
+	if p != nil {
+		// Sessions still ending close their connections on their own, and a close handshake
+		// reads its answer itself.
+		_ = p.Close()
+	}
+	return err
+}
+
+// readPoller returns the Poller that reads the server's WebSockets on readiness, or nil when
+// they are read from a goroutine each: BlockingReads, a platform without one, or a server
+// shutting down.
+func (s *Server) readPoller() *websocket.Poller {
+	if s.opts.BlockingReads {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil
+	}
+	if !s.pollerTried {
+		s.pollerTried = true
+		p, err := websocket.NewPoller()
+		if err != nil && !errors.Is(err, websocket.ErrPollUnsupported) {
+			s.log.Warn("engineio: reading WebSockets on readiness is off", logattr.Err, err)
+		}
+		s.poller = p
+	}
+	return s.poller
 }
 
 // requestHeaderSize is what a session would keep of a handshake request: its header fields

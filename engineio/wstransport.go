@@ -31,7 +31,7 @@ func (s *Session) startWebSocket(conn *websocket.Conn) {
 		s.close(CloseTransportError, err, false)
 		return
 	}
-	go s.readWebSocket(conn)
+	s.readWebSocket(conn)
 }
 
 // upgrade moves a polling session to WebSocket: probe, release of the pending poll, the
@@ -138,7 +138,9 @@ func (s *Session) runUpgrade(conn *websocket.Conn, form wsForm) {
 		go s.flush(conn)
 	}
 	s.mu.Unlock()
-	s.readWebSocket(conn)
+	if !s.watchWebSocket(conn) {
+		s.readWebSocketLoop(conn)
+	}
 }
 
 // probeExchange runs the client's side of the upgrade handshake up to its upgrade packet.
@@ -182,32 +184,69 @@ func (s *Session) probeExchange(ctx context.Context, conn *websocket.Conn) error
 	}
 }
 
-// readWebSocket reads the client's packets until the connection ends.
+// readWebSocket has the client's packets read until the connection ends, on readiness where
+// it can, or else from a goroutine of its own. It does not wait.
 func (s *Session) readWebSocket(conn *websocket.Conn) {
+	if !s.watchWebSocket(conn) {
+		go s.readWebSocketLoop(conn)
+	}
+}
+
+// watchWebSocket has the server's Poller read conn on readiness, and reports whether it does.
+func (s *Session) watchWebSocket(conn *websocket.Conn) bool {
+	p := s.srv.readPoller()
+	if p == nil {
+		return false
+	}
+	ready := func() {
+		ctx := context.Background()
+		for {
+			typ, b, err := conn.TryRead(ctx)
+			if err == websocket.ErrWouldBlock || !s.receiveWebSocket(typ, b, err) {
+				return
+			}
+		}
+	}
+	// A refusal (a TLS connection) leaves it to a goroutine; so does a connection already
+	// closed, whose read then fails at once and ends the session as it should.
+	return p.Watch(conn, ready) == nil
+}
+
+// readWebSocketLoop reads the client's packets until the connection ends.
+func (s *Session) readWebSocketLoop(conn *websocket.Conn) {
 	ctx := context.Background()
 	for {
 		typ, b, err := conn.Read(ctx)
-		if err != nil {
-			s.close(webSocketCloseReason(err), err, false)
+		if !s.receiveWebSocket(typ, b, err) {
 			return
 		}
-		var p packet
-		switch {
-		case s.v3() && typ == websocket.MessageBinary:
-			p, err = decodeBinaryFrameV3(b)
-		case s.v3():
-			p, err = decodeTextV3(b)
-		case typ == websocket.MessageBinary:
-			p = packet{typ: packetMessage, data: b, binary: true}
-		default:
-			p, err = decodeText(b, false)
-		}
-		if err != nil {
-			s.close(CloseParseError, err, true)
-			return
-		}
-		s.handlePacket(p)
 	}
+}
+
+// receiveWebSocket handles what a read of the session's WebSocket returned, and reports
+// whether to read on.
+func (s *Session) receiveWebSocket(typ websocket.MessageType, b []byte, err error) bool {
+	if err != nil {
+		s.close(webSocketCloseReason(err), err, false)
+		return false
+	}
+	var p packet
+	switch {
+	case s.v3() && typ == websocket.MessageBinary:
+		p, err = decodeBinaryFrameV3(b)
+	case s.v3():
+		p, err = decodeTextV3(b)
+	case typ == websocket.MessageBinary:
+		p = packet{typ: packetMessage, data: b, binary: true}
+	default:
+		p, err = decodeText(b, false)
+	}
+	if err != nil {
+		s.close(CloseParseError, err, true)
+		return false
+	}
+	s.handlePacket(p)
+	return true
 }
 
 // webSocketCloseReason maps how a WebSocket ended to the session's close reason.

@@ -60,8 +60,9 @@ type Conn struct {
 	onPing        func([]byte)
 	onPong        func([]byte)
 
-	rd readState // read side, owned by whoever holds rd.lock
-	mr messageReader
+	rd    readState // read side, owned by whoever holds rd.lock
+	mr    messageReader
+	watch atomic.Pointer[watch] // set by Poller.Watch
 
 	// Write side.
 	msgLock   ctxMutex      // one data message at a time, held across a Writer's fragments
@@ -248,6 +249,7 @@ func (c *Conn) closeWith(reason error) bool {
 		first = true
 		c.closeErr = reason
 		close(c.closed)
+		c.unwatch()
 		_ = c.nc.Close()
 		if c.keepAliveTimer != nil {
 			c.keepAliveTimer.Stop()

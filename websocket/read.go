@@ -19,6 +19,7 @@ type readState struct {
 	br     *readBuffer  // nil while idle: taken from the pool once bytes arrive
 	prefix prefixReader // bytes that arrived with the handshake, then the connection
 	err    error        // sticky: the error that ended reading
+	noWait bool         // TryRead's begin: do not wait for a frame that has not begun to arrive
 
 	// The message being read.
 	inMessage  bool
@@ -72,11 +73,15 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 // discarded first. If ctx ends before the message has been read, the connection is closed.
 func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	c.waitIdle(ctx)
+	return c.reader(ctx, false)
+}
+
+func (c *Conn) reader(ctx context.Context, noWait bool) (MessageType, io.Reader, error) {
 	if err := c.rd.lock.lock(ctx); err != nil {
 		return 0, nil, err
 	}
 	defer c.rd.lock.unlock()
-	typ, err := c.rd.begin(ctx)
+	typ, err := c.rd.begin(ctx, noWait)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -86,7 +91,25 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 // Read waits for the next message and returns it whole.
 func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	c.waitIdle(ctx)
-	typ, r, err := c.Reader(ctx)
+	return c.read(ctx, false)
+}
+
+// ErrWouldBlock is what TryRead returns when no byte of a message has arrived.
+var ErrWouldBlock = errors.New("websocket: no message has arrived")
+
+// TryRead is Read for connections read on readiness (see Poller): when no byte of the next
+// message has arrived, it returns ErrWouldBlock at once instead of waiting, having handled
+// any control frames that came. Once part of a message has arrived, it waits for the rest as
+// Read does, until ctx ends or the connection closes.
+//
+// On a connection that cannot be read without waiting (TLS, or a platform without direct
+// socket reads; Poller.Watch refuses those), TryRead waits like Read.
+func (c *Conn) TryRead(ctx context.Context) (MessageType, []byte, error) {
+	return c.read(ctx, true)
+}
+
+func (c *Conn) read(ctx context.Context, noWait bool) (MessageType, []byte, error) {
+	typ, r, err := c.reader(ctx, noWait)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -123,8 +146,9 @@ func (m *messageReader) Read(p []byte) (int, error) {
 	return r.read(p)
 }
 
-// begin reads up to the first frame of the next data message.
-func (r *readState) begin(ctx context.Context) (MessageType, error) {
+// begin reads up to the first frame of the next data message. With noWait, it returns
+// ErrWouldBlock instead of waiting for a frame that has not begun to arrive.
+func (r *readState) begin(ctx context.Context, noWait bool) (MessageType, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
@@ -136,7 +160,18 @@ func (r *readState) begin(ctx context.Context) (MessageType, error) {
 	r.release()
 	r.ctx = ctx
 	r.stop = watchCtx(ctx, r.c.nc, readSide)
+	r.noWait = noWait
 	h, err := r.nextDataFrame()
+	r.noWait = false
+	if err == ErrWouldBlock {
+		// Nothing was consumed: the connection is as it was, and stays usable.
+		stop := r.stop
+		r.stop = nil
+		if stop != nil && stop() {
+			return 0, r.finish(r.canceled())
+		}
+		return 0, err
+	}
 	if err != nil {
 		return 0, r.finish(err)
 	}
@@ -235,13 +270,23 @@ func (c *Conn) waitIdle(ctx context.Context) {
 	r.lock.mu.Unlock()
 }
 
-// fill makes sure a read buffer is in place. Where it can, it waits for data before taking one.
+// fill makes sure a read buffer is in place. Where it can, it waits for data before taking one;
+// with noWait set, it does not wait and returns ErrWouldBlock when there is none.
 func (r *readState) fill() error {
 	switch {
 	case r.br != nil:
 		return nil
 	case len(r.prefix.b) > 0:
 		r.br = getReadBuffer(&r.prefix)
+	case r.waiter != nil && r.noWait:
+		br, err := r.waiter.try()
+		if err != nil {
+			return err
+		}
+		if br == nil {
+			return ErrWouldBlock
+		}
+		r.br = br
 	case r.waiter != nil:
 		br, err := r.waiter.wait()
 		if err != nil {
@@ -258,7 +303,12 @@ func (r *readState) fill() error {
 func (r *readState) nextDataFrame() (header, error) {
 	c := r.c
 	for {
-		if err := r.fill(); err != nil {
+		if r.noWait {
+			r.release() // so that fill asks the socket, without waiting, rather than an empty buffer
+		}
+		if err := r.fill(); err == ErrWouldBlock {
+			return header{}, err
+		} else if err != nil {
 			return header{}, r.ioFailed(err)
 		}
 		h, err := readHeader(r.br)
@@ -517,7 +567,7 @@ func (r *readState) skipMessage() error {
 // ends; Close uses it when no one else is reading.
 func (r *readState) drain(ctx context.Context) {
 	for r.err == nil && ctx.Err() == nil {
-		if _, err := r.begin(ctx); err != nil {
+		if _, err := r.begin(ctx, false); err != nil {
 			return
 		}
 		if err := r.skipMessage(); err != nil {

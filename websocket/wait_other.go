@@ -10,3 +10,5 @@ type readWaiter struct{}
 func newReadWaiter(net.Conn) *readWaiter { return nil }
 
 func (*readWaiter) wait() (*readBuffer, error) { return nil, nil }
+
+func (*readWaiter) try() (*readBuffer, error) { return nil, nil }

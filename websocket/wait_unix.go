@@ -13,11 +13,12 @@ import (
 // taken from the pool inside the readiness callback, given back if nothing is there yet, and
 // kept, filled by that same read, once bytes have arrived.
 type readWaiter struct {
-	nc  net.Conn
-	raw syscall.RawConn
-	got *readBuffer
-	err error
-	fn  func(fd uintptr) bool // bound once: a method value made per wait would allocate
+	nc    net.Conn
+	raw   syscall.RawConn
+	got   *readBuffer
+	err   error
+	fn    func(fd uintptr) bool // bound once: a method value made per wait would allocate
+	tryFn func(fd uintptr) bool // the same, never waiting
 }
 
 // rawConnOf returns the socket under nc, or nil when there is none to use directly (e.g.
@@ -41,6 +42,10 @@ func newReadWaiter(nc net.Conn) *readWaiter {
 	}
 	w := &readWaiter{nc: nc, raw: raw}
 	w.fn = w.ready
+	w.tryFn = func(fd uintptr) bool {
+		w.ready(fd)
+		return true
+	}
 	return w
 }
 
@@ -76,6 +81,16 @@ func (w *readWaiter) ready(fd uintptr) bool {
 func (w *readWaiter) wait() (*readBuffer, error) {
 	w.got, w.err = nil, nil
 	if err := w.raw.Read(w.fn); err != nil {
+		return nil, err
+	}
+	return w.got, w.err
+}
+
+// try returns a buffer holding the bytes that have arrived, nil when none has, or the error
+// that the read met; it never waits.
+func (w *readWaiter) try() (*readBuffer, error) {
+	w.got, w.err = nil, nil
+	if err := w.raw.Read(w.tryFn); err != nil {
 		return nil, err
 	}
 	return w.got, w.err

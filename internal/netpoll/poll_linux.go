@@ -14,12 +14,12 @@ type Poller struct {
 	epfd    int
 	wakeR   int // the read end of a pipe in the epoll set: a byte written to wakeW ends the wait
 	wakeW   int
-	ready   chan *Registration
-	mu      sync.Mutex // guards regs, gen and closed
+	mu      sync.Mutex // guards regs, gen, running and closed
 	regs    map[int32]*Registration
 	gen     int32
+	running bool // the waiter goroutine is running: there are registrations, or it is about to end
 	closed  bool
-	waiting sync.WaitGroup // the waiter and the workers
+	waiting sync.WaitGroup // the waiter
 }
 
 // Registration is one socket watched by a Poller.
@@ -31,8 +31,9 @@ type Registration struct {
 	closed bool // guarded by p.mu
 }
 
-// New starts a Poller whose handlers run on workers goroutines (at least 1).
-func New(workers int) (*Poller, error) {
+// New returns a Poller. It holds an epoll instance and a pipe until Close; its one goroutine
+// runs only while a socket is registered, so an unused Poller costs no goroutine.
+func New() (*Poller, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -49,20 +50,14 @@ func New(workers int) (*Poller, error) {
 		syscall.Close(pipe[1])
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	workers = max(workers, 1)
-	p := &Poller{epfd: epfd, wakeR: pipe[0], wakeW: pipe[1], ready: make(chan *Registration, workers),
-		regs: map[int32]*Registration{}}
-	p.waiting.Add(1 + workers)
-	go p.wait()
-	for range workers {
-		go p.work()
-	}
-	return p, nil
+	return &Poller{epfd: epfd, wakeR: pipe[0], wakeW: pipe[1], regs: map[int32]*Registration{}}, nil
 }
 
-// Register watches the socket under raw; ready runs on a worker once it has bytes to read,
-// has been closed by the peer, or has failed. Then the socket is not watched until Rearm.
-// The Registration must be closed before the socket is.
+// Register watches the socket under raw; ready runs once it has bytes to read, has been
+// closed by the peer, or has failed. Then the socket is not watched until Rearm.
+//
+// ready runs on the Poller's goroutine, which serves every socket: it must not block (start a
+// goroutine to read). The Registration should be closed before the socket is.
 func (p *Poller) Register(raw syscall.RawConn, ready func()) (*Registration, error) {
 	var fd int
 	if err := raw.Control(func(s uintptr) { fd = int(s) }); err != nil {
@@ -84,6 +79,11 @@ func (p *Poller) Register(raw syscall.RawConn, ready func()) (*Registration, err
 		return nil, err
 	}
 	p.regs[r.fd] = r
+	if !p.running {
+		p.running = true
+		p.waiting.Add(1)
+		go p.wait()
+	}
 	return r, nil
 }
 
@@ -107,8 +107,8 @@ func (r *Registration) Rearm() error {
 	return p.ctl(syscall.EPOLL_CTL_MOD, r)
 }
 
-// Close stops watching the socket; its handler does not run afterwards unless it had
-// already been handed to a worker.
+// Close stops watching the socket; its handler does not run afterwards unless the Poller's
+// goroutine had already taken its event.
 func (r *Registration) Close() error {
 	p := r.p
 	p.mu.Lock()
@@ -123,6 +123,9 @@ func (r *Registration) Close() error {
 		return nil
 	}
 	delete(p.regs, r.fd)
+	if len(p.regs) == 0 {
+		p.wakeLocked() // the waiter ends: nothing is left to wait for
+	}
 	ev := syscall.EpollEvent{}
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(r.fd), &ev); err != nil && err != syscall.ENOENT && err != syscall.EBADF {
 		return os.NewSyscallError("epoll_ctl", err)
@@ -130,7 +133,14 @@ func (r *Registration) Close() error {
 	return nil
 }
 
-// Close stops the Poller and waits for its goroutines; handlers running finish first.
+// wakeLocked ends the waiter's epoll_wait so that it looks at the Poller's state. A full pipe
+// already holds a wake-up, so EAGAIN is no failure. p.mu is held.
+func (p *Poller) wakeLocked() {
+	_, _ = syscall.Write(p.wakeW, []byte{1})
+}
+
+// Close stops the Poller and waits for its goroutine; a handler running finishes first.
+// Sockets still registered are no longer watched.
 func (p *Poller) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -138,33 +148,50 @@ func (p *Poller) Close() error {
 		return nil
 	}
 	p.closed = true
+	p.wakeLocked()
 	p.mu.Unlock()
-	if _, err := syscall.Write(p.wakeW, []byte{1}); err != nil && err != syscall.EAGAIN {
-		return fmt.Errorf("netpoll: waking the waiter: %w", os.NewSyscallError("write", err))
-	}
 	p.waiting.Wait()
 	syscall.Close(p.wakeR)
 	syscall.Close(p.wakeW)
-	return syscall.Close(p.epfd)
+	if err := syscall.Close(p.epfd); err != nil {
+		return fmt.Errorf("netpoll: %w", os.NewSyscallError("close", err))
+	}
+	return nil
 }
 
-// wait takes events from the kernel and hands their registrations to the workers. It
-// blocks one OS thread in epoll_wait, whatever the number of sockets.
+// wait takes events from the kernel and runs their registrations' handlers. It blocks one OS
+// thread in epoll_wait, whatever the number of sockets, and ends when none is registered.
 func (p *Poller) wait() {
 	defer p.waiting.Done()
-	defer close(p.ready)
 	events := make([]syscall.EpollEvent, 128)
+	var drain [64]byte
 	for {
 		n, err := syscall.EpollWait(p.epfd, events, -1)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return // only a closed or broken epoll descriptor; Close reports nothing more useful
+			// Only a broken epoll descriptor gets here; nothing is watched any more.
+			p.mu.Lock()
+			p.running = false
+			p.mu.Unlock()
+			return
 		}
 		for _, ev := range events[:n] {
 			if ev.Pad == -1 && ev.Fd == int32(p.wakeR) {
-				return
+				for {
+					if n, _ := syscall.Read(p.wakeR, drain[:]); n <= 0 {
+						break
+					}
+				}
+				p.mu.Lock()
+				if p.closed || len(p.regs) == 0 {
+					p.running = false
+					p.mu.Unlock()
+					return
+				}
+				p.mu.Unlock()
+				continue
 			}
 			p.mu.Lock()
 			r := p.regs[ev.Fd]
@@ -173,16 +200,8 @@ func (p *Poller) wait() {
 			}
 			p.mu.Unlock()
 			if r != nil {
-				p.ready <- r
+				r.ready()
 			}
 		}
-	}
-}
-
-// work runs the handlers of the sockets that became readable.
-func (p *Poller) work() {
-	defer p.waiting.Done()
-	for r := range p.ready {
-		r.ready()
 	}
 }

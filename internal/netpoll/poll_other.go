@@ -11,7 +11,7 @@ type Poller struct{}
 type Registration struct{}
 
 // New returns ErrUnsupported: this platform has no epoll.
-func New(workers int) (*Poller, error) { return nil, ErrUnsupported }
+func New() (*Poller, error) { return nil, ErrUnsupported }
 
 // Register returns ErrUnsupported.
 func (*Poller) Register(syscall.RawConn, func()) (*Registration, error) { return nil, ErrUnsupported }

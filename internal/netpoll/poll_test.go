@@ -69,10 +69,10 @@ func readAll(raw syscall.RawConn) (got []byte, eof bool) {
 // TestReadyOnlyForSocketsWithData registers many idle sockets, writes to a few, and checks
 // that exactly those handlers run, once each, with no goroutine per socket.
 func TestReadyOnlyForSocketsWithData(t *testing.T) {
-	const n, workers = 200, 4
+	const n = 200
 	server, client := pairs(t, n)
 	before := runtime.NumGoroutine()
-	p, err := New(workers)
+	p, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +94,8 @@ func TestReadyOnlyForSocketsWithData(t *testing.T) {
 		}
 		defer r.Close()
 	}
-	if g := runtime.NumGoroutine() - before; g > workers+1 {
-		t.Fatalf("%d goroutines for %d idle sockets, want at most %d (the waiter and the workers)", g, n, workers+1)
+	if g := runtime.NumGoroutine() - before; g > 1 {
+		t.Fatalf("%d goroutines for %d idle sockets, want at most 1 (the waiter)", g, n)
 	}
 	written := map[int]bool{3: true, 77: true, 150: true, 199: true}
 	for i := range written {
@@ -133,7 +133,7 @@ func TestReadyOnlyForSocketsWithData(t *testing.T) {
 // watched are reported as soon as it is re-armed: level-triggered, not edge.
 func TestRearmReportsBytesThatCameMeanwhile(t *testing.T) {
 	server, client := pairs(t, 1)
-	p, err := New(1)
+	p, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestRearmReportsBytesThatCameMeanwhile(t *testing.T) {
 // then sees the end of the stream.
 func TestPeerCloseIsReported(t *testing.T) {
 	server, client := pairs(t, 1)
-	p, err := New(1)
+	p, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,12 +178,65 @@ func TestPeerCloseIsReported(t *testing.T) {
 	}
 }
 
+// waitGoroutines waits until at most want goroutines run, allowing the runtime a moment to
+// account for goroutines that ended.
+func waitGoroutines(t *testing.T, want int, what string) {
+	t.Helper()
+	for range 200 {
+		if runtime.NumGoroutine() <= want {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s: %d goroutines, want at most %d", what, runtime.NumGoroutine(), want)
+}
+
+// TestWaiterRunsOnlyWhileWatching checks that a Poller with nothing registered holds no
+// goroutine, before the first registration and after the last one closes, and that it
+// watches again after that.
+func TestWaiterRunsOnlyWhileWatching(t *testing.T) {
+	server, client := pairs(t, 2)
+	before := runtime.NumGoroutine()
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if g := runtime.NumGoroutine(); g != before {
+		t.Fatalf("New started %d goroutines, want none", g-before)
+	}
+	for round := range 3 {
+		var regs []*Registration
+		ready := make(chan int, len(server))
+		for i := range server {
+			r, err := p.Register(rawOf(t, server[i]), func() { ready <- i })
+			if err != nil {
+				t.Fatal(err)
+			}
+			regs = append(regs, r)
+		}
+		if _, err := client[round%2].Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if i := <-ready; i != round%2 {
+			t.Fatalf("round %d: socket %d reported readable", round, i)
+		}
+		readAll(rawOf(t, server[round%2]))
+		regs[0].Close()
+		if runtime.NumGoroutine() > before+1 {
+			t.Fatalf("round %d: %d goroutines with one socket watched, want 1", round, runtime.NumGoroutine()-before)
+		}
+		regs[1].Close()
+		waitGoroutines(t, before, "after the last registration closed")
+	}
+}
+
 // TestClosedRegistration checks that Rearm after Close fails, that a closed Poller refuses
 // registrations, and that Close ends every goroutine of the Poller.
 func TestClosedRegistration(t *testing.T) {
 	server, _ := pairs(t, 1)
 	before := runtime.NumGoroutine()
-	p, err := New(3)
+	p, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,15 +256,7 @@ func TestClosedRegistration(t *testing.T) {
 	if _, err := p.Register(rawOf(t, server[0]), func() {}); err != ErrClosed {
 		t.Fatalf("Register after Close: %v, want ErrClosed", err)
 	}
-	// Close waited for the waiter and the workers, so they are gone now; allow the runtime a
-	// moment to account for them.
-	for range 100 {
-		if runtime.NumGoroutine() <= before {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%d goroutines after Close, %d before New", runtime.NumGoroutine(), before)
+	waitGoroutines(t, before, "after Close")
 }
 
 // TestCloseAfterDescriptorReuse closes a socket before its registration, so that the next
@@ -236,7 +281,7 @@ func TestCloseAfterDescriptorReuse(t *testing.T) {
 		rawOf(t, s.(*net.TCPConn)).Control(func(x uintptr) { fd = int(x) })
 		return s.(*net.TCPConn), c.(*net.TCPConn), fd
 	}
-	p, err := New(1)
+	p, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,131 @@
+package websocket
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"github.com/tether-rt/tether/internal/netpoll"
+)
+
+// ErrPollUnsupported is returned by NewPoller where the platform has no readiness
+// notification Poller can use (it has on Linux), and by Poller.Watch for a connection that
+// cannot be read on readiness (TLS: its bytes must go through the TLS layer).
+var ErrPollUnsupported = errors.New("websocket: reading on readiness is not supported here")
+
+// A Poller reads many connections without a goroutine parked on each. A goroutine blocked in
+// Read costs its stack for as long as the connection is idle — most of its life, for a chat
+// or a notification channel. A watched connection costs none: the kernel tells the Poller when
+// bytes arrive (epoll on Linux), and only then does a goroutine start, read what came with
+// TryRead, and end.
+//
+// One Poller serves any number of connections, from one goroutine that runs while at least one
+// is watched.
+type Poller struct {
+	p *netpoll.Poller
+}
+
+// NewPoller returns a Poller, or ErrPollUnsupported where it cannot work; then read with a
+// goroutine per connection, as usual.
+func NewPoller() (*Poller, error) {
+	p, err := netpoll.New()
+	if errors.Is(err, netpoll.ErrUnsupported) {
+		return nil, ErrPollUnsupported
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Poller{p: p}, nil
+}
+
+// Close stops the Poller. Connections still watched are read no more: close them first.
+func (p *Poller) Close() error { return p.p.Close() }
+
+// Watch calls ready in a new goroutine whenever c has input: a message, a control frame, or
+// its end. ready should read with TryRead until it returns ErrWouldBlock (or fails), then
+// return; c is watched again when it returns. ready never runs twice at once for the same
+// connection, so messages are read in order. The first call comes at once, for bytes that
+// arrived before Watch.
+//
+// Watching ends when c closes. Watch fails with ErrPollUnsupported for a connection that
+// cannot be read on readiness, and with an error matching ErrClosed for a closed one.
+func (p *Poller) Watch(c *Conn, ready func()) error {
+	raw := rawConnOf(c.nc)
+	if raw == nil || c.rd.waiter == nil {
+		return ErrPollUnsupported
+	}
+	w := &watch{ready: ready}
+	w.start = func() { go w.run() } // bound once: an event then allocates nothing but the goroutine
+	reg, err := p.p.Register(raw, w.fire)
+	if err != nil {
+		if c.isClosed() {
+			return c.errClosed()
+		}
+		return err
+	}
+	w.reg = reg
+	if !c.watch.CompareAndSwap(nil, w) {
+		reg.Close()
+		return errors.New("websocket: connection is already watched")
+	}
+	if c.isClosed() {
+		reg.Close() // closeWith may have looked for the watch before it was stored
+		return c.errClosed()
+	}
+	w.fire()
+	return nil
+}
+
+// watch runs a connection's ready function on readiness, one run at a time.
+type watch struct {
+	reg   *netpoll.Registration
+	ready func()
+	start func()
+	// state is watchIdle, watchRunning, or watchAgain: input came while ready ran, and
+	// ready runs once more before the registration is re-armed.
+	state atomic.Int32
+}
+
+const (
+	watchIdle = iota
+	watchRunning
+	watchAgain
+)
+
+// fire starts a run, or asks the running one for another round.
+func (w *watch) fire() {
+	for {
+		switch w.state.Load() {
+		case watchIdle:
+			if w.state.CompareAndSwap(watchIdle, watchRunning) {
+				w.start()
+				return
+			}
+		case watchRunning:
+			if w.state.CompareAndSwap(watchRunning, watchAgain) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (w *watch) run() {
+	for {
+		w.ready()
+		if w.state.CompareAndSwap(watchRunning, watchIdle) {
+			break
+		}
+		w.state.Store(watchRunning)
+	}
+	// A closed registration (the connection ended) is not re-armed; nothing is lost.
+	_ = w.reg.Rearm()
+}
+
+// unwatch stops watching c; the connection's close calls it before the socket closes, so that
+// the descriptor leaves the Poller while its number is still c's.
+func (c *Conn) unwatch() {
+	if w := c.watch.Load(); w != nil {
+		_ = w.reg.Close()
+	}
+}
