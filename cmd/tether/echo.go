@@ -89,6 +89,10 @@ type echoServer struct {
 	log    *slog.Logger
 	limits httpserver.Limits
 
+	// poller reads idle connections without a goroutine each; nil where the platform has
+	// none, and then each connection has a goroutine.
+	poller *websocket.Poller
+
 	mu      sync.Mutex
 	conns   map[*websocket.Conn]struct{}
 	closing bool
@@ -111,6 +115,7 @@ func newEchoServer(cfg echoConfig) *echoServer {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.poller, _ = websocket.NewPoller() // without one, connections are read the usual way
 	return s
 }
 
@@ -146,40 +151,71 @@ func (s *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	s.log.Debug("connected", logattr.Remote, r.RemoteAddr, "path", r.URL.Path)
+	if s.poller != nil && s.poller.Watch(c, func() { s.echoReady(c) }) == nil {
+		return
+	}
 	go s.echo(c)
 }
 
 // echo answers every message of c until the connection closes.
 func (s *echoServer) echo(c *websocket.Conn) {
-	defer s.wg.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		c.CloseNow()
-	}()
 	// Whole messages rather than streaming: a text message is validated as
 	// UTF-8 before any of it is echoed, as conformance suites expect.
 	ctx := context.Background()
 	var buf []byte
 	for {
 		typ, msg, err := c.Read(ctx)
+		if err == nil {
+			buf, err = s.answer(ctx, c, typ, msg, buf)
+		}
 		if err != nil {
-			s.logClosed(c, err)
+			s.ended(c, err)
 			return
 		}
-		out := msg
-		if s.prefix != nil {
-			buf = append(append(buf[:0], s.prefix...), msg...)
-			out = buf
-		}
-		if err := c.Write(ctx, typ, out); err != nil {
-			s.logClosed(c, err)
+	}
+}
+
+// echoReady answers the messages of c that have arrived, for the Poller.
+func (s *echoServer) echoReady(c *websocket.Conn) {
+	ctx := context.Background()
+	for {
+		typ, msg, err := c.TryRead(ctx)
+		if err == websocket.ErrWouldBlock {
 			return
 		}
-		if cap(buf) > 1<<20 {
-			buf = nil // do not keep a large buffer for an idle connection
+		if err == nil {
+			_, err = s.answer(ctx, c, typ, msg, nil)
 		}
+		if err != nil {
+			s.ended(c, err)
+			return
+		}
+	}
+}
+
+// answer echoes one message, building it in buf, which it returns for the next.
+func (s *echoServer) answer(ctx context.Context, c *websocket.Conn, typ websocket.MessageType, msg, buf []byte) ([]byte, error) {
+	out := msg
+	if s.prefix != nil {
+		buf = append(append(buf[:0], s.prefix...), msg...)
+		out = buf
+	}
+	if cap(buf) > 1<<20 {
+		buf = nil // do not keep a large buffer for an idle connection
+	}
+	return buf, c.Write(ctx, typ, out)
+}
+
+// ended forgets c after the error that ended it, once.
+func (s *echoServer) ended(c *websocket.Conn, err error) {
+	s.mu.Lock()
+	_, ok := s.conns[c]
+	delete(s.conns, c)
+	s.mu.Unlock()
+	c.CloseNow()
+	if ok {
+		s.logClosed(c, err)
+		s.wg.Done()
 	}
 }
 
@@ -228,7 +264,10 @@ func (s *echoServer) shutdown(ctx context.Context, hs *http.Server) {
 	var closers sync.WaitGroup
 	defer closers.Wait()
 	for _, c := range open {
-		closers.Go(func() { c.Close(websocket.StatusGoingAway, "server shutting down") })
+		closers.Go(func() {
+			err := c.Close(websocket.StatusGoingAway, "server shutting down")
+			s.ended(c, err) // a connection read on readiness has no loop left to see it end
+		})
 	}
 	if err := hs.Shutdown(ctx); err != nil {
 		hs.Close()
@@ -244,10 +283,17 @@ func (s *echoServer) shutdown(ctx context.Context, hs *http.Server) {
 	case <-ctx.Done():
 		s.mu.Lock()
 		s.log.Debug("shutdown: dropping connections that did not answer the close", "count", len(s.conns))
+		open = open[:0]
 		for c := range s.conns {
-			c.CloseNow()
+			open = append(open, c)
 		}
 		s.mu.Unlock()
+		for _, c := range open {
+			s.ended(c, ctx.Err())
+		}
 		<-done
+	}
+	if s.poller != nil {
+		s.poller.Close()
 	}
 }
