@@ -62,7 +62,7 @@ func (p *Poller) Watch(c *Conn, ready func()) error {
 		}
 		return err
 	}
-	w.reg = reg
+	w.reg.Store(reg)
 	if !c.watch.CompareAndSwap(nil, w) {
 		reg.Close()
 		return errors.New("websocket: connection is already watched")
@@ -71,13 +71,13 @@ func (p *Poller) Watch(c *Conn, ready func()) error {
 		reg.Close() // closeWith may have looked for the watch before it was stored
 		return c.errClosed()
 	}
-	w.fire()
+	w.fire(reg)
 	return nil
 }
 
 // watch runs a connection's ready function on readiness, one run at a time.
 type watch struct {
-	reg   *netpoll.Registration
+	reg   atomic.Pointer[netpoll.Registration] // set by the first fire: events may come before Register returns
 	ready func()
 	start func()
 	// state is watchIdle, watchRunning, or watchAgain: input came while ready ran, and
@@ -92,7 +92,8 @@ const (
 )
 
 // fire starts a run, or asks the running one for another round.
-func (w *watch) fire() {
+func (w *watch) fire(reg *netpoll.Registration) {
+	w.reg.Store(reg)
 	for {
 		switch w.state.Load() {
 		case watchIdle:
@@ -119,13 +120,13 @@ func (w *watch) run() {
 		w.state.Store(watchRunning)
 	}
 	// A closed registration (the connection ended) is not re-armed; nothing is lost.
-	_ = w.reg.Rearm()
+	_ = w.reg.Load().Rearm()
 }
 
 // unwatch stops watching c; the connection's close calls it before the socket closes, so that
 // the descriptor leaves the Poller while its number is still c's.
 func (c *Conn) unwatch() {
 	if w := c.watch.Load(); w != nil {
-		_ = w.reg.Close()
+		_ = w.reg.Load().Close()
 	}
 }

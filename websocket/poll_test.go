@@ -245,3 +245,49 @@ func TestTryReadOnIdleConn(t *testing.T) {
 		t.Fatalf("Read after TryRead: %q %v", b, err)
 	}
 }
+
+// TestPollerBytesBeforeWatch has the client's message wait in the socket before the
+// connection is watched, so that the first readiness comes at once, racing Watch itself.
+func TestPollerBytesBeforeWatch(t *testing.T) {
+	p := newTestPoller(t)
+	sent := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		<-sent
+		time.Sleep(10 * time.Millisecond) // for the bytes to cross loopback
+		ctx := context.Background()
+		if err := p.Watch(c, func() {
+			for {
+				typ, b, err := c.TryRead(ctx)
+				if err != nil {
+					return
+				}
+				_ = c.Write(ctx, typ, b)
+			}
+		}); err != nil {
+			c.CloseNow()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	ctx := testCtx(t)
+	// One connection stays watched, so that the Poller's goroutine is already waiting when
+	// the next is registered, and reports its bytes at once.
+	keeper := dial(t, url, nil)
+	sent <- struct{}{}
+	_ = keeper
+	for i := range 50 {
+		c := dial(t, url, nil)
+		if err := c.Write(ctx, MessageText, []byte("first")); err != nil {
+			t.Fatal(err)
+		}
+		sent <- struct{}{}
+		if _, b, err := c.Read(ctx); err != nil || string(b) != "first" {
+			t.Fatalf("connection %d: %q %v", i, b, err)
+		}
+		c.CloseNow()
+	}
+}

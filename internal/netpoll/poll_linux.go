@@ -27,7 +27,7 @@ type Registration struct {
 	p      *Poller
 	fd     int32
 	gen    int32 // tells this registration from an earlier one of the same descriptor number
-	ready  func()
+	ready  func(*Registration)
 	closed bool // guarded by p.mu
 }
 
@@ -53,12 +53,13 @@ func New() (*Poller, error) {
 	return &Poller{epfd: epfd, wakeR: pipe[0], wakeW: pipe[1], regs: map[int32]*Registration{}}, nil
 }
 
-// Register watches the socket under raw; ready runs once it has bytes to read, has been
-// closed by the peer, or has failed. Then the socket is not watched until Rearm.
+// Register watches the socket under raw; ready runs, given the Registration, once it has bytes
+// to read, has been closed by the peer, or has failed. Then the socket is not watched until
+// Rearm. ready may run before Register returns.
 //
 // ready runs on the Poller's goroutine, which serves every socket: it must not block (start a
 // goroutine to read). The Registration should be closed before the socket is.
-func (p *Poller) Register(raw syscall.RawConn, ready func()) (*Registration, error) {
+func (p *Poller) Register(raw syscall.RawConn, ready func(*Registration)) (*Registration, error) {
 	var fd int
 	if err := raw.Control(func(s uintptr) { fd = int(s) }); err != nil {
 		return nil, err
@@ -200,7 +201,7 @@ func (p *Poller) wait() {
 			}
 			p.mu.Unlock()
 			if r != nil {
-				r.ready()
+				r.ready(r)
 			}
 		}
 	}

@@ -14,7 +14,9 @@ type Registration struct{}
 func New() (*Poller, error) { return nil, ErrUnsupported }
 
 // Register returns ErrUnsupported.
-func (*Poller) Register(syscall.RawConn, func()) (*Registration, error) { return nil, ErrUnsupported }
+func (*Poller) Register(syscall.RawConn, func(*Registration)) (*Registration, error) {
+	return nil, ErrUnsupported
+}
 
 // Close does nothing.
 func (*Poller) Close() error { return nil }

@@ -82,7 +82,7 @@ func TestReadyOnlyForSocketsWithData(t *testing.T) {
 	done := make(chan int, n)
 	for i := range server {
 		raw := rawOf(t, server[i])
-		r, err := p.Register(raw, func() {
+		r, err := p.Register(raw, func(*Registration) {
 			b, _ := readAll(raw)
 			mu.Lock()
 			got[i] += string(b)
@@ -140,7 +140,7 @@ func TestRearmReportsBytesThatCameMeanwhile(t *testing.T) {
 	defer p.Close()
 	raw := rawOf(t, server[0])
 	ready := make(chan struct{}, 2)
-	r, err := p.Register(raw, func() { ready <- struct{}{} })
+	r, err := p.Register(raw, func(*Registration) { ready <- struct{}{} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestPeerCloseIsReported(t *testing.T) {
 	defer p.Close()
 	raw := rawOf(t, server[0])
 	eof := make(chan bool, 1)
-	r, err := p.Register(raw, func() { _, e := readAll(raw); eof <- e })
+	r, err := p.Register(raw, func(*Registration) { _, e := readAll(raw); eof <- e })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestWaiterRunsOnlyWhileWatching(t *testing.T) {
 		var regs []*Registration
 		ready := make(chan int, len(server))
 		for i := range server {
-			r, err := p.Register(rawOf(t, server[i]), func() { ready <- i })
+			r, err := p.Register(rawOf(t, server[i]), func(*Registration) { ready <- i })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +240,7 @@ func TestClosedRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := p.Register(rawOf(t, server[0]), func() {})
+	r, err := p.Register(rawOf(t, server[0]), func(*Registration) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestClosedRegistration(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Register(rawOf(t, server[0]), func() {}); err != ErrClosed {
+	if _, err := p.Register(rawOf(t, server[0]), func(*Registration) {}); err != ErrClosed {
 		t.Fatalf("Register after Close: %v, want ErrClosed", err)
 	}
 	waitGoroutines(t, before, "after Close")
@@ -287,7 +287,7 @@ func TestCloseAfterDescriptorReuse(t *testing.T) {
 	}
 	defer p.Close()
 	s1, c1, fd1 := accept()
-	old, err := p.Register(rawOf(t, s1), func() { t.Error("the closed socket's handler ran") })
+	old, err := p.Register(rawOf(t, s1), func(*Registration) { t.Error("the closed socket's handler ran") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestCloseAfterDescriptorReuse(t *testing.T) {
 		t.Skipf("the kernel gave the new socket descriptor %d, not the closed one's %d", fd2, fd1)
 	}
 	ready := make(chan struct{}, 1)
-	r, err := p.Register(rawOf(t, s2), func() { ready <- struct{}{} })
+	r, err := p.Register(rawOf(t, s2), func(*Registration) { ready <- struct{}{} })
 	if err != nil {
 		t.Fatal(err)
 	}
