@@ -20,7 +20,7 @@ func settledGoroutines() int {
 		time.Sleep(20 * time.Millisecond)
 		m := runtime.NumGoroutine()
 		if m == n {
-			if same++; same == 5 {
+			if same++; same == 15 { // 300 ms: longer than a watched connection lingers
 				break
 			}
 		} else {

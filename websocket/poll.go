@@ -3,6 +3,7 @@ package websocket
 import (
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/tether-rt/tether/internal/netpoll"
 )
@@ -53,7 +54,7 @@ func (p *Poller) Watch(c *Conn, ready func()) error {
 	if raw == nil || c.rd.waiter == nil {
 		return ErrPollUnsupported
 	}
-	w := &watch{ready: ready}
+	w := &watch{c: c, ready: ready}
 	w.start = func() { go w.run() } // bound once: an event then allocates nothing but the goroutine
 	reg, err := p.p.Register(raw, w.fire)
 	if err != nil {
@@ -77,6 +78,7 @@ func (p *Poller) Watch(c *Conn, ready func()) error {
 
 // watch runs a connection's ready function on readiness, one run at a time.
 type watch struct {
+	c     *Conn
 	reg   atomic.Pointer[netpoll.Registration] // set by the first fire: events may come before Register returns
 	ready func()
 	start func()
@@ -114,6 +116,9 @@ func (w *watch) fire(reg *netpoll.Registration) {
 func (w *watch) run() {
 	for {
 		w.ready()
+		if w.c.awaitInput(pollLinger) {
+			continue // more came: read it on this goroutine, as a busy connection's own would
+		}
 		if w.state.CompareAndSwap(watchRunning, watchIdle) {
 			break
 		}
@@ -121,6 +126,44 @@ func (w *watch) run() {
 	}
 	// A closed registration (the connection ended) is not re-armed; nothing is lost.
 	_ = w.reg.Load().Rearm()
+}
+
+// pollLinger is how long a watched connection's goroutine waits for more input after reading
+// what came, before it hands the connection back to the Poller and ends. A busy connection
+// (a message every few milliseconds) is then read as with a goroutine of its own, without a
+// trip through the Poller per message, which costs several microseconds of CPU; a connection
+// idle for longer holds no goroutine.
+const pollLinger = 100 * time.Millisecond
+
+// awaitInput waits up to d for input to an idle connection, taking what arrives into the read
+// buffer, and reports whether any came. It never waits inside a message, and reports false
+// for a connection that failed or closed, whose end the Poller reports.
+func (c *Conn) awaitInput(d time.Duration) bool {
+	r := &c.rd
+	if r.waiter == nil || !r.lock.mu.TryLock() {
+		return false
+	}
+	defer r.lock.mu.Unlock()
+	if r.err != nil || r.inMessage || c.isClosed() {
+		return false
+	}
+	if len(r.prefix.b) > 0 || r.br != nil && r.br.Buffered() > 0 {
+		return true
+	}
+	r.release()
+	// The deadline bounds this wait only: it is lifted before any frame is read.
+	if c.nc.SetReadDeadline(time.Now().Add(d)) != nil {
+		return false
+	}
+	br, err := r.waiter.wait()
+	if c.nc.SetReadDeadline(time.Time{}) != nil || err != nil || br == nil {
+		if br != nil {
+			r.br = br // the connection closed meanwhile: the next read reports it
+		}
+		return false
+	}
+	r.br = br
+	return true
 }
 
 // unwatch stops watching c; the connection's close calls it before the socket closes, so that
