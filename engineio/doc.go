@@ -12,6 +12,17 @@
 // send are OutMessages, encoded once whatever the number of sessions they go to. Shutdown
 // closes every session and waits for them, bounded by its context. See the NewServer example.
 //
+// # Idle sessions
+//
+// A WebSocket session holds no goroutine while its client is silent: on Linux the server
+// watches its connections with one websocket.Poller (epoll), starts a goroutine when bytes
+// arrive, and lets it end once the client has been silent for 100 ms. Heartbeats are timers,
+// not goroutines, and the queue's writer exists only while there is something to send. An idle
+// Engine.IO session costs a few KiB of heap and its socket (docs/CAPACITY.md has the figures).
+// ServerOptions.BlockingReads gives each WebSocket a goroutine of its own instead; TLS
+// connections served by the process itself, and other platforms, always have one. A held
+// long-polling request is net/http's goroutine while it waits.
+//
 // # Client
 //
 // Dial opens a client connection, over long-polling upgraded to WebSocket or over one transport

@@ -43,5 +43,9 @@
 // # Resource use
 //
 // Connections cost little while idle: read and write buffers are taken from pools only while a
-// message is in flight, and Accept starts no goroutine of its own.
+// message is in flight, and Accept starts no goroutine of its own. A goroutine blocked in Read
+// still holds its stack (2 KiB or more) for as long as the peer is silent; a server holding many
+// mostly idle connections can watch them with a Poller instead, which reads a connection
+// (TryRead) only when bytes have arrived, so that an idle one holds no goroutine. See the
+// Poller example.
 package websocket

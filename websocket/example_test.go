@@ -52,6 +52,67 @@ func ExampleAccept() {
 	// Output: Echo: Hello, Server!
 }
 
+// A server for many mostly idle connections: the Poller reads a connection only when bytes
+// have arrived, so a silent one holds no goroutine. Where there is no Poller (not Linux), each
+// connection gets a goroutine, as usual.
+func ExamplePoller() {
+	poller, err := websocket.NewPoller()
+	if err != nil && !errors.Is(err, websocket.ErrPollUnsupported) {
+		log.Fatal(err)
+	}
+	echo := func(conn *websocket.Conn, read func(context.Context) (websocket.MessageType, []byte, error)) {
+		ctx := context.Background()
+		for {
+			typ, msg, err := read(ctx)
+			if err == websocket.ErrWouldBlock {
+				return // nothing more for now: the Poller calls again when something comes
+			}
+			if err == nil {
+				err = conn.Write(ctx, typ, append([]byte("Echo: "), msg...))
+			}
+			if err != nil {
+				conn.CloseNow()
+				return
+			}
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		if poller != nil && poller.Watch(conn, func() { echo(conn, conn.TryRead) }) == nil {
+			return // watched: the handler's goroutine ends here
+		}
+		go echo(conn, conn.Read)
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range []string{"one", "two"} {
+		if err := conn.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
+			log.Fatal(err)
+		}
+		_, reply, err := conn.Read(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(string(reply))
+	}
+	conn.Close(websocket.StatusNormalClosure, "")
+	if poller != nil {
+		poller.Close()
+	}
+	// Output:
+	// Echo: one
+	// Echo: two
+}
+
 // A client: dial, check that the server is alive with a ping, exchange a message and close.
 func ExampleDial() {
 	// A server that echoes every message; its reads answer the client's pings.
