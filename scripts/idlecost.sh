@@ -10,6 +10,7 @@
 # Usage:
 #   scripts/idlecost.sh              # 5,000 idle Socket.IO connections
 #   PROTO=eio CONNS=10000 scripts/idlecost.sh   # plain Engine.IO over WebSocket
+#   BLOCKING=1 scripts/idlecost.sh   # each WebSocket read by a goroutine of its own (the old way)
 # Read the profiles with: go tool pprof -sample_index=inuse_space -top BIN heap.pb
 set -euo pipefail
 
@@ -17,6 +18,7 @@ PROTO=${PROTO:-sio} # sio: Socket.IO in namespace /; eio: Engine.IO sessions ove
 CONNS=${CONNS:-5000}
 RESULTS_DIR=${RESULTS_DIR:-${TMPDIR:-/tmp}/tether-idlecost/$(date +%Y%m%d-%H%M%S)}
 GO=${GO:-go}
+BLOCKING=${BLOCKING:-} # non-empty: tether testserver --blocking-reads
 
 die() { echo "idlecost: $*" >&2; exit 2; }
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS=$CONNS: want a positive number"
@@ -38,7 +40,7 @@ trap cleanup EXIT
 
 (cd "$repo" && "$GO" build -o "$bin" ./cmd/tether)
 "$bin" testserver --addr 127.0.0.1:0 --debug-addr 127.0.0.1:0 --connect-timeout 45s \
-	--ping-interval 25s --ping-timeout 20s >"$out/server.out" 2>"$out/server.log" &
+	--ping-interval 25s --ping-timeout 20s ${BLOCKING:+--blocking-reads} >"$out/server.out" 2>"$out/server.log" &
 server_pid=$!
 addr='' debug=''
 for _ in $(seq 100); do
@@ -90,7 +92,7 @@ grep -q '"errors": 0' "$out/bench.json" || die "connections failed: see $out/ben
 
 per() { awk -v a="$1" -v b="$2" -v d="$3" -v n="$CONNS" 'BEGIN { printf "%.2f", (a - b) / d / n }'; }
 {
-	echo "### Idle cost: $CONNS $PROTO connections, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), Tether $(cd "$repo" && git rev-parse --short HEAD)"
+	echo "### Idle cost: $CONNS $PROTO connections${BLOCKING:+, blocking reads}, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), Tether $(cd "$repo" && git rev-parse --short HEAD)"
 	echo
 	echo "| per connection | value |"
 	echo "|---|---|"

@@ -31,6 +31,10 @@ type ServerOptions struct {
 	// protocol v4, as Node's allowEIO3 (see engineio.ServerOptions.AllowEIO3). Broadcasts
 	// reach them and the v3/v4 clients alike.
 	AllowEIO3 bool
+	// BlockingReads gives each WebSocket a reading goroutine of its own, instead of reading it
+	// on readiness with no goroutine while the client is silent (see
+	// engineio.ServerOptions.BlockingReads).
+	BlockingReads bool
 	// CORS allows browsers on other origins; nil allows same-origin requests only.
 	CORS *engineio.CORSOptions
 	// AllowRequest decides on a connection before it exists; an error refuses it with 403.
@@ -184,6 +188,7 @@ func (o *ServerOptions) engineOptions() engineio.ServerOptions {
 		Transports:      o.Transports,
 		DisableUpgrades: o.DisableUpgrades,
 		AllowEIO3:       o.AllowEIO3,
+		BlockingReads:   o.BlockingReads,
 		CORS:            o.CORS,
 		AllowRequest:    o.AllowRequest,
 		Cookie:          o.Cookie,

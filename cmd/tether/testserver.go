@@ -45,6 +45,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	connectTimeout := fs.Duration("connect-timeout", testServerConnectTimeout, "close a Socket.IO session that joins no namespace within this long")
 	recovery := fs.Bool("recovery", false, "turn on Socket.IO connection state recovery (sessions kept 30s)")
 	allowEIO3 := fs.Bool("allow-eio3", false, "also serve Socket.IO v2 clients (Engine.IO v3), as Node's allowEIO3")
+	blockingReads := fs.Bool("blocking-reads", false, "read each WebSocket from a goroutine of its own instead of on readiness\n(engineio.ServerOptions.BlockingReads; to compare the two)")
 	parserName := addParserFlag(fs)
 	logFlags := addLogFlags(fs)
 	metricsAddr := addMetricsFlag(fs)
@@ -143,6 +144,7 @@ func runTestServer(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		connectTimeout: *connectTimeout,
 		recovery:       *recovery,
 		allowEIO3:      *allowEIO3,
+		blockingReads:  *blockingReads,
 		parser:         parser,
 		logger:         logger,
 		limits:         *limits,
@@ -172,6 +174,8 @@ type testServerConfig struct {
 	pingTimeout  time.Duration
 	recovery     bool // Socket.IO connection state recovery (section 1.5)
 	allowEIO3    bool // serve Engine.IO v3 clients too, on both endpoints
+	// blockingReads gives each WebSocket a goroutine, as engineio.ServerOptions.BlockingReads.
+	blockingReads bool
 	// parser is the Socket.IO packets' wire format for every client; nil is JSON.
 	parser socketio.Parser
 	// connectTimeout closes a Socket.IO session that joins no namespace
@@ -202,11 +206,12 @@ func newTestServer(cfg testServerConfig) *testServer {
 		log = slog.New(slog.DiscardHandler)
 	}
 	eio := engineio.NewServer(&engineio.ServerOptions{
-		Path:         engineIOPath,
-		PingInterval: cfg.pingInterval,
-		PingTimeout:  cfg.pingTimeout,
-		MaxPayload:   testServerMaxPayload,
-		AllowEIO3:    cfg.allowEIO3,
+		Path:          engineIOPath,
+		PingInterval:  cfg.pingInterval,
+		PingTimeout:   cfg.pingTimeout,
+		MaxPayload:    testServerMaxPayload,
+		AllowEIO3:     cfg.allowEIO3,
+		BlockingReads: cfg.blockingReads,
 		// A test server: browsers on any page may connect.
 		CORS:   &engineio.CORSOptions{Origins: []string{"*"}},
 		Logger: log,
@@ -236,6 +241,7 @@ func newTestApp(cfg testServerConfig, log *slog.Logger) *socketio.Server {
 		MaxPayload:     testServerMaxPayload,
 		ConnectTimeout: connectTimeout,
 		AllowEIO3:      cfg.allowEIO3,
+		BlockingReads:  cfg.blockingReads,
 		CORS:           &engineio.CORSOptions{Origins: []string{"*"}},
 		Logger:         log,
 		Adapter:        cfg.adapter,
