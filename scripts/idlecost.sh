@@ -74,13 +74,14 @@ fi
 "$bin" bench idle "${args[@]}" --conns "$CONNS" --pid "$server_pid" --settle 30s --json \
 	>"$out/bench.json" 2>"$out/bench.err" &
 bench_pid=$!
-# Every connection is in when the goroutines stop growing above CONNS.
+# Every connection is in when the server's descriptors stop growing at CONNS or more above
+# the idle server's (an idle connection on readiness holds no goroutine to count).
 prev=-1
 for _ in $(seq 120); do
 	sleep 1
-	g=$(curl -fs --max-time 10 "http://$debug/debug/stats" | sed -n 's/.*"goroutines":\([0-9]*\).*/\1/p')
-	(( g > CONNS && g == prev )) && break
-	prev=$g
+	n=$(find "/proc/$server_pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
+	(( n - fd0 >= CONNS && n == prev )) && break
+	prev=$n
 done
 sleep 3
 read -r rss1 g1 live1 inuse1 stack1 slab1 tcp1 fd1 < <(figures)
