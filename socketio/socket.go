@@ -381,7 +381,7 @@ func (s *Socket) handleEvent(p *packet) {
 		return
 	}
 	for _, hs := range [][]*handler{nspHandlers, own} {
-		callHandlers(log, s, event, args, p.attachments, maxValues, ack, hs, logattr.Namespace, s.nsp.name, logattr.Socket, s.id)
+		callHandlers(log, s, event, args, p.attachments, maxValues, ack, hs, where{s.nsp.name, s.id})
 	}
 }
 
