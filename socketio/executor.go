@@ -19,6 +19,7 @@ type executor struct {
 	closed  bool // the socket is gone: submit no longer waits for room
 	limit   int
 	workers *workerPool
+	loopFn  func() // e.loop, bound once: a method value made per burst would allocate
 }
 
 // task is a piece of work for the handlers, and the bytes of the event it holds.
@@ -36,6 +37,7 @@ func (e *executor) init(limit int, workers *workerPool) {
 	e.space.L = &e.mu
 	e.limit = limit
 	e.workers = workers
+	e.loopFn = e.loop
 }
 
 // submit queues f, which holds no event's bytes.
@@ -53,7 +55,7 @@ func (e *executor) submitSized(f func(), size int) {
 	e.bytes += size
 	if !e.running {
 		e.running = true
-		e.workers.run(e.loop)
+		e.workers.run(e.loopFn)
 	}
 	e.mu.Unlock()
 }
@@ -75,7 +77,7 @@ func (e *executor) tryInline() bool {
 func (e *executor) inlineDone() {
 	e.mu.Lock()
 	if len(e.queue) > 0 {
-		e.workers.run(e.loop)
+		e.workers.run(e.loopFn)
 	} else {
 		e.running = false
 		e.queue = nil
