@@ -23,8 +23,6 @@ type Packet struct {
 	uncompressed bool
 	msgs         []*engineio.PreparedMessage
 	wire         atomic.Pointer[wireCache] // the messages of a custom Parser (wire.go)
-	// one holds msgs for a packet without attachments, most of them: no slice to allocate.
-	one [1]*engineio.PreparedMessage
 }
 
 // NewPacket encodes an event for namespace nsp: args are encoded with encoding/json, every
@@ -111,10 +109,7 @@ func (p *Packet) messages() []*engineio.PreparedMessage {
 		if p.uncompressed {
 			newMessage = engineio.NewUncompressedPreparedMessage
 		}
-		msgs := p.one[:0]
-		if len(p.pkt.attachments) > 0 {
-			msgs = make([]*engineio.PreparedMessage, 0, 1+len(p.pkt.attachments))
-		}
+		msgs := make([]*engineio.PreparedMessage, 0, 1+len(p.pkt.attachments))
 		// Encoded straight into the message's buffer: a large broadcast is held once.
 		msgs = append(msgs, engineio.NewPreparedMessageFunc(p.pkt.textSize(), p.pkt.appendText, false, p.uncompressed))
 		for _, a := range p.pkt.attachments {
