@@ -19,12 +19,15 @@ type executor struct {
 	closed  bool // the socket is gone: submit no longer waits for room
 	limit   int
 	workers *workerPool
-	loopFn  func() // e.loop, bound once: a method value made per burst would allocate
+	loopFn  func()        // e.loop, bound once: a method value made per burst would allocate
+	onEvent func(*packet) // runs the tasks of submitEvent; set by the owner before any
 }
 
-// task is a piece of work for the handlers, and the bytes of the event it holds.
+// task is a piece of work for the handlers, and the bytes of the event it holds: f, or the
+// event p for the executor's onEvent (a closure made per event would allocate).
 type task struct {
 	f    func()
+	p    *packet
 	size int
 }
 
@@ -41,17 +44,24 @@ func (e *executor) init(limit int, workers *workerPool) {
 }
 
 // submit queues f, which holds no event's bytes.
-func (e *executor) submit(f func()) { e.submitSized(f, 0) }
+func (e *executor) submit(f func()) { e.push(task{f: f}) }
 
-// submitSized queues f, which holds an event of size bytes. While the queue is full, in
-// events or in bytes, it waits, which stops the connection's reader and so, through the
-// transport, the client: memory stays bounded when handlers are slow.
-func (e *executor) submitSized(f func(), size int) {
+// submitSized queues f, which holds an event of size bytes.
+func (e *executor) submitSized(f func(), size int) { e.push(task{f: f, size: size}) }
+
+// submitEvent queues p for e.onEvent.
+func (e *executor) submitEvent(p *packet) { e.push(task{p: p, size: p.size()}) }
+
+// push queues a task. While the queue is full, in events or in bytes, it waits, which stops
+// the connection's reader and so, through the transport, the client: memory stays bounded
+// when handlers are slow.
+func (e *executor) push(t task) {
+	size := t.size
 	e.mu.Lock()
 	for (len(e.queue) >= e.limit || (e.bytes > 0 && e.bytes+size > handlerQueueBytes)) && !e.closed {
 		e.space.Wait()
 	}
-	e.queue = append(e.queue, task{f, size})
+	e.queue = append(e.queue, t)
 	e.bytes += size
 	if !e.running {
 		e.running = true
@@ -132,7 +142,11 @@ func (e *executor) loop() {
 		e.bytes -= t.size
 		e.space.Broadcast()
 		e.mu.Unlock()
-		t.f()
+		if t.p != nil {
+			e.onEvent(t.p)
+		} else {
+			t.f()
+		}
 	}
 }
 

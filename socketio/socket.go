@@ -60,6 +60,7 @@ func newSocket(n *Namespace, c *conn, hs *Handshake) *Socket {
 	}
 	s.ctx, s.cancel = context.WithCancelCause(base)
 	s.exec.init(n.srv.opts.HandlerQueueSize, n.srv.workers)
+	s.exec.onEvent = s.handleEvent
 	s.id = randomID()
 	if c.legacy {
 		s.id = legacySocketID(n.name, c.es.ID())
@@ -348,7 +349,7 @@ func (s *Socket) onEvent(p *packet) {
 	if s.conn.runInline(s, p) {
 		return
 	}
-	s.exec.submitSized(func() { s.handleEvent(p) }, p.size())
+	s.exec.submitEvent(p)
 }
 
 func (s *Socket) handleEvent(p *packet) {
