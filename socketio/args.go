@@ -375,17 +375,20 @@ func encodeWithArgs(values []any) (json.RawMessage, [][]byte, error) {
 		args    []json.RawMessage // an Args's elements, renumbered if they had to be
 		isArgs  bool
 	}
-	parts := make([]part, len(values))
+	// An event name and an Args, or an acknowledgement's Args: a few values, whose parts then
+	// stay on the stack.
+	var few [4]part
+	parts := few[:0]
+	if len(values) > len(few) {
+		parts = make([]part, 0, len(values))
+	}
+	parts = parts[:len(values)]
 	var attachments [][]byte
 	size := 2
 	for i, v := range values {
 		a, ok := v.(Args)
 		if !ok {
-			tree, err := toTree(reflect.ValueOf(v), &attachments, 0)
-			if err != nil {
-				return nil, nil, err
-			}
-			b, err := json.Marshal(tree)
+			b, err := encodeValue(v, &attachments)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -418,6 +421,34 @@ func encodeWithArgs(values []any) (json.RawMessage, [][]byte, error) {
 		}
 	}
 	return append(out, ']'), attachments, nil
+}
+
+// encodeValue encodes a value other than an Args, its []byte values made attachments.
+func encodeValue(v any, attachments *[][]byte) ([]byte, error) {
+	if str, ok := v.(string); ok && plainJSONString(str) {
+		// An event's name, most often: what encoding/json would make of it, without its cost.
+		return append(append(append(make([]byte, 0, len(str)+2), '"'), str...), '"'), nil
+	}
+	tree, err := toTree(reflect.ValueOf(v), attachments, 0)
+	if err != nil {
+		return nil, err
+	}
+	if raw, ok := tree.(json.RawMessage); ok {
+		return raw, nil // json.Marshal's own output, compact and escaped already
+	}
+	return json.Marshal(tree)
+}
+
+// plainJSONString reports whether encoding/json writes s as it is between quotes: printable
+// ASCII without the quote, the backslash, and the characters it escapes for HTML (<, >, &).
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x80, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // appendElement appends an element to an array being written after its opening bracket.

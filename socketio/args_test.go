@@ -221,3 +221,33 @@ func TestArgsFromDataBadPlaceholder(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeValueMatchesEncodingJSON checks encodeValue's shortcuts (a plain string written as
+// it is, a value without binary encoded once) against encoding/json: an event's bytes must not
+// depend on which path encoded them.
+func TestEncodeValueMatchesEncodingJSON(t *testing.T) {
+	values := []any{
+		"message-back", "", "a b~!#$%^*()", "<script>", "a&b", `quote"`, `back\slash`, "tab\t",
+		"\x00\x1f\x7f", "é", "\u2028", "bad\xffutf8", 42, 1.5, nil, true,
+		map[string]any{"k": "<v>"}, []string{"x", "&"}, struct{ A string }{"<"}, json.RawMessage(`{ "a" : 1 }`),
+	}
+	for _, v := range values {
+		var att [][]byte
+		got, err := encodeValue(v, &att)
+		if err != nil {
+			t.Fatalf("%#v: %v", v, err)
+		}
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) || att != nil {
+			t.Errorf("%#v: got %s, encoding/json %s", v, got, want)
+		}
+	}
+	// An event name with an Args, as a relay emits it.
+	data, _, err := encodeArgs([]any{"a<b", Args{raw: []json.RawMessage{json.RawMessage(`"x"`)}}})
+	if err != nil || string(data) != `["a\u003cb","x"]` {
+		t.Fatalf("%s %v", data, err)
+	}
+}

@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,6 +104,64 @@ func benchEmit(b *testing.B, opts *ServerOptions) {
 		if err := s.Emit("message-back", "hello", 42); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkEcho measures what bench/cmd/sioserver does for each message of the sio-echo and
+// sio-ack scenarios, short of the network: an event parsed from its Engine.IO message, handed
+// to a handler taking Args, which emits it back (Echo) or returns it as the acknowledgement
+// (Ack), encoded into the Engine.IO messages a session is given. Each iteration waits for the
+// reply, as the benchmark's clients do, so the hand-off to the handler is in the figure.
+func BenchmarkEcho(b *testing.B) {
+	payload := `"` + strings.Repeat("x", 64) + `"`
+	b.Run("Echo", func(b *testing.B) {
+		benchEcho(b, `2["message",`+payload+`]`, func(srv *Server) {
+			srv.On("message", func(s *Socket, args Args) { _ = s.Emit("message-back", args) })
+		})
+	})
+	b.Run("Ack", func(b *testing.B) {
+		benchEcho(b, `21["message-with-ack",`+payload+`]`, func(srv *Server) {
+			srv.On("message-with-ack", func(s *Socket, args Args) Args { return args })
+		})
+	})
+	// The same, the handler run on the reader (conn.runInline) of a session that can release
+	// it: the difference is what the hand-off to the handler goroutine costs.
+	b.Run("EchoInline", func(b *testing.B) {
+		benchEcho(b, `2["message",`+payload+`]`, func(srv *Server) {
+			srv.inlineHandlers = true
+			srv.On("message", func(s *Socket, args Args) { _ = s.Emit("message-back", args) })
+		})
+	})
+}
+
+// releasableSession is a fakeSession that claims to release its reader; the benchmarks never
+// wait for an acknowledgement, so it is never asked to.
+type releasableSession struct{ fakeSession }
+
+func (*releasableSession) ReleaseReader() bool { panic("not in benchmarks") }
+
+func benchEcho(b *testing.B, msg string, register func(*Server)) {
+	srv := NewServer(nil)
+	register(srv)
+	sent := make(chan struct{}, 1)
+	rs := &releasableSession{fakeSession{id: randomID()}}
+	fs := &rs.fakeSession
+	var es engineSession = fs
+	if srv.inlineHandlers {
+		es = rs
+	}
+	c := newConn(srv, es)
+	c.receive(engineio.Message{Data: []byte("0")})
+	for len(srv.Of("/").Sockets()) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	defer closeFakes([]*conn{c})
+	fs.onSend = func([]*engineio.PreparedMessage) { sent <- struct{}{} }
+	data := []byte(msg)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.receive(engineio.Message{Data: data})
+		<-sent
 	}
 }
 

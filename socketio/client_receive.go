@@ -189,7 +189,7 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 			s.safely("catch-all listener", func() { e.f(event, values) })
 		}
 	}
-	callHandlers(log, nil, event, args, p.attachments, maxValues, ack, hs, logattr.Namespace, s.nsp)
+	callHandlers(log, nil, event, args, p.attachments, maxValues, ack, hs, where{nsp: s.nsp})
 }
 
 // onAck delivers an acknowledgement to the EmitWithAck waiting for it.

@@ -66,7 +66,7 @@ func eventName(first json.RawMessage) string {
 // callHandlers calls the handlers of an event in order; what a handler returns is sent as the
 // acknowledgement (ack sends at most once). Arguments that do not fit a handler, or that hold
 // more than maxValues JSON values to decode for it (0: no bound), are logged.
-func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, attachments [][]byte, maxValues int, ack Ack, handlers []*handler, attrs ...any) {
+func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, attachments [][]byte, maxValues int, ack Ack, handlers []*handler, at where) {
 	for _, h := range handlers {
 		if h.once {
 			if h.fired.Swap(true) {
@@ -76,13 +76,13 @@ func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, 
 		}
 		var results []any
 		var err error
-		protect(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack, maxValues) }, attrs...)
+		protectAt(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack, maxValues) }, at)
 		if err != nil {
 			more := []any{"handler", h.fn.Type().String(), logattr.Err, err}
 			if ae, ok := err.(*ArgumentError); ok && ae.Index == 0 && h.sidLike() {
 				more = append(more, "hint", sidHint)
 			}
-			log.event(slog.LevelWarn, "socketio: event not handled", append(attrs, more...)...)
+			log.event(slog.LevelWarn, "socketio: event not handled", append(at.attrs(), more...)...)
 			continue
 		}
 		if len(args) < h.args && h.shortSaid.CompareAndSwap(false, true) {
@@ -91,11 +91,11 @@ func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, 
 			if h.sidLike() {
 				more = append(more, "hint", sidHint)
 			}
-			log.event(slog.LevelInfo, "socketio: event with fewer arguments than its handler's parameters, which get zero values", append(attrs, more...)...)
+			log.event(slog.LevelInfo, "socketio: event with fewer arguments than its handler's parameters, which get zero values", append(at.attrs(), more...)...)
 		}
 		if results != nil {
 			if err := ack(results...); err != nil {
-				log.at(slog.LevelDebug, "socketio: acknowledgement not sent", append(attrs, logattr.Event, event, logattr.Err, err)...)
+				log.at(slog.LevelDebug, "socketio: acknowledgement not sent", append(at.attrs(), logattr.Event, event, logattr.Err, err)...)
 			}
 		}
 	}
@@ -110,20 +110,47 @@ func (h *handler) sidLike() bool {
 	return !h.withSocket && h.ackAt != 0 && len(h.in) > 0 && h.in[0].Kind() == reflect.String
 }
 
+// where names the namespace and the socket (empty on a client) that a log line is about. It
+// becomes attributes only when a line is written: every event passes through callHandlers.
+type where struct{ nsp, socket string }
+
+func (w where) attrs() []any {
+	if w.socket == "" {
+		return []any{logattr.Namespace, w.nsp}
+	}
+	return []any{logattr.Namespace, w.nsp, logattr.Socket, w.socket}
+}
+
 // protect runs user code, turning a panic into a logged error: one bad handler must not take
 // the program down. A peer can make a handler panic again and again: the lines are rate-limited
 // like the others a peer causes, each with its stack.
 func protect(log peerLog, what, event string, f func(), attrs ...any) {
 	defer func() {
 		if r := recover(); r != nil {
-			if event != "" {
-				// Put together only now: every event passes through here. The name is in the
-				// message too, so that each event's panics have their own allowance.
-				what += " of " + event
-				attrs = append(attrs, logattr.Event, event)
-			}
-			log.event(slog.LevelError, "socketio: panic in "+what, append(attrs, "panic", r, "stack", string(debug.Stack()))...)
+			logPanic(log, what, event, r, attrs)
 		}
 	}()
 	f()
+}
+
+// protectAt is protect for code about one namespace and socket.
+func protectAt(log peerLog, what, event string, f func(), at where) {
+	defer func() {
+		if r := recover(); r != nil {
+			logPanic(log, what, event, r, at.attrs())
+		}
+	}()
+	f()
+}
+
+// logPanic logs a panic that protect recovered, with the stack (logPanic runs in the deferred
+// call, on the panicking goroutine's stack).
+func logPanic(log peerLog, what, event string, r any, attrs []any) {
+	if event != "" {
+		// Put together only now: every event passes through here. The name is in the
+		// message too, so that each event's panics have their own allowance.
+		what += " of " + event
+		attrs = append(attrs, logattr.Event, event)
+	}
+	log.event(slog.LevelError, "socketio: panic in "+what, append(attrs, "panic", r, "stack", string(debug.Stack()))...)
 }

@@ -19,11 +19,15 @@ type executor struct {
 	closed  bool // the socket is gone: submit no longer waits for room
 	limit   int
 	workers *workerPool
+	loopFn  func()        // e.loop, bound once: a method value made per burst would allocate
+	onEvent func(*packet) // runs the tasks of submitEvent; set by the owner before any
 }
 
-// task is a piece of work for the handlers, and the bytes of the event it holds.
+// task is a piece of work for the handlers, and the bytes of the event it holds: f, or the
+// event p for the executor's onEvent (a closure made per event would allocate).
 type task struct {
 	f    func()
+	p    *packet
 	size int
 }
 
@@ -36,24 +40,58 @@ func (e *executor) init(limit int, workers *workerPool) {
 	e.space.L = &e.mu
 	e.limit = limit
 	e.workers = workers
+	e.loopFn = e.loop
 }
 
 // submit queues f, which holds no event's bytes.
-func (e *executor) submit(f func()) { e.submitSized(f, 0) }
+func (e *executor) submit(f func()) { e.push(task{f: f}) }
 
-// submitSized queues f, which holds an event of size bytes. While the queue is full, in
-// events or in bytes, it waits, which stops the connection's reader and so, through the
-// transport, the client: memory stays bounded when handlers are slow.
-func (e *executor) submitSized(f func(), size int) {
+// submitSized queues f, which holds an event of size bytes.
+func (e *executor) submitSized(f func(), size int) { e.push(task{f: f, size: size}) }
+
+// submitEvent queues p for e.onEvent.
+func (e *executor) submitEvent(p *packet) { e.push(task{p: p, size: p.size()}) }
+
+// push queues a task. While the queue is full, in events or in bytes, it waits, which stops
+// the connection's reader and so, through the transport, the client: memory stays bounded
+// when handlers are slow.
+func (e *executor) push(t task) {
+	size := t.size
 	e.mu.Lock()
 	for (len(e.queue) >= e.limit || (e.bytes > 0 && e.bytes+size > handlerQueueBytes)) && !e.closed {
 		e.space.Wait()
 	}
-	e.queue = append(e.queue, task{f, size})
+	e.queue = append(e.queue, t)
 	e.bytes += size
 	if !e.running {
 		e.running = true
-		e.workers.run(e.loop)
+		e.workers.run(e.loopFn)
+	}
+	e.mu.Unlock()
+}
+
+// tryInline claims the executor for a handler its caller runs itself, on the connection's
+// reader, when nothing is queued or running: the event is then next in order anyway. While
+// the caller runs it, submissions queue behind it; inlineDone starts them.
+func (e *executor) tryInline() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running || len(e.queue) > 0 || e.closed {
+		return false
+	}
+	e.running = true
+	return true
+}
+
+// inlineDone ends what tryInline claimed: what was queued meanwhile goes to a worker, in order.
+func (e *executor) inlineDone() {
+	e.mu.Lock()
+	if len(e.queue) > 0 {
+		e.workers.run(e.loopFn)
+	} else {
+		e.running = false
+		e.queue = nil
+		e.space.Broadcast() // for waitIdle
 	}
 	e.mu.Unlock()
 }
@@ -104,7 +142,11 @@ func (e *executor) loop() {
 		e.bytes -= t.size
 		e.space.Broadcast()
 		e.mu.Unlock()
-		t.f()
+		if t.p != nil {
+			e.onEvent(t.p)
+		} else {
+			t.f()
+		}
 	}
 }
 
@@ -115,16 +157,24 @@ func (e *executor) loop() {
 // Work goes to the worker idle for the shortest time, so that under a steady trickle of events
 // the same few workers take it all and the others, left idle, exit: were idle workers served in
 // turn, every worker a burst created would be kept busy enough never to time out.
+//
+// Idle workers wait on their channel alone; one timer for the pool (reap) ends those idle for
+// idleTime. A timer per worker, reset each time it goes idle and selected on beside its
+// channel, cost about 3 % of a small event's CPU (pprof of bench/cmd/sioserver under
+// sio-echo), once per event when events come one at a time.
 type workerPool struct {
 	mu       sync.Mutex
-	idle     []*worker // the most recently idle last
+	idle     []*worker // by the time they went idle: the most recently idle last
 	closed   bool
 	idleTime time.Duration
+	reaper   *time.Timer // runs reap while workers are idle; nil until the first is
+	reaping  bool        // reaper is set to fire
 }
 
 // worker is one of the pool's goroutines, as run hands it work.
 type worker struct {
-	tasks chan func() // one slot: run hands work only to a worker it took off the idle list
+	tasks     chan func() // one slot: run hands work only to a worker it took off the idle list
+	idleSince time.Time   // guarded by the pool's mu
 }
 
 func newWorkerPool(idle time.Duration) *workerPool {
@@ -149,8 +199,6 @@ func (p *workerPool) run(f func()) {
 
 func (p *workerPool) work(f func()) {
 	w := &worker{tasks: make(chan func(), 1)}
-	t := time.NewTimer(p.idleTime)
-	defer t.Stop()
 	for {
 		f()
 		p.mu.Lock()
@@ -158,28 +206,45 @@ func (p *workerPool) work(f func()) {
 			p.mu.Unlock()
 			return
 		}
+		w.idleSince = time.Now()
 		p.idle = append(p.idle, w)
-		p.mu.Unlock()
-		t.Reset(p.idleTime)
-		var ok bool
-		select {
-		case f, ok = <-w.tasks:
-		case <-t.C:
-			// Leave the idle list, unless run took this worker meanwhile: its work is then
-			// on the way.
-			p.mu.Lock()
-			if i := slices.Index(p.idle, w); i >= 0 {
-				p.idle = slices.Delete(p.idle, i, i+1)
-				p.mu.Unlock()
-				return
+		if !p.reaping {
+			p.reaping = true
+			if p.reaper == nil {
+				p.reaper = time.AfterFunc(p.idleTime, p.reap)
+			} else {
+				p.reaper.Reset(p.idleTime)
 			}
-			p.mu.Unlock()
-			f, ok = <-w.tasks
 		}
-		if !ok {
-			return // the pool closed
+		p.mu.Unlock()
+		var ok bool
+		if f, ok = <-w.tasks; !ok {
+			return // idle too long, or the pool closed
 		}
 	}
+}
+
+// reap ends the workers idle for idleTime or more, the oldest first in the list, and sets
+// itself to run again when the next one will be, while any is idle.
+func (p *workerPool) reap() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	now := time.Now()
+	n := 0
+	for n < len(p.idle) && now.Sub(p.idle[n].idleSince) >= p.idleTime {
+		close(p.idle[n].tasks)
+		n++
+	}
+	clear(p.idle[:n])
+	p.idle = slices.Delete(p.idle, 0, n)
+	if len(p.idle) == 0 {
+		p.reaping = false
+		return
+	}
+	p.reaper.Reset(p.idleTime - now.Sub(p.idle[0].idleSince))
 }
 
 // close makes idle workers exit; busy ones exit when done.
@@ -190,6 +255,9 @@ func (p *workerPool) close() {
 		return
 	}
 	p.closed = true
+	if p.reaper != nil {
+		p.reaper.Stop()
+	}
 	for _, w := range p.idle {
 		close(w.tasks)
 	}

@@ -21,6 +21,7 @@ type fakeSession struct {
 	last   []*engineio.PreparedMessage
 	keep   bool
 	closed atomic.Bool
+	onSend func(ms []*engineio.PreparedMessage) // called by Send, if set
 }
 
 func (f *fakeSession) ID() string { return f.id }
@@ -34,6 +35,9 @@ func (f *fakeSession) Send(ms ...*engineio.PreparedMessage) error {
 		return engineio.CloseServerClose
 	}
 	f.sent.Add(int64(len(ms)))
+	if f.onSend != nil {
+		f.onSend(ms)
+	}
 	if f.keep {
 		f.mu.Lock()
 		f.last = append(f.last, ms...)

@@ -332,15 +332,24 @@ func (n *Namespace) childList() []*Namespace {
 }
 
 // listeners returns the catch-all listeners and the handlers of event, the parent's first.
+// The lists are the namespace's own when the parent adds nothing: they are read without the
+// lock safely, since a change replaces a list (listenerList, withoutHandler) or appends past
+// the length taken here, and every event asks for them.
 func (n *Namespace) listeners(event string) (listenerList[func(*Socket, string, []any)], []*handler) {
-	var anyIn listenerList[func(*Socket, string, []any)]
-	var hs []*handler
-	if n.parent != nil {
-		anyIn, hs = n.parent.listeners(event)
-	}
 	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return append(anyIn, n.anyIn...), append(hs, n.handlers[event]...)
+	anyIn, hs := n.anyIn, n.handlers[event]
+	n.mu.RUnlock()
+	if n.parent == nil {
+		return anyIn, hs
+	}
+	parentAny, parentHs := n.parent.listeners(event)
+	if len(parentAny) > 0 {
+		anyIn = append(slices.Clip(parentAny), anyIn...)
+	}
+	if len(parentHs) > 0 {
+		hs = append(slices.Clip(parentHs), hs...)
+	}
+	return anyIn, hs
 }
 
 func (n *Namespace) connectHooks() ([]func(*Socket) error, []func(*Socket)) {

@@ -60,6 +60,7 @@ func newSocket(n *Namespace, c *conn, hs *Handshake) *Socket {
 	}
 	s.ctx, s.cancel = context.WithCancelCause(base)
 	s.exec.init(n.srv.opts.HandlerQueueSize, n.srv.workers)
+	s.exec.onEvent = s.handleEvent
 	s.id = randomID()
 	if c.legacy {
 		s.id = legacySocketID(n.name, c.es.ID())
@@ -276,14 +277,18 @@ func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(stri
 // expectAck registers the callback for acknowledgement id; false when the socket is gone.
 func (s *Socket) expectAck(id int64, f func(Args)) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.state == stateClosed {
+		s.mu.Unlock()
 		return false
 	}
 	if s.acks == nil {
 		s.acks = map[int64]func(Args){}
 	}
 	s.acks[id] = f
+	s.mu.Unlock()
+	// The acknowledgement comes through this connection's reader, which must not be held by
+	// a handler meanwhile: that handler may be the one about to wait for it.
+	s.conn.releaseReader()
 	return true
 }
 
@@ -338,9 +343,13 @@ func (s *Socket) disconnect() {
 	s.onClose(ReasonServerDisconnect)
 }
 
-// onEvent hands an event to the socket's handlers, in order.
+// onEvent hands an event to the socket's handlers, in order: on the reader when it can
+// (conn.runInline), or else on the socket's executor.
 func (s *Socket) onEvent(p *packet) {
-	s.exec.submitSized(func() { s.handleEvent(p) }, p.size())
+	if s.conn.runInline(s, p) {
+		return
+	}
+	s.exec.submitEvent(p)
 }
 
 func (s *Socket) handleEvent(p *packet) {
@@ -381,7 +390,7 @@ func (s *Socket) handleEvent(p *packet) {
 		return
 	}
 	for _, hs := range [][]*handler{nspHandlers, own} {
-		callHandlers(log, s, event, args, p.attachments, maxValues, ack, hs, logattr.Namespace, s.nsp.name, logattr.Socket, s.id)
+		callHandlers(log, s, event, args, p.attachments, maxValues, ack, hs, where{s.nsp.name, s.id})
 	}
 }
 

@@ -196,6 +196,9 @@ func connectFramed(t testing.TB, srv *Server, n int) []*conn {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	// A socket is listed before its CONNECT reply has gone through the parser: wait for
+	// that too, or tests counting encodings count it.
+	drainHandlers(srv)
 	return conns
 }
 
