@@ -124,33 +124,14 @@ func BenchmarkEcho(b *testing.B) {
 			srv.On("message-with-ack", func(s *Socket, args Args) Args { return args })
 		})
 	})
-	// The same, the handler run on the reader (conn.runInline) of a session that can release
-	// it: the difference is what the hand-off to the handler goroutine costs.
-	b.Run("EchoInline", func(b *testing.B) {
-		benchEcho(b, `2["message",`+payload+`]`, func(srv *Server) {
-			srv.inlineHandlers = true
-			srv.On("message", func(s *Socket, args Args) { _ = s.Emit("message-back", args) })
-		})
-	})
 }
-
-// releasableSession is a fakeSession that claims to release its reader; the benchmarks never
-// wait for an acknowledgement, so it is never asked to.
-type releasableSession struct{ fakeSession }
-
-func (*releasableSession) ReleaseReader() bool { panic("not in benchmarks") }
 
 func benchEcho(b *testing.B, msg string, register func(*Server)) {
 	srv := NewServer(nil)
 	register(srv)
 	sent := make(chan struct{}, 1)
-	rs := &releasableSession{fakeSession{id: randomID()}}
-	fs := &rs.fakeSession
-	var es engineSession = fs
-	if srv.inlineHandlers {
-		es = rs
-	}
-	c := newConn(srv, es)
+	fs := &fakeSession{id: randomID()}
+	c := newConn(srv, fs)
 	c.receive(engineio.Message{Data: []byte("0")})
 	for len(srv.Of("/").Sockets()) < 1 {
 		time.Sleep(time.Millisecond)

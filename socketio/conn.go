@@ -23,19 +23,6 @@ type engineSession interface {
 	Close() error
 }
 
-// readerReleaser is what an Engine.IO session offers when the layer above may run handlers on
-// the goroutine that delivers its messages, saving the hand-off to a handler goroutine (a
-// wake-up and a park per event, the largest cost of a small event after the system calls).
-// Such a handler may wait for something only that session's reader can deliver: its own
-// client's acknowledgement. ReleaseReader, called while a message is being delivered (from
-// any goroutine), has the session deliver the next ones from another goroutine without waiting
-// for that delivery to end; the released delivery goes on, and its goroutine reads no more.
-// Deliveries may then overlap. It must not wait for the released delivery to end, nor call
-// back into this package. It reports whether the session could release its reader.
-type readerReleaser interface {
-	ReleaseReader() bool
-}
-
 // conn is one client connection, an Engine.IO session, over which the client joins any number
 // of namespaces: one socket each.
 type conn struct {
@@ -44,17 +31,6 @@ type conn struct {
 	dec packetReader // used by the session's reader only
 	// legacy marks a session of Engine.IO v3, which speaks Socket.IO v4 (see legacy.go).
 	legacy bool
-	// releaser is the session, when it can release its reader and the server runs handlers
-	// inline (see readerReleaser); nil otherwise, and handlers run on executors.
-	releaser readerReleaser
-	// inlineMu orders the end of a handler run on the reader with a release of the reader,
-	// so that ReleaseReader is only ever called during the delivery that runs the handler.
-	inlineMu sync.Mutex
-	// inlineRuns numbers the handler runs on the reader; inlineLive is the number of the one
-	// the current reader is in, not released from, or 0. A released run ends after its reader
-	// has moved on, maybe into a run of its own. Both guarded by inlineMu.
-	inlineRuns uint64
-	inlineLive uint64
 
 	mu      sync.Mutex
 	sockets map[string]*Socket // by namespace name, connected or connecting
@@ -64,52 +40,12 @@ type conn struct {
 }
 
 func newConn(srv *Server, es engineSession) *conn {
-	c := &conn{
+	return &conn{
 		srv:     srv,
 		es:      es,
 		dec:     newPacketReader(srv.wire, srv.opts.MaxAttachments, srv.maxValues),
 		legacy:  es.Protocol() == legacyProtocol,
 		sockets: map[string]*Socket{},
-	}
-	if r, ok := es.(readerReleaser); ok && srv.inlineHandlers {
-		c.releaser = r
-	}
-	return c
-}
-
-// runInline runs an event's handlers on the session's reader, when the socket's executor is
-// idle (so the event is next in order), and reports whether it did.
-func (c *conn) runInline(s *Socket, p *packet) bool {
-	if c.releaser == nil || !s.exec.tryInline() {
-		return false
-	}
-	c.inlineMu.Lock()
-	c.inlineRuns++
-	run := c.inlineRuns
-	c.inlineLive = run
-	c.inlineMu.Unlock()
-	s.handleEvent(p)
-	c.inlineMu.Lock()
-	if c.inlineLive == run { // not released meanwhile
-		c.inlineLive = 0
-	}
-	c.inlineMu.Unlock()
-	s.exec.inlineDone()
-	return true
-}
-
-// releaseReader frees the session's reader from the handler it is running, if any, before
-// something waits for what only that reader can deliver (an acknowledgement from this
-// connection's client). Whoever waits, the reader then goes on.
-func (c *conn) releaseReader() {
-	if c.releaser == nil {
-		return
-	}
-	c.inlineMu.Lock()
-	defer c.inlineMu.Unlock()
-	if c.inlineLive != 0 {
-		c.inlineLive = 0
-		c.releaser.ReleaseReader()
 	}
 }
 

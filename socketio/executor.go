@@ -70,32 +70,6 @@ func (e *executor) push(t task) {
 	e.mu.Unlock()
 }
 
-// tryInline claims the executor for a handler its caller runs itself, on the connection's
-// reader, when nothing is queued or running: the event is then next in order anyway. While
-// the caller runs it, submissions queue behind it; inlineDone starts them.
-func (e *executor) tryInline() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.running || len(e.queue) > 0 || e.closed {
-		return false
-	}
-	e.running = true
-	return true
-}
-
-// inlineDone ends what tryInline claimed: what was queued meanwhile goes to a worker, in order.
-func (e *executor) inlineDone() {
-	e.mu.Lock()
-	if len(e.queue) > 0 {
-		e.workers.run(e.loopFn)
-	} else {
-		e.running = false
-		e.queue = nil
-		e.space.Broadcast() // for waitIdle
-	}
-	e.mu.Unlock()
-}
-
 // close stops submit from waiting; the work already queued still runs.
 func (e *executor) close() {
 	e.mu.Lock()

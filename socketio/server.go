@@ -20,9 +20,6 @@ type Server struct {
 	log     *slog.Logger
 	engine  *engineio.Server
 	workers *workerPool // goroutines for the sockets' handlers
-	// inlineHandlers runs handlers on the reader of sessions that can release it (see
-	// readerReleaser); set before the server serves.
-	inlineHandlers bool
 	// maxValues is the MaxDecodedValues option as a bound: 0 for none.
 	maxValues int
 	wire      *wireFormat // the Parser option, nil for JSON

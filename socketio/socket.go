@@ -277,18 +277,14 @@ func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(stri
 // expectAck registers the callback for acknowledgement id; false when the socket is gone.
 func (s *Socket) expectAck(id int64, f func(Args)) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.state == stateClosed {
-		s.mu.Unlock()
 		return false
 	}
 	if s.acks == nil {
 		s.acks = map[int64]func(Args){}
 	}
 	s.acks[id] = f
-	s.mu.Unlock()
-	// The acknowledgement comes through this connection's reader, which must not be held by
-	// a handler meanwhile: that handler may be the one about to wait for it.
-	s.conn.releaseReader()
 	return true
 }
 
@@ -343,12 +339,8 @@ func (s *Socket) disconnect() {
 	s.onClose(ReasonServerDisconnect)
 }
 
-// onEvent hands an event to the socket's handlers, in order: on the reader when it can
-// (conn.runInline), or else on the socket's executor.
+// onEvent hands an event to the socket's handlers, in order.
 func (s *Socket) onEvent(p *packet) {
-	if s.conn.runInline(s, p) {
-		return
-	}
 	s.exec.submitEvent(p)
 }
 
