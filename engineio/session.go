@@ -15,26 +15,11 @@ import (
 	"github.com/tether-rt/tether/websocket"
 )
 
-// RequestInfo is what the handshake request said, kept for the layers above (authentication,
-// logging): the request itself is gone once the handshake is answered.
-type RequestInfo struct {
-	URL        *url.URL
-	Header     http.Header
-	Query      url.Values
-	RemoteAddr string
-	Time       time.Time
-	Secure     bool // the request came over TLS
-	// Context is the handshake request's context without its cancellation
-	// (context.WithoutCancel): the values HTTP middleware put there, such as an
-	// authenticated user, for the session's whole life.
-	Context context.Context
-}
-
 // Session is one client's Engine.IO session, over polling or WebSocket.
 type Session struct {
 	srv      *Server
 	id       string
-	req      *RequestInfo
+	req      sessionRequest
 	protocol int // the Engine.IO protocol revision: 4, or 3 with AllowEIO3
 
 	// inMu serializes the callbacks of a session: messages in order, one at a time, and
@@ -87,6 +72,34 @@ type Session struct {
 	drainOk sync.Once
 }
 
+// sessionRequest is what the session itself reads of its handshake request: the
+// RequestInfo it hands to the layers above, plus the two things it looks at again, already
+// extracted so that nothing is parsed after the handshake. The fields shadow RequestInfo's
+// methods of the same names.
+type sessionRequest struct {
+	*RequestInfo
+	RemoteAddr string
+	Query      handshakeQuery
+}
+
+// handshakeQuery is what the session needs of the handshake's query parameters.
+type handshakeQuery struct {
+	b64 bool // a v3 client asked for binary data as base64
+}
+
+// Get returns the value of one of the parameters a session needs ("b64"), or "".
+func (q handshakeQuery) Get(key string) string {
+	if key == "b64" && q.b64 {
+		return "1"
+	}
+	return ""
+}
+
+func newSessionRequest(r *http.Request, query url.Values) sessionRequest {
+	ri := NewRequestInfo(r)
+	return sessionRequest{RequestInfo: ri, RemoteAddr: ri.remoteAddr, Query: handshakeQuery{b64: query.Get("b64") != ""}}
+}
+
 // outPacket is a packet queued for a client.
 type outPacket struct {
 	typ  packetType
@@ -94,22 +107,14 @@ type outPacket struct {
 	data []byte           // for other packets, e.g. "probe"
 }
 
-// newSession keeps the handshake request's URL, header and query (parsed by the caller)
-// rather than copies: net/http makes them afresh for every request and never touches them
-// once the handler has returned, and a session keeps them for its whole life.
+// newSession opens a session for the handshake request r, whose query the caller parsed,
+// keeping only a compact copy of
+// what the layers above may ask of it later (RequestInfo).
 func newSession(srv *Server, id string, r *http.Request, query url.Values) *Session {
 	return &Session{
-		srv: srv,
-		id:  id,
-		req: &RequestInfo{
-			URL:        r.URL,
-			Header:     r.Header,
-			Query:      query,
-			RemoteAddr: r.RemoteAddr,
-			Time:       time.Now(),
-			Secure:     r.TLS != nil,
-			Context:    context.WithoutCancel(r.Context()),
-		},
+		srv:     srv,
+		id:      id,
+		req:     newSessionRequest(r, query),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		drained: make(chan struct{}),
@@ -127,7 +132,7 @@ func (s *Session) Protocol() int { return s.protocol }
 func (s *Session) v3() bool { return s.protocol == 3 }
 
 // Request returns what the handshake request said.
-func (s *Session) Request() *RequestInfo { return s.req }
+func (s *Session) Request() *RequestInfo { return s.req.RequestInfo }
 
 // Transport returns the transport in use: "polling" or "websocket".
 func (s *Session) Transport() string {

@@ -2,7 +2,6 @@ package engineio
 
 import (
 	"errors"
-	"net/url"
 	"slices"
 	"time"
 )
@@ -67,7 +66,7 @@ func (s *Session) heartbeatV3() {
 // wsFormFor returns how a WebSocket opened by a request with query carries binary messages:
 // as Node decides it for each transport from its own request, a v3 client that asks for
 // base64 (b64) gets it there too.
-func (s *Session) wsFormFor(query url.Values) wsForm {
+func (s *Session) wsFormFor(query interface{ Get(string) string }) wsForm {
 	switch {
 	case !s.v3():
 		return wsFormV4

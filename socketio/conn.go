@@ -72,7 +72,7 @@ func (c *conn) startConnectTimer() {
 func (c *conn) receive(m engineio.Message) {
 	p, err := c.dec.read(m)
 	if err != nil {
-		c.srv.peers.at(slog.LevelInfo, "socketio: invalid packet, closing the connection", logattr.SID, c.es.ID(), logattr.Remote, c.es.Request().RemoteAddr, logattr.Err, err)
+		c.srv.peers.at(slog.LevelInfo, "socketio: invalid packet, closing the connection", logattr.SID, c.es.ID(), logattr.Remote, c.es.Request().RemoteAddr(), logattr.Err, err)
 		c.closeWith(ReasonParseError)
 		return
 	}
@@ -117,7 +117,7 @@ func (c *conn) dispatch(p *packet) {
 			s.onAck(p)
 		}
 	default: // CONNECT_ERROR is the server's to send
-		c.srv.peers.at(slog.LevelInfo, "socketio: unexpected packet from a client, closing the connection", logattr.SID, c.es.ID(), logattr.Remote, c.es.Request().RemoteAddr, "type", p.typ)
+		c.srv.peers.at(slog.LevelInfo, "socketio: unexpected packet from a client, closing the connection", logattr.SID, c.es.ID(), logattr.Remote, c.es.Request().RemoteAddr(), "type", p.typ)
 		c.closeWith(ReasonParseError)
 	}
 	// Packets for a namespace the client has not joined (or just left) are dropped: they can

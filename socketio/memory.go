@@ -283,7 +283,7 @@ func (a *MemoryAdapter) ServerCount(context.Context) (int, error) { return 1, ni
 func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) ([]SocketInfo, error) {
 	var out []SocketInfo
 	a.forEach(opts, func(s *Socket) {
-		out = append(out, SocketInfo{ID: s.id, Namespace: a.nsp.name, Handshake: s.hs, Rooms: a.SocketRooms(s.id), Data: s.Data(), nsp: a.nsp})
+		out = append(out, SocketInfo{ID: s.id, Namespace: a.nsp.name, Handshake: s.Handshake(), Rooms: a.SocketRooms(s.id), Data: s.Data(), nsp: a.nsp})
 	})
 	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/internal/logattr"
 )
 
@@ -375,7 +376,7 @@ func (n *Namespace) removeSocket(s *Socket) {
 // middleware (or, for a client resuming a session, the restoration) runs on its executor,
 // ahead of any event the client sends next.
 func (n *Namespace) connect(c *conn, auth json.RawMessage) {
-	s := newSocket(n, c, newHandshake(c.es, auth))
+	s := newSocket(n, c, auth)
 	if !c.add(s) {
 		n.release()
 		return
@@ -486,21 +487,21 @@ type Handshake struct {
 	XDomain bool            // the request was cross-origin (it had an Origin header)
 }
 
-func newHandshake(es engineSession, auth json.RawMessage) *Handshake {
-	req := es.Request()
-	addr := req.RemoteAddr
+func newHandshake(req *engineio.RequestInfo, auth json.RawMessage) *Handshake {
+	addr := req.RemoteAddr()
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		addr = host
 	}
+	h := req.Header()
 	return &Handshake{
-		Header:  req.Header,
-		Query:   req.Query,
+		Header:  h,
+		Query:   req.Query(),
 		Auth:    auth,
 		Address: addr,
-		Time:    req.Time,
-		URL:     req.URL.RequestURI(),
-		Secure:  req.Secure,
-		XDomain: req.Header.Get("Origin") != "",
+		Time:    req.Time(),
+		URL:     req.URI(),
+		Secure:  req.Secure(),
+		XDomain: h.Get("Origin") != "",
 	}
 }
 
