@@ -44,6 +44,12 @@ func TestAcceptRefusals(t *testing.T) {
 		{"version 8", "GET", func(h http.Header) { h.Set("Sec-Websocket-Version", "8") }, nil, 426, "13"},
 		{"no key", "GET", func(h http.Header) { h.Del("Sec-Websocket-Key") }, nil, 400, "Key"},
 		{"short key", "GET", func(h http.Header) { h.Set("Sec-Websocket-Key", "c2hvcnQ=") }, nil, 400, "16 bytes"},
+		// 24 bytes: longer than the array the key is decoded into.
+		{"long key", "GET", func(h http.Header) { h.Set("Sec-Websocket-Key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") }, nil, 400, "16 bytes"},
+		// 24 characters without padding are 18 bytes.
+		{"unpadded key", "GET", func(h http.Header) { h.Set("Sec-Websocket-Key", "AAAAAAAAAAAAAAAAAAAAAAAA") }, nil, 400, "16 bytes"},
+		{"key not base64", "GET", func(h http.Header) { h.Set("Sec-Websocket-Key", "!!!!!!!!!!!!!!!!!!!!!!==") }, nil, 400, "16 bytes"},
+		{"two keys", "GET", func(h http.Header) { h.Add("Sec-Websocket-Key", "dGhlIHNhbXBsZSBub25jZQ==") }, nil, 400, "exactly one"},
 		{"cross origin", "GET", func(h http.Header) { h.Set("Origin", "http://evil.example") }, nil, 403, "evil.example"},
 		{"origin not matching pattern", "GET", func(h http.Header) { h.Set("Origin", "https://evil.example") },
 			&AcceptOptions{OriginPatterns: []string{"*.good.example"}}, 403, "OriginPatterns"},
@@ -317,5 +323,32 @@ func TestDialTLS(t *testing.T) {
 	// Without the server's certificate the TLS handshake fails with a clear error.
 	if _, _, err := Dial(ctx, url, nil); err == nil || !strings.Contains(err.Error(), "TLS handshake") {
 		t.Fatalf("untrusted certificate: %v", err)
+	}
+}
+
+// TestHandshakeChecksDoNotAllocate pins the allocations of the server's checks of an upgrade
+// request, run once per connection: none, and one for the accept key's string.
+func TestHandshakeChecksDoNotAllocate(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Connection", "keep-alive, Upgrade")
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Sec-WebSocket-Version", "13")
+	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	r.Header.Set("Sec-WebSocket-Protocol", "chat.v0, chat.v2")
+	supported := []string{"chat.v1", "chat.v2"}
+	if err := checkUpgradeRequest(r); err != nil {
+		t.Fatal(err)
+	}
+	if got := selectSubprotocol(r.Header, supported); got != "chat.v2" {
+		t.Fatalf("subprotocol %q", got)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		_ = checkUpgradeRequest(r)
+		_ = selectSubprotocol(r.Header, supported)
+	}); n != 0 {
+		t.Errorf("checking a request: %v allocations", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = acceptKey("dGhlIHNhbXBsZSBub25jZQ==") }); n != 1 {
+		t.Errorf("acceptKey: %v allocations, want 1 (its result)", n)
 	}
 }
