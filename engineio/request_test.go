@@ -3,10 +3,13 @@ package engineio
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestRequestInfo checks that what a session keeps of its handshake request reads back as
@@ -78,5 +81,51 @@ func TestRequestInfoAbsoluteTarget(t *testing.T) {
 	}
 	if got := NewRequestInfo(r).Query().Get("EIO"); got != "4" {
 		t.Fatalf("query EIO %q", got)
+	}
+}
+
+// TestRequestQuery checks that requestQuery reads parameters as url.ParseQuery does,
+// malformed pairs included.
+func TestRequestQuery(t *testing.T) {
+	raws := []string{
+		"", "EIO=4&transport=websocket", "transport=polling&transport=websocket", "sid", "sid=",
+		"a=1;b=2&sid=x", "sid=%zz&sid=ok", "%73id=esc&sid=later", "sid=a+b%20c", "&&sid=x&&", "j&EIO=3",
+		"=v&sid=1", "b64=1&EIO=3", "sid=%",
+	}
+	keys := []string{"EIO", "transport", "sid", "j", "b64", ""}
+	for _, raw := range raws {
+		want, _ := url.ParseQuery(raw)
+		q := requestQuery(raw)
+		for _, k := range keys {
+			if q.Get(k) != want.Get(k) || q.Has(k) != want.Has(k) {
+				t.Errorf("%q: %q is %q (has %v), url.ParseQuery says %q (%v)", raw, k, q.Get(k), q.Has(k), want.Get(k), want.Has(k))
+			}
+		}
+	}
+}
+
+// TestOpenPacket checks the handshake's answer against the JSON encoder's.
+func TestOpenPacket(t *testing.T) {
+	for _, opts := range []ServerOptions{{}, {DisableUpgrades: true}, {Transports: []string{TransportPolling}}, {PingInterval: 1500 * time.Millisecond, MaxPayload: 7}} {
+		srv := NewServer(&opts)
+		for _, canUpgrade := range []bool{false, true} {
+			upgrades := []string{}
+			if canUpgrade && !opts.DisableUpgrades && srv.transports[TransportWebSocket] {
+				upgrades = append(upgrades, TransportWebSocket)
+			}
+			data, err := json.Marshal(struct {
+				SID          string   `json:"sid"`
+				Upgrades     []string `json:"upgrades"`
+				PingInterval int64    `json:"pingInterval"`
+				PingTimeout  int64    `json:"pingTimeout"`
+				MaxPayload   int      `json:"maxPayload"`
+			}{"AbC-_0", upgrades, srv.opts.PingInterval.Milliseconds(), srv.opts.PingTimeout.Milliseconds(), srv.opts.MaxPayload})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := string(srv.openPacket("AbC-_0", canUpgrade)), "0"+string(data); got != want {
+				t.Errorf("%+v, canUpgrade %v:\n got %s\nwant %s", opts, canUpgrade, got, want)
+			}
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -95,7 +94,7 @@ func (q handshakeQuery) Get(key string) string {
 	return ""
 }
 
-func newSessionRequest(r *http.Request, query url.Values) sessionRequest {
+func newSessionRequest(r *http.Request, query requestQuery) sessionRequest {
 	ri := NewRequestInfo(r)
 	return sessionRequest{RequestInfo: ri, RemoteAddr: ri.remoteAddr, Query: handshakeQuery{b64: query.Get("b64") != ""}}
 }
@@ -110,7 +109,7 @@ type outPacket struct {
 // newSession opens a session for the handshake request r, whose query the caller parsed,
 // keeping only a compact copy of
 // what the layers above may ask of it later (RequestInfo).
-func newSession(srv *Server, id string, r *http.Request, query url.Values) *Session {
+func newSession(srv *Server, id string, r *http.Request, query requestQuery) *Session {
 	return &Session{
 		srv:     srv,
 		id:      id,
@@ -465,14 +464,16 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 	}
 	s.mu.Unlock()
 	close(s.done)
-	if level := closeLevel(reason); level == slog.LevelDebug {
-		s.srv.log.Debug("engineio: session closed",
-			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
-			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
-	} else {
-		s.srv.endLog.LogKey(context.Background(), s.srv.log, level, string(reason), "engineio: session closed",
-			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
-			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
+	// Enabled is asked first: the arguments cost allocations even for a record nobody takes,
+	// and most sessions end without one.
+	if level := closeLevel(reason); s.srv.log.Enabled(context.Background(), level) {
+		args := []any{logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
+			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail}
+		if level == slog.LevelDebug {
+			s.srv.log.Debug("engineio: session closed", args...)
+		} else {
+			s.srv.endLog.LogKey(context.Background(), s.srv.log, level, string(reason), "engineio: session closed", args...)
+		}
 	}
 	if o := s.srv.opts.Observer; o != nil {
 		o.SessionClosed(reason)
