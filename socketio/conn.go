@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
@@ -193,7 +194,8 @@ func (c *conn) onClose(reason DisconnectReason, detail error) {
 		c.timer.Stop()
 	}
 	c.mu.Unlock()
-	if detail != nil {
+	// Enabled is asked first: the arguments cost allocations even for a line nobody takes.
+	if detail != nil && c.srv.peers.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.srv.peers.at(slog.LevelDebug, "socketio: connection closed", logattr.SID, c.es.ID(), logattr.Reason, reason, logattr.Err, detail)
 	}
 	c.closeSockets(reason)

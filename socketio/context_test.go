@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -107,6 +108,31 @@ func TestSocketHandshake(t *testing.T) {
 		}
 		if h.Time.Before(before) || h.Time.After(time.Now()) { // monotonic readings: an order, not a duration
 			t.Errorf("%v: time %v, connected after %v", transports, h.Time, before)
+		}
+	}
+}
+
+// TestConnectReply checks the CONNECT packet's data against the JSON encoder's, for ids that
+// need no escaping and for ids that would.
+func TestConnectReply(t *testing.T) {
+	for _, ids := range [][2]string{{"AbC-_0", ""}, {"AbC-_0", "pId_-9"}, {`/a"b#x`, ""}, {"x", "<&>"}} {
+		want, _ := json.Marshal(struct {
+			SID string `json:"sid"`
+			PID string `json:"pid,omitempty"`
+		}{ids[0], ids[1]})
+		if got := connectReply(ids[0], ids[1]); string(got) != string(want) {
+			t.Errorf("%q: got %s, want %s", ids, got, want)
+		}
+	}
+}
+
+// TestDisconnectCause checks the cause a socket's context ends with, for a reason of the
+// package and for another.
+func TestDisconnectCause(t *testing.T) {
+	for _, r := range []DisconnectReason{ReasonPingTimeout, "custom"} {
+		err := disconnectCauseOf(r)
+		if !errors.Is(err, ErrDisconnected) || err.Error() != "socketio: socket disconnected: "+string(r) {
+			t.Errorf("%q: %v", r, err)
 		}
 	}
 }

@@ -459,12 +459,41 @@ func (n *Namespace) sendConnect(s *Socket) {
 		s.conn.sendControl(&packet{typ: packetConnect, nsp: n.name, id: noID})
 		return
 	}
-	reply := struct {
-		SID string `json:"sid"`
-		PID string `json:"pid,omitempty"`
-	}{s.id, s.pid}
-	data, _ := json.Marshal(reply)
+	data := connectReply(s.id, s.pid)
 	s.conn.sendControl(&packet{typ: packetConnect, nsp: n.name, id: noID, data: data})
+}
+
+// connectReply is the data of the CONNECT packet that admits a socket.
+func connectReply(id, pid string) []byte {
+	var data []byte
+	if plainID(id) && plainID(pid) {
+		// {"sid":…,"pid":…} as json.Marshal writes it, without its reflection: the ids are
+		// URL-safe base64, with nothing to escape.
+		data = make([]byte, 0, 64)
+		data = append(append(append(data, `{"sid":"`...), id...), '"')
+		if pid != "" {
+			data = append(append(append(data, `,"pid":"`...), pid...), '"')
+		}
+		data = append(data, '}')
+	} else {
+		data, _ = json.Marshal(struct {
+			SID string `json:"sid"`
+			PID string `json:"pid,omitempty"`
+		}{id, pid})
+	}
+	return data
+}
+
+// plainID reports whether id has only the characters of URL-safe base64, which JSON carries
+// as they are.
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (n *Namespace) runConnectHooks(s *Socket) {

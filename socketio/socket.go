@@ -443,7 +443,7 @@ func (s *Socket) onClose(reason DisconnectReason) bool {
 	s.closeReason = reason
 	s.acks = nil
 	close(s.done)
-	s.cancel(fmt.Errorf("%w: %s", ErrDisconnected, reason))
+	s.cancel(disconnectCauseOf(reason))
 	if s.held != nil {
 		s.held.stop() // the restoration ends, and leaves the namespace
 	}
@@ -459,6 +459,31 @@ func (s *Socket) onClose(reason DisconnectReason) bool {
 	s.nsp.removeSocket(s)
 	s.exec.submit(func() { s.leave(reason) })
 	return true
+}
+
+// disconnectCause is what a socket's context is canceled with: ErrDisconnected, naming the
+// reason.
+type disconnectCause struct{ reason DisconnectReason }
+
+func (e *disconnectCause) Error() string { return ErrDisconnected.Error() + ": " + string(e.reason) }
+func (e *disconnectCause) Unwrap() error { return ErrDisconnected }
+
+// disconnectCauses holds one cause per reason the package gives, made once: every socket's
+// disconnect needs one. Read-only after init.
+var disconnectCauses = func() map[DisconnectReason]error {
+	m := map[DisconnectReason]error{}
+	for _, r := range []DisconnectReason{ReasonTransportClose, ReasonTransportError, ReasonPingTimeout,
+		ReasonParseError, ReasonForcedClose, ReasonServerDisconnect, ReasonClientDisconnect, ReasonServerShuttingDown} {
+		m[r] = &disconnectCause{r}
+	}
+	return m
+}()
+
+func disconnectCauseOf(reason DisconnectReason) error {
+	if err, ok := disconnectCauses[reason]; ok {
+		return err
+	}
+	return &disconnectCause{reason}
 }
 
 func (s *Socket) leave(reason DisconnectReason) {
