@@ -44,3 +44,48 @@ func TestConnSockets(t *testing.T) {
 		}
 	}
 }
+
+// TestStrSet checks the adapter's set through its three forms: empty, one member, a map.
+func TestStrSet(t *testing.T) {
+	var s strSet
+	members := func() map[string]bool {
+		out := map[string]bool{}
+		for x := range s.all {
+			out[x] = true
+		}
+		if len(out) != s.len() {
+			t.Fatalf("len %d, all yields %v", s.len(), out)
+		}
+		return out
+	}
+	if s.del("a") || s.len() != 0 || len(members()) != 0 {
+		t.Fatal("empty set")
+	}
+	if !s.add("") || s.add("") || !members()[""] {
+		t.Fatal("the empty string is a member like any other")
+	}
+	if !s.del("") || s.len() != 0 {
+		t.Fatal("removing the only member")
+	}
+	if !s.add("a") || s.add("a") || !s.add("b") || s.add("b") || !s.add("c") {
+		t.Fatal("adding")
+	}
+	if m := members(); len(m) != 3 || !m["a"] || !m["b"] || !m["c"] {
+		t.Fatalf("members %v", m)
+	}
+	if !s.del("b") || s.del("b") || s.del("z") {
+		t.Fatal("removing")
+	}
+	if m := members(); len(m) != 2 || !m["a"] || !m["c"] {
+		t.Fatalf("members after removing b: %v", m)
+	}
+	// A caller that stops early gets no more.
+	n := 0
+	for range s.all {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Fatalf("%d members after break", n)
+	}
+}
