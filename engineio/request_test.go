@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -127,5 +128,49 @@ func TestOpenPacket(t *testing.T) {
 				t.Errorf("%+v, canUpgrade %v:\n got %s\nwant %s", opts, canUpgrade, got, want)
 			}
 		}
+	}
+}
+
+// TestSessionDropsHandshakeRequest checks that an open session keeps nothing of its handshake
+// request but RequestInfo: the request and its URL become garbage once the handshake is
+// answered, over WebSocket and over polling.
+func TestSessionDropsHandshakeRequest(t *testing.T) {
+	for _, transport := range []string{TransportWebSocket, TransportPolling} {
+		t.Run(transport, func(t *testing.T) {
+			opened := make(chan *Session, 1)
+			srv := NewServer(&ServerOptions{PingInterval: time.Hour, PingTimeout: time.Hour, OnOpen: func(s *Session) { opened <- s }})
+			gone := make(chan string, 2)
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("sid") == "" {
+					runtime.AddCleanup(r, func(what string) { gone <- what }, "request")
+					runtime.AddCleanup(r.URL, func(what string) { gone <- what }, "URL")
+				}
+				srv.ServeHTTP(w, r)
+			}))
+			defer hs.Close()
+			defer srv.Shutdown(context.Background())
+			c := dialTest(t, testContext(t), hs.URL+"/engine.io/?token=t0k", &DialOptions{Transports: []string{transport}})
+			s := <-opened
+			// Collect until both are gone: each round gives the cleanups a chance to run.
+			// Without the fix, the session holds the URL for as long as it lives.
+			var freed []string
+			for range 200 {
+				runtime.GC()
+				select {
+				case what := <-gone:
+					freed = append(freed, what)
+				case <-time.After(5 * time.Millisecond):
+				}
+				if len(freed) == 2 {
+					break
+				}
+			}
+			if len(freed) != 2 {
+				t.Fatalf("after 200 collections, only %v of the handshake request were freed", freed)
+			}
+			if s.Request().Query().Get("token") != "t0k" || c.ID() != s.ID() {
+				t.Fatalf("session %s (client %s) lost its request info: %q", s.ID(), c.ID(), s.Request().URI())
+			}
+		})
 	}
 }
