@@ -1,8 +1,11 @@
 package engineio
 
 import (
+	"bufio"
 	"context"
 	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -71,5 +74,84 @@ func BenchmarkSend(b *testing.B) {
 		if _, err := io.ReadFull(r, buf[:65]); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// rawWebSocketRequest is a WebSocket upgrade as a browser sends it, minus cookies: a
+// benchmark writes it as is, so that what it measures is the server's side of a handshake.
+const rawWebSocketRequest = "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\n" +
+	"Host: 127.0.0.1\r\n" +
+	"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
+	"Accept: */*\r\n" +
+	"Accept-Language: en-US,en;q=0.5\r\n" +
+	"Accept-Encoding: gzip, deflate\r\n" +
+	"Origin: http://127.0.0.1\r\n" +
+	"Sec-WebSocket-Version: 13\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+	"Connection: keep-alive, Upgrade\r\n" +
+	"Pragma: no-cache\r\n" +
+	"Cache-Control: no-cache\r\n" +
+	"Upgrade: websocket\r\n\r\n"
+
+// rawOpen dials addr, sends rawWebSocketRequest and reads the answer up to the end of the
+// open packet's frame (a 101 response and one short text frame), into buf.
+func rawOpen(b *testing.B, addr string, buf []byte) net.Conn {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.WriteString(c, rawWebSocketRequest); err != nil {
+		b.Fatal(err)
+	}
+	rawReadUntil(b, c, buf, "}")
+	return c
+}
+
+// rawReadUntil reads from c into buf until what was read ends with suffix.
+func rawReadUntil(b *testing.B, c net.Conn, buf []byte, suffix string) {
+	n := 0
+	for !strings.HasSuffix(string(buf[:n]), suffix) {
+		m, err := c.Read(buf[n:])
+		if err != nil {
+			b.Fatalf("after %q: %v", buf[:n], err)
+		}
+		n += m
+	}
+}
+
+// BenchmarkHandshake measures a WebSocket session's life without traffic: the upgrade
+// request, the open packet, the client's close and the session's end (OnClose). The client
+// is raw bytes on a TCP connection, so nearly all allocations are the server's (net/http's
+// included).
+func BenchmarkHandshake(b *testing.B) {
+	closed := make(chan struct{}, 1)
+	srv := NewServer(&ServerOptions{PingInterval: time.Hour, OnClose: func(*Session, CloseReason, error) { closed <- struct{}{} }})
+	hs := httptest.NewServer(srv)
+	b.Cleanup(hs.Close)
+	addr := strings.TrimPrefix(hs.URL, "http://")
+	buf := make([]byte, 4096)
+	// A masked close frame with no payload, the mask key zero.
+	closeFrame := []byte{0x88, 0x80, 0, 0, 0, 0}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := rawOpen(b, addr, buf)
+		if _, err := c.Write(closeFrame); err != nil {
+			b.Fatal(err)
+		}
+		<-closed
+		c.Close()
+	}
+}
+
+// BenchmarkRequestInfo measures what a handshake pays to keep its request: a browser's
+// twelve header fields copied into one string.
+func BenchmarkRequestInfo(b *testing.B) {
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(rawWebSocketRequest)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		NewRequestInfo(r)
 	}
 }

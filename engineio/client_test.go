@@ -403,12 +403,12 @@ func TestClientHeadersAndQuery(t *testing.T) {
 			WebSocket:  &websocket.DialOptions{Header: http.Header{"X-Ws": {"ws"}}},
 		})
 		s := <-ts.opened
-		r := s.Request()
-		if r.Query.Get("token") != "t0k" || r.Query.Get("from") != "url" || r.Query.Get("EIO") != "4" || r.Header.Get("X-Test") != "header" {
-			t.Fatalf("%v: server saw query %v header %v", transports, r.Query, r.Header)
+		q, h := s.Request().Query(), s.Request().Header()
+		if q.Get("token") != "t0k" || q.Get("from") != "url" || q.Get("EIO") != "4" || h.Get("X-Test") != "header" {
+			t.Fatalf("%v: server saw query %v header %v", transports, q, h)
 		}
-		if transports[0] == TransportWebSocket && r.Header.Get("X-Ws") != "ws" {
-			t.Fatalf("WebSocket header missing: %v", r.Header)
+		if transports[0] == TransportWebSocket && h.Get("X-Ws") != "ws" {
+			t.Fatalf("WebSocket header missing: %v", h)
 		}
 		if s.ID() != c.ID() {
 			t.Fatalf("server sid %q, client %q", s.ID(), c.ID())

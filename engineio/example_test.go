@@ -14,7 +14,7 @@ func ExampleNewServer() {
 	srv := engineio.NewServer(&engineio.ServerOptions{
 		CORS: &engineio.CORSOptions{Origins: []string{"https://app.example.com"}, Credentials: true},
 		OnOpen: func(s *engineio.Session) {
-			log.Printf("open %s from %s over %s", s.ID(), s.Request().RemoteAddr, s.Transport())
+			log.Printf("open %s from %s over %s", s.ID(), s.Request().RemoteAddr(), s.Transport())
 		},
 		OnMessage: func(s *engineio.Session, m engineio.Message) {
 			_ = s.Send(engineio.NewPreparedMessage(m.Data, m.Binary))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,27 +14,13 @@ import (
 	"github.com/tether-rt/tether/websocket"
 )
 
-// RequestInfo is what the handshake request said, kept for the layers above (authentication,
-// logging): the request itself is gone once the handshake is answered.
-type RequestInfo struct {
-	URL        *url.URL
-	Header     http.Header
-	Query      url.Values
-	RemoteAddr string
-	Time       time.Time
-	Secure     bool // the request came over TLS
-	// Context is the handshake request's context without its cancellation
-	// (context.WithoutCancel): the values HTTP middleware put there, such as an
-	// authenticated user, for the session's whole life.
-	Context context.Context
-}
-
 // Session is one client's Engine.IO session, over polling or WebSocket.
 type Session struct {
 	srv      *Server
 	id       string
 	req      *RequestInfo
-	protocol int // the Engine.IO protocol revision: 4, or 3 with AllowEIO3
+	b64      bool // a v3 client asked, in its handshake, for binary data as base64
+	protocol int  // the Engine.IO protocol revision: 4, or 3 with AllowEIO3
 
 	// inMu serializes the callbacks of a session: messages in order, one at a time, and
 	// OnClose after the last.
@@ -94,22 +79,15 @@ type outPacket struct {
 	data []byte           // for other packets, e.g. "probe"
 }
 
-// newSession keeps the handshake request's URL, header and query (parsed by the caller)
-// rather than copies: net/http makes them afresh for every request and never touches them
-// once the handler has returned, and a session keeps them for its whole life.
-func newSession(srv *Server, id string, r *http.Request, query url.Values) *Session {
+// newSession opens a session for the handshake request r, whose query the caller parsed,
+// keeping only a compact copy of
+// what the layers above may ask of it later (RequestInfo).
+func newSession(srv *Server, id string, r *http.Request, query requestQuery) *Session {
 	return &Session{
-		srv: srv,
-		id:  id,
-		req: &RequestInfo{
-			URL:        r.URL,
-			Header:     r.Header,
-			Query:      query,
-			RemoteAddr: r.RemoteAddr,
-			Time:       time.Now(),
-			Secure:     r.TLS != nil,
-			Context:    context.WithoutCancel(r.Context()),
-		},
+		srv:     srv,
+		id:      id,
+		req:     NewRequestInfo(r),
+		b64:     query.Get("b64") != "",
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		drained: make(chan struct{}),
@@ -460,14 +438,16 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 	}
 	s.mu.Unlock()
 	close(s.done)
-	if level := closeLevel(reason); level == slog.LevelDebug {
-		s.srv.log.Debug("engineio: session closed",
-			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
-			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
-	} else {
-		s.srv.endLog.LogKey(context.Background(), s.srv.log, level, string(reason), "engineio: session closed",
-			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
-			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
+	// Enabled is asked first: the arguments cost allocations even for a record nobody takes,
+	// and most sessions end without one.
+	if level := closeLevel(reason); s.srv.log.Enabled(context.Background(), level) {
+		args := []any{logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
+			logattr.Remote, s.req.RemoteAddr(), logattr.Err, detail}
+		if level == slog.LevelDebug {
+			s.srv.log.Debug("engineio: session closed", args...)
+		} else {
+			s.srv.endLog.LogKey(context.Background(), s.srv.log, level, string(reason), "engineio: session closed", args...)
+		}
 	}
 	if o := s.srv.opts.Observer; o != nil {
 		o.SessionClosed(reason)
@@ -481,7 +461,7 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 		s.srv.slowLog.Log(context.Background(), s.srv.log, slog.LevelWarn,
 			"engineio: disconnected a client that is not reading what it is sent",
 			logattr.SID, s.id, logattr.Reason, string(reason), logattr.Transport, transport,
-			logattr.Remote, s.req.RemoteAddr, logattr.Err, detail)
+			logattr.Remote, s.req.RemoteAddr(), logattr.Err, detail)
 	}
 	go s.finish(reason, detail, ws, probe, notify, linger)
 }

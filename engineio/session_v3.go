@@ -2,7 +2,6 @@ package engineio
 
 import (
 	"errors"
-	"net/url"
 	"slices"
 	"time"
 )
@@ -64,14 +63,14 @@ func (s *Session) heartbeatV3() {
 	s.close(ClosePingTimeout, nil, false)
 }
 
-// wsFormFor returns how a WebSocket opened by a request with query carries binary messages:
-// as Node decides it for each transport from its own request, a v3 client that asks for
-// base64 (b64) gets it there too.
-func (s *Session) wsFormFor(query url.Values) wsForm {
+// wsFormFor returns how a WebSocket opened by a request that asked for base64 (b64) or not
+// carries binary messages: as Node decides it for each transport from its own request, a v3
+// client that asks for base64 gets it there too.
+func (s *Session) wsFormFor(b64 bool) wsForm {
 	switch {
 	case !s.v3():
 		return wsFormV4
-	case query.Get("b64") != "":
+	case b64:
 		return wsFormV3Base64
 	}
 	return wsFormV3
@@ -80,7 +79,7 @@ func (s *Session) wsFormFor(query url.Values) wsForm {
 // supportsBinary reports whether a v3 polling client takes binary payloads: XHR2 clients do,
 // unless they ask for base64 with a b64 parameter, as Node decides it from the handshake.
 func (s *Session) supportsBinary() bool {
-	return s.req.Query.Get("b64") == ""
+	return !s.b64
 }
 
 // batchV3Locked takes up to maxBatch queued packets (the close packet alone, as in v4) and

@@ -18,7 +18,7 @@ func (s *Session) startWebSocket(conn *websocket.Conn) {
 	// (a shutdown, say) that comes meanwhile closes it too.
 	s.mu.Lock()
 	s.ws = conn
-	s.wsForm = s.wsFormFor(s.req.Query)
+	s.wsForm = s.wsFormFor(s.b64)
 	if s.closed {
 		conn.CloseNow() // the open packet fails, and the session goes on ending
 	}
@@ -66,7 +66,7 @@ func (s *Session) upgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	s.probe = conn
 	s.mu.Unlock()
-	go s.runUpgrade(conn, s.wsFormFor(r.URL.Query()))
+	go s.runUpgrade(conn, s.wsFormFor(r.URL.Query().Get("b64") != ""))
 }
 
 // refuseWebSocket closes a WebSocket the session has no use for, with a close frame without
@@ -111,7 +111,7 @@ func (s *Session) runUpgrade(conn *websocket.Conn, form wsForm) {
 		s.probe = nil
 		s.mu.Unlock()
 		conn.CloseNow()
-		s.srv.log.Debug("engineio: upgrade failed", logattr.SID, s.id, logattr.Remote, s.req.RemoteAddr, logattr.Err, err)
+		s.srv.log.Debug("engineio: upgrade failed", logattr.SID, s.id, logattr.Remote, s.req.RemoteAddr(), logattr.Err, err)
 		return
 	}
 	s.probe = nil

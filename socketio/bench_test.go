@@ -1,8 +1,12 @@
 package socketio
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -198,5 +202,70 @@ func TestConcurrentRoomsAndBroadcasts(t *testing.T) {
 	}
 	if total == 0 {
 		t.Fatal("nothing was delivered")
+	}
+}
+
+// BenchmarkConnect measures a Socket.IO connection's life without events: the WebSocket
+// upgrade, the open packet, CONNECT to "/" and its answer, the client's close and the
+// socket's disconnect. The client is raw bytes on a TCP connection, so nearly all
+// allocations are the server's (net/http's included).
+func BenchmarkConnect(b *testing.B) {
+	gone := make(chan struct{}, 1)
+	srv := NewServer(&ServerOptions{PingInterval: time.Hour})
+	srv.OnDisconnect(func(*Socket, DisconnectReason) { gone <- struct{}{} })
+	hs := httptest.NewServer(srv)
+	b.Cleanup(func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	addr := strings.TrimPrefix(hs.URL, "http://")
+	request := "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n" +
+		"Host: 127.0.0.1\r\n" +
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
+		"Accept: */*\r\n" +
+		"Accept-Language: en-US,en;q=0.5\r\n" +
+		"Accept-Encoding: gzip, deflate\r\n" +
+		"Origin: http://127.0.0.1\r\n" +
+		"Sec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Connection: keep-alive, Upgrade\r\n" +
+		"Pragma: no-cache\r\n" +
+		"Cache-Control: no-cache\r\n" +
+		"Upgrade: websocket\r\n\r\n"
+	// Masked client frames with a zero mask key: the text "40" (CONNECT to "/") and a close.
+	connect := []byte{0x81, 0x82, 0, 0, 0, 0, '4', '0'}
+	closeFrame := []byte{0x88, 0x80, 0, 0, 0, 0}
+	buf := make([]byte, 4096)
+	readUntil := func(c net.Conn, suffix string) {
+		n := 0
+		for !strings.HasSuffix(string(buf[:n]), suffix) {
+			m, err := c.Read(buf[n:])
+			if err != nil {
+				b.Fatalf("after %q: %v", buf[:n], err)
+			}
+			n += m
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.WriteString(c, request); err != nil {
+			b.Fatal(err)
+		}
+		readUntil(c, "}") // the open packet
+		if _, err := c.Write(connect); err != nil {
+			b.Fatal(err)
+		}
+		readUntil(c, "}") // 40{"sid":"…"}
+		if _, err := c.Write(closeFrame); err != nil {
+			b.Fatal(err)
+		}
+		<-gone
+		c.Close()
 	}
 }

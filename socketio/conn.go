@@ -1,8 +1,10 @@
 package socketio
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,19 +35,18 @@ type conn struct {
 	legacy bool
 
 	mu      sync.Mutex
-	sockets map[string]*Socket // by namespace name, connected or connecting
-	joined  bool               // a namespace was joined: the connect timer is off
+	sockets connSockets // by namespace name, connected or connecting; guarded by mu
+	joined  bool        // a namespace was joined: the connect timer is off
 	closed  bool
 	timer   *time.Timer
 }
 
 func newConn(srv *Server, es engineSession) *conn {
 	return &conn{
-		srv:     srv,
-		es:      es,
-		dec:     newPacketReader(srv.wire, srv.opts.MaxAttachments, srv.maxValues),
-		legacy:  es.Protocol() == legacyProtocol,
-		sockets: map[string]*Socket{},
+		srv:    srv,
+		es:     es,
+		dec:    newPacketReader(srv.wire, srv.opts.MaxAttachments, srv.maxValues),
+		legacy: es.Protocol() == legacyProtocol,
 	}
 }
 
@@ -72,7 +73,7 @@ func (c *conn) startConnectTimer() {
 func (c *conn) receive(m engineio.Message) {
 	p, err := c.dec.read(m)
 	if err != nil {
-		c.srv.peers.at(slog.LevelInfo, "socketio: invalid packet, closing the connection", logattr.SID, c.es.ID(), logattr.Remote, c.es.Request().RemoteAddr, logattr.Err, err)
+		c.srv.peers.at(slog.LevelInfo, "socketio: invalid packet, closing the connection", logattr.SID, c.es.ID(), logattr.Remote, c.es.Request().RemoteAddr(), logattr.Err, err)
 		c.closeWith(ReasonParseError)
 		return
 	}
@@ -92,7 +93,7 @@ func (c *conn) dispatch(p *packet) {
 		}
 	}
 	c.mu.Lock()
-	s := c.sockets[p.nsp]
+	s := c.sockets.get(p.nsp)
 	c.mu.Unlock()
 	switch p.typ {
 	case packetConnect:
@@ -117,7 +118,7 @@ func (c *conn) dispatch(p *packet) {
 			s.onAck(p)
 		}
 	default: // CONNECT_ERROR is the server's to send
-		c.srv.peers.at(slog.LevelInfo, "socketio: unexpected packet from a client, closing the connection", logattr.SID, c.es.ID(), logattr.Remote, c.es.Request().RemoteAddr, "type", p.typ)
+		c.srv.peers.at(slog.LevelInfo, "socketio: unexpected packet from a client, closing the connection", logattr.SID, c.es.ID(), logattr.Remote, c.es.Request().RemoteAddr(), "type", p.typ)
 		c.closeWith(ReasonParseError)
 	}
 	// Packets for a namespace the client has not joined (or just left) are dropped: they can
@@ -140,7 +141,7 @@ func (c *conn) add(s *Socket) bool {
 	if c.closed {
 		return false
 	}
-	c.sockets[s.nsp.name] = s
+	c.sockets.put(s)
 	return true
 }
 
@@ -151,22 +152,92 @@ func (c *conn) joinedNamespace() {
 	c.joined = true
 	if c.timer != nil {
 		c.timer.Stop()
+		// Dropped, not only stopped: an idle connection would keep the timer and its
+		// closure (some 130 bytes) for nothing.
+		c.timer = nil
 	}
 }
 
 func (c *conn) remove(s *Socket) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
-	}
+	c.sockets.remove(s)
 }
 
 func (c *conn) takeSockets() []*Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
+	return c.sockets.all()
+}
+
+// connSockets is a connection's sockets by namespace name. Nearly every connection has one
+// or two, and every idle connection holds this: a short slice, searched in order, costs
+// nothing until the first socket and far less than a map (about 250 bytes for one entry).
+// A client joining many namespaces gets a map past fewSockets, so that finding the socket
+// of each packet stays cheap.
+type connSockets struct {
+	few  []*Socket
+	many map[string]*Socket
+}
+
+const fewSockets = 8
+
+func (cs *connSockets) get(nsp string) *Socket {
+	if cs.many != nil {
+		return cs.many[nsp]
+	}
+	for _, s := range cs.few {
+		if s.nsp.name == nsp {
+			return s
+		}
+	}
+	return nil
+}
+
+// put records s, in place of any socket of the same namespace.
+func (cs *connSockets) put(s *Socket) {
+	if cs.many != nil {
+		cs.many[s.nsp.name] = s
+		return
+	}
+	for i, x := range cs.few {
+		if x.nsp.name == s.nsp.name {
+			cs.few[i] = s
+			return
+		}
+	}
+	if len(cs.few) < fewSockets {
+		cs.few = append(cs.few, s)
+		return
+	}
+	cs.many = make(map[string]*Socket, 2*fewSockets)
+	for _, x := range cs.few {
+		cs.many[x.nsp.name] = x
+	}
+	cs.many[s.nsp.name] = s
+	cs.few = nil
+}
+
+// remove forgets s, if it is still the socket of its namespace.
+func (cs *connSockets) remove(s *Socket) {
+	if cs.many != nil {
+		if cs.many[s.nsp.name] == s {
+			delete(cs.many, s.nsp.name)
+		}
+		return
+	}
+	if i := slices.Index(cs.few, s); i >= 0 {
+		cs.few = slices.Delete(cs.few, i, i+1)
+	}
+}
+
+// all returns the sockets in a new slice.
+func (cs *connSockets) all() []*Socket {
+	if cs.many == nil {
+		return slices.Clone(cs.few)
+	}
+	out := make([]*Socket, 0, len(cs.many))
+	for _, s := range cs.many {
 		out = append(out, s)
 	}
 	return out
@@ -193,7 +264,8 @@ func (c *conn) onClose(reason DisconnectReason, detail error) {
 		c.timer.Stop()
 	}
 	c.mu.Unlock()
-	if detail != nil {
+	// Enabled is asked first: the arguments cost allocations even for a line nobody takes.
+	if detail != nil && c.srv.peers.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.srv.peers.at(slog.LevelDebug, "socketio: connection closed", logattr.SID, c.es.ID(), logattr.Reason, reason, logattr.Err, detail)
 	}
 	c.closeSockets(reason)

@@ -3,7 +3,7 @@ package socketio
 import (
 	"context"
 	"log/slog"
-	"net/url"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,7 +26,9 @@ type fakeSession struct {
 
 func (f *fakeSession) ID() string { return f.id }
 func (f *fakeSession) Request() *engineio.RequestInfo {
-	return &engineio.RequestInfo{URL: &url.URL{Path: "/socket.io/"}, Query: url.Values{}, RemoteAddr: "127.0.0.1:1", Time: time.Now()}
+	r := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
+	r.RemoteAddr = "127.0.0.1:1"
+	return engineio.NewRequestInfo(r)
 }
 func (f *fakeSession) Transport() string { return engineio.TransportWebSocket }
 func (f *fakeSession) Protocol() int     { return 4 }

@@ -131,7 +131,7 @@ func (h *nsHost) LocalSocket(id string) (SocketInfo, bool) {
 	if s == nil {
 		return SocketInfo{}, false
 	}
-	return SocketInfo{ID: s.id, Namespace: h.n.name, Handshake: s.hs, Rooms: h.n.adapter.SocketRooms(s.id), Data: s.Data(), nsp: h.n}, true
+	return SocketInfo{ID: s.id, Namespace: h.n.name, Handshake: s.Handshake(), Rooms: h.n.adapter.SocketRooms(s.id), Data: s.Data(), nsp: h.n}, true
 }
 
 func (h *nsHost) RemoteSocket(id string, hs *Handshake, rooms []string, data any) SocketInfo {

@@ -18,8 +18,8 @@ type MemoryAdapter struct {
 	events *nsHost // told of room changes
 
 	mu    sync.RWMutex
-	rooms map[string]map[string]struct{} // room -> socket ids
-	sids  map[string]map[string]struct{} // socket id -> rooms
+	rooms map[string]strSet // room -> socket ids; a room has at least one
+	sids  map[string]strSet // socket id -> rooms
 
 	recovery *RecoveryOptions
 	recMu    sync.Mutex
@@ -49,8 +49,8 @@ func NewMemoryAdapter(host AdapterHost) *MemoryAdapter {
 	a := &MemoryAdapter{
 		nsp:    nsp,
 		events: nsp.host,
-		rooms:  map[string]map[string]struct{}{},
-		sids:   map[string]map[string]struct{}{},
+		rooms:  map[string]strSet{},
+		sids:   map[string]strSet{},
 	}
 	if rec := host.Recovery(); rec != nil {
 		a.recovery = rec
@@ -67,7 +67,7 @@ func NewMemoryAdapter(host AdapterHost) *MemoryAdapter {
 func (a *MemoryAdapter) HasRoom(room string) bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return len(a.rooms[room]) > 0
+	return a.rooms[room].len() > 0
 }
 
 // IsSocket reports whether id is a socket of this node (every socket is in the room of its id).
@@ -83,30 +83,29 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	mine := a.sids[id]
-	if mine == nil {
-		mine = make(map[string]struct{}, len(rooms))
-		a.sids[id] = mine
-	}
 	for _, r := range rooms {
-		mine[r] = struct{}{}
-		members := a.rooms[r]
-		if members == nil {
-			members = map[string]struct{}{}
-			a.rooms[r] = members
+		mine.add(r)
+		members, exists := a.rooms[r]
+		joined := members.add(id)
+		a.rooms[r] = members
+		if !exists {
 			a.events.roomEvent(RoomCreated, r, "")
 		}
-		if _, in := members[id]; !in {
-			members[id] = struct{}{}
+		if joined {
 			a.events.roomEvent(RoomJoined, r, id)
 		}
 	}
+	a.sids[id] = mine
 }
 
 // Del takes socket id out of room.
 func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.sids[id], room)
+	if mine, ok := a.sids[id]; ok {
+		mine.del(room)
+		a.sids[id] = mine
+	}
 	a.leaveLocked(id, room)
 }
 
@@ -114,21 +113,24 @@ func (a *MemoryAdapter) Del(id, room string) {
 func (a *MemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for r := range a.sids[id] {
+	for r := range a.sids[id].all {
 		a.leaveLocked(id, r)
 	}
 	delete(a.sids, id)
 }
 
 func (a *MemoryAdapter) leaveLocked(id, room string) {
-	members := a.rooms[room]
-	if _, in := members[id]; !in {
+	members, ok := a.rooms[room]
+	if !ok || !members.del(id) {
 		return
 	}
-	delete(members, id)
-	a.events.roomEvent(RoomLeft, room, id)
-	if len(members) == 0 {
+	if members.len() == 0 {
 		delete(a.rooms, room)
+	} else {
+		a.rooms[room] = members
+	}
+	a.events.roomEvent(RoomLeft, room, id)
+	if members.len() == 0 {
 		a.events.roomEvent(RoomDeleted, room, "")
 	}
 }
@@ -137,8 +139,9 @@ func (a *MemoryAdapter) leaveLocked(id, room string) {
 func (a *MemoryAdapter) SocketRooms(id string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make([]string, 0, len(a.sids[id]))
-	for r := range a.sids[id] {
+	mine := a.sids[id]
+	out := make([]string, 0, mine.len())
+	for r := range mine.all {
 		out = append(out, r)
 	}
 	slices.Sort(out)
@@ -171,7 +174,7 @@ func (a *MemoryAdapter) selectSockets(opts BroadcastOptions, list *socketList) {
 	defer a.mu.RUnlock()
 	var except map[string]struct{}
 	for _, r := range opts.Except {
-		for id := range a.rooms[r] {
+		for id := range a.rooms[r].all {
 			if except == nil {
 				except = map[string]struct{}{}
 			}
@@ -194,13 +197,13 @@ func (a *MemoryAdapter) selectSockets(opts BroadcastOptions, list *socketList) {
 			add(id)
 		}
 	case 1:
-		for id := range a.rooms[opts.Rooms[0]] {
+		for id := range a.rooms[opts.Rooms[0]].all {
 			add(id)
 		}
 	default:
 		seen := map[string]struct{}{}
 		for _, r := range opts.Rooms {
-			for id := range a.rooms[r] {
+			for id := range a.rooms[r].all {
 				if _, dup := seen[id]; !dup {
 					seen[id] = struct{}{}
 					add(id)
@@ -283,7 +286,7 @@ func (a *MemoryAdapter) ServerCount(context.Context) (int, error) { return 1, ni
 func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) ([]SocketInfo, error) {
 	var out []SocketInfo
 	a.forEach(opts, func(s *Socket) {
-		out = append(out, SocketInfo{ID: s.id, Namespace: a.nsp.name, Handshake: s.hs, Rooms: a.SocketRooms(s.id), Data: s.Data(), nsp: a.nsp})
+		out = append(out, SocketInfo{ID: s.id, Namespace: a.nsp.name, Handshake: s.Handshake(), Rooms: a.SocketRooms(s.id), Data: s.Data(), nsp: a.nsp})
 	})
 	return out, nil
 }
@@ -443,4 +446,74 @@ func missed(rooms []string, opts BroadcastOptions) bool {
 		}
 	}
 	return true
+}
+
+// strSet is a set of strings that costs no allocation while it has one member: nearly every
+// socket is in one room (its own), and that room has one member, so two maps per socket (some
+// 400 bytes of every idle connection) become two values inside the adapter's maps. A second
+// member moves the set to a map.
+type strSet struct {
+	one  string // the member, when has1
+	has1 bool
+	m    map[string]struct{} // the members, when there are or were more than one
+}
+
+func (s strSet) len() int {
+	if s.m != nil {
+		return len(s.m)
+	}
+	if s.has1 {
+		return 1
+	}
+	return 0
+}
+
+// add puts x in the set and reports whether it was not there.
+func (s *strSet) add(x string) bool {
+	switch {
+	case s.m != nil:
+		if _, in := s.m[x]; in {
+			return false
+		}
+		s.m[x] = struct{}{}
+	case !s.has1:
+		s.one, s.has1 = x, true
+	case s.one == x:
+		return false
+	default:
+		s.m = map[string]struct{}{s.one: {}, x: {}}
+		s.one, s.has1 = "", false
+	}
+	return true
+}
+
+// del takes x out of the set and reports whether it was there.
+func (s *strSet) del(x string) bool {
+	switch {
+	case s.m != nil:
+		if _, in := s.m[x]; !in {
+			return false
+		}
+		delete(s.m, x)
+	case s.has1 && s.one == x:
+		s.one, s.has1 = "", false
+	default:
+		return false
+	}
+	return true
+}
+
+// all yields the members, in no particular order.
+func (s strSet) all(yield func(string) bool) {
+	if s.m == nil {
+		if s.has1 {
+			yield(s.one)
+		}
+		return
+	}
+	for x := range s.m {
+		if !yield(x) {
+			return
+		}
+	}
 }

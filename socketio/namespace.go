@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/internal/logattr"
 )
 
@@ -384,7 +385,7 @@ func (n *Namespace) removeSocket(s *Socket) {
 // middleware (or, for a client resuming a session, the restoration) runs on its executor,
 // ahead of any event the client sends next.
 func (n *Namespace) connect(c *conn, auth json.RawMessage) {
-	s := newSocket(n, c, newHandshake(c.es, auth))
+	s := newSocket(n, c, auth)
 	if !c.add(s) {
 		n.release()
 		return
@@ -467,12 +468,41 @@ func (n *Namespace) sendConnect(s *Socket) {
 		s.conn.sendControl(&packet{typ: packetConnect, nsp: n.name, id: noID})
 		return
 	}
-	reply := struct {
-		SID string `json:"sid"`
-		PID string `json:"pid,omitempty"`
-	}{s.id, s.pid}
-	data, _ := json.Marshal(reply)
+	data := connectReply(s.id, s.pid)
 	s.conn.sendControl(&packet{typ: packetConnect, nsp: n.name, id: noID, data: data})
+}
+
+// connectReply is the data of the CONNECT packet that admits a socket.
+func connectReply(id, pid string) []byte {
+	var data []byte
+	if plainID(id) && plainID(pid) {
+		// {"sid":…,"pid":…} as json.Marshal writes it, without its reflection: the ids are
+		// URL-safe base64, with nothing to escape.
+		data = make([]byte, 0, 64)
+		data = append(append(append(data, `{"sid":"`...), id...), '"')
+		if pid != "" {
+			data = append(append(append(data, `,"pid":"`...), pid...), '"')
+		}
+		data = append(data, '}')
+	} else {
+		data, _ = json.Marshal(struct {
+			SID string `json:"sid"`
+			PID string `json:"pid,omitempty"`
+		}{id, pid})
+	}
+	return data
+}
+
+// plainID reports whether id has only the characters of URL-safe base64, which JSON carries
+// as they are.
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (n *Namespace) runConnectHooks(s *Socket) {
@@ -495,21 +525,21 @@ type Handshake struct {
 	XDomain bool            // the request was cross-origin (it had an Origin header)
 }
 
-func newHandshake(es engineSession, auth json.RawMessage) *Handshake {
-	req := es.Request()
-	addr := req.RemoteAddr
+func newHandshake(req *engineio.RequestInfo, auth json.RawMessage) *Handshake {
+	addr := req.RemoteAddr()
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		addr = host
 	}
+	h := req.Header()
 	return &Handshake{
-		Header:  req.Header,
-		Query:   req.Query,
+		Header:  h,
+		Query:   req.Query(),
 		Auth:    auth,
 		Address: addr,
-		Time:    req.Time,
-		URL:     req.URL.RequestURI(),
-		Secure:  req.Secure,
-		XDomain: req.Header.Get("Origin") != "",
+		Time:    req.Time(),
+		URL:     req.URI(),
+		Secure:  req.Secure(),
+		XDomain: h.Get("Origin") != "",
 	}
 }
 

@@ -277,7 +277,7 @@ func (a *MemoryAdapter) roomMembers(room string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	var out []string
-	for id := range a.rooms[room] {
+	for id := range a.rooms[room].all {
 		out = append(out, id)
 	}
 	return out

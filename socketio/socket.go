@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -29,7 +30,7 @@ type Socket struct {
 	pid       string // the private id that lets the client recover this session
 	nsp       *Namespace
 	conn      *conn
-	hs        *Handshake
+	auth      json.RawMessage // the CONNECT packet's auth payload, for Handshake
 	recovered bool
 	exec      executor
 	done      chan struct{} // closed on disconnect
@@ -52,9 +53,9 @@ type Socket struct {
 	acks            map[int64]func(Args)
 }
 
-func newSocket(n *Namespace, c *conn, hs *Handshake) *Socket {
-	s := &Socket{nsp: n, conn: c, hs: hs, done: make(chan struct{})}
-	base := c.es.Request().Context
+func newSocket(n *Namespace, c *conn, auth json.RawMessage) *Socket {
+	s := &Socket{nsp: n, conn: c, auth: auth, done: make(chan struct{})}
+	base := c.es.Request().Context()
 	if base == nil {
 		base = context.Background()
 	}
@@ -93,8 +94,11 @@ func (s *Socket) Context() context.Context { return s.ctx }
 // Namespace returns the namespace the socket is in.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
 
-// Handshake returns what the client sent when it connected.
-func (s *Socket) Handshake() *Handshake { return s.hs }
+// Handshake returns what the client sent when it connected. It is built anew on each call
+// from the compact copy of the handshake request the connection keeps (an idle socket holds
+// no header or query map): the caller owns the result, and should keep it rather than call
+// Handshake again for each field.
+func (s *Socket) Handshake() *Handshake { return newHandshake(s.conn.es.Request(), s.auth) }
 
 // Recovered reports whether the socket is a session restored by connection state recovery:
 // same id, rooms and data as before the client's connection was cut, and the events it missed
@@ -440,7 +444,7 @@ func (s *Socket) onClose(reason DisconnectReason) bool {
 	s.closeReason = reason
 	s.acks = nil
 	close(s.done)
-	s.cancel(fmt.Errorf("%w: %s", ErrDisconnected, reason))
+	s.cancel(disconnectCauseOf(reason))
 	if s.held != nil {
 		s.held.stop() // the restoration ends, and leaves the namespace
 	}
@@ -456,6 +460,31 @@ func (s *Socket) onClose(reason DisconnectReason) bool {
 	s.nsp.removeSocket(s)
 	s.exec.submit(func() { s.leave(reason) })
 	return true
+}
+
+// disconnectCause is what a socket's context is canceled with: ErrDisconnected, naming the
+// reason.
+type disconnectCause struct{ reason DisconnectReason }
+
+func (e *disconnectCause) Error() string { return ErrDisconnected.Error() + ": " + string(e.reason) }
+func (e *disconnectCause) Unwrap() error { return ErrDisconnected }
+
+// disconnectCauses holds one cause per reason the package gives, made once: every socket's
+// disconnect needs one. Read-only after init.
+var disconnectCauses = func() map[DisconnectReason]error {
+	m := map[DisconnectReason]error{}
+	for _, r := range []DisconnectReason{ReasonTransportClose, ReasonTransportError, ReasonPingTimeout,
+		ReasonParseError, ReasonForcedClose, ReasonServerDisconnect, ReasonClientDisconnect, ReasonServerShuttingDown} {
+		m[r] = &disconnectCause{r}
+	}
+	return m
+}()
+
+func disconnectCauseOf(reason DisconnectReason) error {
+	if err, ok := disconnectCauses[reason]; ok {
+		return err
+	}
+	return &disconnectCause{reason}
 }
 
 func (s *Socket) leave(reason DisconnectReason) {

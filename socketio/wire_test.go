@@ -189,10 +189,21 @@ func connectFramed(t testing.TB, srv *Server, n int) []*conn {
 			conns[i].receive(m)
 		}
 	}
+	// A socket is in the namespace just before its CONNECT reply is encoded and sent: wait
+	// for the replies too, so that a test counting encodings counts none of them.
+	answered := func() int {
+		k := 0
+		for _, c := range conns {
+			if c.es.(*fakeSession).sent.Load() > 0 {
+				k++
+			}
+		}
+		return k
+	}
 	deadline := time.Now().Add(30 * time.Second)
-	for len(srv.Of("/").Sockets()) < n {
+	for len(srv.Of("/").Sockets()) < n || answered() < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d sockets connected", len(srv.Of("/").Sockets()), n)
+			t.Fatalf("%d of %d sockets connected, %d answered", len(srv.Of("/").Sockets()), n, answered())
 		}
 		time.Sleep(time.Millisecond)
 	}

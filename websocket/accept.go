@@ -92,9 +92,12 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 
 	h := w.Header()
-	h.Set("Upgrade", "websocket")
-	h.Set("Connection", "Upgrade")
-	h.Set("Sec-WebSocket-Accept", acceptKey(r.Header.Get("Sec-WebSocket-Key")))
+	// One backing array for the three values, each slice capped so that an append by
+	// middleware cannot reach the next; the names are in canonical form already.
+	vals := []string{"websocket", "Upgrade", acceptKey(headerGet(r.Header, hdrKey))}
+	h["Upgrade"] = vals[0:1:1]
+	h["Connection"] = vals[1:2:2]
+	h[hdrAccept] = vals[2:3:3]
 	cfg := connConfig{
 		subprotocol:   selectSubprotocol(r.Header, opts.Subprotocols),
 		compressAbove: opts.CompressionThreshold,
@@ -105,7 +108,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		onPong:        opts.OnPong,
 	}
 	if cfg.subprotocol != "" {
-		h.Set("Sec-WebSocket-Protocol", cfg.subprotocol)
+		h[hdrProtocol] = []string{cfg.subprotocol}
 	}
 	if opts.Compression != CompressionDisabled {
 		exts, err := parseExtensions(r.Header)
@@ -113,7 +116,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 			return nil, refuse(w, &handshakeError{http.StatusBadRequest, "malformed Sec-WebSocket-Extensions: " + err.Error()})
 		}
 		if resp, neg, ok := acceptDeflate(exts, opts.Compression); ok {
-			h.Set("Sec-WebSocket-Extensions", resp)
+			h[hdrExtensions] = []string{resp}
 			cfg.neg = neg
 		}
 	}
@@ -160,22 +163,35 @@ func checkUpgradeRequest(r *http.Request) error {
 	if !r.ProtoAtLeast(1, 1) {
 		return &handshakeError{http.StatusBadRequest, "WebSocket handshake requires HTTP/1.1"}
 	}
-	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
+	if v := headerGet(r.Header, hdrVersion); v != "13" {
 		return &handshakeError{http.StatusUpgradeRequired, fmt.Sprintf("unsupported Sec-WebSocket-Version %q: only 13 is supported", v)}
 	}
-	keys := r.Header.Values("Sec-WebSocket-Key")
+	keys := headerValues(r.Header, hdrKey)
 	if len(keys) != 1 {
 		return &handshakeError{http.StatusBadRequest, "exactly one Sec-WebSocket-Key header is required"}
 	}
-	if k, err := base64.StdEncoding.DecodeString(keys[0]); err != nil || len(k) != 16 {
+	if !validKey(keys[0]) {
 		return &handshakeError{http.StatusBadRequest, "Sec-WebSocket-Key must be 16 bytes in base64"}
 	}
 	return nil
 }
 
+// validKey reports whether a Sec-WebSocket-Key is 16 bytes in base64: 24 characters with
+// padding. Decoding into an array on the stack checks the alphabet and the padding without
+// an allocation; the length is checked first, as Decode would write past the array for a
+// longer key.
+func validKey(key string) bool {
+	if len(key) != 24 {
+		return false
+	}
+	var k [18]byte
+	n, err := base64.StdEncoding.Decode(k[:], []byte(key))
+	return err == nil && n == 16
+}
+
 // checkOrigin refuses cross-origin requests unless their origin matches a pattern.
 func checkOrigin(r *http.Request, patterns []string) error {
-	origin := r.Header.Get("Origin")
+	origin := headerGet(r.Header, "Origin")
 	if origin == "" {
 		return nil
 	}
@@ -219,12 +235,18 @@ func canHijack(w http.ResponseWriter) bool {
 }
 
 func selectSubprotocol(h http.Header, supported []string) string {
-	for _, offered := range headerTokens(h, "Sec-WebSocket-Protocol") {
+	chosen := ""
+	if len(supported) == 0 {
+		return chosen
+	}
+	eachToken(h, hdrProtocol, func(offered string) bool {
 		for _, s := range supported {
 			if offered == s {
-				return s
+				chosen = s
+				return false
 			}
 		}
-	}
-	return ""
+		return true
+	})
+	return chosen
 }

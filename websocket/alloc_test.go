@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -89,5 +90,32 @@ func TestTryWritePreparedAllocatesNothing(t *testing.T) {
 		if _, err := io.ReadFull(client, got); err != nil || string(got) != string(want) {
 			t.Fatalf("message %d: %q, %v", i, got, err)
 		}
+	}
+}
+
+// TestHandshakeChecksDoNotAllocate pins the allocations of the server's checks of an upgrade
+// request, run once per connection: none, and one for the accept key's string.
+func TestHandshakeChecksDoNotAllocate(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Connection", "keep-alive, Upgrade")
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Sec-WebSocket-Version", "13")
+	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	r.Header.Set("Sec-WebSocket-Protocol", "chat.v0, chat.v2")
+	supported := []string{"chat.v1", "chat.v2"}
+	if err := checkUpgradeRequest(r); err != nil {
+		t.Fatal(err)
+	}
+	if got := selectSubprotocol(r.Header, supported); got != "chat.v2" {
+		t.Fatalf("subprotocol %q", got)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		_ = checkUpgradeRequest(r)
+		_ = selectSubprotocol(r.Header, supported)
+	}); n != 0 {
+		t.Errorf("checking a request: %v allocations", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = acceptKey("dGhlIHNhbXBsZSBub25jZQ==") }); n != 1 {
+		t.Errorf("acceptKey: %v allocations, want 1 (its result)", n)
 	}
 }

@@ -44,6 +44,12 @@ func TestAcceptRefusals(t *testing.T) {
 		{"version 8", "GET", func(h http.Header) { h.Set("Sec-Websocket-Version", "8") }, nil, 426, "13"},
 		{"no key", "GET", func(h http.Header) { h.Del("Sec-Websocket-Key") }, nil, 400, "Key"},
 		{"short key", "GET", func(h http.Header) { h.Set("Sec-Websocket-Key", "c2hvcnQ=") }, nil, 400, "16 bytes"},
+		// 24 bytes: longer than the array the key is decoded into.
+		{"long key", "GET", func(h http.Header) { h.Set("Sec-Websocket-Key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") }, nil, 400, "16 bytes"},
+		// 24 characters without padding are 18 bytes.
+		{"unpadded key", "GET", func(h http.Header) { h.Set("Sec-Websocket-Key", "AAAAAAAAAAAAAAAAAAAAAAAA") }, nil, 400, "16 bytes"},
+		{"key not base64", "GET", func(h http.Header) { h.Set("Sec-Websocket-Key", "!!!!!!!!!!!!!!!!!!!!!!==") }, nil, 400, "16 bytes"},
+		{"two keys", "GET", func(h http.Header) { h.Add("Sec-Websocket-Key", "dGhlIHNhbXBsZSBub25jZQ==") }, nil, 400, "exactly one"},
 		{"cross origin", "GET", func(h http.Header) { h.Set("Origin", "http://evil.example") }, nil, 403, "evil.example"},
 		{"origin not matching pattern", "GET", func(h http.Header) { h.Set("Origin", "https://evil.example") },
 			&AcceptOptions{OriginPatterns: []string{"*.good.example"}}, 403, "OriginPatterns"},

@@ -216,7 +216,7 @@ func newTestServer(cfg testServerConfig) *testServer {
 		CORS:   &engineio.CORSOptions{Origins: []string{"*"}},
 		Logger: log,
 		OnOpen: func(s *engineio.Session) {
-			log.Debug("engine.io session open", logattr.SID, s.ID(), logattr.Transport, s.Transport(), logattr.Remote, s.Request().RemoteAddr)
+			log.Debug("engine.io session open", logattr.SID, s.ID(), logattr.Transport, s.Transport(), logattr.Remote, s.Request().RemoteAddr())
 		},
 		OnMessage: func(s *engineio.Session, m engineio.Message) {
 			// Send fails only once the session is closing, whose end engineio logs with its reason.

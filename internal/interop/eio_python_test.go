@@ -43,7 +43,7 @@ func TestPythonEngineIOClient(t *testing.T) {
 			_ = s.Send(engineio.NewPreparedMessage(m.Data, m.Binary))
 		},
 		OnClose: func(s *engineio.Session, r engineio.CloseReason, _ error) {
-			reasonOf(s.Request().Query.Get("case")) <- r
+			reasonOf(s.Request().Query().Get("case")) <- r
 		},
 	})
 	// Poll answers sent compressed (gzip or deflate, as the client's Accept-Encoding takes).

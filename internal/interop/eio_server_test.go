@@ -111,7 +111,7 @@ func startOurEIOServer(t *testing.T, adjust func(*engineio.ServerOptions)) *ourE
 
 // log returns the record of id, creating it; s.mu must be held.
 func (s *ourEIOServer) log(sess *engineio.Session) *eioSessionLog {
-	id := sess.Request().Query.Get("id")
+	id := sess.Request().Query().Get("id")
 	l := s.sessions[id]
 	if l == nil {
 		l = &eioSessionLog{sid: sess.ID()}
