@@ -8,11 +8,14 @@
 // The frame is exactly what Tether sends in the bench's broadcast scenario: a
 // WebSocket text frame of the Engine.IO/Socket.IO packet
 // 42["broadcast-back","<100-byte string>"]. The reading ends of the
-// connections live in child processes of this binary (at most -per-child
-// each, so that no process passes its descriptor limit), which only drain
-// them and tell the writer when a round has fully arrived; like the bench's
-// broadcast, the next round leaves only then, so every write finds an empty
-// socket and a reader waiting.
+// connections live in -readers child processes of this binary, which only
+// drain them and tell the writer when a round has fully arrived; like the
+// bench's broadcast, the next round leaves only then, so every write finds an
+// empty socket and a reader waiting. The default, 2, is what `tether bench`
+// uses for 10,000 subscribers and a publisher; it matters, since a write's
+// cost includes waking the reader (more reading processes, more epoll
+// waiters to wake). No child holds more than 19,000 connections, under the
+// 20,000 descriptors a process may open here: more are started if needed.
 //
 // Rounds alternate between the ways of writing (-modes), so that noise from a
 // shared machine falls on all of them alike:
@@ -66,7 +69,7 @@ func main() {
 	flag.IntVar(&cfg.size, "size", 100, "the broadcast's string argument, in bytes")
 	flag.StringVar(&cfg.event, "event", "broadcast-back", "the event name in the frame")
 	flag.StringVar(&cfg.modes, "modes", "raw,rawconn,netconn", "ways of writing, comma-separated: raw, rawconn, netconn")
-	flag.IntVar(&cfg.perChild, "per-child", 15_000, "reading connections per child process (mind the descriptor limit)")
+	flag.IntVar(&cfg.readers, "readers", 2, "reading child processes (at least conns/19,000, for the descriptor limit)")
 	flag.Parse()
 	if err := run(&cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "writefloor:", err)
@@ -75,7 +78,7 @@ func main() {
 }
 
 type config struct {
-	conns, rounds, warmup, size, perChild int
+	conns, rounds, warmup, size, readers int
 	event, modes                          string
 }
 
@@ -124,8 +127,8 @@ func (t *target) writers() map[string]writer {
 }
 
 func run(cfg *config) error {
-	if cfg.conns <= 0 || cfg.rounds <= 0 || cfg.perChild <= 0 {
-		return fmt.Errorf("-conns, -rounds and -per-child must be positive")
+	if cfg.conns <= 0 || cfg.rounds <= 0 || cfg.readers <= 0 {
+		return fmt.Errorf("-conns, -rounds and -readers must be positive")
 	}
 	frame := broadcastFrame(cfg.event, cfg.size)
 	modes := strings.Split(cfg.modes, ",")
@@ -147,7 +150,7 @@ func run(cfg *config) error {
 		}
 	}()
 
-	kids, err := startChildren(ln.Addr().String(), cfg.conns, cfg.perChild, len(frame))
+	kids, err := startChildren(ln.Addr().String(), cfg.conns, max(cfg.readers, (cfg.conns+maxPerChild-1)/maxPerChild), len(frame))
 	if err != nil {
 		return err
 	}
@@ -278,14 +281,20 @@ type children struct {
 	failed chan error // a child that stopped
 }
 
-func startChildren(addr string, conns, perChild, frameLen int) (*children, error) {
+// maxPerChild keeps a reading process under the 20,000 descriptors it may open.
+const maxPerChild = 19_000
+
+// startChildren starts readers processes that open conns connections between
+// them, spread evenly.
+func startChildren(addr string, conns, readers, frameLen int) (*children, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	k := &children{done: make(chan int, 64), failed: make(chan error, 64)}
-	for left := conns; left > 0; left -= perChild {
-		part := min(left, perChild)
+	readers = min(readers, conns)
+	for r := range readers {
+		part := conns/readers + btoi(r < conns%readers)
 		cmd := exec.Command(exe)
 		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d", childEnv, addr, part, frameLen))
 		cmd.Stderr = os.Stderr
@@ -315,6 +324,13 @@ func startChildren(addr string, conns, perChild, frameLen int) (*children, error
 		}()
 	}
 	return k, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // roundDone waits until every child has received the round.
