@@ -25,11 +25,12 @@
 //	         TryWritePrepared does (the runtime poller's locks, no waiting)
 //	netconn  net.Conn.Write
 //
-// For each it prints, per write, the writing thread's CPU time (user+sys,
-// getrusage RUSAGE_THREAD, around the write loop alone), the whole process's
-// CPU time (RUSAGE_SELF, the round including the wait for the readers, as the
-// bench measures a server), and the wall time of the write loop: medians over
-// the rounds, with min and max.
+// For each it prints, per write, the writing thread's CPU time (user+sys, then
+// the system part alone; getrusage RUSAGE_THREAD around the write loop alone),
+// the whole process's CPU time (RUSAGE_SELF, the round including the wait for
+// the readers, as the bench measures a server), and the wall time of the write
+// loop: medians over the rounds, with min and max. -spin adds busy work
+// between writes, to see how the writes' own cost depends on their pace.
 package main
 
 import (
@@ -69,6 +70,7 @@ func main() {
 	flag.IntVar(&cfg.size, "size", 100, "the broadcast's string argument, in bytes")
 	flag.StringVar(&cfg.event, "event", "broadcast-back", "the event name in the frame")
 	flag.StringVar(&cfg.modes, "modes", "raw,rawconn,netconn", "ways of writing, comma-separated: raw, rawconn, netconn")
+	flag.DurationVar(&cfg.spin, "spin", 0, "busy user-space work between two writes, standing for a server's own per-recipient work")
 	flag.IntVar(&cfg.readers, "readers", 2, "reading child processes (at least conns/19,000, for the descriptor limit)")
 	flag.Parse()
 	if err := run(&cfg); err != nil {
@@ -79,7 +81,8 @@ func main() {
 
 type config struct {
 	conns, rounds, warmup, size, readers int
-	event, modes                          string
+	event, modes                         string
+	spin                                 time.Duration
 }
 
 // writer is one way of writing the frame to connection i; it returns the bytes
@@ -203,15 +206,20 @@ func run(cfg *config) error {
 		}
 		w := writers[mode]
 		self0, thread0 := rusage(syscall.RUSAGE_SELF), rusage(rusageThread)
+		sys0 := sysTime(rusageThread)
 		start := time.Now()
 		var short []int
 		for i := range t.conns {
 			if m := w(i, frame); m != len(frame) {
 				short = append(short, i, m)
 			}
+			if cfg.spin > 0 {
+				spin(cfg.spin)
+			}
 		}
 		wall := time.Since(start)
 		thread1 := rusage(rusageThread)
+		sys1 := sysTime(rusageThread)
 		// A socket that did not take the whole frame (never seen with the
 		// readers waiting) gets the rest by a waiting write, outside the
 		// measured loop; it is counted and reported.
@@ -237,6 +245,7 @@ func run(cfg *config) error {
 		}
 		n := float64(len(t.conns))
 		s.thread = append(s.thread, float64((thread1-thread0).Microseconds())/n)
+		s.sys = append(s.sys, float64((sys1-sys0).Microseconds())/n)
 		s.self = append(s.self, float64((self1-self0).Microseconds())/n)
 		s.wall = append(s.wall, float64(wall.Nanoseconds())/1e3/n)
 	}
@@ -244,10 +253,10 @@ func run(cfg *config) error {
 	fmt.Printf("writefloor: %d loopback connections in %d reading process(es), %d-byte frame (%q of a %d-byte string), %d rounds per mode after %d of warm-up, Go %s, %s/%s, %d CPUs\n",
 		cfg.conns, len(kids.procs), len(frame), cfg.event, cfg.size, cfg.rounds, cfg.warmup, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	fmt.Println("µs per write: median (min–max) over the rounds")
-	fmt.Printf("%-8s  %-24s  %-24s  %-24s\n", "mode", "writer thread CPU", "process CPU", "wall (write loop)")
+	fmt.Printf("%-8s  %-24s  %-24s  %-24s  %-24s\n", "mode", "writer thread CPU", "of which system", "process CPU", "wall (write loop)")
 	for _, m := range modes {
 		s := results[m]
-		fmt.Printf("%-8s  %-24s  %-24s  %-24s\n", m, summary(s.thread), summary(s.self), summary(s.wall))
+		fmt.Printf("%-8s  %-24s  %-24s  %-24s  %-24s\n", m, summary(s.thread), summary(s.sys), summary(s.self), summary(s.wall))
 	}
 	if incomplete > 0 {
 		fmt.Printf("%d writes found a full socket and were finished outside the measured loop\n", incomplete)
@@ -255,7 +264,23 @@ func run(cfg *config) error {
 	return nil
 }
 
-type samples struct{ thread, self, wall []float64 }
+type samples struct{ thread, sys, self, wall []float64 }
+
+// spin keeps the CPU busy in user space for about d, standing for the work a
+// server does per recipient between two writes.
+func spin(d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+	}
+}
+
+// sysTime returns the system CPU time of who.
+func sysTime(who int) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Stime.Nano())
+}
 
 func summary(xs []float64) string {
 	s := slices.Clone(xs)
