@@ -20,9 +20,12 @@
 // Rounds alternate between the ways of writing (-modes), so that noise from a
 // shared machine falls on all of them alike:
 //
-//	raw      syscall.Write on the descriptor: the bare system call
-//	rawconn  syscall.RawConn.Write around the same call, as websocket.Conn's
-//	         TryWritePrepared does (the runtime poller's locks, no waiting)
+//	rawsys   syscall.RawSyscall(SYS_WRITE) on the descriptor: the bare system
+//	         call, unseen by the Go scheduler (what websocket.Conn's
+//	         TryWritePrepared makes): the floor
+//	raw      syscall.Write, which tells the scheduler of the system call
+//	rawconn  syscall.RawConn.Write around syscall.Write (the runtime poller's
+//	         locks, no waiting)
 //	netconn  net.Conn.Write
 //
 // For each it prints, per write, the writing thread's CPU time (user+sys, then
@@ -49,6 +52,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // childEnv marks a child process and carries its part: the writer's address,
@@ -69,7 +73,7 @@ func main() {
 	flag.IntVar(&cfg.warmup, "warmup", 5, "rounds before measuring")
 	flag.IntVar(&cfg.size, "size", 100, "the broadcast's string argument, in bytes")
 	flag.StringVar(&cfg.event, "event", "broadcast-back", "the event name in the frame")
-	flag.StringVar(&cfg.modes, "modes", "raw,rawconn,netconn", "ways of writing, comma-separated: raw, rawconn, netconn")
+	flag.StringVar(&cfg.modes, "modes", "rawsys,raw,rawconn,netconn", "ways of writing, comma-separated: rawsys, raw, rawconn, netconn")
 	flag.DurationVar(&cfg.spin, "spin", 0, "busy user-space work between two writes, standing for a server's own per-recipient work")
 	flag.IntVar(&cfg.readers, "readers", 2, "reading child processes (at least conns/19,000, for the descriptor limit)")
 	flag.Parse()
@@ -112,6 +116,13 @@ func (t *target) writers() map[string]writer {
 				return 0
 			}
 			return m
+		},
+		"rawsys": func(i int, b []byte) int {
+			m, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(t.fds[i]), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+			if errno != 0 {
+				return 0
+			}
+			return int(m)
 		},
 		"rawconn": func(i int, b []byte) int {
 			frame = b
@@ -189,7 +200,7 @@ func run(cfg *config) error {
 	writers := t.writers()
 	for _, m := range modes {
 		if writers[m] == nil {
-			return fmt.Errorf("unknown mode %q (want raw, rawconn or netconn)", m)
+			return fmt.Errorf("unknown mode %q (want rawsys, raw, rawconn or netconn)", m)
 		}
 	}
 
