@@ -26,7 +26,7 @@ import (
 // of writes keeps waking) cost about 8% of the bare writes in bench/cmd/writefloor. That
 // needs the socket in non-blocking mode, as every socket of the net package is; a
 // connection whose descriptor is not gets no socketWriter, and its writes go through the
-// net.Conn.
+// net.Conn. Under the race detector it is syscall.Write instead (see nowait_race.go).
 type socketWriter struct {
 	raw syscall.RawConn
 	b   []byte
@@ -55,6 +55,13 @@ func newSocketWriter(nc net.Conn) *socketWriter {
 
 func (w *socketWriter) write(fd uintptr) {
 	for {
+		if raceEnabled {
+			w.n, w.err = syscall.Write(int(fd), w.b)
+			if w.err == syscall.EINTR {
+				continue
+			}
+			return
+		}
 		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(w.b))), uintptr(len(w.b)))
 		if errno == syscall.EINTR {
 			continue
