@@ -14,7 +14,7 @@
 # delivery, the CPU of each node, and per broadcast, Redis's CPU and bytes.
 #
 # Usage:
-#   scripts/fanout.sh                            # 2,000 + 2,000 subscribers, 20 broadcasts/s
+#   scripts/fanout.sh                            # 2,000 + 2,000 subscribers, 10 broadcasts/s
 #   SUBS_A=500 SUBS_B=4000 scripts/fanout.sh     # another split, to separate per-broadcast
 #                                                # from per-delivery cost
 #   EXTRA=2 scripts/fanout.sh                    # two more nodes without subscribers: what a
@@ -25,7 +25,7 @@ set -euo pipefail
 
 SUBS_A=${SUBS_A:-2000}
 SUBS_B=${SUBS_B:-2000}
-INTERVAL=${INTERVAL:-50ms}
+INTERVAL=${INTERVAL:-100ms}
 WINDOW=${WINDOW:-20}
 ADAPTER=${ADAPTER:-pubsub}
 EXTRA=${EXTRA:-0}
