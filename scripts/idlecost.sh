@@ -39,6 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 (cd "$repo" && "$GO" build -o "$bin" ./cmd/tether)
+: >"$out/server.out" # read below before the server may have written to it
 "$bin" testserver --addr 127.0.0.1:0 --debug-addr 127.0.0.1:0 --connect-timeout 45s \
 	--ping-interval 25s --ping-timeout 20s ${BLOCKING:+--blocking-reads} >"$out/server.out" 2>"$out/server.log" &
 server_pid=$!

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -97,5 +99,72 @@ func TestPreparedMessageInPlace(t *testing.T) {
 	}
 	if _, err := NewPreparedMessageInPlace(MessageText, append(make([]byte, PreparedHeadroom), 0xff), false); !errors.Is(err, ErrInvalidUTF8) {
 		t.Fatalf("invalid text: %v", err)
+	}
+}
+
+// TestTryWritePreparedFrameChoice checks that TryWritePrepared sends the frame WritePrepared
+// would: compressed from the threshold on where deflate was negotiated (without
+// back-references when this side's window is small), plain below it and for a message
+// prepared uncompressed, and plain on a connection without deflate.
+func TestTryWritePreparedFrameChoice(t *testing.T) {
+	big := []byte(strings.Repeat("compress me ", 20))
+	for _, tc := range []struct {
+		name    string
+		neg     negotiated
+		message func() (*PreparedMessage, error)
+		rsv1    bool
+	}{
+		{"deflate, large", negotiated{deflate: true}, func() (*PreparedMessage, error) { return NewPreparedMessage(MessageText, big) }, true},
+		{"deflate, small window", negotiated{deflate: true, ownSmallWindow: true}, func() (*PreparedMessage, error) { return NewPreparedMessage(MessageText, big) }, true},
+		{"deflate, small", negotiated{deflate: true}, func() (*PreparedMessage, error) { return NewPreparedMessage(MessageText, []byte("tick")) }, false},
+		{"deflate, uncompressed", negotiated{deflate: true}, func() (*PreparedMessage, error) { return NewUncompressedPreparedMessage(MessageText, big) }, false},
+		{"no deflate", negotiated{}, func() (*PreparedMessage, error) { return NewPreparedMessage(MessageText, big) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			client, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			server, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newConn(server, nil, connConfig{neg: tc.neg})
+			defer c.CloseNow()
+			pm, err := tc.message()
+			if err != nil {
+				t.Fatal(err)
+			}
+			kind := framePlain
+			if tc.rsv1 {
+				kind = frameDeflate
+				if tc.neg.ownSmallWindow {
+					kind = frameDeflateSmallWindow
+				}
+			}
+			want := pm.frame(kind)
+			// The first write makes the connection's socketWriter, the second uses it.
+			for i := range 2 {
+				if ok, err := c.TryWritePrepared(pm); !ok || err != nil {
+					t.Fatalf("write %d: %v, %v", i, ok, err)
+				}
+				got := make([]byte, len(want))
+				if _, err := io.ReadFull(client, got); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("write %d: %x, want %x", i, got, want)
+				}
+				if rsv1 := got[0]&0x40 != 0; rsv1 != tc.rsv1 {
+					t.Fatalf("write %d: RSV1 %v, want %v", i, rsv1, tc.rsv1)
+				}
+			}
+		})
 	}
 }
