@@ -23,9 +23,9 @@ func (s *Session) startWebSocket(conn *websocket.Conn) {
 		conn.CloseNow() // the open packet fails, and the session goes on ending
 	}
 	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.PingTimeout)
-	err := conn.Write(ctx, websocket.MessageText, s.srv.openPacket(s.id, false))
-	cancel()
+	// The connection's WriteTimeout bounds the write: a context of its own would cost a timer
+	// and a watch per handshake.
+	err := conn.Write(context.Background(), websocket.MessageText, s.srv.openPacket(s.id, false))
 	s.open(TransportWebSocket)
 	if err != nil {
 		s.close(CloseTransportError, err, false)
