@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,14 @@ var ErrPollUnsupported = errors.New("websocket: reading on readiness is not supp
 // is watched.
 type Poller struct {
 	p *netpoll.Poller
+
+	// The goroutines that wait for more input after a burst (see pollLinger), and the timer
+	// that sends away those that waited in vain: it runs while there are some.
+	lingerMu  sync.Mutex
+	lingerers map[*watch]struct{}
+	sweeper   *time.Timer
+	sweeping  bool
+	closed    bool
 }
 
 // NewPoller returns a Poller, or ErrPollUnsupported where it cannot work; then read with a
@@ -35,11 +44,19 @@ func NewPoller() (*Poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Poller{p: p}, nil
+	return &Poller{p: p, lingerers: map[*watch]struct{}{}}, nil
 }
 
 // Close stops the Poller. Connections still watched are read no more: close them first.
-func (p *Poller) Close() error { return p.p.Close() }
+func (p *Poller) Close() error {
+	p.lingerMu.Lock()
+	p.closed = true
+	if p.sweeper != nil {
+		p.sweeper.Stop()
+	}
+	p.lingerMu.Unlock()
+	return p.p.Close()
+}
 
 // Watch calls ready in a new goroutine whenever c has input: a message, a control frame, or
 // its end. ready should read with TryRead until it returns ErrWouldBlock (or fails), then
@@ -54,7 +71,7 @@ func (p *Poller) Watch(c *Conn, ready func()) error {
 	if raw == nil || c.rd.waiter == nil {
 		return ErrPollUnsupported
 	}
-	w := &watch{c: c, ready: ready}
+	w := &watch{p: p, c: c, ready: ready}
 	w.start = func() { go w.run() } // bound once: an event then allocates nothing but the goroutine
 	reg, err := p.p.Register(raw, w.fire)
 	if err != nil {
@@ -78,6 +95,7 @@ func (p *Poller) Watch(c *Conn, ready func()) error {
 
 // watch runs a connection's ready function on readiness, one run at a time.
 type watch struct {
+	p     *Poller
 	c     *Conn
 	reg   atomic.Pointer[netpoll.Registration] // set by the first fire: events may come before Register returns
 	ready func()
@@ -85,6 +103,16 @@ type watch struct {
 	// state is watchIdle, watchRunning, or watchAgain: input came while ready ran, and
 	// ready runs once more before the registration is re-armed.
 	state atomic.Int32
+
+	// active is set when input comes to the running goroutine; the Poller's sweeper clears it,
+	// and sends away a goroutine that has been waiting since the sweep before.
+	active atomic.Bool
+	// waiting is set while the goroutine waits for more input, kicked once the sweeper has
+	// ended that wait (with a read deadline in the past, lifted before reading on). Guarded by
+	// mu, which orders a kick with the end of the wait.
+	mu      sync.Mutex
+	waiting bool
+	kicked  bool
 }
 
 const (
@@ -114,9 +142,11 @@ func (w *watch) fire(reg *netpoll.Registration) {
 }
 
 func (w *watch) run() {
+	w.active.Store(true)
+	w.p.linger(w, true)
 	for {
 		w.ready()
-		if w.c.awaitInput(pollLinger) {
+		if w.awaitInput() {
 			continue // more came: read it on this goroutine, as a busy connection's own would
 		}
 		if w.state.CompareAndSwap(watchRunning, watchIdle) {
@@ -124,21 +154,67 @@ func (w *watch) run() {
 		}
 		w.state.Store(watchRunning)
 	}
+	w.p.linger(w, false)
 	// A closed registration (the connection ended) is not re-armed; nothing is lost.
 	_ = w.reg.Load().Rearm()
 }
 
-// pollLinger is how long a watched connection's goroutine waits for more input after reading
-// what came, before it hands the connection back to the Poller and ends. A busy connection
-// (a message every few milliseconds) is then read as with a goroutine of its own, without a
-// trip through the Poller per message, which costs several microseconds of CPU; a connection
-// idle for longer holds no goroutine.
+// pollLinger is how often the Poller sends away the goroutines that have waited for more
+// input since its last look: after reading what came, a watched connection's goroutine waits
+// for more for 100 to 200 ms before it hands the connection back to the Poller and ends. A
+// busy connection (a message every few milliseconds) is then read as with a goroutine of its
+// own, without a trip through the Poller per message, which costs several microseconds of
+// CPU; a connection idle for longer holds no goroutine. The wait has no deadline of its own,
+// which would cost two timer updates per message: one timer for all does the sending away.
 const pollLinger = 100 * time.Millisecond
 
-// awaitInput waits up to d for input to an idle connection, taking what arrives into the read
-// buffer, and reports whether any came. It never waits inside a message, and reports false
-// for a connection that failed or closed, whose end the Poller reports.
-func (c *Conn) awaitInput(d time.Duration) bool {
+// linger adds w to the goroutines the sweeper looks at, or removes it.
+func (p *Poller) linger(w *watch, on bool) {
+	p.lingerMu.Lock()
+	defer p.lingerMu.Unlock()
+	if !on {
+		delete(p.lingerers, w)
+		return
+	}
+	p.lingerers[w] = struct{}{}
+	if !p.sweeping && !p.closed {
+		p.sweeping = true
+		if p.sweeper == nil {
+			p.sweeper = time.AfterFunc(pollLinger, p.sweep)
+		} else {
+			p.sweeper.Reset(pollLinger)
+		}
+	}
+}
+
+// sweep ends the waits of the goroutines that had no input since the last sweep.
+func (p *Poller) sweep() {
+	p.lingerMu.Lock()
+	defer p.lingerMu.Unlock()
+	for w := range p.lingerers {
+		if w.active.Swap(false) {
+			continue
+		}
+		w.mu.Lock()
+		if w.waiting && !w.kicked {
+			w.kicked = true
+			_ = w.c.nc.SetReadDeadline(aLongTimeAgo)
+		}
+		w.mu.Unlock()
+	}
+	if len(p.lingerers) > 0 && !p.closed {
+		p.sweeper.Reset(pollLinger)
+	} else {
+		p.sweeping = false
+	}
+}
+
+// awaitInput waits for more input to an idle connection until the sweeper ends the wait,
+// taking what arrives into the read buffer, and reports whether any came. It never waits
+// inside a message, and reports false for a connection that failed or closed, whose end the
+// Poller reports.
+func (w *watch) awaitInput() bool {
+	c := w.c
 	r := &c.rd
 	if r.waiter == nil || !r.lock.mu.TryLock() {
 		return false
@@ -151,17 +227,26 @@ func (c *Conn) awaitInput(d time.Duration) bool {
 		return true
 	}
 	r.release()
-	// The deadline bounds this wait only: it is lifted before any frame is read.
-	if c.nc.SetReadDeadline(time.Now().Add(d)) != nil {
-		return false
+	w.mu.Lock()
+	w.waiting = true
+	w.mu.Unlock()
+	// TryRead has just found the socket empty.
+	br, err := r.waiter.waitAfterEmpty()
+	w.mu.Lock()
+	w.waiting = false
+	kicked := w.kicked
+	w.kicked = false
+	w.mu.Unlock()
+	if kicked && c.nc.SetReadDeadline(time.Time{}) != nil {
+		err = ErrClosed
 	}
-	br, err := r.waiter.wait()
-	if c.nc.SetReadDeadline(time.Time{}) != nil || err != nil || br == nil {
+	if err != nil || br == nil {
 		if br != nil {
 			r.br = br // the connection closed meanwhile: the next read reports it
 		}
 		return false
 	}
+	w.active.Store(true)
 	r.br = br
 	return true
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
 
 	"github.com/tether-rt/tether/websocket"
 )
@@ -12,8 +13,15 @@ func init() { register("tether", tetherHandler) }
 var tetherOptions = &websocket.AcceptOptions{Compression: websocket.CompressionDisabled}
 
 // tetherPoller reads connections on readiness, so that an idle one holds no goroutine; nil
-// where the platform has none, and then each connection gets a goroutine.
-var tetherPoller, _ = websocket.NewPoller()
+// where the platform has none, or with ECHOSERVER_BLOCKING set (to compare), and then each
+// connection gets a goroutine.
+var tetherPoller = func() *websocket.Poller {
+	if os.Getenv("ECHOSERVER_BLOCKING") != "" {
+		return nil
+	}
+	p, _ := websocket.NewPoller()
+	return p
+}()
 
 func tetherHandler(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, tetherOptions)
