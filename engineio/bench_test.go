@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/websocket"
 )
 
@@ -77,21 +78,8 @@ func BenchmarkSend(b *testing.B) {
 	}
 }
 
-// rawWebSocketRequest is a WebSocket upgrade as a browser sends it, minus cookies: a
-// benchmark writes it as is, so that what it measures is the server's side of a handshake.
-const rawWebSocketRequest = "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\n" +
-	"Host: 127.0.0.1\r\n" +
-	"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
-	"Accept: */*\r\n" +
-	"Accept-Language: en-US,en;q=0.5\r\n" +
-	"Accept-Encoding: gzip, deflate\r\n" +
-	"Origin: http://127.0.0.1\r\n" +
-	"Sec-WebSocket-Version: 13\r\n" +
-	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-	"Connection: keep-alive, Upgrade\r\n" +
-	"Pragma: no-cache\r\n" +
-	"Cache-Control: no-cache\r\n" +
-	"Upgrade: websocket\r\n\r\n"
+// rawWebSocketRequest is a browser's WebSocket upgrade to the Engine.IO endpoint.
+var rawWebSocketRequest = testenv.BrowserUpgradeRequest("/engine.io/?EIO=4&transport=websocket")
 
 // rawOpen dials addr, sends rawWebSocketRequest and reads the answer up to the end of the
 // open packet's frame (a 101 response and one short text frame), into buf.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/testenv"
 )
 
 // BenchmarkBroadcastRoom measures a broadcast to 10,000 sockets in one room: the event is
@@ -221,19 +222,7 @@ func BenchmarkConnect(b *testing.B) {
 		_ = srv.Shutdown(ctx)
 	})
 	addr := strings.TrimPrefix(hs.URL, "http://")
-	request := "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n" +
-		"Host: 127.0.0.1\r\n" +
-		"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
-		"Accept: */*\r\n" +
-		"Accept-Language: en-US,en;q=0.5\r\n" +
-		"Accept-Encoding: gzip, deflate\r\n" +
-		"Origin: http://127.0.0.1\r\n" +
-		"Sec-WebSocket-Version: 13\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-		"Connection: keep-alive, Upgrade\r\n" +
-		"Pragma: no-cache\r\n" +
-		"Cache-Control: no-cache\r\n" +
-		"Upgrade: websocket\r\n\r\n"
+	request := testenv.BrowserUpgradeRequest("/socket.io/?EIO=4&transport=websocket")
 	// Masked client frames with a zero mask key: the text "40" (CONNECT to "/") and a close.
 	connect := []byte{0x81, 0x82, 0, 0, 0, 0, '4', '0'}
 	closeFrame := []byte{0x88, 0x80, 0, 0, 0, 0}

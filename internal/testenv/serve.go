@@ -61,3 +61,22 @@ func (b *Buffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// BrowserUpgradeRequest is a WebSocket upgrade of target (a path and query) as a browser
+// sends it, minus cookies: a benchmark writes it on a raw connection, so that what it measures
+// is the server's side of a handshake.
+func BrowserUpgradeRequest(target string) string {
+	return "GET " + target + " HTTP/1.1\r\n" +
+		"Host: 127.0.0.1\r\n" +
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
+		"Accept: */*\r\n" +
+		"Accept-Language: en-US,en;q=0.5\r\n" +
+		"Accept-Encoding: gzip, deflate\r\n" +
+		"Origin: http://127.0.0.1\r\n" +
+		"Sec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Connection: keep-alive, Upgrade\r\n" +
+		"Pragma: no-cache\r\n" +
+		"Cache-Control: no-cache\r\n" +
+		"Upgrade: websocket\r\n\r\n"
+}
