@@ -145,8 +145,12 @@ func (w *watch) run() {
 	w.active.Store(true)
 	w.p.linger(w, true)
 	for {
+		begun := w.c.rd.begun.Load()
 		w.ready()
-		if w.awaitInput() {
+		// Linger only after a message: a run that found none (a new connection, a lone
+		// control frame) hands the connection back at once, so that a crowd of new
+		// connections does not leave a crowd of goroutines waiting.
+		if w.c.rd.begun.Load() != begun && w.awaitInput() {
 			continue // more came: read it on this goroutine, as a busy connection's own would
 		}
 		if w.state.CompareAndSwap(watchRunning, watchIdle) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/bits"
 	"net"
+	"sync/atomic"
 )
 
 // readState is the read side of a connection. Only the holder of lock touches it: a Reader or
@@ -16,10 +17,11 @@ type readState struct {
 	c      *Conn
 	lock   ctxMutex
 	waiter *readWaiter
-	br     *readBuffer  // nil while idle: taken from the pool once bytes arrive
-	prefix prefixReader // bytes that arrived with the handshake, then the connection
-	err    error        // sticky: the error that ended reading
-	noWait bool         // TryRead's begin: do not wait for a frame that has not begun to arrive
+	br     *readBuffer   // nil while idle: taken from the pool once bytes arrive
+	prefix prefixReader  // bytes that arrived with the handshake, then the connection
+	err    error         // sticky: the error that ended reading
+	noWait bool          // TryRead's begin: do not wait for a frame that has not begun to arrive
+	begun  atomic.Uint64 // messages begun: the Poller's watch tells from it whether a run read any
 
 	// The message being read.
 	inMessage  bool
@@ -179,6 +181,7 @@ func (r *readState) begin(ctx context.Context, noWait bool) (MessageType, error)
 		return 0, r.finish(r.c.fail(protocolErr(StatusProtocolError, "continuation frame without a message to continue")))
 	}
 	r.inMessage = true
+	r.begun.Add(1)
 	r.typ = MessageType(h.opcode)
 	r.compressed = h.rsv1
 	r.size, r.wireSize = 0, 0
