@@ -109,10 +109,14 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 	if !s.claimLocked(w, &s.getActive, "GET") {
 		return
 	}
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
+	wake := s.wake
 	for len(s.queue) == 0 && s.transport == TransportPolling && !s.closed && !s.upgrading {
 		s.mu.Unlock()
 		select {
-		case <-s.wake:
+		case <-wake:
 		case <-r.Context().Done():
 			// The client gave up its poll: the session ends, as with the JavaScript server.
 			s.mu.Lock()
@@ -188,7 +192,7 @@ func (s *Session) poll(w http.ResponseWriter, r *http.Request) {
 		release()
 	}
 	if finished {
-		s.drainOk.Do(func() { close(s.drained) })
+		s.markDrained()
 	}
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {

@@ -43,9 +43,9 @@ type Session struct {
 	// them. Guarded by mu.
 	pending      int
 	pendingBytes int
-	peerClosed   bool        // the client sent a close packet
-	spare        []outPacket // the previous batch's slice, reused
-	wake         chan struct{}
+	peerClosed   bool          // the client sent a close packet
+	spare        []outPacket   // the previous batch's slice, reused
+	wake         chan struct{} // made by the first poll: a session on WebSocket has none
 	ws           *websocket.Conn
 	wsForm       wsForm          // how ws carries binary messages; set with ws
 	probe        *websocket.Conn // a WebSocket being upgraded to
@@ -68,7 +68,7 @@ type Session struct {
 	reason    CloseReason
 
 	done    chan struct{} // closed when the session is closed
-	drained chan struct{} // closed when a poll has taken the final close packet
+	drained chan struct{} // closed when a poll has taken the final close packet; see drainedChan
 	drainOk sync.Once
 }
 
@@ -84,13 +84,11 @@ type outPacket struct {
 // what the layers above may ask of it later (RequestInfo).
 func newSession(srv *Server, id string, r *http.Request, query requestQuery) *Session {
 	return &Session{
-		srv:     srv,
-		id:      id,
-		req:     NewRequestInfo(r),
-		b64:     query.Get("b64") != "",
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		drained: make(chan struct{}),
+		srv:  srv,
+		id:   id,
+		req:  NewRequestInfo(r),
+		b64:  query.Get("b64") != "",
+		done: make(chan struct{}),
 	}
 }
 
@@ -242,10 +240,30 @@ func (s *Session) startFlushLocked() {
 
 // signalLocked wakes the poll waiting for packets, if any.
 func (s *Session) signalLocked() {
+	if s.wake == nil {
+		return // no poll ever waited
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// drainedChan returns the channel closed once the final close packet has been taken, made on
+// first use: most sessions never get that far, and an idle one should not pay for it.
+func (s *Session) drainedChan() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+	}
+	return s.drained
+}
+
+// markDrained closes the channel of drainedChan, once.
+func (s *Session) markDrained() {
+	ch := s.drainedChan()
+	s.drainOk.Do(func() { close(ch) })
 }
 
 // deliver hands a received message to the user, unless the session has ended.
@@ -504,7 +522,7 @@ func (s *Session) finish(reason CloseReason, detail error, ws, probe *websocket.
 	if linger {
 		t := time.NewTimer(min(closeLinger, s.srv.opts.PingInterval+s.srv.opts.PingTimeout))
 		select {
-		case <-s.drained:
+		case <-s.drainedChan():
 		case <-t.C:
 		}
 		t.Stop()

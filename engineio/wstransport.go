@@ -104,7 +104,7 @@ func (s *Session) runUpgrade(conn *websocket.Conn, form wsForm) {
 		})
 		s.mu.Unlock()
 		s.closeWebSocket(conn)
-		s.drainOk.Do(func() { close(s.drained) })
+		s.markDrained()
 		return
 	}
 	if err != nil || s.closed {

@@ -81,9 +81,8 @@ type Conn struct {
 	// Lifecycle.
 	closeOnce sync.Once
 	closed    chan struct{}
-	closeErr  error         // why the connection ended; set before closed is closed
-	closeRecv chan struct{} // closed when the peer's close frame arrives
-	recvOnce  sync.Once
+	closeErr  error       // why the connection ended; set before closed is closed
+	peerClose atomic.Bool // the peer's close frame has arrived
 
 	pingMu    sync.Mutex
 	pingSeq   uint64
@@ -118,7 +117,6 @@ func newConn(nc net.Conn, prefix []byte, cfg connConfig) *Conn {
 		onPing:        cfg.onPing,
 		onPong:        cfg.onPong,
 		closed:        make(chan struct{}),
-		closeRecv:     make(chan struct{}),
 		keepAlive:     cfg.keepAlive,
 		writeTimeout:  cfg.writeTimeout,
 	}
@@ -206,9 +204,7 @@ func (c *Conn) CloseContext(ctx context.Context, code StatusCode, reason string)
 	idleChecks := 0
 	for done := false; !done; {
 		select {
-		case <-c.closeRecv:
-			done = true
-		case <-c.closed:
+		case <-c.closed: // also when the peer's close frame arrives: the reader then closes
 			done = true
 		case <-ctx.Done():
 			done = true
@@ -278,17 +274,10 @@ func (c *Conn) errClosed() error {
 }
 
 // gotPeerClose reports whether the peer's close frame has arrived.
-func (c *Conn) gotPeerClose() bool {
-	select {
-	case <-c.closeRecv:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Conn) gotPeerClose() bool { return c.peerClose.Load() }
 
 // peerClosed records the peer's close frame.
-func (c *Conn) peerClosed() { c.recvOnce.Do(func() { close(c.closeRecv) }) }
+func (c *Conn) peerClosed() { c.peerClose.Store(true) }
 
 // fail ends the connection because of err, from the reading side: a protocol error is reported
 // to the peer with its close code, then the connection is closed. It returns the error the reader

@@ -104,6 +104,9 @@ type watch struct {
 	// ready runs once more before the registration is re-armed.
 	state atomic.Int32
 
+	// lastRead is when a run last read a message; runs never overlap, and each starts after
+	// the one before ended (the state's atomics order them).
+	lastRead time.Time
 	// active is set when input comes to the running goroutine; the Poller's sweeper clears it,
 	// and sends away a goroutine that has been waiting since the sweep before.
 	active atomic.Bool
@@ -147,10 +150,7 @@ func (w *watch) run() {
 	for {
 		begun := w.c.rd.begun.Load()
 		w.ready()
-		// Linger only after a message: a run that found none (a new connection, a lone
-		// control frame) hands the connection back at once, so that a crowd of new
-		// connections does not leave a crowd of goroutines waiting.
-		if w.c.rd.begun.Load() != begun && w.awaitInput() {
+		if w.c.rd.begun.Load() != begun && w.busy() && w.awaitInput() {
 			continue // more came: read it on this goroutine, as a busy connection's own would
 		}
 		if w.state.CompareAndSwap(watchRunning, watchIdle) {
@@ -171,6 +171,19 @@ func (w *watch) run() {
 // CPU; a connection idle for longer holds no goroutine. The wait has no deadline of its own,
 // which would cost two timer updates per message: one timer for all does the sending away.
 const pollLinger = 100 * time.Millisecond
+
+// busy records that a run read a message, and reports whether the one before came less than
+// pollLinger ago: only then does the goroutine wait for more. A connection's first message
+// (a new connection's CONNECT), or one now and then (a heartbeat's pong), hands the
+// connection back at once, so that a crowd of connections arriving or answering pings does
+// not leave a crowd of goroutines waiting, whose stacks would stay in RSS. A busy connection
+// pays one trip through the Poller at the start of a busy spell.
+func (w *watch) busy() bool {
+	now := time.Now()
+	busy := now.Sub(w.lastRead) < pollLinger
+	w.lastRead = now
+	return busy
+}
 
 // linger adds w to the goroutines the sweeper looks at, or removes it.
 func (p *Poller) linger(w *watch, on bool) {
