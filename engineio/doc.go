@@ -16,7 +16,8 @@
 //
 // A WebSocket session holds no goroutine while its client is silent: on Linux the server
 // watches its connections with one websocket.Poller (epoll), starts a goroutine when bytes
-// arrive, and lets it end once the client has been silent for 100 ms. Heartbeats are timers,
+// arrive, and lets it end once they are read (a busy client's goroutine waits 100 to 200 ms
+// for more first). Heartbeats are timers,
 // not goroutines, and the queue's writer exists only while there is something to send. An idle
 // Engine.IO session costs a few KiB of heap and its socket (docs/CAPACITY.md has the figures).
 // ServerOptions.BlockingReads gives each WebSocket a goroutine of its own instead; TLS
