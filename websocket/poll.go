@@ -153,12 +153,15 @@ func (w *watch) run() {
 		if w.c.rd.begun.Load() != begun && w.busy() && w.awaitInput() {
 			continue // more came: read it on this goroutine, as a busy connection's own would
 		}
+		// Leave the sweeper's set before the state says idle: a run that starts after that
+		// joins it again, and must not be taken out of it by this one.
+		w.p.linger(w, false)
 		if w.state.CompareAndSwap(watchRunning, watchIdle) {
 			break
 		}
 		w.state.Store(watchRunning)
+		w.p.linger(w, true)
 	}
-	w.p.linger(w, false)
 	// A closed registration (the connection ended) is not re-armed; nothing is lost.
 	_ = w.reg.Load().Rearm()
 }
