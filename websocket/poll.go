@@ -168,12 +168,12 @@ func (w *watch) run() {
 
 // pollLinger is how often the Poller sends away the goroutines that have waited for more
 // input since its last look: after reading a message that came within pollLinger of the one
-// before (see busy), a watched connection's goroutine waits for more for 100 to 200 ms
-// before it hands the connection back to the Poller and ends. A
-// busy connection (a message every few milliseconds) is then read as with a goroutine of its
-// own, without a trip through the Poller per message, which costs several microseconds of
-// CPU; a connection idle for longer holds no goroutine. The wait has no deadline of its own,
-// which would cost two timer updates per message: one timer for all does the sending away.
+// before (see busy), a watched connection's goroutine waits for more for 100 to 200 ms before
+// it hands the connection back to the Poller and ends. A busy connection (a message every few
+// milliseconds) is then read as with a goroutine of its own, without a trip through the
+// Poller per message, which costs several microseconds of CPU; a connection idle for longer
+// holds no goroutine. The wait has no deadline of its own, which would cost two timer updates
+// per message: one timer for all does the sending away.
 const pollLinger = 100 * time.Millisecond
 
 // busy records that a run read a message, and reports whether the one before came less than
