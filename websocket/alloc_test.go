@@ -8,7 +8,6 @@ package websocket
 import (
 	"context"
 	"io"
-	"net"
 	"net/http/httptest"
 	"testing"
 )
@@ -52,20 +51,7 @@ func TestFramePathsAllocateNothing(t *testing.T) {
 // TestTryWritePreparedAllocatesNothing guards the broadcast path on a real socket: TryWritePrepared
 // writes straight to the socket without allocating, and the peer receives every message.
 func TestTryWritePreparedAllocatesNothing(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, client := tcpPair(t)
 	c := newConn(server, nil, connConfig{})
 	defer c.CloseNow()
 	pm, err := NewPreparedMessage(MessageText, []byte("tick"))

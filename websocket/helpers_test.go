@@ -199,3 +199,25 @@ func closePayload(code StatusCode, reason string) []byte {
 var netDialer net.Dialer
 
 func newTestReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+// tcpPair returns the accepted and the dialled end of a loopback TCP connection, closed when
+// the test ends.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return server, client
+}

@@ -22,16 +22,7 @@ func (c blockingConn) SyscallConn() (syscall.RawConn, error) { return c.f.Syscal
 // does not see, is used only on a socket that cannot block: a TCP connection gets a
 // socketWriter, a blocking socket none (its writes then go through the net.Conn).
 func TestSocketWriterNeedsANonBlockingSocket(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	tcp, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tcp.Close()
+	_, tcp := tcpPair(t)
 	if newSocketWriter(tcp) == nil {
 		t.Error("a TCP connection gets no socketWriter")
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -121,20 +120,7 @@ func TestTryWritePreparedFrameChoice(t *testing.T) {
 		{"no deflate", negotiated{}, func() (*PreparedMessage, error) { return NewPreparedMessage(MessageText, big) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			client, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			server, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
+			server, client := tcpPair(t)
 			c := newConn(server, nil, connConfig{neg: tc.neg})
 			defer c.CloseNow()
 			pm, err := tc.message()

@@ -40,6 +40,17 @@ func pairs(t *testing.T, n int) (server, client []*net.TCPConn) {
 	return server, client
 }
 
+// newPoller returns a Poller closed when the test ends.
+func newPoller(t *testing.T) *Poller {
+	t.Helper()
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 func rawOf(t *testing.T, c *net.TCPConn) syscall.RawConn {
 	t.Helper()
 	raw, err := c.SyscallConn()
@@ -72,11 +83,7 @@ func TestReadyOnlyForSocketsWithData(t *testing.T) {
 	const n = 200
 	server, client := pairs(t, n)
 	before := runtime.NumGoroutine()
-	p, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newPoller(t)
 	var mu sync.Mutex
 	got := map[int]string{}
 	done := make(chan int, n)
@@ -133,11 +140,7 @@ func TestReadyOnlyForSocketsWithData(t *testing.T) {
 // watched are reported as soon as it is re-armed: level-triggered, not edge.
 func TestRearmReportsBytesThatCameMeanwhile(t *testing.T) {
 	server, client := pairs(t, 1)
-	p, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newPoller(t)
 	raw := rawOf(t, server[0])
 	ready := make(chan struct{}, 2)
 	r, err := p.Register(raw, func(*Registration) { ready <- struct{}{} })
@@ -160,11 +163,7 @@ func TestRearmReportsBytesThatCameMeanwhile(t *testing.T) {
 // then sees the end of the stream.
 func TestPeerCloseIsReported(t *testing.T) {
 	server, client := pairs(t, 1)
-	p, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newPoller(t)
 	raw := rawOf(t, server[0])
 	eof := make(chan bool, 1)
 	r, err := p.Register(raw, func(*Registration) { _, e := readAll(raw); eof <- e })
@@ -197,11 +196,7 @@ func waitGoroutines(t *testing.T, want int, what string) {
 func TestWaiterRunsOnlyWhileWatching(t *testing.T) {
 	server, client := pairs(t, 2)
 	before := runtime.NumGoroutine()
-	p, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newPoller(t)
 	if g := runtime.NumGoroutine(); g != before {
 		t.Fatalf("New started %d goroutines, want none", g-before)
 	}
@@ -281,11 +276,7 @@ func TestCloseAfterDescriptorReuse(t *testing.T) {
 		rawOf(t, s.(*net.TCPConn)).Control(func(x uintptr) { fd = int(x) })
 		return s.(*net.TCPConn), c.(*net.TCPConn), fd
 	}
-	p, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newPoller(t)
 	s1, c1, fd1 := accept()
 	old, err := p.Register(rawOf(t, s1), func(*Registration) { t.Error("the closed socket's handler ran") })
 	if err != nil {
