@@ -9,56 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/metricstest"
 	"github.com/tether-rt/tether/internal/testenv"
 	"github.com/tether-rt/tether/socketio"
 )
-
-// scrapeMetrics GETs url and parses it with Prometheus's text parser into "name{k=v,…}" →
-// value (labels in the order the exposition gives them, which sorts them; a histogram gives
-// name_count and name_sum).
-func scrapeMetrics(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parsing %s: %v", url, err)
-	}
-	out := map[string]float64{}
-	for name, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			key := name
-			if len(labels) > 0 {
-				key += "{" + strings.Join(labels, ",") + "}"
-			}
-			switch {
-			case m.Counter != nil:
-				out[key] = m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				out[key] = m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				out[key+"_count"] = float64(m.GetHistogram().GetSampleCount())
-				out[key+"_sum"] = m.GetHistogram().GetSampleSum()
-			}
-		}
-	}
-	return out
-}
 
 // TestRunTestServerMetrics runs the command with --metrics, drives the test app with two Go
 // Socket.IO clients (an event with an ack, a broadcast, a server-side EmitWithAck, the
@@ -135,8 +90,8 @@ func TestRunTestServerMetrics(t *testing.T) {
 	}
 	waitEvent(cs[1], "ack-result")
 
-	got := scrapeMetrics(t, metricsURL)
-	checkMetrics(t, got, map[string]float64{
+	got := metricstest.Scrape(t, metricsURL)
+	metricstest.Check(t, got, map[string]float64{
 		"tether_socketio_connected_sockets{namespace=/}":             2,
 		"tether_socketio_connects_total{namespace=/}":                2,
 		"tether_socketio_events_received_total{namespace=/}":         3, // message-with-ack, broadcast, request-ack
@@ -157,7 +112,7 @@ func TestRunTestServerMetrics(t *testing.T) {
 	}
 	// The server sees the clients leave a moment later: poll the figures until it has.
 	for {
-		got = scrapeMetrics(t, metricsURL)
+		got = metricstest.Scrape(t, metricsURL)
 		if got["tether_socketio_connected_sockets{namespace=/}"] == 0 && got["tether_engineio_open_sessions"] == 0 {
 			break
 		}
@@ -168,20 +123,9 @@ func TestRunTestServerMetrics(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	checkMetrics(t, got, map[string]float64{
+	metricstest.Check(t, got, map[string]float64{
 		"tether_socketio_disconnects_total{namespace=/,reason=client namespace disconnect}": 2,
 	})
-}
-
-func checkMetrics(t *testing.T, got, want map[string]float64) {
-	t.Helper()
-	for k, v := range want {
-		if g, ok := got[k]; !ok {
-			t.Errorf("%s missing from the scrape", k)
-		} else if g != v {
-			t.Errorf("%s = %v, want %v", k, g, v)
-		}
-	}
 }
 
 // TestRunServeMetrics runs the demo with --metrics: a chat message from a Go client shows in
@@ -239,9 +183,9 @@ func TestRunServeMetrics(t *testing.T) {
 	}
 	// The event is counted before its handler runs, a moment after it is sent: poll.
 	for {
-		got := scrapeMetrics(t, metricsURL)
+		got := metricstest.Scrape(t, metricsURL)
 		if got["tether_socketio_events_received_total{namespace=/}"] == 1 {
-			checkMetrics(t, got, map[string]float64{
+			metricstest.Check(t, got, map[string]float64{
 				"tether_socketio_connected_sockets{namespace=/}":             1,
 				"tether_engineio_sessions_opened_total{transport=websocket}": 1,
 			})

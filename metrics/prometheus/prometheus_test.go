@@ -2,73 +2,19 @@ package prometheus_test
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
-	"sort"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/tether-rt/tether/adapter/redis"
 	"github.com/tether-rt/tether/engineio"
+	"github.com/tether-rt/tether/internal/metricstest"
 	tetherprom "github.com/tether-rt/tether/metrics/prometheus"
 	"github.com/tether-rt/tether/socketio"
 )
-
-// scrape fetches url and parses it with Prometheus's own text parser.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parsing the scrape: %v", err)
-	}
-	return mfs
-}
-
-// sample is one metric of a scrape: its name and labels as "name{k=v,k=v}" (sorted), and its
-// value (a histogram's sample count).
-func samples(mfs map[string]*dto.MetricFamily) map[string]float64 {
-	out := map[string]float64{}
-	for name, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			sort.Strings(labels)
-			key := name
-			if len(labels) > 0 {
-				key += "{" + strings.Join(labels, ",") + "}"
-			}
-			switch {
-			case m.Counter != nil:
-				out[key] = m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				out[key] = m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				out[key+"_count"] = float64(m.GetHistogram().GetSampleCount())
-				out[key+"_sum"] = m.GetHistogram().GetSampleSum()
-			}
-		}
-	}
-	return out
-}
 
 // TestScrapeAfterTraffic runs real traffic, two Go clients over WebSocket, through a server
 // observed by an Observer, and checks the scraped figures: exactly where the traffic fixes
@@ -137,7 +83,7 @@ func TestScrapeAfterTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got := samples(scrape(t, metrics.URL))
+	got := metricstest.Scrape(t, metrics.URL)
 	want := map[string]float64{
 		"tether_socketio_connected_sockets{namespace=/}":                 2,
 		"tether_socketio_connects_total{namespace=/}":                    2,
@@ -163,7 +109,7 @@ func TestScrapeAfterTraffic(t *testing.T) {
 		"tether_engineio_received_bytes_total": 1 + 1 + 13 + 14 + 20 + 13 + 9,
 		"tether_engineio_sent_bytes_total":     31 + 31 + 5 + 5 + 14 + 14 + 20,
 	}
-	check(t, got, want)
+	metricstest.Check(t, got, want)
 
 	for _, c := range clients {
 		c.Close()
@@ -171,7 +117,7 @@ func TestScrapeAfterTraffic(t *testing.T) {
 	// The sessions end on the server a moment after the clients leave: wait for that, by
 	// the figures themselves, without a fixed sleep.
 	for {
-		got = samples(scrape(t, metrics.URL))
+		got = metricstest.Scrape(t, metrics.URL)
 		if got["tether_engineio_open_sessions"] == 0 && got["tether_socketio_connected_sockets{namespace=/}"] == 0 {
 			break
 		}
@@ -182,34 +128,10 @@ func TestScrapeAfterTraffic(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	check(t, got, map[string]float64{
+	metricstest.Check(t, got, map[string]float64{
 		"tether_socketio_disconnects_total{namespace=/,reason=client namespace disconnect}": 2,
 		"tether_engineio_sessions_closed_total{reason=transport close}":                     2,
 	})
-}
-
-func check(t *testing.T, got, want map[string]float64) {
-	t.Helper()
-	for k, v := range want {
-		g, ok := got[k]
-		if !ok {
-			t.Errorf("%s missing from the scrape", k)
-			continue
-		}
-		if g != v {
-			t.Errorf("%s = %v, want %v", k, g, v)
-		}
-	}
-	if t.Failed() {
-		var keys []string
-		for k, v := range got {
-			if strings.HasPrefix(k, "tether_") {
-				keys = append(keys, k+" "+strconv.FormatFloat(v, 'g', -1, 64))
-			}
-		}
-		sort.Strings(keys)
-		t.Logf("scrape:\n%s", strings.Join(keys, "\n"))
-	}
 }
 
 // The Observer serves the Redis adapter too; checked here so that the package itself does
