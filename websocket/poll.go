@@ -24,6 +24,8 @@ var ErrPollUnsupported = errors.New("websocket: reading on readiness is not supp
 // is watched.
 type Poller struct {
 	p *netpoll.Poller
+	// lingerFor is pollLinger; tests lengthen it so that a busy spell never ends by chance.
+	lingerFor time.Duration
 
 	// The goroutines that wait for more input after a burst (see pollLinger), and the timer
 	// that sends away those that waited in vain: it runs while there are some.
@@ -44,7 +46,7 @@ func NewPoller() (*Poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Poller{p: p, lingerers: map[*watch]struct{}{}}, nil
+	return &Poller{p: p, lingerFor: pollLinger, lingerers: map[*watch]struct{}{}}, nil
 }
 
 // Close stops the Poller. Connections still watched are read no more: close them first.
@@ -147,12 +149,20 @@ func (w *watch) fire(reg *netpoll.Registration) {
 func (w *watch) run() {
 	w.active.Store(true)
 	w.p.linger(w, true)
+	lingering := false
 	for {
 		begun := w.c.rd.begun.Load()
 		w.ready()
-		if w.c.rd.begun.Load() != begun && w.busy() && w.awaitInput() {
+		// While lingering, a message came within the linger of the one before by definition:
+		// busy's clock is read once per busy spell, not per message.
+		if w.c.rd.begun.Load() != begun && (lingering || w.busy()) && w.awaitInput() {
+			lingering = true
 			continue // more came: read it on this goroutine, as a busy connection's own would
 		}
+		lingering = false
+		// TryRead may have left the last read to this run (see readState.polled): the
+		// registration, re-armed below, makes it.
+		w.c.rd.polled.Store(false)
 		// Leave the sweeper's set before the state says idle: a run that starts after that
 		// joins it again, and must not be taken out of it by this one.
 		w.p.linger(w, false)
@@ -184,7 +194,7 @@ const pollLinger = 100 * time.Millisecond
 // pays one trip through the Poller at the start of a busy spell.
 func (w *watch) busy() bool {
 	now := time.Now()
-	busy := now.Sub(w.lastRead) < pollLinger
+	busy := now.Sub(w.lastRead) < w.p.lingerFor
 	w.lastRead = now
 	return busy
 }
@@ -201,9 +211,9 @@ func (p *Poller) linger(w *watch, on bool) {
 	if !p.sweeping && !p.closed {
 		p.sweeping = true
 		if p.sweeper == nil {
-			p.sweeper = time.AfterFunc(pollLinger, p.sweep)
+			p.sweeper = time.AfterFunc(p.lingerFor, p.sweep)
 		} else {
-			p.sweeper.Reset(pollLinger)
+			p.sweeper.Reset(p.lingerFor)
 		}
 	}
 }
@@ -224,7 +234,7 @@ func (p *Poller) sweep() {
 		w.mu.Unlock()
 	}
 	if len(p.lingerers) > 0 && !p.closed {
-		p.sweeper.Reset(pollLinger)
+		p.sweeper.Reset(p.lingerFor)
 	} else {
 		p.sweeping = false
 	}
@@ -251,8 +261,9 @@ func (w *watch) awaitInput() bool {
 	w.mu.Lock()
 	w.waiting = true
 	w.mu.Unlock()
-	// TryRead has just found the socket empty.
-	br, err := r.waiter.waitAfterEmpty()
+	// The wait reads before it sleeps: TryRead has not asked the socket since its last message
+	// (readState.polled), and the runtime's poller forgets readiness it saw before a wait.
+	br, err := r.waiter.wait()
 	w.mu.Lock()
 	w.waiting = false
 	kicked := w.kicked

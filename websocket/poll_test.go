@@ -291,3 +291,74 @@ func TestPollerBytesBeforeWatch(t *testing.T) {
 		c.CloseNow()
 	}
 }
+
+// TestPollerInputWhileLingering sends a message in the moment between the last TryRead of a
+// busy connection's run, which found nothing, and the run's wait for more. The runtime's poller
+// forgets the readiness it saw before a wait begins, so a wait that did not read first would
+// sleep on the message until the sweeper's kick; with a linger of an hour, for good.
+func TestPollerInputWhileLingering(t *testing.T) {
+	p := newTestPoller(t)
+	p.lingerFor = time.Hour // every message after the first is busy; no sweep ends the wait
+	held := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		var last string
+		err = p.Watch(c, func() {
+			for {
+				typ, b, err := c.TryRead(context.Background())
+				if err == ErrWouldBlock {
+					if last == "m2" {
+						last = ""
+						held <- struct{}{}
+						<-release
+					}
+					return
+				}
+				if err == nil {
+					last = string(b)
+					err = c.Write(context.Background(), typ, b)
+				}
+				if err != nil {
+					c.CloseNow()
+					return
+				}
+			}
+		})
+		if err != nil {
+			c.CloseNow()
+		}
+	}))
+	t.Cleanup(srv.Close)
+
+	c, _, err := Dial(testCtx(t), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	echo := func(msg string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if _, b, err := c.Read(ctx); err != nil || string(b) != msg {
+			t.Fatalf("echo of %s: %q, %v", msg, b, err)
+		}
+	}
+	for _, m := range []string{"m1", "m2"} {
+		if err := c.Write(testCtx(t), MessageText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		echo(m)
+	}
+	<-held
+	if err := c.Write(testCtx(t), MessageText, []byte("m3")); err != nil {
+		t.Fatal(err)
+	}
+	// Let the bytes arrive and the runtime's poller see them before the run goes on to wait.
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	echo("m3")
+}

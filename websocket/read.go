@@ -22,6 +22,12 @@ type readState struct {
 	err    error         // sticky: the error that ended reading
 	noWait bool          // TryRead's begin: do not wait for a frame that has not begun to arrive
 	begun  atomic.Uint64 // messages begun: the Poller's watch tells from it whether a run read any
+	// polled is set while a Poller's run has read from the socket. TryRead then reports
+	// ErrWouldBlock on an empty buffer without the read that would tell whether more has come:
+	// the run makes that read itself (awaitInput reads before it waits), or re-arms the
+	// registration, which reports bytes that arrived meanwhile. That saves a read per message
+	// of a busy connection, and one per wake-up of an idle one.
+	polled atomic.Bool
 
 	// The message being read.
 	inMessage  bool
@@ -104,10 +110,23 @@ var ErrWouldBlock = errors.New("websocket: no message has arrived")
 // any control frames that came. Once part of a message has arrived, it waits for the rest as
 // Read does, until ctx ends or the connection closes.
 //
+// Inside a Poller's call of ready, once TryRead has read from the socket, it reports
+// ErrWouldBlock when what it read is used up, without asking the socket again: the Poller
+// asks, and calls ready again if more has come. ready loses nothing by returning.
+//
 // On a connection that cannot be read without waiting (TLS, or a platform without direct
 // socket reads; Poller.Watch refuses those), TryRead waits like Read.
 func (c *Conn) TryRead(ctx context.Context) (MessageType, []byte, error) {
 	return c.read(ctx, true)
+}
+
+// TryReader is Reader for connections read on readiness, as TryRead is Read: it returns
+// ErrWouldBlock at once when no byte of the next message has arrived. Reading the message into
+// a buffer of one's own, rather than TryRead's new slice per message, saves an allocation per
+// message; once part of a message has arrived, the returned reader waits for the rest as
+// Reader's does.
+func (c *Conn) TryReader(ctx context.Context) (MessageType, io.Reader, error) {
+	return c.reader(ctx, true)
 }
 
 func (c *Conn) read(ctx context.Context, noWait bool) (MessageType, []byte, error) {
@@ -282,6 +301,9 @@ func (r *readState) fill() error {
 	case len(r.prefix.b) > 0:
 		r.br = getReadBuffer(&r.prefix)
 	case r.waiter != nil && r.noWait:
+		if r.polled.Load() {
+			return ErrWouldBlock
+		}
 		br, err := r.waiter.try()
 		if err != nil {
 			return err
@@ -290,6 +312,9 @@ func (r *readState) fill() error {
 			return ErrWouldBlock
 		}
 		r.br = br
+		if r.c.watch.Load() != nil {
+			r.polled.Store(true)
+		}
 	case r.waiter != nil:
 		br, err := r.waiter.wait()
 		if err != nil {

@@ -12,5 +12,3 @@ func newReadWaiter(net.Conn) *readWaiter { return nil }
 func (*readWaiter) wait() (*readBuffer, error) { return nil, nil }
 
 func (*readWaiter) try() (*readBuffer, error) { return nil, nil }
-
-func (*readWaiter) waitAfterEmpty() (*readBuffer, error) { return nil, nil }

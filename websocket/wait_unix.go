@@ -19,9 +19,6 @@ type readWaiter struct {
 	err   error
 	fn    func(fd uintptr) bool // bound once: a method value made per wait would allocate
 	tryFn func(fd uintptr) bool // the same, never waiting
-	// afterFn is fn that waits before its first read, for a socket just found empty.
-	afterFn func(fd uintptr) bool
-	skip    bool
 }
 
 // rawConnOf returns the socket under nc, or nil when there is none to use directly (e.g.
@@ -48,13 +45,6 @@ func newReadWaiter(nc net.Conn) *readWaiter {
 	w.tryFn = func(fd uintptr) bool {
 		w.ready(fd)
 		return true
-	}
-	w.afterFn = func(fd uintptr) bool {
-		if w.skip {
-			w.skip = false
-			return false
-		}
-		return w.ready(fd)
 	}
 	return w
 }
@@ -101,17 +91,6 @@ func (w *readWaiter) wait() (*readBuffer, error) {
 func (w *readWaiter) try() (*readBuffer, error) {
 	w.got, w.err = nil, nil
 	if err := w.raw.Read(w.tryFn); err != nil {
-		return nil, err
-	}
-	return w.got, w.err
-}
-
-// waitAfterEmpty is wait for a socket that a read has just found empty: it saves the read that
-// would find it empty again. Nothing that arrives meanwhile is missed: the runtime's poller
-// keeps the readiness it sees while no one waits, and the wait then returns at once.
-func (w *readWaiter) waitAfterEmpty() (*readBuffer, error) {
-	w.got, w.err, w.skip = nil, nil, true
-	if err := w.raw.Read(w.afterFn); err != nil {
 		return nil, err
 	}
 	return w.got, w.err

@@ -29,25 +29,38 @@ func tetherHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Accept starts no goroutines; returning frees net/http's request state.
-	if tetherPoller != nil && tetherPoller.Watch(c, func() { tetherReady(c) }) == nil {
-		return
+	if tetherPoller != nil {
+		e := &tetherEcho{c: c}
+		if tetherPoller.Watch(c, e.ready) == nil {
+			return
+		}
 	}
 	go tetherServe(c)
 }
 
-// tetherReady echoes what has arrived, and returns when nothing more has.
-func tetherReady(c *websocket.Conn) {
+// tetherEcho is a connection read on readiness, with the buffer its messages are read into,
+// reused as the blocking server's is.
+type tetherEcho struct {
+	c   *websocket.Conn
+	buf []byte
+}
+
+// ready echoes what has arrived, and returns when nothing more has.
+func (e *tetherEcho) ready() {
 	ctx := context.Background()
 	for {
-		typ, b, err := c.TryRead(ctx)
+		typ, r, err := e.c.TryReader(ctx)
 		if err == websocket.ErrWouldBlock {
 			return
 		}
 		if err == nil {
-			err = c.Write(ctx, typ, b)
+			e.buf, err = readMessage(r, e.buf)
+		}
+		if err == nil {
+			err = e.c.Write(ctx, typ, e.buf)
 		}
 		if err != nil {
-			c.CloseNow()
+			e.c.CloseNow()
 			return
 		}
 	}
