@@ -11,6 +11,7 @@
 #   scripts/idlecost.sh              # 5,000 idle Socket.IO connections
 #   PROTO=eio CONNS=10000 scripts/idlecost.sh   # plain Engine.IO over WebSocket
 #   BLOCKING=1 scripts/idlecost.sh   # each WebSocket read by a goroutine of its own (the old way)
+#   PING=1s CONNS=3000 scripts/idlecost.sh   # also the server CPU per heartbeat (ping and pong)
 # Read the profiles with: go tool pprof -sample_index=inuse_space -top BIN heap.pb
 set -euo pipefail
 
@@ -19,10 +20,12 @@ CONNS=${CONNS:-5000}
 RESULTS_DIR=${RESULTS_DIR:-${TMPDIR:-/tmp}/tether-idlecost/$(date +%Y%m%d-%H%M%S)}
 GO=${GO:-go}
 BLOCKING=${BLOCKING:-} # non-empty: tether testserver --blocking-reads
+PING=${PING:-25s}      # ping interval; below 25s, the heartbeats' CPU is measured too
 
 die() { echo "idlecost: $*" >&2; exit 2; }
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS=$CONNS: want a positive number"
 [[ $PROTO == sio || $PROTO == eio ]] || die "PROTO=$PROTO: want sio or eio"
+[[ $PING =~ ^[1-9][0-9]*s$ ]] || die "PING=$PING: want whole seconds, e.g. 1s"
 ulimit -n "$(ulimit -Hn)"
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +44,7 @@ trap cleanup EXIT
 (cd "$repo" && "$GO" build -o "$bin" ./cmd/tether)
 : >"$out/server.out" # read below before the server may have written to it
 "$bin" testserver --addr 127.0.0.1:0 --debug-addr 127.0.0.1:0 --connect-timeout 45s \
-	--ping-interval 25s --ping-timeout 20s ${BLOCKING:+--blocking-reads} >"$out/server.out" 2>"$out/server.log" &
+	--ping-interval "$PING" --ping-timeout 20s ${BLOCKING:+--blocking-reads} >"$out/server.out" 2>"$out/server.log" &
 server_pid=$!
 addr='' debug=''
 for _ in $(seq 100); do
@@ -88,6 +91,16 @@ sleep 3
 read -r rss1 g1 live1 inuse1 stack1 slab1 tcp1 fd1 < <(figures)
 curl -fs "http://$debug/debug/pprof/heap?gc=1" >"$out/heap.pb"
 curl -fs "http://$debug/debug/pprof/goroutine?debug=1" >"$out/goroutines.txt"
+# With frequent pings, the server's CPU over 10 s of nothing but heartbeats, and its profile.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+ping_us=''
+if [[ $PING != 25s ]]; then
+	t0=$(cpu_ticks) s0=$(date +%s.%N)
+	curl -fs "http://$debug/debug/pprof/profile?seconds=10" >"$out/heartbeat-cpu.pb"
+	t1=$(cpu_ticks) s1=$(date +%s.%N)
+	ping_us=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
+		-v n="$CONNS" -v p="${PING%s}" 'BEGIN { printf "%.1f", t / hz * 1e6 / (s * n / p) }')
+fi
 wait "$bench_pid" || die "tether bench failed: $(cat "$out/bench.err")"
 bench_pid=''
 grep -q '"errors": 0' "$out/bench.json" || die "connections failed: see $out/bench.json"
@@ -106,5 +119,6 @@ per() { awk -v a="$1" -v b="$2" -v d="$3" -v n="$CONNS" 'BEGIN { printf "%.2f", 
 	echo "| descriptors | $(per "$fd1" "$fd0" 1) |"
 	echo "| kernel slab, both ends (KiB; noisy) | $(per "$slab1" "$slab0" 1) |"
 	echo "| kernel TCP buffer pages, both ends | $(per "$tcp1" "$tcp0" 1) |"
+	[[ -z $ping_us ]] || echo "| server CPU per heartbeat, ping every $PING (µs) | $ping_us |"
 } | tee "$out/summary.md"
 echo "idlecost: profiles in $out (go tool pprof -sample_index=inuse_space -top $bin $out/heap.pb)"
