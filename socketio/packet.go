@@ -31,10 +31,7 @@ func NewPacket(nsp, event string, args ...any) (*Packet, error) {
 	if reservedEvents[event] {
 		return nil, fmt.Errorf("%w %q", ErrReservedEvent, event)
 	}
-	values := make([]any, 0, 1+len(args))
-	values = append(values, event)
-	values = append(values, args...)
-	data, attachments, err := encodeArgs(values)
+	data, attachments, err := encodeEvent(event, args)
 	if err != nil {
 		return nil, fmt.Errorf("socketio: encoding event %q: %w", event, err)
 	}
