@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tether-rt/tether/engineio"
 )
@@ -147,5 +148,46 @@ func TestRelayEmitAllocations(t *testing.T) {
 	})
 	if got > 6 {
 		t.Fatalf("a relay emit makes %.0f allocations, want at most 6", got)
+	}
+}
+
+// TestEchoAllocations guards the allocations of a whole event and its answer, as
+// BenchmarkEcho counts them: parsed, handed to the socket's handlers, answered by an emit of
+// the Args received (Echo) or by returning them as the acknowledgement (Ack). When this guard
+// was written, Echo made 9 (12 before encodeEvent) and Ack 8 (13 before its Ack was made only
+// for handlers that take one, and a returned Args was sent without a []any).
+func TestEchoAllocations(t *testing.T) {
+	payload := `"` + strings.Repeat("x", 64) + `"`
+	for _, tc := range []struct {
+		name, msg string
+		fn        any
+		bound     float64
+	}{
+		{"Echo", `2["message",` + payload + `]`, func(s *Socket, args Args) { _ = s.Emit("message-back", args) }, 9},
+		{"Ack", `21["message",` + payload + `]`, func(s *Socket, args Args) Args { return args }, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := NewServer(nil)
+			srv.On("message", tc.fn)
+			fs := &fakeSession{id: randomID()}
+			c := newConn(srv, fs)
+			c.receive(engineio.Message{Data: []byte("0")})
+			for len(srv.Of("/").Sockets()) < 1 {
+				time.Sleep(time.Millisecond)
+			}
+			defer closeFakes([]*conn{c})
+			sent := make(chan struct{}, 1)
+			fs.onSend = func([]*engineio.PreparedMessage) { sent <- struct{}{} }
+			data := []byte(tc.msg)
+			got := testing.AllocsPerRun(500, func() {
+				c.receive(engineio.Message{Data: data})
+				<-sent
+			})
+			// Half an allocation of slack: a worker goroutine started or reaped during the
+			// runs allocates too, and AllocsPerRun counts every goroutine's.
+			if got > tc.bound+0.5 {
+				t.Fatalf("an event and its answer make %.1f allocations, want at most %.0f", got, tc.bound)
+			}
+		})
 	}
 }

@@ -303,6 +303,6 @@ func (s *ClientSocket) ackFunc(cc *clientConn, id int64) Ack {
 		if !ok {
 			return ErrDisconnected
 		}
-		return cc.send(p)
+		return cc.send(&p)
 	}
 }

@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"bytes"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -75,5 +77,70 @@ func TestDirectHandlerPanic(t *testing.T) {
 	lines := strings.Join(rec.take(), "\n")
 	if !strings.Contains(lines, "panic in handler of m") || !strings.Contains(lines, "nsp=/") || !strings.Contains(lines, "socket=") {
 		t.Fatalf("logged %q", lines)
+	}
+}
+
+// TestEventAnsweredOnce checks that an event with several handlers is answered once, by the
+// first answer, whichever way each handler answers: by returning an Args (sent without an Ack
+// being made), through an Ack it takes, or by returning values (reflection); and that a
+// returned Args goes back byte for byte, binary included. A second answer would reach the
+// client before the "done" event that follows.
+func TestEventAnsweredOnce(t *testing.T) {
+	returnsArgs := func(s *Socket, a Args) Args { return a }
+	takesAck := func(s *Socket, ack Ack, a Args) { _ = ack("from-ack") }
+	returnsValues := func(s *Socket, x string) string { return "from-values" }
+	url := startServer(t, &ServerOptions{Logger: slog.New(slog.DiscardHandler)}, func(io *Server) {
+		io.On("args-first", returnsArgs)
+		io.On("args-first", takesAck)
+		io.On("args-first", returnsValues)
+		io.On("ack-first", takesAck)
+		io.On("ack-first", returnsArgs)
+		io.On("values-first", returnsValues)
+		io.On("values-first", returnsArgs)
+		io.On("values-first", takesAck)
+		io.On("done", func(s *Socket) { _ = s.Emit("done") })
+	})
+	c := dialRaw(t, url, "websocket")
+	c.connect("/")
+	for _, tc := range []struct{ send, want string }{
+		{`421["args-first","\ud800",{"n":[1,2.50]}]`, `431["\ud800",{"n":[1,2.50]}]`},
+		{`422["ack-first","x"]`, `432["from-ack"]`},
+		{`423["values-first","x"]`, `433["from-values"]`},
+		{`424["args-first"]`, `434[]`},
+	} {
+		c.send(tc.send)
+		c.expect(tc.want)
+		c.send(`42["done"]`)
+		c.expect(`42["done"]`)
+	}
+	// Binary: the attachment goes back with the returned Args.
+	c.send(`451-5["args-first",{"_placeholder":true,"num":0}]`, []byte{7, 8})
+	c.expect(`461-5[{"_placeholder":true,"num":0}]`)
+	c.expect(`<bin:` + string([]byte{7, 8}) + `>`)
+	c.send(`42["done"]`)
+	c.expect(`42["done"]`)
+	// Without an id the event asks for no answer, and gets none.
+	c.send(`42["args-first","x"]`)
+	c.send(`42["done"]`)
+	c.expect(`42["done"]`)
+}
+
+// TestAckArgsPacketMatchesAckPacket checks that an Args returned by a handler is encoded as
+// ackPacket would encode it among values.
+func TestAckArgsPacketMatchesAckPacket(t *testing.T) {
+	for _, a := range []Args{
+		{},
+		{raw: []json.RawMessage{}},
+		{raw: []json.RawMessage{json.RawMessage(`"\ud800"`), json.RawMessage(`{"b":{"_placeholder":true,"num":0}}`)}, attachments: [][]byte{[]byte("xyz")}},
+		{raw: []json.RawMessage{json.RawMessage(`1`), json.RawMessage(`[2, 3]`)}},
+	} {
+		want, err := ackPacket("/chat", 7, []any{a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ackArgsPacket("/chat", 7, a)
+		if got.typ != want.typ || got.nsp != want.nsp || got.id != want.id || !bytes.Equal(got.data, want.data) || len(got.attachments) != len(want.attachments) {
+			t.Errorf("%v: got %v %q %d %s %d attachments, want %v %q %d %s %d", a, got.typ, got.nsp, got.id, got.data, len(got.attachments), want.typ, want.nsp, want.id, want.data, len(want.attachments))
+		}
 	}
 }

@@ -118,17 +118,36 @@ func (p *Packet) messages() []*engineio.PreparedMessage {
 }
 
 // ackPacket encodes an acknowledgement's arguments.
-func ackPacket(nsp string, id int64, args []any) (*packet, error) {
+func ackPacket(nsp string, id int64, args []any) (packet, error) {
 	if args == nil {
 		args = []any{}
 	}
 	data, attachments, err := encodeArgs(args)
 	if err != nil {
-		return nil, err
+		return packet{}, err
 	}
+	return ackPacketOf(nsp, id, data, attachments), nil
+}
+
+// ackArgsPacket is ackPacket for one Args, the acknowledgement of a handler that returns the
+// arguments as received: their array is written as it is, without the boxing of the Args
+// into a []any and the look for binary values among them.
+func ackArgsPacket(nsp string, id int64, a Args) packet {
+	size := 2
+	for _, raw := range a.raw {
+		size += len(raw) + 1
+	}
+	data := append(make([]byte, 0, size), '[')
+	for _, raw := range a.raw {
+		data = appendElement(data, raw)
+	}
+	return ackPacketOf(nsp, id, append(data, ']'), a.attachments)
+}
+
+func ackPacketOf(nsp string, id int64, data json.RawMessage, attachments [][]byte) packet {
 	typ := packetAck
 	if len(attachments) > 0 {
 		typ = packetBinaryAck
 	}
-	return &packet{typ: typ, nsp: nsp, id: id, data: data, attachments: attachments}, nil
+	return packet{typ: typ, nsp: nsp, id: id, data: data, attachments: attachments}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 
 	"github.com/tether-rt/tether/internal/logattr"
 )
@@ -363,7 +362,7 @@ func (s *Socket) handleEvent(p *packet) {
 		log.event(slog.LevelWarn, "socketio: event not handled", logattr.Namespace, s.nsp.name, logattr.Socket, s.id, logattr.Err, tooManyArgsError(event, len(args)))
 		return
 	}
-	ack := s.ackFunc(p.id)
+	r := &eventReply{s: s, p: p}
 
 	s.mu.Lock()
 	anyIn, own, middleware := s.anyIn, s.handlers[event], s.middleware
@@ -382,30 +381,44 @@ func (s *Socket) handleEvent(p *packet) {
 			s.safely("catch-all listener", func() { e.f(event, values) })
 		}
 	}
-	if len(middleware) > 0 && !s.runEventMiddleware(middleware, event, Args{raw: args, attachments: p.attachments}, ack) {
+	if len(middleware) > 0 && !s.runEventMiddleware(middleware, event, Args{raw: args, attachments: p.attachments}, r.fn()) {
 		return
 	}
 	for _, hs := range [][]*handler{nspHandlers, own} {
-		callHandlers(log, s, event, args, p.attachments, maxValues, ack, hs, where{s.nsp.name, s.id})
+		callHandlers(log, s, event, args, p.attachments, maxValues, r, hs, where{s.nsp.name, s.id})
 	}
 }
 
-// ackFunc returns the Ack for an event with acknowledgement id, sending at most once.
-func (s *Socket) ackFunc(id int64) Ack {
-	if id == noID {
-		return func(...any) error { return nil }
+// ackFunc returns the Ack for event p, sending at most once.
+func (s *Socket) ackFunc(p *packet) Ack {
+	if p.id == noID {
+		return noAck
 	}
-	var sent atomic.Bool
-	return func(args ...any) error {
-		if sent.Swap(true) {
-			return nil
-		}
-		p, err := ackPacket(s.nsp.name, id, args)
-		if err != nil {
-			return err
-		}
-		return s.conn.sendControl(p)
+	return func(args ...any) error { return s.sendAck(p, args) }
+}
+
+// noAck is the Ack of an event that asked for none.
+func noAck(...any) error { return nil }
+
+// sendAck answers event p with args, unless it was answered already or asked for no answer.
+func (s *Socket) sendAck(p *packet, args []any) error {
+	if p.id == noID || !p.answer() {
+		return nil
 	}
+	ap, err := ackPacket(s.nsp.name, p.id, args)
+	if err != nil {
+		return err
+	}
+	return s.conn.sendControl(&ap)
+}
+
+// sendAckArgs is sendAck with the arguments of a handler that returns an Args.
+func (s *Socket) sendAckArgs(p *packet, a Args) error {
+	if p.id == noID || !p.answer() {
+		return nil
+	}
+	ap := ackArgsPacket(s.nsp.name, p.id, a)
+	return s.conn.sendControl(&ap)
 }
 
 // onAck delivers an acknowledgement, on the connection's reader.
