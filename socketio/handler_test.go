@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -143,4 +144,80 @@ func TestAckArgsPacketMatchesAckPacket(t *testing.T) {
 			t.Errorf("%v: got %v %q %d %s %d attachments, want %v %q %d %s %d", a, got.typ, got.nsp, got.id, got.data, len(got.attachments), want.typ, want.nsp, want.id, want.data, len(want.attachments))
 		}
 	}
+}
+
+// TestRelayPacketMatchesNewPacket checks newRelayPacket, which writes a relay's array straight
+// into the Engine.IO message, against NewPacket: the same Data for the events it takes, and
+// nil (NewPacket's path) for those it does not.
+func TestRelayPacketMatchesNewPacket(t *testing.T) {
+	two := Args{raw: []json.RawMessage{json.RawMessage(`"\ud800"`), json.RawMessage(`{"n":[1, 2.50]}`)}}
+	withBinary := Args{raw: []json.RawMessage{json.RawMessage(`{"_placeholder":true,"num":0}`)}, attachments: [][]byte{{1}}}
+	for _, tc := range []struct {
+		nsp, event string
+		args       []any
+		relayed    bool
+	}{
+		{"/", "message-back", []any{two}, true},
+		{"/chat", "message-back", []any{two, Args{}, two}, true},
+		{"", "e", nil, true},
+		{"/", "e", []any{Args{raw: []json.RawMessage{}}}, true},
+		{"/", "a<b", []any{two}, false},
+		{"/", "e", []any{two, 1}, false},
+		{"/", "e", []any{withBinary}, false},
+		{"/", "disconnect", []any{two}, false},
+	} {
+		p := newRelayPacket(tc.nsp, tc.event, tc.args, false)
+		if (p != nil) != tc.relayed {
+			t.Errorf("%q %q %v: relayed %v, want %v", tc.nsp, tc.event, tc.args, p != nil, tc.relayed)
+			continue
+		}
+		if p == nil {
+			continue
+		}
+		want, err := NewPacket(tc.nsp, tc.event, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(p.Data(), want.Data()) || p.pkt.typ != want.pkt.typ || p.ID() != want.ID() || p.Namespace() != want.Namespace() || len(p.messages()) != 1 {
+			t.Errorf("%q %q: got %s, NewPacket %s", tc.nsp, tc.event, p.Data(), want.Data())
+		}
+	}
+}
+
+// TestRelayEmitOnTheWire checks a relay's emit as the client reads it, in the main namespace
+// and another, and with the paths it leaves to NewPacket (binary, a name to escape), and that
+// a socket that left its namespace gets nothing and ErrDisconnected.
+func TestRelayEmitOnTheWire(t *testing.T) {
+	left := make(chan error, 1)
+	url := startServer(t, nil, func(io *Server) {
+		for _, nsp := range []*Namespace{io.Of("/"), io.Of("/chat")} {
+			nsp.On("relay", func(s *Socket, a Args) { _ = s.Emit("back", a) })
+			nsp.On("escaped", func(s *Socket, a Args) { _ = s.Emit("a<b", a) })
+			nsp.On("leave", func(s *Socket, a Args) {
+				s.Disconnect(false)
+				left <- s.Emit("back", a)
+			})
+		}
+	})
+	c := dialRaw(t, url, "websocket")
+	c.connect("/")
+	c.connect("/chat")
+	c.send(`42["relay","\ud800",{"n":[1, 2.50]}]`)
+	c.expect(`42["back","\ud800",{"n":[1, 2.50]}]`)
+	c.send(`42/chat,["relay",1]`)
+	c.expect(`42/chat,["back",1]`)
+	c.send(`42["relay"]`)
+	c.expect(`42["back"]`)
+	c.send(`42["escaped","x"]`)
+	c.expect(`42["a\u003cb","x"]`)
+	c.send(`451-/chat,["relay",{"_placeholder":true,"num":0}]`, []byte{9})
+	c.expect(`451-/chat,["back",{"_placeholder":true,"num":0}]`)
+	c.expect("<bin:\t>")
+	c.send(`42/chat,["leave","x"]`)
+	c.expect(`41/chat`)
+	if err := <-left; !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("an emit to a socket that left: %v, want ErrDisconnected", err)
+	}
+	c.send(`42["relay","still"]`) // nothing came between: the next message is this answer
+	c.expect(`42["back","still"]`)
 }

@@ -38,6 +38,50 @@ func NewPacket(nsp, event string, args ...any) (*Packet, error) {
 	return newEventPacket(nsp, data, attachments), nil
 }
 
+// newRelayPacket is NewPacket for an event to one socket whose arguments are all Args without
+// attachments, as a relay emits what a client sent: its array is written straight into the
+// Engine.IO message's buffer, behind the packet's header, instead of into a buffer of its own
+// then copied there (an allocation and a copy per emit). The packet's Data is that part of the
+// message. It returns nil for any other event, which NewPacket encodes.
+func newRelayPacket(nsp, event string, args []any, uncompressed bool) *Packet {
+	if reservedEvents[event] || !plainJSONString(event) {
+		return nil
+	}
+	size := len(event) + 4 // ["event"]
+	for _, v := range args {
+		a, ok := v.(Args)
+		if !ok || len(a.attachments) > 0 {
+			return nil
+		}
+		for _, raw := range a.raw {
+			size += len(raw) + 1
+		}
+	}
+	named := nsp != "" && nsp != "/"
+	if named {
+		size += len(nsp) + 1
+	}
+	p := &Packet{pkt: packet{typ: packetEvent, nsp: nsp, id: noID}, uncompressed: uncompressed}
+	m := engineio.NewPreparedMessageFunc(1+size, func(dst []byte) []byte {
+		dst = append(dst, '0'+byte(packetEvent))
+		if named {
+			dst = append(append(dst, nsp...), ',')
+		}
+		start := len(dst)
+		dst = append(append(append(dst, '[', '"'), event...), '"')
+		for _, v := range args {
+			for _, raw := range v.(Args).raw {
+				dst = append(append(dst, ','), raw...)
+			}
+		}
+		dst = append(dst, ']')
+		p.pkt.data = dst[start:len(dst):len(dst)] // full: an append to Data copies
+		return dst
+	}, false, uncompressed)
+	p.once.Do(func() { p.msgs = []*engineio.PreparedMessage{m} })
+	return p
+}
+
 func newEventPacket(nsp string, data json.RawMessage, attachments [][]byte) *Packet {
 	typ := packetEvent
 	if len(attachments) > 0 {

@@ -175,6 +175,11 @@ func (e SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...an
 }
 
 func (s *Socket) emit(event string, args []any, flags BroadcastFlags) error {
+	if s.nsp.srv.opts.Recovery == nil && s.nsp.srv.wire == nil {
+		if p := newRelayPacket(s.nsp.name, event, args, flags.Uncompressed); p != nil {
+			return s.deliverIfIn(p, flags.Volatile)
+		}
+	}
 	p, err := NewPacket(s.nsp.name, event, args...)
 	if err != nil {
 		return err
@@ -234,6 +239,22 @@ func (s *Socket) inNamespace() bool {
 // goes nowhere if the restoration fails; after, a packet the restoration sent is dropped.
 func (s *Socket) deliver(p *Packet, volatile bool) error {
 	s.mu.Lock()
+	return s.deliverLocked(p, volatile)
+}
+
+// deliverIfIn is deliver for a socket that may have left its namespace, which then gets
+// nothing and ErrDisconnected: inNamespace and deliver in one critical section.
+func (s *Socket) deliverIfIn(p *Packet, volatile bool) error {
+	s.mu.Lock()
+	if s.state != stateConnected && s.state != stateRestoring {
+		s.mu.Unlock()
+		return ErrDisconnected
+	}
+	return s.deliverLocked(p, volatile)
+}
+
+// deliverLocked is deliver with s.mu held; it unlocks it.
+func (s *Socket) deliverLocked(p *Packet, volatile bool) error {
 	if s.held != nil { // being restored, or its restoration failed
 		if s.state == stateRestoring && !volatile {
 			s.held.add(p)
