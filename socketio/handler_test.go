@@ -100,6 +100,7 @@ func TestEventAnsweredOnce(t *testing.T) {
 		io.On("values-first", returnsArgs)
 		io.On("values-first", takesAck)
 		io.On("done", func(s *Socket) { _ = s.Emit("done") })
+		io.Of("/chat").On("args-first", returnsArgs)
 	})
 	c := dialRaw(t, url, "websocket")
 	c.connect("/")
@@ -114,6 +115,12 @@ func TestEventAnsweredOnce(t *testing.T) {
 		c.send(`42["done"]`)
 		c.expect(`42["done"]`)
 	}
+	// In another namespace, whose name and a comma precede the id.
+	c.connect("/chat")
+	c.send(`42/chat,5["args-first","x",2]`)
+	c.expect(`43/chat,5["x",2]`)
+	c.send(`42/chat,6["args-first"]`)
+	c.expect(`43/chat,6[]`)
 	// Binary: the attachment goes back with the returned Args.
 	c.send(`451-5["args-first",{"_placeholder":true,"num":0}]`, []byte{7, 8})
 	c.expect(`461-5[{"_placeholder":true,"num":0}]`)

@@ -181,11 +181,19 @@ func ackArgsPacket(nsp string, id int64, a Args) packet {
 	for _, raw := range a.raw {
 		size += len(raw) + 1
 	}
-	data := append(make([]byte, 0, size), '[')
-	for _, raw := range a.raw {
-		data = appendElement(data, raw)
+	return ackPacketOf(nsp, id, appendArgsArray(make([]byte, 0, size), a), a.attachments)
+}
+
+// appendArgsArray appends the JSON array of a's elements to dst.
+func appendArgsArray(dst []byte, a Args) []byte {
+	dst = append(dst, '[')
+	for i, raw := range a.raw {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, raw...)
 	}
-	return ackPacketOf(nsp, id, append(data, ']'), a.attachments)
+	return append(dst, ']')
 }
 
 func ackPacketOf(nsp string, id int64, data json.RawMessage, attachments [][]byte) packet {
