@@ -18,11 +18,14 @@ type Packet struct {
 	offset string // the recovery offset WithOffset added, if any
 
 	once sync.Once
-	// uncompressed sits in once's padding: a Packet holds the custom parsers' messages (wire)
-	// in the 176 bytes it took before them.
+	// uncompressed and framed sit in once's padding: a Packet holds the custom parsers'
+	// messages (wire) in the 176 bytes it took before them.
 	uncompressed bool
-	msgs         []*engineio.PreparedMessage
-	wire         atomic.Pointer[wireCache] // the messages of a custom Parser (wire.go)
+	// framed is set when msgs were made with the packet (newRelayPacket), before anything
+	// else could see it: messages then skips once, whose first Do locks a mutex.
+	framed bool
+	msgs   []*engineio.PreparedMessage
+	wire   atomic.Pointer[wireCache] // the messages of a custom Parser (wire.go)
 }
 
 // NewPacket encodes an event for namespace nsp: args are encoded with encoding/json, every
@@ -78,7 +81,7 @@ func newRelayPacket(nsp, event string, args []any, uncompressed bool) *Packet {
 		p.pkt.data = dst[start:len(dst):len(dst)] // full: an append to Data copies
 		return dst
 	}, false, uncompressed)
-	p.once.Do(func() { p.msgs = []*engineio.PreparedMessage{m} })
+	p.msgs, p.framed = []*engineio.PreparedMessage{m}, true
 	return p
 }
 
@@ -145,6 +148,9 @@ func (p *Packet) WithOffset(offset string) *Packet {
 // messages returns the packet's Engine.IO messages, encoded on first use: the text form, then
 // each attachment.
 func (p *Packet) messages() []*engineio.PreparedMessage {
+	if p.framed {
+		return p.msgs
+	}
 	p.once.Do(func() {
 		newMessage := engineio.NewPreparedMessage
 		if p.uncompressed {
