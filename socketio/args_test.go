@@ -251,3 +251,46 @@ func TestEncodeValueMatchesEncodingJSON(t *testing.T) {
 		t.Fatalf("%s %v", data, err)
 	}
 }
+
+// TestEncodeEventMatchesEncodeArgs checks encodeEvent, which writes a plain event name straight
+// into the array when an Args follows, against encodeArgs of the name and the arguments: the
+// bytes and the attachments must not depend on the path, for names that are plain and names
+// that are not, with and without Args, attachments before, in and after them.
+func TestEncodeEventMatchesEncodeArgs(t *testing.T) {
+	withBinary := Args{
+		raw:         []json.RawMessage{json.RawMessage(`"\ud800"`), json.RawMessage(`{"b":{"_placeholder":true,"num":0}}`)},
+		attachments: [][]byte{[]byte("xyz")},
+	}
+	plain := Args{raw: []json.RawMessage{json.RawMessage(`"x"`), json.RawMessage(`[1,2]`)}}
+	argLists := [][]any{
+		nil,
+		{plain},
+		{Args{}},
+		{withBinary},
+		{[]byte("first"), withBinary},
+		{withBinary, []byte("last"), 3},
+		{1, plain, "s", withBinary, plain},
+		{"only", 2.5},
+	}
+	for _, event := range []string{"message-back", "", "a<b", `q"`, "é", "bad\xff"} {
+		for _, args := range argLists {
+			got, gotAtt, err := encodeEvent(event, args)
+			if err != nil {
+				t.Fatalf("%q %v: %v", event, args, err)
+			}
+			want, wantAtt, err := encodeArgs(append([]any{event}, args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) || len(gotAtt) != len(wantAtt) {
+				t.Errorf("%q %v: got %s (%d attachments), encodeArgs %s (%d)", event, args, got, len(gotAtt), want, len(wantAtt))
+				continue
+			}
+			for i := range gotAtt {
+				if !bytes.Equal(gotAtt[i], wantAtt[i]) {
+					t.Errorf("%q %v: attachment %d is %q, want %q", event, args, i, gotAtt[i], wantAtt[i])
+				}
+			}
+		}
+	}
+}

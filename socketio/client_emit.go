@@ -81,10 +81,7 @@ func (s *ClientSocket) emitFunc(ctx context.Context, fn func(Args, error), event
 	if reservedEvents[event] {
 		return Args{}, fmt.Errorf("%w %q", ErrReservedEvent, event)
 	}
-	values := make([]any, 0, 1+len(args))
-	values = append(values, event)
-	values = append(values, args...)
-	data, attachments, err := encodeArgs(values)
+	data, attachments, err := encodeEvent(event, args)
 	if err != nil {
 		return Args{}, fmt.Errorf("socketio: encoding event %q: %w", event, err)
 	}
@@ -306,6 +303,6 @@ func (s *ClientSocket) ackFunc(cc *clientConn, id int64) Ack {
 		if !ok {
 			return ErrDisconnected
 		}
-		return cc.send(p)
+		return cc.send(&p)
 	}
 }

@@ -174,7 +174,7 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 		log.event(slog.LevelWarn, "socketio: event not handled", logattr.Namespace, s.nsp, logattr.Err, tooManyArgsError(event, len(args)))
 		return
 	}
-	ack := s.ackFunc(cc, p.id)
+	r := &eventReply{ack: s.ackFunc(cc, p.id)}
 
 	s.mu.Lock()
 	anyIn, hs := s.anyIn, s.handlers[event]
@@ -189,7 +189,7 @@ func (s *ClientSocket) handleEvent(cc *clientConn, p *packet) {
 			s.safely("catch-all listener", func() { e.f(event, values) })
 		}
 	}
-	callHandlers(log, nil, event, args, p.attachments, maxValues, ack, hs, where{nsp: s.nsp})
+	callHandlers(log, nil, event, args, p.attachments, maxValues, r, hs, where{nsp: s.nsp})
 }
 
 // onAck delivers an acknowledgement to the EmitWithAck waiting for it.

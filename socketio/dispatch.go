@@ -63,10 +63,43 @@ func eventName(first json.RawMessage) string {
 	return string(first)
 }
 
+// eventReply answers an event. On the server its Ack is made only when something takes one (a
+// handler with an Ack parameter, event middleware): a closure per event would cost an
+// allocation for every handler that answers by returning, or not at all.
+type eventReply struct {
+	s   *Socket // the server's socket the event came to; nil on a client, where ack is set
+	p   *packet // the event (server only): its acked flag lets only the first answer through
+	ack Ack
+}
+
+// fn returns the event's Ack, made on first use.
+func (r *eventReply) fn() Ack {
+	if r.ack == nil {
+		r.ack = r.s.ackFunc(r.p)
+	}
+	return r.ack
+}
+
+// send answers with what a handler returned; only the first answer is sent.
+func (r *eventReply) send(results []any) error {
+	if r.s == nil {
+		return r.ack(results...)
+	}
+	return r.s.sendAck(r.p, results)
+}
+
+// sendArgs answers with the Args a handler returned.
+func (r *eventReply) sendArgs(a Args) error {
+	if r.s == nil {
+		return r.ack(a)
+	}
+	return r.s.sendAckArgs(r.p, a)
+}
+
 // callHandlers calls the handlers of an event in order; what a handler returns is sent as the
-// acknowledgement (ack sends at most once). Arguments that do not fit a handler, or that hold
+// acknowledgement (r sends at most once). Arguments that do not fit a handler, or that hold
 // more than maxValues JSON values to decode for it (0: no bound), are logged.
-func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, attachments [][]byte, maxValues int, ack Ack, handlers []*handler, at where) {
+func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, attachments [][]byte, maxValues int, r *eventReply, handlers []*handler, at where) {
 	for _, h := range handlers {
 		if h.once {
 			if h.fired.Swap(true) {
@@ -75,8 +108,20 @@ func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, 
 			h.remove()
 		}
 		var results []any
+		var ackArgs Args
+		returnedArgs := false
 		var err error
-		protectAt(log, "handler", event, func() { results, err = h.call(s, event, args, attachments, ack, maxValues) }, at)
+		protectAt(log, "handler", event, func() {
+			if h.directArgs != nil {
+				ackArgs, returnedArgs = h.directArgs(s, Args{raw: args, attachments: attachments}), true
+				return
+			}
+			var ack Ack
+			if h.needsAck {
+				ack = r.fn()
+			}
+			results, err = h.call(s, event, args, attachments, ack, maxValues)
+		}, at)
 		if err != nil {
 			more := []any{"handler", h.fn.Type().String(), logattr.Err, err}
 			if ae, ok := err.(*ArgumentError); ok && ae.Index == 0 && h.sidLike() {
@@ -93,10 +138,13 @@ func callHandlers(log peerLog, s *Socket, event string, args []json.RawMessage, 
 			}
 			log.event(slog.LevelInfo, "socketio: event with fewer arguments than its handler's parameters, which get zero values", append(at.attrs(), more...)...)
 		}
-		if results != nil {
-			if err := ack(results...); err != nil {
-				log.at(slog.LevelDebug, "socketio: acknowledgement not sent", append(at.attrs(), logattr.Event, event, logattr.Err, err)...)
-			}
+		if returnedArgs {
+			err = r.sendArgs(ackArgs)
+		} else if results != nil {
+			err = r.send(results)
+		}
+		if err != nil {
+			log.at(slog.LevelDebug, "socketio: acknowledgement not sent", append(at.attrs(), logattr.Event, event, logattr.Err, err)...)
 		}
 	}
 }

@@ -36,6 +36,13 @@ type handler struct {
 	// a relayed event's handling (reflect.Value.Call, and boxing the arguments and results);
 	// nil for the other shapes.
 	direct func(s *Socket, a Args, ack Ack) []any
+	// directArgs is the handler itself when it is func(*Socket, Args) Args: what it returns
+	// is sent as it is, without a []any holding the Args boxed.
+	directArgs func(*Socket, Args) Args
+	// needsAck is set when the handler takes an Ack, which is then made for it; no
+	// *eventReply passes through a call of a func value, after which it would escape to
+	// the heap, an allocation per event.
+	needsAck bool
 }
 
 // newHandler checks fn's shape: func([*Socket,] params..., [Ack,] [...T | Args]) [results...]. A
@@ -72,6 +79,8 @@ func newHandler(fn any, socketAllowed bool) *handler {
 		}
 	}
 	h.direct = directCall(fn)
+	h.directArgs, _ = fn.(func(*Socket, Args) Args)
+	h.needsAck = h.ackAt >= 0
 	return h
 }
 

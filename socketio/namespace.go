@@ -240,7 +240,7 @@ func (n *Namespace) receiveServerSideEmit(p *Packet, reply func(Args)) {
 		var results []any
 		var err error
 		protect(n.srv.peers, "server-side handler", event, func() {
-			results, err = h.call(nil, event, args.raw, args.attachments, func(...any) error { return nil }, n.srv.maxValues)
+			results, err = h.call(nil, event, args.raw, args.attachments, noAck, n.srv.maxValues)
 		}, logattr.Namespace, n.name)
 		if err != nil {
 			n.srv.log.Warn("socketio: server-side event not handled", logattr.Namespace, n.name, logattr.Err, err)

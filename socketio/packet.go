@@ -18,11 +18,14 @@ type Packet struct {
 	offset string // the recovery offset WithOffset added, if any
 
 	once sync.Once
-	// uncompressed sits in once's padding: a Packet holds the custom parsers' messages (wire)
-	// in the 176 bytes it took before them.
+	// uncompressed and framed sit in once's padding: a Packet holds the custom parsers'
+	// messages (wire) in the 176 bytes it took before them.
 	uncompressed bool
-	msgs         []*engineio.PreparedMessage
-	wire         atomic.Pointer[wireCache] // the messages of a custom Parser (wire.go)
+	// framed is set when msgs were made with the packet (newRelayPacket), before anything
+	// else could see it: messages then skips once, whose first Do locks a mutex.
+	framed bool
+	msgs   []*engineio.PreparedMessage
+	wire   atomic.Pointer[wireCache] // the messages of a custom Parser (wire.go)
 }
 
 // NewPacket encodes an event for namespace nsp: args are encoded with encoding/json, every
@@ -31,14 +34,55 @@ func NewPacket(nsp, event string, args ...any) (*Packet, error) {
 	if reservedEvents[event] {
 		return nil, fmt.Errorf("%w %q", ErrReservedEvent, event)
 	}
-	values := make([]any, 0, 1+len(args))
-	values = append(values, event)
-	values = append(values, args...)
-	data, attachments, err := encodeArgs(values)
+	data, attachments, err := encodeEvent(event, args)
 	if err != nil {
 		return nil, fmt.Errorf("socketio: encoding event %q: %w", event, err)
 	}
 	return newEventPacket(nsp, data, attachments), nil
+}
+
+// newRelayPacket is NewPacket for an event to one socket whose arguments are all Args without
+// attachments, as a relay emits what a client sent: its array is written straight into the
+// Engine.IO message's buffer, behind the packet's header, instead of into a buffer of its own
+// then copied there (an allocation and a copy per emit). The packet's Data is that part of the
+// message. It returns nil for any other event, which NewPacket encodes.
+func newRelayPacket(nsp, event string, args []any, uncompressed bool) *Packet {
+	if reservedEvents[event] || !plainJSONString(event) {
+		return nil
+	}
+	size := len(event) + 4 // ["event"]
+	for _, v := range args {
+		a, ok := v.(Args)
+		if !ok || len(a.attachments) > 0 {
+			return nil
+		}
+		for _, raw := range a.raw {
+			size += len(raw) + 1
+		}
+	}
+	named := nsp != "" && nsp != "/"
+	if named {
+		size += len(nsp) + 1
+	}
+	p := &Packet{pkt: packet{typ: packetEvent, nsp: nsp, id: noID}, uncompressed: uncompressed}
+	m := engineio.NewPreparedMessageFunc(1+size, func(dst []byte) []byte {
+		dst = append(dst, '0'+byte(packetEvent))
+		if named {
+			dst = append(append(dst, nsp...), ',')
+		}
+		start := len(dst)
+		dst = append(append(append(dst, '[', '"'), event...), '"')
+		for _, v := range args {
+			for _, raw := range v.(Args).raw {
+				dst = append(append(dst, ','), raw...)
+			}
+		}
+		dst = append(dst, ']')
+		p.pkt.data = dst[start:len(dst):len(dst)] // full: an append to Data copies
+		return dst
+	}, false, uncompressed)
+	p.msgs, p.framed = []*engineio.PreparedMessage{m}, true
+	return p
 }
 
 func newEventPacket(nsp string, data json.RawMessage, attachments [][]byte) *Packet {
@@ -104,6 +148,9 @@ func (p *Packet) WithOffset(offset string) *Packet {
 // messages returns the packet's Engine.IO messages, encoded on first use: the text form, then
 // each attachment.
 func (p *Packet) messages() []*engineio.PreparedMessage {
+	if p.framed {
+		return p.msgs
+	}
 	p.once.Do(func() {
 		newMessage := engineio.NewPreparedMessage
 		if p.uncompressed {
@@ -121,17 +168,44 @@ func (p *Packet) messages() []*engineio.PreparedMessage {
 }
 
 // ackPacket encodes an acknowledgement's arguments.
-func ackPacket(nsp string, id int64, args []any) (*packet, error) {
+func ackPacket(nsp string, id int64, args []any) (packet, error) {
 	if args == nil {
 		args = []any{}
 	}
 	data, attachments, err := encodeArgs(args)
 	if err != nil {
-		return nil, err
+		return packet{}, err
 	}
+	return ackPacketOf(nsp, id, data, attachments), nil
+}
+
+// ackArgsPacket is ackPacket for one Args, the acknowledgement of a handler that returns the
+// arguments as received: their array is written as it is, without the boxing of the Args
+// into a []any and the look for binary values among them.
+func ackArgsPacket(nsp string, id int64, a Args) packet {
+	size := 2
+	for _, raw := range a.raw {
+		size += len(raw) + 1
+	}
+	return ackPacketOf(nsp, id, appendArgsArray(make([]byte, 0, size), a), a.attachments)
+}
+
+// appendArgsArray appends the JSON array of a's elements to dst.
+func appendArgsArray(dst []byte, a Args) []byte {
+	dst = append(dst, '[')
+	for i, raw := range a.raw {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, raw...)
+	}
+	return append(dst, ']')
+}
+
+func ackPacketOf(nsp string, id int64, data json.RawMessage, attachments [][]byte) packet {
 	typ := packetAck
 	if len(attachments) > 0 {
 		typ = packetBinaryAck
 	}
-	return &packet{typ: typ, nsp: nsp, id: id, data: data, attachments: attachments}, nil
+	return packet{typ: typ, nsp: nsp, id: id, data: data, attachments: attachments}
 }

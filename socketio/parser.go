@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/tether-rt/tether/engineio"
 )
@@ -57,7 +58,14 @@ type packet struct {
 	// tooManyArgs is set when the array had more elements than the decoder's bound: args holds
 	// the first ones only, and the packet is dropped.
 	tooManyArgs bool
+	// acked is set, atomically, by the first answer to an incoming event, which alone is sent.
+	// A plain uint32 rather than an atomic.Bool, which packets copied by value could not
+	// hold; it sits in the padding after tooManyArgs.
+	acked uint32
 }
+
+// answer reports whether this is the first answer to the event, which alone is sent.
+func (p *packet) answer() bool { return atomic.SwapUint32(&p.acked, 1) == 0 }
 
 // size is the bytes a received packet holds: its data and attachments.
 func (p *packet) size() int {
