@@ -29,13 +29,17 @@ import (
 const minShare = 64
 
 // splitter returns the split function of MemoryAdapter.BroadcastSplit for up to workers
-// goroutines (GOMAXPROCS when workers is 0 or less), the calling one included.
-func splitter(workers int) func(n int, deliver func(from, to int)) {
+// goroutines (GOMAXPROCS when workers is 0 or less), the calling one included, each given at
+// least share recipients (minShare when share is 0 or less: a test makes it 1).
+func splitter(workers, share int) func(n int, deliver func(from, to int)) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	if share <= 0 {
+		share = minShare
+	}
 	return func(n int, deliver func(from, to int)) {
-		parts := min(workers, n/minShare)
+		parts := min(workers, n/share)
 		if parts <= 1 {
 			deliver(0, n)
 			return

@@ -39,6 +39,7 @@ type Options struct {
 	DeliveryWorkers int
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
+	minShare       int           // a test's fewest recipients per delivery worker
 }
 
 // Request types of Node's @socket.io/redis-adapter, in its order.
@@ -140,7 +141,7 @@ func newPubSubAdapter(host socketio.AdapterHost, l *link, o Options) *pubSubAdap
 		uid:           randomID(3), // Node's uid2(6): six characters
 		reqs:          newRequests(),
 		seen:          newDedup(time.Now),
-		split:         splitter(o.DeliveryWorkers),
+		split:         splitter(o.DeliveryWorkers, o.minShare),
 	}
 	a.reqs.obs = o.Observer
 	a.channel = o.Key + "#" + nsp + "#"

@@ -161,7 +161,7 @@ func TestHoldClients(t *testing.T) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c, err := dialSIO(addr)
+			c, _, err := dialSIO(addr)
 			if err != nil {
 				errs <- err
 				return
@@ -182,11 +182,12 @@ func TestHoldClients(t *testing.T) {
 	}
 }
 
-// dialSIO connects a bare Socket.IO client over WebSocket to the main namespace.
-func dialSIO(addr string) (net.Conn, error) {
+// dialSIO connects a bare Socket.IO client over WebSocket to the main namespace. Read the
+// connection through the reader returned, which may hold the start of what follows.
+func dialSIO(addr string) (net.Conn, *bufio.Reader, error) {
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	fmt.Fprintf(c, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"+
@@ -195,13 +196,13 @@ func dialSIO(addr string) (net.Conn, error) {
 	status, err := br.ReadString('\n')
 	if err != nil || !strings.Contains(status, " 101 ") {
 		c.Close()
-		return nil, fmt.Errorf("handshake: %q %v", status, err)
+		return nil, nil, fmt.Errorf("handshake: %q %v", status, err)
 	}
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
 			c.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		if line == "\r\n" {
 			break
@@ -209,20 +210,20 @@ func dialSIO(addr string) (net.Conn, error) {
 	}
 	if err := writeText(c, "40"); err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	for { // the Engine.IO open packet, then the CONNECT's answer
 		msg, err := readText(br)
 		if err != nil {
 			c.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		if strings.HasPrefix(msg, "40") {
 			break
 		}
 	}
 	_ = c.SetDeadline(time.Time{})
-	return c, nil
+	return c, br, nil
 }
 
 // drain reads and drops what the server sends until the connection ends, a buffer at a time.

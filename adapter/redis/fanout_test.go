@@ -1,0 +1,175 @@
+package redis
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tether-rt/tether/internal/redistest"
+	"github.com/tether-rt/tether/socketio"
+)
+
+// TestSplitter: a broadcast's recipients are covered once each, by at most workers ranges of
+// at least minShare recipients, and a small broadcast is one range delivered by the caller.
+func TestSplitter(t *testing.T) {
+	for _, tc := range []struct{ workers, n, parts int }{
+		{1, 10000, 1},
+		{2, 10, 1},
+		{2, 2*minShare - 1, 1},
+		{2, 2 * minShare, 2},
+		{4, 3*minShare + 5, 3},
+		{4, 10000, 4},
+	} {
+		t.Run(fmt.Sprintf("workers=%d/n=%d", tc.workers, tc.n), func(t *testing.T) {
+			seen := make([]atomic.Int32, tc.n)
+			var ranges atomic.Int32
+			splitter(tc.workers, 0)(tc.n, func(from, to int) {
+				ranges.Add(1)
+				if to-from < minShare && tc.parts > 1 {
+					t.Errorf("range %d-%d: fewer than %d recipients", from, to, minShare)
+				}
+				for i := from; i < to; i++ {
+					seen[i].Add(1)
+				}
+			})
+			if got := int(ranges.Load()); got != tc.parts {
+				t.Errorf("%d ranges, want %d", got, tc.parts)
+			}
+			for i := range seen {
+				if c := seen[i].Load(); c != 1 {
+					t.Fatalf("recipient %d delivered %d times", i, c)
+				}
+			}
+		})
+	}
+}
+
+// TestRemoteOrderParallel: two nodes broadcast numbered events as fast as they can while a
+// third delivers them to 200 sockets with two workers (the broadcasts split in two): each
+// socket gets every event of each publisher once, in the publisher's order.
+func TestRemoteOrderParallel(t *testing.T) {
+	const sockets, events = 200, 300
+	r := redistest.Start(t)
+	newServer := func(workers int) *socketio.Server {
+		rdb := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
+		srv := socketio.NewServer(&socketio.ServerOptions{Adapter: NewAdapter(rdb, &Options{DeliveryWorkers: workers})})
+		srv.Of("/")
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+			_ = rdb.Close()
+		})
+		return srv
+	}
+	receiver := newServer(2)
+	hs := httptest.NewServer(receiver)
+	t.Cleanup(hs.Close)
+	publishers := []*socketio.Server{newServer(1), newServer(1)}
+
+	clients := make([]*orderTally, sockets)
+	var readers sync.WaitGroup
+	for i := range clients {
+		c, br, err := dialSIO(hs.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl := &orderTally{next: map[string]int{}}
+		clients[i] = tl
+		readers.Go(func() { tl.read(c, br, 2*events) })
+		t.Cleanup(func() { _ = c.Close() })
+	}
+	t.Cleanup(readers.Wait)
+
+	var wg sync.WaitGroup
+	for i, p := range publishers {
+		name := string(rune('a' + i))
+		wg.Go(func() {
+			for n := range events {
+				if err := p.Emit("tick", name, n); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for i, tl := range clients {
+		for !tl.complete(events) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := tl.check(events); err != nil {
+			t.Fatalf("socket %d: %v", i, err)
+		}
+	}
+}
+
+// orderTally checks the ticks one raw client reads: per publisher, 0, 1, 2 … with nothing
+// missing, repeated or out of order.
+type orderTally struct {
+	mu   sync.Mutex
+	next map[string]int // by publisher, the number expected next
+	err  error
+}
+
+// read takes the client's messages until it has had want ticks or the connection ends.
+func (o *orderTally) read(c net.Conn, br *bufio.Reader, want int) {
+	for got := 0; got < want; {
+		msg, err := readText(br)
+		if err != nil {
+			return
+		}
+		if msg == "2" {
+			_ = writeText(c, "3")
+			continue
+		}
+		// 42["tick","a",17]
+		rest, ok := strings.CutPrefix(msg, `42["tick","`)
+		if !ok {
+			continue
+		}
+		name, num, _ := strings.Cut(strings.TrimSuffix(rest, "]"), `",`)
+		n, err := strconv.Atoi(num)
+		o.mu.Lock()
+		switch {
+		case o.err != nil:
+		case err != nil:
+			o.err = fmt.Errorf("malformed tick %q", msg)
+		case n != o.next[name]:
+			o.err = fmt.Errorf("publisher %s: tick %d after %d", name, n, o.next[name]-1)
+		default:
+			o.next[name] = n + 1
+		}
+		o.mu.Unlock()
+		got++
+	}
+}
+
+func (o *orderTally) complete(events int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err != nil || (o.next["a"] == events && o.next["b"] == events)
+}
+
+func (o *orderTally) check(events int) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		return o.err
+	}
+	if o.next["a"] != events || o.next["b"] != events {
+		return fmt.Errorf("got ticks 0-%d of a and 0-%d of b, want 0-%d of each", o.next["a"]-1, o.next["b"]-1, events-1)
+	}
+	return nil
+}
