@@ -14,6 +14,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 
 	"github.com/tether-rt/tether/internal/redistest"
 	"github.com/tether-rt/tether/socketio"
@@ -172,4 +173,71 @@ func (o *orderTally) check(events int) error {
 		return fmt.Errorf("got ticks 0-%d of a and 0-%d of b, want 0-%d of each", o.next["a"]-1, o.next["b"]-1, events-1)
 	}
 	return nil
+}
+
+// TestDeliveryWorkersCloseClean: a node shut down while it delivers a stream of other nodes'
+// broadcasts to 150 sockets with four workers leaves no goroutine behind once its clients,
+// servers and Redis clients are closed.
+func TestDeliveryWorkersCloseClean(t *testing.T) {
+	// Registered first, so run last: after every other clean-up of this test.
+	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	const sockets = 150
+	r := redistest.Start(t)
+	rdb := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	opts := &Options{DeliveryWorkers: 4}
+	opts.minShare = 1
+	receiver := socketio.NewServer(&socketio.ServerOptions{Adapter: NewAdapter(rdb, opts)})
+	hs := httptest.NewServer(receiver)
+	t.Cleanup(hs.Close)
+	pubRdb := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
+	t.Cleanup(func() { _ = pubRdb.Close() })
+	publisher := socketio.NewServer(&socketio.ServerOptions{Adapter: NewAdapter(pubRdb, nil)})
+	t.Cleanup(func() { _ = publisher.Shutdown(context.Background()) })
+
+	var got atomic.Int64
+	var readers sync.WaitGroup
+	for range sockets {
+		c, br, err := dialSIO(hs.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		readers.Go(func() {
+			for {
+				if _, err := readText(br); err != nil {
+					return
+				}
+				got.Add(1)
+			}
+		})
+	}
+	t.Cleanup(readers.Wait)
+
+	stop := make(chan struct{})
+	var emitting sync.WaitGroup
+	emitting.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = publisher.Emit("tick", strings.Repeat("x", 100))
+			time.Sleep(time.Millisecond)
+		}
+	})
+	t.Cleanup(func() { close(stop); emitting.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for got.Load() < 10*sockets {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deliveries in 20 s, want %d", got.Load(), 10*sockets)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := receiver.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
