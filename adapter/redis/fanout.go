@@ -2,7 +2,7 @@ package redis
 
 import (
 	"runtime"
-	"sync"
+	"sync/atomic"
 )
 
 // A node reads the broadcasts of the other nodes from one goroutine (the link's subscription,
@@ -23,14 +23,20 @@ import (
 // even for a room of two. Workers each owning the broadcasts of some publishers would leave a
 // single publisher (an Emitter, say) one core still.
 
-// minShare is the fewest recipients worth a goroutine of their own: starting one and waiting
-// for it costs a few µs, the time of one delivery or two, so a broadcast to fewer than two
-// shares is delivered where it was read, as before, and costs nothing more.
+// minShare is the fewest recipients worth another goroutine, and the size of the pieces the
+// goroutines take in turn: starting one and waiting for it costs a few µs, the time of one
+// delivery or two, so a broadcast to fewer than two shares is delivered where it was read, as
+// before, and costs nothing more.
 const minShare = 64
 
 // splitter returns the split function of MemoryAdapter.BroadcastSplit for up to workers
-// goroutines (GOMAXPROCS when workers is 0 or less), the calling one included, each given at
-// least share recipients (minShare when share is 0 or less: a test makes it 1).
+// goroutines (GOMAXPROCS when workers is 0 or less), the calling one included, taking share
+// recipients at a time (minShare when share is 0 or less: a test makes it 1).
+//
+// The goroutines take pieces in turn rather than a half each: on a machine whose cores are
+// busy with other work, a goroutine's thread may wait long for a core, and the others then
+// take its pieces. The caller waits only for the pieces under way, never for a goroutine that
+// has not started yet (that one finds nothing left and ends).
 func splitter(workers, share int) func(n int, deliver func(from, to int)) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -39,17 +45,43 @@ func splitter(workers, share int) func(n int, deliver func(from, to int)) {
 		share = minShare
 	}
 	return func(n int, deliver func(from, to int)) {
-		parts := min(workers, n/share)
-		if parts <= 1 {
+		helpers := min(workers, n/share) - 1
+		if helpers <= 0 {
 			deliver(0, n)
 			return
 		}
-		var wg sync.WaitGroup
-		for i := 1; i < parts; i++ {
-			from, to := i*n/parts, (i+1)*n/parts
-			wg.Go(func() { deliver(from, to) })
+		p := &pieces{n: n, share: share, deliver: deliver, done: make(chan struct{})}
+		for range helpers {
+			go p.take()
 		}
-		deliver(0, n/parts)
-		wg.Wait()
+		if !p.take() {
+			<-p.done
+		}
+	}
+}
+
+// pieces is one broadcast's recipients, delivered share at a time by whichever goroutine takes
+// the next piece.
+type pieces struct {
+	n, share  int
+	deliver   func(from, to int)
+	next      atomic.Int64 // the first recipient of the next piece to take
+	delivered atomic.Int64
+	done      chan struct{} // closed when every recipient is delivered
+}
+
+// take delivers pieces until none is left, and reports whether it delivered the last of them.
+func (p *pieces) take() (last bool) {
+	for {
+		from := int(p.next.Add(int64(p.share))) - p.share
+		if from >= p.n {
+			return last
+		}
+		to := min(from+p.share, p.n)
+		p.deliver(from, to)
+		if p.delivered.Add(int64(to-from)) == int64(p.n) {
+			close(p.done)
+			last = true
+		}
 	}
 }

@@ -20,31 +20,32 @@ import (
 	"github.com/tether-rt/tether/socketio"
 )
 
-// TestSplitter: a broadcast's recipients are covered once each, by at most workers ranges of
-// at least minShare recipients, and a small broadcast is one range delivered by the caller.
+// TestSplitter: a broadcast's recipients are covered once each, in pieces of minShare taken
+// by up to workers goroutines, and a broadcast to fewer than two pieces' worth, or with one
+// worker, is one range delivered by the caller.
 func TestSplitter(t *testing.T) {
-	for _, tc := range []struct{ workers, n, parts int }{
+	for _, tc := range []struct{ workers, n, ranges int }{
 		{1, 10000, 1},
 		{2, 10, 1},
 		{2, 2*minShare - 1, 1},
 		{2, 2 * minShare, 2},
-		{4, 3*minShare + 5, 3},
-		{4, 10000, 4},
+		{4, 3*minShare + 5, 4},
+		{4, 10000, (10000 + minShare - 1) / minShare},
 	} {
 		t.Run(fmt.Sprintf("workers=%d/n=%d", tc.workers, tc.n), func(t *testing.T) {
 			seen := make([]atomic.Int32, tc.n)
 			var ranges atomic.Int32
 			splitter(tc.workers, 0)(tc.n, func(from, to int) {
 				ranges.Add(1)
-				if to-from < minShare && tc.parts > 1 {
-					t.Errorf("range %d-%d: fewer than %d recipients", from, to, minShare)
+				if tc.ranges > 1 && to-from > minShare {
+					t.Errorf("range %d-%d: more than %d recipients", from, to, minShare)
 				}
 				for i := from; i < to; i++ {
 					seen[i].Add(1)
 				}
 			})
-			if got := int(ranges.Load()); got != tc.parts {
-				t.Errorf("%d ranges, want %d", got, tc.parts)
+			if got := int(ranges.Load()); got != tc.ranges {
+				t.Errorf("%d ranges, want %d", got, tc.ranges)
 			}
 			for i := range seen {
 				if c := seen[i].Load(); c != 1 {
@@ -52,6 +53,23 @@ func TestSplitter(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSplitterWaitsForPieces: split returns only after every piece has been delivered, however
+// slow the goroutine delivering one (here the first piece after the first, whoever takes it).
+func TestSplitterWaitsForPieces(t *testing.T) {
+	const n = 8 * minShare
+	var delivered atomic.Int32
+	var once sync.Once
+	splitter(2, 0)(n, func(from, to int) {
+		if from != 0 {
+			once.Do(func() { time.Sleep(50 * time.Millisecond) }) // one slow piece
+		}
+		delivered.Add(int32(to - from))
+	})
+	if got := delivered.Load(); got != n {
+		t.Fatalf("split returned with %d of %d recipients delivered", got, n)
 	}
 }
 
