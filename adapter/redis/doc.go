@@ -47,7 +47,7 @@
 //
 // A node reads the other nodes' messages on one goroutine (the subscription's; the streams
 // adapter's reader). A broadcast with many local recipients is delivered from up to
-// DeliveryWorkers goroutines (default GOMAXPROCS; 64 recipients at a time), and the next
+// DeliveryWorkers goroutines (default GOMAXPROCS; 256 recipients at a time), and the next
 // message waits until it is done: each socket gets a publisher's broadcasts in the order they
 // were published, with their offsets in order. A node that delivers more slowly than
 // broadcasts come queues nothing itself: the kernel's socket buffers, then Redis, hold what it

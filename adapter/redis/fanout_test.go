@@ -74,14 +74,14 @@ func TestSplitterWaitsForPieces(t *testing.T) {
 }
 
 // TestRemoteOrderParallel: two nodes broadcast numbered events as fast as they can while a
-// third delivers them to 200 sockets with two workers (the broadcasts split in two): each
-// socket gets every event of each publisher once, in the publisher's order.
+// third delivers them to 200 sockets with two workers taking 16 at a time: each socket gets
+// every event of each publisher once, in the publisher's order.
 func TestRemoteOrderParallel(t *testing.T) {
 	const sockets, events = 200, 300
 	r := redistest.Start(t)
 	newServer := func(workers int) *socketio.Server {
 		rdb := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
-		srv := socketio.NewServer(&socketio.ServerOptions{Adapter: NewAdapter(rdb, &Options{DeliveryWorkers: workers})})
+		srv := socketio.NewServer(&socketio.ServerOptions{Adapter: NewAdapter(rdb, &Options{DeliveryWorkers: workers, minShare: 16})})
 		srv.Of("/")
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

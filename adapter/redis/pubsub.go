@@ -32,8 +32,8 @@ type Options struct {
 	// for metrics.
 	Observer Observer
 	// DeliveryWorkers bounds the goroutines that deliver one broadcast of another node to
-	// this node's sockets; default GOMAXPROCS. They take its recipients 64 at a time (a
-	// broadcast to fewer than 128 stays on the goroutine reading Redis), and the next
+	// this node's sockets; default GOMAXPROCS. They take its recipients 256 at a time (a
+	// broadcast to fewer than 512 stays on the goroutine reading Redis), and the next
 	// message read from Redis waits until they are done, so that each socket gets a
 	// publisher's broadcasts in the order they were made. 1: the reading goroutine alone.
 	DeliveryWorkers int
