@@ -12,11 +12,12 @@ import (
 // goroutines, and the next message waits until they are all done: every socket still gets the
 // messages of the goroutine reading Redis in the order Redis gave them, which is each
 // publisher's order, and offsets reach each socket in order. Nothing is queued, so a node that
-// falls behind holds no more memory than before: Redis buffers what it has not read yet, up to
-// its client-output-buffer-limit for pub/sub clients, then drops the subscription (logged once
-// by the link as an outage of the subscription, which go-redis renews); what was published
-// meanwhile is lost to this node, as pub/sub is at most once. The streams adapter's reader
-// then resumes from its last offset and loses nothing still in the stream.
+// falls behind holds no more memory than before: the kernel's socket buffers, then Redis, hold
+// what it has not read, up to Redis's client-output-buffer-limit for pub/sub clients, past
+// which Redis drops the subscription (logged once by the link as an outage of the
+// subscription, which go-redis renews: TestNodeFallsBehind); what was published meanwhile is
+// lost to this node, as pub/sub is at most once. The streams adapter's reader reads on from
+// its last offset and loses nothing still in the stream.
 //
 // Two alternatives were set aside. Workers each owning a shard of the sockets would need their
 // own copy of the rooms (memory per idle connection) and a hand-off per broadcast per worker,
