@@ -21,6 +21,9 @@
 #                                                # broadcast costs a node that delivers nothing,
 #                                                # and Redis one more subscribing node
 #   ADAPTER=sharded scripts/fanout.sh            # the sharded pub/sub adapter (Redis 7)
+#   WORKERS=1 scripts/fanout.sh                  # each node delivers other nodes' broadcasts
+#                                                # from one goroutine (--redis-workers; default
+#                                                # GOMAXPROCS)
 set -euo pipefail
 
 SUBS_A=${SUBS_A:-2000}
@@ -29,11 +32,13 @@ INTERVAL=${INTERVAL:-100ms}
 WINDOW=${WINDOW:-20}
 ADAPTER=${ADAPTER:-pubsub}
 EXTRA=${EXTRA:-0}
+WORKERS=${WORKERS:-0}
 RESULTS_DIR=${RESULTS_DIR:-${TMPDIR:-/tmp}/tether-fanout/$(date +%Y%m%d-%H%M%S)}
 GO=${GO:-go}
 
 die() { echo "fanout: $*" >&2; exit 2; }
 [[ $EXTRA =~ ^[0-9]+$ ]] || die "EXTRA=$EXTRA: want a number"
+[[ $WORKERS =~ ^[0-9]+$ ]] || die "WORKERS=$WORKERS: want a number (0: GOMAXPROCS)"
 for v in SUBS_A SUBS_B WINDOW; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: want a positive number"
 done
@@ -103,7 +108,7 @@ start_node() {
 	: >"$out/$1.out" # before the server writes it: the loop below reads it at once
 	"$bin" testserver --addr 127.0.0.1:0 --debug-addr 127.0.0.1:0 --connect-timeout 45s \
 		--ping-interval 25s --ping-timeout 20s --redis "redis://127.0.0.1:$rport" \
-		--redis-adapter "$ADAPTER" --name "$1" >"$out/$1.out" 2>"$out/$1.log" &
+		--redis-adapter "$ADAPTER" --redis-workers "$WORKERS" --name "$1" >"$out/$1.out" 2>"$out/$1.log" &
 	node_pid=$!
 	pids+=("$node_pid")
 	node_addr='' node_debug=''
@@ -181,12 +186,12 @@ awk -v pubs="$((pub1 - pub0))" -v bin="$((in1 - in0))" -v bout="$((out1 - out0 -
 	-v acpu="$(awk -v a="$a0" -v b="$a1" -v r="$a_idle_rate" -v t0="$t0" -v t1="$t1" 'BEGIN { print b - a - r * (t1 - t0) }')" \
 	-v bcpu="$(awk -v a="$b0" -v b="$b1" -v r="$b_idle_rate" -v t0="$t0" -v t1="$t1" 'BEGIN { print b - a - r * (t1 - t0) }')" \
 	-v xcpu="$(awk -v a="$x0" -v b="$x1" -v r="$x_idle_rate" -v t0="$t0" -v t1="$t1" 'BEGIN { print b - a - r * (t1 - t0) }')" \
-	-v extra="$EXTRA" -v tck="$tck" \
+	-v extra="$EXTRA" -v tck="$tck" -v workers="$WORKERS" \
 	-v sa="$SUBS_A" -v sb="$SUBS_B" -v t0="$t0" -v t1="$t1" -v adapter="$ADAPTER" '
 BEGIN {
 	secs = t1 - t0
 	if (pubs <= 0) { print "fanout: no broadcast was published in the window" > "/dev/stderr"; exit 1 }
-	printf "fanout: adapter %s, %d subscribers on node A (and the publisher), %d on node B, %.1f s window\n", adapter, sa, sb, secs
+	printf "fanout: adapter %s, %s delivery workers, %d subscribers on node A (and the publisher), %d on node B, %.1f s window\n", adapter, (workers > 0 ? workers : "GOMAXPROCS"), sa, sb, secs
 	printf "broadcasts          %d (%.1f/s); deliveries A %d, B %d (%.0f/s in all)\n", pubs, pubs / secs, pubs * sa, pubs * sb, pubs * (sa + sb) / secs
 	printf "node A CPU          %.2f s: %.2f µs per delivery, %.1f µs per broadcast\n", acpu / tck, acpu / tck * 1e6 / (pubs * sa), acpu / tck * 1e6 / pubs
 	printf "node B CPU          %.2f s: %.2f µs per delivery, %.1f µs per broadcast\n", bcpu / tck, bcpu / tck * 1e6 / (pubs * sb), bcpu / tck * 1e6 / pubs
@@ -194,8 +199,8 @@ BEGIN {
 	printf "redis CPU           %.3f s above its idle %.1f ms/s: %.1f µs per broadcast\n", rcpu, ridle * 1e3, rcpu * 1e6 / pubs
 	printf "redis network       %.0f bytes in, %.0f bytes out per broadcast\n", bin / pubs, bout / pubs
 	printf "RESULT extra=%d x_us_per_broadcast=%.1f ", extra, (extra > 0 ? xcpu / tck * 1e6 / pubs / extra : 0)
-	printf "adapter=%s subs_a=%d subs_b=%d broadcasts=%d secs=%.2f a_us_per_delivery=%.3f b_us_per_delivery=%.3f a_us_per_broadcast=%.1f b_us_per_broadcast=%.1f redis_us_per_broadcast=%.2f redis_in=%.0f redis_out=%.0f\n", \
-		adapter, sa, sb, pubs, secs, acpu / tck * 1e6 / (pubs * sa), bcpu / tck * 1e6 / (pubs * sb), acpu / tck * 1e6 / pubs, bcpu / tck * 1e6 / pubs, rcpu * 1e6 / pubs, bin / pubs, bout / pubs
+	printf "workers=%d adapter=%s subs_a=%d subs_b=%d broadcasts=%d secs=%.2f a_us_per_delivery=%.3f b_us_per_delivery=%.3f a_us_per_broadcast=%.1f b_us_per_broadcast=%.1f redis_us_per_broadcast=%.2f redis_in=%.0f redis_out=%.0f\n", \
+		workers, adapter, sa, sb, pubs, secs, acpu / tck * 1e6 / (pubs * sa), bcpu / tck * 1e6 / (pubs * sb), acpu / tck * 1e6 / pubs, bcpu / tck * 1e6 / pubs, rcpu * 1e6 / pubs, bin / pubs, bout / pubs
 }' | tee "$out/result.txt"
 [[ $a_sockets == "$((SUBS_A + 1))" && $b_sockets == "$SUBS_B" ]] ||
 	die "sockets lost during the window: A has $a_sockets, B $b_sockets (see $out)"

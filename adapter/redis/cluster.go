@@ -58,13 +58,15 @@ type clusterAdapter struct {
 	log     *slog.Logger
 
 	reqs      *requests
+	split     func(n int, deliver func(from, to int)) // spreads broadcasts read from Redis
 	closeOnce sync.Once
 }
 
 // newClusterAdapter returns the adapter of host's namespace. With numbered, the transport
 // numbers broadcasts and keeps them (a Redis stream): the MemoryAdapter is then given a host
-// without recovery settings, so that it delivers packets as they are and keeps none.
-func newClusterAdapter(host socketio.AdapterHost, timeout time.Duration, log *slog.Logger, numbered bool) *clusterAdapter {
+// without recovery settings, so that it delivers packets as they are and keeps none. split
+// spreads the deliveries of broadcasts read from Redis (splitter).
+func newClusterAdapter(host socketio.AdapterHost, timeout time.Duration, log *slog.Logger, numbered bool, split func(n int, deliver func(from, to int))) *clusterAdapter {
 	local := host
 	if numbered {
 		local = unnumbered{host}
@@ -76,6 +78,7 @@ func newClusterAdapter(host socketio.AdapterHost, timeout time.Duration, log *sl
 		timeout:       timeout,
 		log:           log,
 		reqs:          newRequests(),
+		split:         split,
 	}
 }
 
@@ -85,10 +88,11 @@ type unnumbered struct{ socketio.AdapterHost }
 
 func (unnumbered) Recovery() *socketio.RecoveryOptions { return nil }
 
-// deliver sends p to the local sockets opts selects, as it is. Only for a numbered transport,
-// whose MemoryAdapter keeps nothing (see newClusterAdapter).
+// deliver sends p to the local sockets opts selects, as it is, spread over the delivery
+// workers (fanout.go). Only for a numbered transport, whose MemoryAdapter keeps nothing (see
+// newClusterAdapter).
 func (a *clusterAdapter) deliver(p *socketio.Packet, opts socketio.BroadcastOptions) {
-	_ = a.MemoryAdapter.Broadcast(p, opts)
+	_ = a.MemoryAdapter.BroadcastSplit(p, opts, a.split)
 }
 
 func (a *clusterAdapter) message(typ int, data value) value {
@@ -279,7 +283,7 @@ func (a *clusterAdapter) onMessage(msg value, offset string) {
 			return
 		}
 		if offset == "" {
-			_ = a.MemoryAdapter.Broadcast(p, opts)
+			_ = a.MemoryAdapter.BroadcastSplit(p, opts, a.split)
 			return
 		}
 		if a.recoverable(p, opts) {

@@ -45,6 +45,17 @@
 // nodes, which do not read the numbers, may get such a repeat; messages from Node nodes and
 // emitters carry no number and are taken as they come.
 //
+// A node reads the other nodes' messages on one goroutine (the subscription's; the streams
+// adapter's reader). A broadcast with many local recipients is delivered from up to
+// DeliveryWorkers goroutines (default GOMAXPROCS; 256 recipients at a time), and the next
+// message waits until it is done: each socket gets a publisher's broadcasts in the order they
+// were published, with their offsets in order. A node that delivers more slowly than
+// broadcasts come queues nothing itself: the kernel's socket buffers, then Redis, hold what it
+// has not read, up to Redis's client-output-buffer-limit for pub/sub clients (32 MB by
+// default), past which Redis closes the subscription. That is logged once as an outage of the
+// subscription, which comes back by itself; what was published meanwhile is lost to that node
+// (the streams adapter reads on from where it stopped).
+//
 // # Delivery guarantees
 //
 // Between Tether nodes (the README has the same table):

@@ -118,13 +118,15 @@ func TestRedisRestart(t *testing.T) {
 // again, then kills and restarts it, while node a broadcasts numbered events to receivers on
 // node b. A batch that timed out is still in Redis's socket buffer when a and go-redis send it
 // again, and Redis runs every copy when it resumes: each receiver must still get each event
-// at most once, and miss events only during the two outages. The adapters log each outage's
-// start and end once, at the same level.
+// at most once, in order, and miss events only during the two outages. Node b delivers with
+// four workers, a receiver or more each (SetMinShare), so this holds under parallel delivery.
+// The adapters log each outage's start and end once, at the same level.
 func TestRedisPause(t *testing.T) {
 	const publishTimeout = 500 * time.Millisecond
 	streams := func(c goredis.UniversalClient, l *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
-		o := &redis.StreamsOptions{Logger: l}
+		o := &redis.StreamsOptions{Logger: l, DeliveryWorkers: 4}
 		o.SetPublishTimeout(publishTimeout)
+		o.SetMinShare(1)
 		return redis.NewStreamsAdapter(c, o)
 	}
 	kinds := []struct {
@@ -133,13 +135,15 @@ func TestRedisPause(t *testing.T) {
 		adapter  func(goredis.UniversalClient, *slog.Logger) func(socketio.AdapterHost) socketio.Adapter
 	}{
 		{"pubsub", false, func(c goredis.UniversalClient, l *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
-			o := &redis.Options{Logger: l}
+			o := &redis.Options{Logger: l, DeliveryWorkers: 4}
 			o.SetPublishTimeout(publishTimeout)
+			o.SetMinShare(1)
 			return redis.NewAdapter(c, o)
 		}},
 		{"sharded", false, func(c goredis.UniversalClient, l *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
-			o := &redis.ShardedOptions{Logger: l}
+			o := &redis.ShardedOptions{Logger: l, DeliveryWorkers: 4}
 			o.SetPublishTimeout(publishTimeout)
+			o.SetMinShare(1)
 			return redis.NewShardedAdapter(c, o)
 		}},
 		{"streams", false, streams},
@@ -233,9 +237,10 @@ func TestRedisPause(t *testing.T) {
 			time.Sleep(200 * time.Millisecond) // a late repeat would show
 
 			outages := [][2]int64{{pausedAfter, pauseEnd}, {killedAfter, killEnd}}
-			var received, duplicated, lostInPause, lostInKill, lostElsewhere int
+			var received, duplicated, lostInPause, lostInKill, lostElsewhere, disordered int
 			for _, rc := range receivers {
 				rc.mu.Lock()
+				disordered += rc.disordered
 				for n := int64(0); n <= last; n++ {
 					c := rc.got[n]
 					received += c
@@ -260,6 +265,9 @@ func TestRedisPause(t *testing.T) {
 			if lostElsewhere > 0 {
 				t.Errorf("%d ticks lost outside the outages", lostElsewhere)
 			}
+			if disordered > 0 {
+				t.Errorf("%d ticks arrived after a later one", disordered)
+			}
 
 			checkOutageLogs(t, "a", logsA, 2)
 			checkOutageLogs(t, "b", logsB, 2)
@@ -270,19 +278,26 @@ func TestRedisPause(t *testing.T) {
 	}
 }
 
-// tally counts the ticks one client receives, by number.
+// tally counts the ticks one client receives, by number, and those that come after a later
+// one.
 type tally struct {
-	mu  sync.Mutex
-	got map[int64]int
+	mu         sync.Mutex
+	got        map[int64]int
+	last       int64
+	disordered int
 }
 
 func dialTally(t *testing.T, n *node) *tally {
 	t.Helper()
 	c, _ := dial(t, n)
-	tl := &tally{got: map[int64]int{}}
+	tl := &tally{got: map[int64]int{}, last: -1}
 	c.On("tick", func(n int64) {
 		tl.mu.Lock()
 		tl.got[n]++
+		if n <= tl.last {
+			tl.disordered++
+		}
+		tl.last = max(tl.last, n)
 		tl.mu.Unlock()
 	})
 	return tl

@@ -31,8 +31,15 @@ type Options struct {
 	// Observer, when set, is told of publish and subscribe errors and of requests timed out,
 	// for metrics.
 	Observer Observer
+	// DeliveryWorkers bounds the goroutines that deliver one broadcast of another node to
+	// this node's sockets; default GOMAXPROCS. They take its recipients 256 at a time (a
+	// broadcast to fewer than 512 stays on the goroutine reading Redis), and the next
+	// message read from Redis waits until they are done, so that each socket gets a
+	// publisher's broadcasts in the order they were made. 1: the reading goroutine alone.
+	DeliveryWorkers int
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
+	minShare       int           // a test's fewest recipients per delivery worker
 }
 
 // Request types of Node's @socket.io/redis-adapter, in its order.
@@ -119,7 +126,8 @@ type pubSubAdapter struct {
 	specificResponseChannel string
 
 	reqs      *requests
-	seen      *dedup // what came from other Tether nodes
+	seen      *dedup                                  // what came from other Tether nodes
+	split     func(n int, deliver func(from, to int)) // spreads other nodes' broadcasts
 	closeOnce sync.Once
 }
 
@@ -133,6 +141,7 @@ func newPubSubAdapter(host socketio.AdapterHost, l *link, o Options) *pubSubAdap
 		uid:           randomID(3), // Node's uid2(6): six characters
 		reqs:          newRequests(),
 		seen:          newDedup(time.Now),
+		split:         splitter(o.DeliveryWorkers, o.minShare),
 	}
 	a.reqs.obs = o.Observer
 	a.channel = o.Key + "#" + nsp + "#"
@@ -337,7 +346,7 @@ func (a *pubSubAdapter) onBroadcast(channel string, payload []byte) {
 		a.logf("ignoring broadcast", logattr.Err, err)
 		return
 	}
-	_ = a.MemoryAdapter.Broadcast(p, broadcastOptions(msg.items[2]))
+	_ = a.MemoryAdapter.BroadcastSplit(p, broadcastOptions(msg.items[2]), a.split)
 }
 
 // onRequest handles the request and response channels.

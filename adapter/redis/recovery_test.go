@@ -65,7 +65,11 @@ type recoveryNode struct {
 func newRecoveryNode(t *testing.T, r *redistest.Server) *recoveryNode {
 	t.Helper()
 	rdb := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
-	streams := redis.NewStreamsAdapter(rdb, &redis.StreamsOptions{RequestsTimeout: 3 * time.Second})
+	// Four delivery workers taking one recipient at a time: the recovery tests' broadcasts
+	// (a socket or two) are delivered as a large room's would be.
+	o := &redis.StreamsOptions{RequestsTimeout: 3 * time.Second, DeliveryWorkers: 4}
+	o.SetMinShare(1)
+	streams := redis.NewStreamsAdapter(rdb, o)
 	n := &recoveryNode{rdb: rdb}
 	n.srv = socketio.NewServer(&socketio.ServerOptions{
 		Recovery: &socketio.RecoveryOptions{MaxDisconnectionDuration: 30 * time.Second},
@@ -272,24 +276,23 @@ func TestStreamsRecoveryBroadcastDuringRestore(t *testing.T) {
 
 // Every event a socket receives carries a larger offset than the one before it: a client
 // resumes from the last offset it got, so one smaller than an event it already has would get
-// that event sent again. Here broadcasts of the socket's own node race those of another node.
+// that event sent again. Here broadcasts of the socket's own node race those of another node,
+// to a room of two sockets, which the delivery workers deliver at once (newRecoveryNode).
 func TestStreamsOffsetsInOrder(t *testing.T) {
 	r := redistest.Start(t)
 	a, b := newRecoveryNode(t, r), newRecoveryNode(t, r)
-	c := dialRawSIO(t, a.url)
-	c.send("0")
-	got := c.expect(`0{"sid":*`)
-	var ids struct{ SID string }
-	if err := json.Unmarshal([]byte(got[1:]), &ids); err != nil {
-		t.Fatal(err)
+	clients := []*rawSIO{dialRawSIO(t, a.url), dialRawSIO(t, a.url)}
+	for _, c := range clients {
+		c.send("0")
+		c.expect(`0{"sid":*`)
+		c.expect(`2["hello","*`)
 	}
-	c.expect(`2["hello","*`)
 	const each = 300
 	var wg sync.WaitGroup
 	for _, n := range []*recoveryNode{a, b} {
 		wg.Go(func() {
 			for i := range each {
-				if err := n.srv.To(ids.SID).Emit("seq", i); err != nil {
+				if err := n.srv.To("room").Emit("seq", i); err != nil {
 					t.Error(err)
 					return
 				}
@@ -306,22 +309,24 @@ func TestStreamsOffsetsInOrder(t *testing.T) {
 		}
 		return [2]uint64{x, y}
 	}
-	var last [2]uint64
-	inversions := 0
-	for range 2 * each {
-		got := c.expect(`2["seq",*`)
-		var args []any
-		if err := json.Unmarshal([]byte(got[1:]), &args); err != nil || len(args) != 3 {
-			t.Fatalf("event %q", got)
+	for i, c := range clients {
+		var last [2]uint64
+		inversions := 0
+		for range 2 * each {
+			got := c.expect(`2["seq",*`)
+			var args []any
+			if err := json.Unmarshal([]byte(got[1:]), &args); err != nil || len(args) != 3 {
+				t.Fatalf("event %q", got)
+			}
+			offset, _ := args[2].(string)
+			id := parse(offset)
+			if id[0] < last[0] || id[0] == last[0] && id[1] <= last[1] {
+				inversions++
+			}
+			last = id
 		}
-		offset, _ := args[2].(string)
-		id := parse(offset)
-		if id[0] < last[0] || id[0] == last[0] && id[1] <= last[1] {
-			inversions++
+		if inversions > 0 {
+			t.Fatalf("client %d: %d of %d events came with an offset not after the one before", i, inversions, 2*each)
 		}
-		last = id
-	}
-	if inversions > 0 {
-		t.Fatalf("%d of %d events came with an offset not after the one before", inversions, 2*each)
 	}
 }

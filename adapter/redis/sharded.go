@@ -43,8 +43,12 @@ type ShardedOptions struct {
 	// Observer, when set, is told of publish and subscribe errors and of requests timed out,
 	// for metrics.
 	Observer Observer
+	// DeliveryWorkers bounds the goroutines that deliver one broadcast of another node to
+	// this node's sockets; default GOMAXPROCS. See Options.DeliveryWorkers.
+	DeliveryWorkers int
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
+	minShare       int           // a test's fewest recipients per delivery worker
 }
 
 // NewShardedAdapter returns an adapter factory for socketio.ServerOptions.Adapter over
@@ -69,7 +73,7 @@ func NewShardedAdapter(client goredis.UniversalClient, opts *ShardedOptions) fun
 	links := &linkPool{client: client, sharded: true, timeout: o.publishTimeout, obs: o.Observer}
 	return func(host socketio.AdapterHost) socketio.Adapter {
 		log := loggerFor(o.Logger, host)
-		a := newClusterAdapter(host, o.RequestsTimeout, log, false)
+		a := newClusterAdapter(host, o.RequestsTimeout, log, false, splitter(o.DeliveryWorkers, o.minShare))
 		a.reqs.obs = o.Observer
 		t := &shardedTransport{
 			a:               a,

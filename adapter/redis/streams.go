@@ -46,8 +46,12 @@ type StreamsOptions struct {
 	// Observer, when set, is told of publish and subscribe errors and of requests timed out,
 	// for metrics.
 	Observer Observer
+	// DeliveryWorkers bounds the goroutines that deliver one broadcast read from the stream
+	// to this node's sockets; default GOMAXPROCS. See Options.DeliveryWorkers.
+	DeliveryWorkers int
 
 	publishTimeout time.Duration // a test's bound on one publishing round trip
+	minShare       int           // a test's fewest recipients per delivery worker
 }
 
 // NewStreamsAdapter returns an adapter factory for socketio.ServerOptions.Adapter over a Redis
@@ -126,7 +130,7 @@ type streamsFactory struct {
 
 func (f *streamsFactory) newAdapter(host socketio.AdapterHost) socketio.Adapter {
 	log := loggerFor(f.opts.Logger, host)
-	a := newClusterAdapter(host, f.opts.RequestsTimeout, log, true)
+	a := newClusterAdapter(host, f.opts.RequestsTimeout, log, true, splitter(f.opts.DeliveryWorkers, f.opts.minShare))
 	a.reqs.obs = f.opts.Observer
 	t := &streamsTransport{
 		f:             f,

@@ -43,6 +43,7 @@ type clusterFlags struct {
 	redisURL string
 	kind     string
 	name     string
+	workers  int
 }
 
 // addClusterFlags defines the cluster flags on fs.
@@ -52,6 +53,7 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	fs.StringVar(&f.kind, "redis-adapter", adapterPubSub,
 		"with --redis, the `adapter`: pubsub, sharded (Redis 7 sharded pub/sub) or streams\n(Redis streams; connection state recovery then works across nodes)")
 	fs.StringVar(&f.name, "name", "", "with --redis, this node's `name` in the cluster (default tether-PORT)")
+	fs.IntVar(&f.workers, "redis-workers", 0, "with --redis, the `goroutines` that deliver one broadcast of another node (default GOMAXPROCS;\n1: the goroutine reading Redis alone)")
 	return f
 }
 
@@ -65,10 +67,11 @@ const clusterUsage = "With --redis, several of these servers on one Redis form o
 // cluster is a node's membership of a cluster: its Redis client and the
 // adapter its namespaces use.
 type cluster struct {
-	kind string
-	name string // "" until the node listens, when it defaults to tether-PORT
-	opt  *goredis.Options
-	rdb  *goredis.Client
+	kind    string
+	name    string // "" until the node listens, when it defaults to tether-PORT
+	workers int    // --redis-workers: DeliveryWorkers
+	opt     *goredis.Options
+	rdb     *goredis.Client
 	// obs, when set, is told of the adapter's faults (--metrics).
 	obs redis.Observer
 }
@@ -81,7 +84,7 @@ func (f *clusterFlags) open(ctx context.Context, cmd string, logger *slog.Logger
 	if f.redisURL == "" {
 		var set []string
 		f.fs.Visit(func(fl *flag.Flag) {
-			if fl.Name == "redis-adapter" || fl.Name == "name" {
+			if fl.Name == "redis-adapter" || fl.Name == "name" || fl.Name == "redis-workers" {
 				set = append(set, "--"+fl.Name)
 			}
 		})
@@ -105,7 +108,7 @@ func (f *clusterFlags) open(ctx context.Context, cmd string, logger *slog.Logger
 	// go-redis logs each failed dial on stderr; the adapters already report an outage once, so
 	// its own lines are for --log-level debug only. The setting is process-wide, as the command is.
 	goredis.SetLogger(redisLogger{logger})
-	c = &cluster{kind: f.kind, name: f.name, opt: opt, rdb: goredis.NewClient(opt)}
+	c = &cluster{kind: f.kind, name: f.name, workers: f.workers, opt: opt, rdb: goredis.NewClient(opt)}
 
 	pctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
 	defer cancel()
@@ -145,11 +148,11 @@ func (c *cluster) listening(cmd string, ln net.Listener, stdout io.Writer) {
 func (c *cluster) adapter(logger *slog.Logger) func(socketio.AdapterHost) socketio.Adapter {
 	switch c.kind {
 	case adapterSharded:
-		return redis.NewShardedAdapter(c.rdb, &redis.ShardedOptions{Logger: logger, Observer: c.obs})
+		return redis.NewShardedAdapter(c.rdb, &redis.ShardedOptions{Logger: logger, Observer: c.obs, DeliveryWorkers: c.workers})
 	case adapterStreams:
-		return redis.NewStreamsAdapter(c.rdb, &redis.StreamsOptions{Logger: logger, Observer: c.obs})
+		return redis.NewStreamsAdapter(c.rdb, &redis.StreamsOptions{Logger: logger, Observer: c.obs, DeliveryWorkers: c.workers})
 	default:
-		return redis.NewAdapter(c.rdb, &redis.Options{Logger: logger, Observer: c.obs})
+		return redis.NewAdapter(c.rdb, &redis.Options{Logger: logger, Observer: c.obs, DeliveryWorkers: c.workers})
 	}
 }
 

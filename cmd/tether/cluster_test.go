@@ -297,6 +297,7 @@ func TestClusterFlags(t *testing.T) {
 	tests := []runCase{
 		{[]string{"testserver", "--name", "x"}, 2, "", "--name needs --redis"},
 		{[]string{"testserver", "--redis-adapter", "streams"}, 2, "", "--redis-adapter needs --redis"},
+		{[]string{"testserver", "--redis-workers", "2"}, 2, "", "--redis-workers needs --redis"},
 		{[]string{"testserver", "--redis", dead, "--redis-adapter", "kafka"}, 2, "", `--redis-adapter "kafka"`},
 		{[]string{"testserver", "--redis", "http://127.0.0.1:1"}, 2, "", "--redis: "},
 		{[]string{"testserver", "--addr", "127.0.0.1:0", "--redis", dead}, 0, "node tether-", "unreachable"},
