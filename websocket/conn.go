@@ -61,7 +61,6 @@ type Conn struct {
 	onPong        func([]byte)
 
 	rd    readState // read side, owned by whoever holds rd.lock
-	mr    messageReader
 	watch atomic.Pointer[watch] // set by Poller.Watch
 
 	// Write side.
@@ -131,7 +130,6 @@ func newConn(nc net.Conn, prefix []byte, cfg connConfig) *Conn {
 	}
 	c.SetReadLimit(cfg.readLimit)
 	c.rd.init(c, prefix)
-	c.mr.c = c
 	c.mw.c = c
 	if c.client {
 		var seed [32]byte
