@@ -60,18 +60,18 @@ type Conn struct {
 	onPing        func([]byte)
 	onPong        func([]byte)
 
-	rd    readState // read side, owned by whoever holds rd.lock
+	rd    readState             // read side, owned by whoever holds rd.lock
 	watch atomic.Pointer[watch] // set by Poller.Watch
 
 	// Write side.
-	msgLock   ctxMutex      // one data message at a time, held across a Writer's fragments
-	frameMu   sync.Mutex    // one frame at a time; control frames slip in between fragments
-	closeSent bool          // guarded by frameMu
-	maskRand  *rand.ChaCha8 // clients only; guarded by frameMu
-	vec       net.Buffers   // header and payload of a large frame, for writev; guarded by frameMu
-	nowait    *socketWriter // for TryWritePrepared, made on first use; guarded by frameMu
-	nowaitOff bool          // the connection has no socket to write to directly; guarded by frameMu
-	mw        messageWriter
+	msgLock   ctxMutex       // one data message at a time, held across a Writer's fragments
+	frameMu   sync.Mutex     // one frame at a time; control frames slip in between fragments
+	closeSent bool           // guarded by frameMu
+	maskRand  *rand.ChaCha8  // clients only; guarded by frameMu
+	vec       net.Buffers    // header and payload of a large frame, for writev; guarded by frameMu
+	nowait    *socketWriter  // for TryWritePrepared, made on first use; guarded by frameMu
+	nowaitOff bool           // the connection has no socket to write to directly; guarded by frameMu
+	mw        *messageWriter // made by the first Writer, which holds msgLock
 	// writeTimeout bounds every write to the network; writeDeadline is the deadline last set
 	// on it, guarded by frameMu.
 	writeTimeout  time.Duration
@@ -130,7 +130,6 @@ func newConn(nc net.Conn, prefix []byte, cfg connConfig) *Conn {
 	}
 	c.SetReadLimit(cfg.readLimit)
 	c.rd.init(c, prefix)
-	c.mw.c = c
 	if c.client {
 		var seed [32]byte
 		_, _ = crand.Read(seed[:]) // never fails on supported platforms
