@@ -116,13 +116,7 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, op opco
 			"the http.ResponseWriter does not support hijacking (wrap it with an Unwrap method, and use HTTP/1.1)"})
 	}
 
-	h := w.Header()
-	// One backing array for the three values, each slice capped so that an append by
-	// middleware cannot reach the next; the names are in canonical form already.
-	vals := []string{"websocket", "Upgrade", acceptKey(headerGet(r.Header, hdrKey))}
-	h["Upgrade"] = vals[0:1:1]
-	h["Connection"] = vals[1:2:2]
-	h[hdrAccept] = vals[2:3:3]
+	resp := handshakeFields{accept: acceptKey(headerGet(r.Header, hdrKey))}
 	cfg := connConfig{
 		subprotocol:   selectSubprotocol(r.Header, opts.Subprotocols),
 		compressAbove: opts.CompressionThreshold,
@@ -132,23 +126,37 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, op opco
 		onPing:        opts.OnPing,
 		onPong:        opts.OnPong,
 	}
-	if cfg.subprotocol != "" {
-		h[hdrProtocol] = []string{cfg.subprotocol}
-	}
+	resp.protocol = cfg.subprotocol
 	if opts.Compression != CompressionDisabled {
 		exts, err := parseExtensions(r.Header)
 		if err != nil {
 			return nil, refuse(w, &handshakeError{http.StatusBadRequest, "malformed Sec-WebSocket-Extensions: " + err.Error()})
 		}
-		if resp, neg, ok := acceptDeflate(exts, opts.Compression); ok {
-			h[hdrExtensions] = []string{resp}
+		if ext, neg, ok := acceptDeflate(exts, opts.Compression); ok {
+			resp.extensions = ext
 			cfg.neg = neg
 		}
 	}
-
 	if op != 0 {
-		return acceptAndWrite(w, h, cfg, op, msg)
+		// The fields go straight into the response: adding them to w's header map would
+		// grow it, garbage on every handshake.
+		return acceptAndWrite(w, resp, cfg, op, msg)
 	}
+
+	h := w.Header()
+	// One backing array for the three values, each slice capped so that an append by
+	// middleware cannot reach the next; the names are in canonical form already.
+	vals := []string{"websocket", "Upgrade", resp.accept}
+	h["Upgrade"] = vals[0:1:1]
+	h["Connection"] = vals[1:2:2]
+	h[hdrAccept] = vals[2:3:3]
+	if resp.protocol != "" {
+		h[hdrProtocol] = []string{resp.protocol}
+	}
+	if resp.extensions != "" {
+		h[hdrExtensions] = []string{resp.extensions}
+	}
+
 	// Writing the status through w lets middleware see the 101; Hijack then flushes it.
 	w.WriteHeader(http.StatusSwitchingProtocols)
 	nc, brw, err := http.NewResponseController(w).Hijack()
@@ -170,17 +178,36 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, op opco
 	return newConn(nc, prefix, cfg), nil
 }
 
-// acceptAndWrite takes over the connection, then writes the 101 response with header h and
-// the first message in one write, bounded by the connection's write timeout.
-func acceptAndWrite(w http.ResponseWriter, h http.Header, cfg connConfig, op opcode, msg []byte) (*Conn, error) {
+// handshakeFields are the values of the server's handshake response fields.
+type handshakeFields struct {
+	accept     string // Sec-WebSocket-Accept
+	protocol   string // Sec-WebSocket-Protocol, or "" for none
+	extensions string // Sec-WebSocket-Extensions, or "" for none
+}
+
+// acceptAndWrite takes over the connection, then writes the 101 response (the handshake's
+// fields, then those of w's header but for the ones the handshake sets) and the first message
+// in one write, bounded by the connection's write timeout.
+func acceptAndWrite(w http.ResponseWriter, f handshakeFields, cfg connConfig, op opcode, msg []byte) (*Conn, error) {
+	h := w.Header()
 	// Nothing was written through w, so Hijack flushes nothing: the response is all ours.
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return nil, fmt.Errorf("websocket: hijack: %w", err)
 	}
 	b := make([]byte, 0, 256+len(msg))
-	b = append(b, "HTTP/1.1 101 Switching Protocols\r\n"...)
-	b = appendResponseHeader(b, h)
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"...)
+	b = append(append(append(b, hdrAccept...), ": "...), f.accept...)
+	b = append(b, "\r\n"...)
+	if f.protocol != "" {
+		b = append(append(append(b, hdrProtocol...), ": "...), f.protocol...)
+		b = append(b, "\r\n"...)
+	}
+	if f.extensions != "" {
+		b = append(append(append(b, hdrExtensions...), ": "...), f.extensions...)
+		b = append(b, "\r\n"...)
+	}
+	b = appendResponseHeader(b, h, f)
 	b = append(b, "\r\n"...)
 	b = appendHeader(b, header{fin: true, opcode: op, length: int64(len(msg))})
 	b = append(b, msg...)
@@ -203,10 +230,13 @@ func acceptAndWrite(w http.ResponseWriter, h http.Header, cfg connConfig, op opc
 
 // appendResponseHeader appends the fields of h as net/http writes a response's: fields with an
 // invalid name are left out, and line breaks in values become spaces, so that no value can
-// split the response.
-func appendResponseHeader(b []byte, h http.Header) []byte {
+// split the response. The fields the handshake sets (f) replace those of the same name in h,
+// as Accept's assignments to the header map do.
+func appendResponseHeader(b []byte, h http.Header, f handshakeFields) []byte {
 	for k, vs := range h {
-		if !validFieldName(k) {
+		switch {
+		case !validFieldName(k), k == "Upgrade", k == "Connection", k == hdrAccept,
+			k == hdrProtocol && f.protocol != "", k == hdrExtensions && f.extensions != "":
 			continue
 		}
 		for _, v := range vs {

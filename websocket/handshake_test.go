@@ -334,7 +334,8 @@ func TestAcceptWithMessage(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ww := &wrappingWriter{ResponseWriter: w}
 		ww.Header().Set("X-Session", "abc\r\nX-Injected: 1")
-		c, err := AcceptWithMessage(ww, r, nil, MessageText, []byte("hello first"))
+		ww.Header().Set("Connection", "close") // replaced by the handshake's, as with Accept
+		c, err := AcceptWithMessage(ww, r, &AcceptOptions{Subprotocols: []string{"chat"}}, MessageText, []byte("hello first"))
 		statuses <- ww.status
 		if err != nil {
 			return
@@ -343,11 +344,14 @@ func TestAcceptWithMessage(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := testCtx(t)
-	c, resp, err := Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	c, resp, err := Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &DialOptions{Subprotocols: []string{"other", "chat"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
+	if c.Subprotocol() != "chat" || len(resp.Header.Values("Connection")) != 1 {
+		t.Fatalf("subprotocol %q, Connection %q", c.Subprotocol(), resp.Header.Values("Connection"))
+	}
 	if s := <-statuses; s != 0 {
 		t.Fatalf("middleware saw status %d, want no WriteHeader call", s)
 	}
