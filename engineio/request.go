@@ -20,13 +20,15 @@ type RequestInfo struct {
 	// text is the request target (path and query), then each header value as
 	// "Key:value\n", the values of a key in the order they came.
 	text       string
-	uriLen     int
-	fields     int // the number of header values in text
-	keys       int // the number of distinct keys
 	remoteAddr string
-	time       time.Time
-	secure     bool
 	ctx        context.Context
+	time       time.Time
+	// The counts are int32 (a header is bounded by the server's MaxHeaderBytes), which
+	// keeps the struct in the 96-byte size class.
+	uriLen int32
+	fields int32 // the number of header values in text
+	keys   int32 // the number of distinct keys
+	secure bool
 }
 
 // NewRequestInfo copies what a session keeps of r: its target, header, remote address and
@@ -40,7 +42,7 @@ func NewRequestInfo(r *http.Request) *RequestInfo {
 		// An absolute-form target, or a request made in-process: keep the origin form.
 		uri = r.URL.RequestURI()
 	}
-	n, fields, keys := len(uri), 0, 0
+	n, fields, keys := len(uri), int32(0), int32(0)
 	for k, vs := range r.Header {
 		if !validKey(k) {
 			continue
@@ -77,7 +79,7 @@ func NewRequestInfo(r *http.Request) *RequestInfo {
 	}
 	return &RequestInfo{
 		text:       b.String(),
-		uriLen:     len(uri),
+		uriLen:     int32(len(uri)),
 		fields:     fields,
 		keys:       keys,
 		remoteAddr: r.RemoteAddr,

@@ -153,6 +153,9 @@ type Server struct {
 	transports map[string]bool
 	wsOptions  websocket.AcceptOptions
 	compressor *httpCompressor // nil: polling answers go uncompressed
+	// epoch is the origin of clock, a second before the server was made so that no reading
+	// of it is zero (a session's zero means "not set").
+	epoch time.Time
 
 	clients atomic.Int64 // sessions open: added, and not yet closed
 
@@ -237,6 +240,7 @@ func NewServer(o *ServerOptions) *Server {
 		slowLog:    ratelog.New(slowLogInterval, 1),
 		endLog:     ratelog.New(endLogInterval, endLogBurst),
 		compressor: newHTTPCompressor(opts.HTTPCompression),
+		epoch:      time.Now().Add(-time.Second),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -451,7 +455,9 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 		http.SetCookie(w, &c)
 	}
 	if transport == TransportWebSocket {
-		conn, err := websocket.Accept(w, r, &s.wsOptions)
+		// The open packet goes out with the 101 response, in one write: a system call
+		// and a TCP segment fewer per handshake. The connection's WriteTimeout bounds it.
+		conn, err := websocket.AcceptWithMessage(w, r, &s.wsOptions, websocket.MessageText, s.openPacket(sess.id, false))
 		if err != nil {
 			s.clients.Add(-1)
 			s.remove(sess)
@@ -485,6 +491,11 @@ func (s *Server) openPacket(sid string, canUpgrade bool) []byte {
 	b = strconv.AppendInt(b, int64(s.opts.MaxPayload), 10)
 	return append(b, '}')
 }
+
+// clock returns the time on the monotonic clock, as the time since the server's epoch: a
+// session keeps its heartbeat times so, in 8 bytes each rather than a time.Time's 24, as
+// every idle session holds them.
+func (s *Server) clock() time.Duration { return time.Since(s.epoch) }
 
 func (s *Server) add(sess *Session) bool {
 	s.mu.Lock()

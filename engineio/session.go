@@ -16,11 +16,13 @@ import (
 
 // Session is one client's Engine.IO session, over polling or WebSocket.
 type Session struct {
+	// Every idle session holds one, so the fields are grouped by size, the flags last, to leave
+	// no padding; what only some sessions need (a poll's wake-up, the final drain) is made on
+	// first use.
 	srv      *Server
 	id       string
 	req      *RequestInfo
-	b64      bool // a v3 client asked, in its handshake, for binary data as base64
-	protocol int  // the Engine.IO protocol revision: 4, or 3 with AllowEIO3
+	protocol int // the Engine.IO protocol revision: 4, or 3 with AllowEIO3
 
 	// inMu serializes the callbacks of a session: messages in order, one at a time, and
 	// OnClose after the last.
@@ -34,22 +36,35 @@ type Session struct {
 	// while we wait for the pong restarts the ping timeout, once, as Node's engine.io does.
 	// The client is evidently alive, and its pong may be queued behind what it is sending.
 	mayRefreshPing atomic.Bool
+	// ended is set when the session is closed: no message is delivered after it.
+	ended atomic.Bool
 
 	mu        sync.Mutex
 	transport string
 	queue     []outPacket // waiting for the transport
+	spare     []outPacket // the previous batch's slice, reused
 	// pending and pendingBytes count the packets not yet written, and their message bytes:
 	// the queue and the batch the WebSocket writer holds. The send queue's bounds apply to
 	// them. Guarded by mu.
 	pending      int
 	pendingBytes int
-	peerClosed   bool          // the client sent a close packet
-	spare        []outPacket   // the previous batch's slice, reused
 	wake         chan struct{} // made by the first poll: a session on WebSocket has none
+	drained      chan struct{} // closed when a poll has taken the final close packet; see drainedChan
 	ws           *websocket.Conn
-	wsForm       wsForm          // how ws carries binary messages; set with ws
 	probe        *websocket.Conn // a WebSocket being upgraded to
-	upgrading    bool            // the probe was answered: polls are released at once
+	timer        *time.Timer
+	// collectBy is when a v4 polling client that has not yet collected the current ping is
+	// taken as gone: a heartbeat's start plus PingInterval and PingTimeout, or later after a
+	// refresh. A poll arriving after it finds the session timed out even if the timer, run
+	// late on a busy machine, has not yet queued or expired the ping.
+	collectBy time.Duration // on Server.clock; zero until the heartbeat starts
+	pingAt    time.Duration // when the ping awaiting its pong was queued, on Server.clock
+	reason    CloseReason
+
+	wsForm     wsForm // how ws carries binary messages; set with ws
+	b64        bool   // a v3 client asked, in its handshake, for binary data as base64
+	peerClosed bool   // the client sent a close packet
+	upgrading  bool   // the probe was answered: polls are released at once
 	// closeOnUpgrade is set when the server closed the session while a probe was under
 	// way: a completed upgrade then delivers the queue and the close packet.
 	closeOnUpgrade bool
@@ -58,18 +73,7 @@ type Session struct {
 	postActive     bool
 	closed         bool
 	awaitingPong   bool
-	timer          *time.Timer
-	// collectBy is when a v4 polling client that has not yet collected the current ping is
-	// taken as gone: a heartbeat's start plus PingInterval and PingTimeout, or later after a
-	// refresh. A poll arriving after it finds the session timed out even if the timer, run
-	// late on a busy machine, has not yet queued or expired the ping.
-	collectBy time.Time
-	pingAt    time.Time // when the ping awaiting its pong was queued
-	reason    CloseReason
-
-	done    chan struct{} // closed when the session is closed
-	drained chan struct{} // closed when a poll has taken the final close packet; see drainedChan
-	drainOk sync.Once
+	drainClosed    bool // drained is closed; guarded by mu
 }
 
 // outPacket is a packet queued for a client.
@@ -84,11 +88,10 @@ type outPacket struct {
 // what the layers above may ask of it later (RequestInfo).
 func newSession(srv *Server, id string, r *http.Request, query requestQuery) *Session {
 	return &Session{
-		srv:  srv,
-		id:   id,
-		req:  NewRequestInfo(r),
-		b64:  query.Get("b64") != "",
-		done: make(chan struct{}),
+		srv: srv,
+		id:  id,
+		req: NewRequestInfo(r),
+		b64: query.Get("b64") != "",
 	}
 }
 
@@ -262,18 +265,23 @@ func (s *Session) drainedChan() chan struct{} {
 
 // markDrained closes the channel of drainedChan, once.
 func (s *Session) markDrained() {
-	ch := s.drainedChan()
-	s.drainOk.Do(func() { close(ch) })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+	}
+	if !s.drainClosed {
+		s.drainClosed = true
+		close(s.drained)
+	}
 }
 
 // deliver hands a received message to the user, unless the session has ended.
 func (s *Session) deliver(m Message) {
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
-	select {
-	case <-s.done:
+	if s.ended.Load() {
 		return
-	default:
 	}
 	if o := s.srv.opts.Observer; o != nil {
 		o.MessageReceived(len(m.Data))
@@ -308,9 +316,10 @@ func (s *Session) handlePacket(p packet) {
 			// The next ping is due PingInterval after this one, not after its pong: pings
 			// keep their period however long each round trip takes on a busy machine.
 			s.awaitingPong = false
-			next := max(0, s.srv.opts.PingInterval-time.Since(s.pingAt))
+			now := s.srv.clock()
+			next := max(0, s.srv.opts.PingInterval-(now-s.pingAt))
 			s.timer.Reset(next)
-			s.collectBy = time.Now().Add(next + s.srv.opts.PingTimeout)
+			s.collectBy = now + next + s.srv.opts.PingTimeout
 		}
 		s.mu.Unlock()
 	case packetClose:
@@ -335,7 +344,7 @@ func (s *Session) startHeartbeat() {
 	s.timer = t // set before the first tick can read it
 	if !s.closed {
 		t.Reset(first)
-		s.collectBy = time.Now().Add(s.srv.opts.PingInterval + s.srv.opts.PingTimeout)
+		s.collectBy = s.srv.clock() + s.srv.opts.PingInterval + s.srv.opts.PingTimeout
 	}
 	s.mu.Unlock()
 }
@@ -361,7 +370,7 @@ func (s *Session) heartbeat() {
 		return
 	}
 	s.awaitingPong = true
-	s.pingAt = time.Now()
+	s.pingAt = s.srv.clock()
 	s.mayRefreshPing.Store(true)
 	s.pingLocked()
 	s.timer.Reset(s.srv.opts.PingTimeout)
@@ -370,7 +379,7 @@ func (s *Session) heartbeat() {
 
 // extendCollectByLocked gives the client at least d from now to collect the ping; s.mu is held.
 func (s *Session) extendCollectByLocked(d time.Duration) {
-	if t := time.Now().Add(d); t.After(s.collectBy) {
+	if t := s.srv.clock() + d; t > s.collectBy {
 		s.collectBy = t
 	}
 }
@@ -380,7 +389,7 @@ func (s *Session) extendCollectByLocked(d time.Duration) {
 // A client that collected the ping is judged by the timer alone, which started when the ping
 // was queued.
 func (s *Session) missedPingLocked() bool {
-	if s.v3() || s.closed || s.transport != TransportPolling || s.collectBy.IsZero() || !time.Now().After(s.collectBy) || s.delivering.Load() > 0 {
+	if s.v3() || s.closed || s.transport != TransportPolling || s.collectBy == 0 || s.srv.clock() <= s.collectBy || s.delivering.Load() > 0 {
 		return false
 	}
 	return !s.awaitingPong || (len(s.queue) > 0 && s.queue[0].typ == packetPing)
@@ -455,7 +464,7 @@ func (s *Session) close(reason CloseReason, detail error, notify bool) {
 		s.queue = nil
 	}
 	s.mu.Unlock()
-	close(s.done)
+	s.ended.Store(true)
 	// Enabled is asked first: the arguments cost allocations even for a record nobody takes,
 	// and most sessions end without one.
 	if level := closeLevel(reason); s.srv.log.Enabled(context.Background(), level) {

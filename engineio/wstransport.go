@@ -14,21 +14,18 @@ import (
 
 // startWebSocket serves a session that began on WebSocket: the open packet is its first frame.
 func (s *Session) startWebSocket(conn *websocket.Conn) {
-	// The connection belongs to the session before anything is written, so that a close
-	// (a shutdown, say) that comes meanwhile closes it too.
+	// The handshake's response carried the open packet (websocket.AcceptWithMessage). The
+	// connection belongs to the session before anything else is written, so that a close (a
+	// shutdown, say) that came meanwhile closes it too.
 	s.mu.Lock()
 	s.ws = conn
 	s.wsForm = s.wsFormFor(s.b64)
-	if s.closed {
-		conn.CloseNow() // the open packet fails, and the session goes on ending
-	}
+	closed := s.closed
 	s.mu.Unlock()
-	// The connection's WriteTimeout bounds the write: a context of its own would cost a timer
-	// and a watch per handshake.
-	err := conn.Write(context.Background(), websocket.MessageText, s.srv.openPacket(s.id, false))
 	s.open(TransportWebSocket)
-	if err != nil {
-		s.close(CloseTransportError, err, false)
+	if closed {
+		conn.CloseNow()
+		s.close(CloseTransportError, websocket.ErrClosed, false) // already closed: a no-op
 		return
 	}
 	s.readWebSocket(conn)

@@ -31,14 +31,15 @@ type conn struct {
 	srv *Server
 	es  engineSession
 	dec packetReader // used by the session's reader only
-	// legacy marks a session of Engine.IO v3, which speaks Socket.IO v4 (see legacy.go).
-	legacy bool
 
 	mu      sync.Mutex
 	sockets connSockets // by namespace name, connected or connecting; guarded by mu
-	joined  bool        // a namespace was joined: the connect timer is off
-	closed  bool
 	timer   *time.Timer
+	joined  bool // a namespace was joined: the connect timer is off
+	closed  bool
+	// legacy marks a session of Engine.IO v3, which speaks Socket.IO v4 (see legacy.go).
+	// It sits with the flags, where it costs no padding: every idle connection holds a conn.
+	legacy bool
 }
 
 func newConn(srv *Server, es engineSession) *conn {

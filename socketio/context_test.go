@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -59,6 +60,44 @@ func TestSocketContext(t *testing.T) {
 	c.Disconnect()
 	<-ctx.Done()
 	if cause := context.Cause(ctx); !errors.Is(cause, ErrDisconnected) || cause.Error() != "socketio: socket disconnected: client namespace disconnect" {
+		t.Fatalf("cause %v", cause)
+	}
+}
+
+// TestSocketContextMadeLate checks the context of a socket that nobody asked for it while it
+// was connected (it is made on first use): asked for after the disconnect, it is canceled
+// already, with the cause, and concurrent first calls all get the same context.
+func TestSocketContextMadeLate(t *testing.T) {
+	ctxs := make(chan context.Context, 8)
+	io := NewServer(nil)
+	io.OnDisconnect(func(s *Socket, _ DisconnectReason) {
+		var wg sync.WaitGroup
+		for range cap(ctxs) {
+			wg.Go(func() { ctxs <- s.Context() })
+		}
+		wg.Wait()
+	})
+	hs := httptest.NewServer(io)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		io.Shutdown(ctx)
+		hs.Close()
+	})
+	c := dialTest(t, hs.URL, nil, nil)
+	c.Disconnect()
+	first := <-ctxs
+	for range cap(ctxs) - 1 {
+		if ctx := <-ctxs; ctx != first {
+			t.Fatal("concurrent first calls of Context returned different contexts")
+		}
+	}
+	select {
+	case <-first.Done():
+	default:
+		t.Fatal("the context of a disconnected socket is not canceled")
+	}
+	if cause := context.Cause(first); !errors.Is(cause, ErrDisconnected) || cause.Error() != "socketio: socket disconnected: client namespace disconnect" {
 		t.Fatalf("cause %v", cause)
 	}
 }

@@ -268,7 +268,7 @@ func TestRecoveryInterrupted(t *testing.T) {
 				if s.Recovered() && first {
 					first = false
 					inMiddleware <- s
-					<-s.done // the connection closed
+					<-s.Context().Done() // the connection closed
 				}
 				return nil
 			})
@@ -295,7 +295,7 @@ func TestRecoveryInterrupted(t *testing.T) {
 		srv.To("room").Emit("missed")
 		a.set(func(a *hookAdapter) {
 			a.beforeMissed = func() {
-				<-srv.Of("/").Socket(s.sid).done // until the connect timer closes the connection
+				<-srv.Of("/").Socket(s.sid).Context().Done() // until the connect timer closes the connection
 			}
 		})
 		c := resume(t, url, s)

@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/internal/logattr"
 )
 
-type socketState int
+type socketState uint8
 
 const (
 	stateConnecting socketState = iota // middleware running, or a session being taken back
@@ -24,22 +25,24 @@ const (
 
 // Socket is a client's presence in one namespace. Its methods are safe for concurrent use.
 type Socket struct {
+	// Every idle socket holds one: the fields are grouped by size, the flags last, so that
+	// the struct has no padding.
+
 	// id, pid and recovered are set before the socket joins its namespace (a restored
 	// session's are set by the task that takes it back, on the executor) and read-only after.
-	id        string
-	pid       string // the private id that lets the client recover this session
-	nsp       *Namespace
-	conn      *conn
-	auth      json.RawMessage // the CONNECT packet's auth payload, for Handshake
-	recovered bool
-	exec      executor
-	done      chan struct{} // closed on disconnect
-	ctx       context.Context
-	cancel    context.CancelCauseFunc // cancels ctx on disconnect
+	id   string
+	pid  string // the private id that lets the client recover this session
+	nsp  *Namespace
+	conn *conn
+	auth json.RawMessage // the CONNECT packet's auth payload, for Handshake
+	exec executor
+	// life holds the socket's context, made by the first Context call: most sockets are
+	// never asked for it, and it costs some 200 bytes (the context, its cancel function and
+	// its done channel).
+	life atomic.Pointer[socketContext]
 
 	mu              sync.Mutex
-	state           socketState
-	closeReason     DisconnectReason // why it closed, once stateClosed
+	closeReason     DisconnectReason // why it closed, once stateClosed; read-only once gone is set
 	held            *heldPackets     // while stateRestoring
 	restoredTo      string           // the restoration sent the packets with offsets up to it
 	data            any
@@ -51,15 +54,22 @@ type Socket struct {
 	onDisconnecting listenerList[func(DisconnectReason)]
 	onDisconnect    listenerList[func(DisconnectReason)]
 	acks            map[int64]func(Args)
+
+	// gone is set when the socket closes, after closeReason: a context made later starts
+	// canceled.
+	gone      atomic.Bool
+	state     socketState
+	recovered bool
+}
+
+// socketContext is a socket's context and what cancels it.
+type socketContext struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
 }
 
 func newSocket(n *Namespace, c *conn, auth json.RawMessage) *Socket {
-	s := &Socket{nsp: n, conn: c, auth: auth, done: make(chan struct{})}
-	base := c.es.Request().Context()
-	if base == nil {
-		base = context.Background()
-	}
-	s.ctx, s.cancel = context.WithCancelCause(base)
+	s := &Socket{nsp: n, conn: c, auth: auth}
 	s.exec.init(n.srv.opts.HandlerQueueSize, n.srv.workers)
 	s.exec.onEvent = s.handleEvent
 	s.id = randomID()
@@ -89,7 +99,27 @@ func (s *Socket) ID() string { return s.id }
 // DisconnectReason (context.Cause). Namespace middleware, which receives the socket, reads it
 // from there too. Node has no equivalent; pass it to what a handler starts that should stop
 // with the socket.
-func (s *Socket) Context() context.Context { return s.ctx }
+func (s *Socket) Context() context.Context {
+	if l := s.life.Load(); l != nil {
+		return l.ctx
+	}
+	base := s.conn.es.Request().Context()
+	if base == nil {
+		base = context.Background()
+	}
+	l := &socketContext{}
+	l.ctx, l.cancel = context.WithCancelCause(base)
+	if !s.life.CompareAndSwap(nil, l) {
+		l.cancel(nil) // another call made it first; this one's resources go
+		return s.life.Load().ctx
+	}
+	// onClose sets gone before it looks for the context: either it found this one, or this
+	// sees gone (both may; a second cancel changes nothing).
+	if s.gone.Load() {
+		l.cancel(disconnectCauseOf(s.closeReason))
+	}
+	return l.ctx
+}
 
 // Namespace returns the namespace the socket is in.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
@@ -221,7 +251,7 @@ func (s *Socket) emitWithAck(ctx context.Context, event string, args []any, flag
 	case <-ctx.Done():
 		s.ackDone(start, false)
 		return Args{}, fmt.Errorf("socketio: acknowledgement of %q: %w", event, ctx.Err())
-	case <-s.done:
+	case <-s.Context().Done(): // canceled when the socket disconnects
 		s.ackDone(start, false)
 		return Args{}, ErrDisconnected
 	}
@@ -493,8 +523,10 @@ func (s *Socket) onClose(reason DisconnectReason) bool {
 	s.state = stateClosed
 	s.closeReason = reason
 	s.acks = nil
-	close(s.done)
-	s.cancel(disconnectCauseOf(reason))
+	s.gone.Store(true)
+	if l := s.life.Load(); l != nil {
+		l.cancel(disconnectCauseOf(reason))
+	}
 	if s.held != nil {
 		s.held.stop() // the restoration ends, and leaves the namespace
 	}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tether-rt/tether/internal/hostmatch"
 )
@@ -74,6 +75,30 @@ func (e *handshakeError) Error() string { return "websocket: " + e.msg }
 // Accept starts no goroutine. The handler may return after Accept and use the Conn elsewhere;
 // doing so frees the buffers net/http keeps for a request, which matters for idle connections.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	return accept(w, r, opts, 0, nil)
+}
+
+// AcceptWithMessage is Accept followed by a first message of type typ, written together with
+// the handshake's response: one system call and one TCP segment instead of two, for protocols
+// whose server speaks first (Engine.IO's open packet, say). The message goes uncompressed.
+//
+// Unlike Accept, it writes the 101 response itself once it has taken over the connection, so
+// a ResponseWriter wrapper (logging middleware) sees no WriteHeader call; the header fields set
+// through w.Header() are sent as net/http would send them. An invalid message type or a text
+// message that is not valid UTF-8 is refused with 500 before the handshake.
+func AcceptWithMessage(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, typ MessageType, msg []byte) (*Conn, error) {
+	op, err := dataOpcode(typ)
+	if err == nil && op == opText && !utf8.Valid(msg) {
+		err = ErrInvalidUTF8
+	}
+	if err != nil {
+		return nil, refuse(w, &handshakeError{http.StatusInternalServerError, "first message: " + err.Error()})
+	}
+	return accept(w, r, opts, op, msg)
+}
+
+// accept is Accept, with AcceptWithMessage's first message when op is not zero.
+func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, op opcode, msg []byte) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
@@ -91,13 +116,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 			"the http.ResponseWriter does not support hijacking (wrap it with an Unwrap method, and use HTTP/1.1)"})
 	}
 
-	h := w.Header()
-	// One backing array for the three values, each slice capped so that an append by
-	// middleware cannot reach the next; the names are in canonical form already.
-	vals := []string{"websocket", "Upgrade", acceptKey(headerGet(r.Header, hdrKey))}
-	h["Upgrade"] = vals[0:1:1]
-	h["Connection"] = vals[1:2:2]
-	h[hdrAccept] = vals[2:3:3]
+	resp := handshakeFields{accept: acceptKey(headerGet(r.Header, hdrKey))}
 	cfg := connConfig{
 		subprotocol:   selectSubprotocol(r.Header, opts.Subprotocols),
 		compressAbove: opts.CompressionThreshold,
@@ -107,18 +126,35 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		onPing:        opts.OnPing,
 		onPong:        opts.OnPong,
 	}
-	if cfg.subprotocol != "" {
-		h[hdrProtocol] = []string{cfg.subprotocol}
-	}
+	resp.protocol = cfg.subprotocol
 	if opts.Compression != CompressionDisabled {
 		exts, err := parseExtensions(r.Header)
 		if err != nil {
 			return nil, refuse(w, &handshakeError{http.StatusBadRequest, "malformed Sec-WebSocket-Extensions: " + err.Error()})
 		}
-		if resp, neg, ok := acceptDeflate(exts, opts.Compression); ok {
-			h[hdrExtensions] = []string{resp}
+		if ext, neg, ok := acceptDeflate(exts, opts.Compression); ok {
+			resp.extensions = ext
 			cfg.neg = neg
 		}
+	}
+	if op != 0 {
+		// The fields go straight into the response: adding them to w's header map would
+		// grow it, garbage on every handshake.
+		return acceptAndWrite(w, resp, cfg, op, msg)
+	}
+
+	h := w.Header()
+	// One backing array for the three values, each slice capped so that an append by
+	// middleware cannot reach the next; the names are in canonical form already.
+	vals := []string{"websocket", "Upgrade", resp.accept}
+	h["Upgrade"] = vals[0:1:1]
+	h["Connection"] = vals[1:2:2]
+	h[hdrAccept] = vals[2:3:3]
+	if resp.protocol != "" {
+		h[hdrProtocol] = []string{resp.protocol}
+	}
+	if resp.extensions != "" {
+		h[hdrExtensions] = []string{resp.extensions}
 	}
 
 	// Writing the status through w lets middleware see the 101; Hijack then flushes it.
@@ -140,6 +176,101 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		prefix = bytes.Clone(p)
 	}
 	return newConn(nc, prefix, cfg), nil
+}
+
+// handshakeFields are the values of the server's handshake response fields.
+type handshakeFields struct {
+	accept     string // Sec-WebSocket-Accept
+	protocol   string // Sec-WebSocket-Protocol, or "" for none
+	extensions string // Sec-WebSocket-Extensions, or "" for none
+}
+
+// acceptAndWrite takes over the connection, then writes the 101 response (the handshake's
+// fields, then those of w's header but for the ones the handshake sets) and the first message
+// in one write, bounded by the connection's write timeout.
+func acceptAndWrite(w http.ResponseWriter, f handshakeFields, cfg connConfig, op opcode, msg []byte) (*Conn, error) {
+	h := w.Header()
+	// Nothing was written through w, so Hijack flushes nothing: the response is all ours.
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, fmt.Errorf("websocket: hijack: %w", err)
+	}
+	b := make([]byte, 0, 256+len(msg))
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"...)
+	b = append(append(append(b, hdrAccept...), ": "...), f.accept...)
+	b = append(b, "\r\n"...)
+	if f.protocol != "" {
+		b = append(append(append(b, hdrProtocol...), ": "...), f.protocol...)
+		b = append(b, "\r\n"...)
+	}
+	if f.extensions != "" {
+		b = append(append(append(b, hdrExtensions...), ": "...), f.extensions...)
+		b = append(b, "\r\n"...)
+	}
+	b = appendResponseHeader(b, h, f)
+	b = append(b, "\r\n"...)
+	b = appendHeader(b, header{fin: true, opcode: op, length: int64(len(msg))})
+	b = append(b, msg...)
+	timeout := cfg.writeTimeout
+	if timeout <= 0 {
+		timeout = DefaultWriteTimeout
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := nc.Write(b); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("websocket: writing handshake response: %w", err)
+	}
+	var prefix []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		p, _ := brw.Reader.Peek(n)
+		prefix = bytes.Clone(p)
+	}
+	return newConn(nc, prefix, cfg), nil
+}
+
+// appendResponseHeader appends the fields of h as net/http writes a response's: fields with an
+// invalid name are left out, and line breaks in values become spaces, so that no value can
+// split the response. The fields the handshake sets (f) replace those of the same name in h,
+// as Accept's assignments to the header map do.
+func appendResponseHeader(b []byte, h http.Header, f handshakeFields) []byte {
+	for k, vs := range h {
+		switch {
+		case !validFieldName(k), k == "Upgrade", k == "Connection", k == hdrAccept,
+			k == hdrProtocol && f.protocol != "", k == hdrExtensions && f.extensions != "":
+			continue
+		}
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			start := len(b)
+			b = append(b, strings.TrimSpace(v)...)
+			for i := start; i < len(b); i++ {
+				if b[i] == '\r' || b[i] == '\n' {
+					b[i] = ' '
+				}
+			}
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
+}
+
+// validFieldName reports whether k is a header field name: a non-empty token (RFC 9110
+// section 5.6.2).
+func validFieldName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // refuse answers a failed handshake and returns the error.

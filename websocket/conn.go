@@ -50,48 +50,51 @@ const (
 // (Write, Writer, WritePrepared, Ping, Close) are safe from any number of goroutines: messages are
 // never interleaved.
 type Conn struct {
-	nc          net.Conn
-	client      bool
-	subprotocol string
-	neg         negotiated
-
-	compressAbove int
-	readLimit     atomic.Int64
+	// The fields are grouped by size, pointers first and the flags last, so that the struct
+	// has no padding: every idle connection holds one, and a few bytes decide its size class.
+	nc            net.Conn
+	subprotocol   string
 	onPing        func([]byte)
 	onPong        func([]byte)
+	compressAbove int
+	readLimit     atomic.Int64
 
-	rd    readState // read side, owned by whoever holds rd.lock
-	mr    messageReader
+	rd    readState             // read side, owned by whoever holds rd.lock
 	watch atomic.Pointer[watch] // set by Poller.Watch
 
 	// Write side.
-	msgLock   ctxMutex      // one data message at a time, held across a Writer's fragments
-	frameMu   sync.Mutex    // one frame at a time; control frames slip in between fragments
-	closeSent bool          // guarded by frameMu
-	maskRand  *rand.ChaCha8 // clients only; guarded by frameMu
-	vec       net.Buffers   // header and payload of a large frame, for writev; guarded by frameMu
-	nowait    *socketWriter // for TryWritePrepared, made on first use; guarded by frameMu
-	nowaitOff bool          // the connection has no socket to write to directly; guarded by frameMu
-	mw        messageWriter
+	msgLock  ctxMutex       // one data message at a time, held across a Writer's fragments
+	frameMu  sync.Mutex     // one frame at a time; control frames slip in between fragments
+	maskRand *rand.ChaCha8  // clients only; guarded by frameMu
+	vec      net.Buffers    // header and payload of a large frame, for writev; guarded by frameMu
+	nowait   *socketWriter  // for TryWritePrepared, made on first use; guarded by frameMu
+	mw       *messageWriter // made by the first Writer, which holds msgLock
 	// writeTimeout bounds every write to the network; writeDeadline is the deadline last set
 	// on it, guarded by frameMu.
 	writeTimeout  time.Duration
 	writeDeadline time.Time
 
-	// Lifecycle.
-	closeOnce sync.Once
-	closed    chan struct{}
-	closeErr  error       // why the connection ended; set before closed is closed
-	peerClose atomic.Bool // the peer's close frame has arrived
-
-	pingMu    sync.Mutex
-	pingSeq   uint64
+	// Lifecycle. The channel that tells waiters the connection closed is made only when a
+	// wait needs it (Ping, CloseContext): most connections never wait, and a channel is
+	// 96 bytes of every idle connection.
+	closeErr error         // why the connection ended; set before closed
+	closedCh chan struct{} // closed with the connection; made on first use, guarded by mu
+	mu       sync.Mutex    // guards closedCh and the ping fields
+	pingSeq  uint64
+	// pingWaits holds the Pings waiting for their pong; made on first use.
 	pingWaits map[uint64]chan struct{}
 
-	keepAlive       time.Duration
-	keepAliveTimer  *time.Timer
-	keepAliveUnseen bool        // a keep-alive ping is unanswered; only touched by the timer
+	keepAlive      time.Duration
+	keepAliveTimer *time.Timer
+
+	closed          atomic.Bool // set once, under mu, when the network connection is closed
+	peerClose       atomic.Bool // the peer's close frame has arrived
 	activity        atomic.Bool // a frame arrived since the last keep-alive tick
+	client          bool
+	neg             negotiated
+	closeSent       bool // guarded by frameMu
+	nowaitOff       bool // the connection has no socket to write to directly; guarded by frameMu
+	keepAliveUnseen bool // a keep-alive ping is unanswered; only touched by the timer
 }
 
 // connConfig is what Accept and Dial hand to newConn.
@@ -116,7 +119,6 @@ func newConn(nc net.Conn, prefix []byte, cfg connConfig) *Conn {
 		compressAbove: cfg.compressAbove,
 		onPing:        cfg.onPing,
 		onPong:        cfg.onPong,
-		closed:        make(chan struct{}),
 		keepAlive:     cfg.keepAlive,
 		writeTimeout:  cfg.writeTimeout,
 	}
@@ -131,8 +133,6 @@ func newConn(nc net.Conn, prefix []byte, cfg connConfig) *Conn {
 	}
 	c.SetReadLimit(cfg.readLimit)
 	c.rd.init(c, prefix)
-	c.mr.c = c
-	c.mw.c = c
 	if c.client {
 		var seed [32]byte
 		_, _ = crand.Read(seed[:]) // never fails on supported platforms
@@ -201,10 +201,11 @@ func (c *Conn) CloseContext(ctx context.Context, code StatusCode, reason string)
 	// row, which gives a read loop busy with a message the time to come back for the next.
 	tick := time.NewTicker(closePoll)
 	defer tick.Stop()
+	closed := c.closedChan()
 	idleChecks := 0
 	for done := false; !done; {
 		select {
-		case <-c.closed: // also when the peer's close frame arrives: the reader then closes
+		case <-closed: // also when the peer's close frame arrives: the reader then closes
 			done = true
 		case <-ctx.Done():
 			done = true
@@ -240,33 +241,46 @@ func (c *Conn) CloseNow() error {
 // closeWith closes the network connection once, recording why; it reports whether this call
 // closed it. A nil reason means the user closed it.
 func (c *Conn) closeWith(reason error) bool {
-	first := false
-	c.closeOnce.Do(func() {
-		first = true
-		c.closeErr = reason
-		close(c.closed)
-		c.unwatch()
-		_ = c.nc.Close()
-		if c.keepAliveTimer != nil {
-			c.keepAliveTimer.Stop()
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		return false
+	}
+	c.closeErr = reason
+	c.closed.Store(true)
+	if c.closedCh != nil {
+		close(c.closedCh)
+	}
+	c.mu.Unlock()
+	c.unwatch()
+	_ = c.nc.Close()
+	if c.keepAliveTimer != nil {
+		c.keepAliveTimer.Stop()
+	}
+	return true
+}
+
+// closedChan returns a channel closed when the network connection is, for a select; it is
+// made by the first call.
+func (c *Conn) closedChan() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closedCh == nil {
+		c.closedCh = make(chan struct{})
+		if c.closed.Load() {
+			close(c.closedCh)
 		}
-	})
-	return first
+	}
+	return c.closedCh
 }
 
 // isClosed reports whether the network connection was closed.
-func (c *Conn) isClosed() bool {
-	select {
-	case <-c.closed:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Conn) isClosed() bool { return c.closed.Load() }
 
 // errClosed is what operations on a closed connection return: ErrClosed, carrying the reason.
+// It is called once isClosed or closeWith has reported the connection closed, so closeErr,
+// written before the flag, is set.
 func (c *Conn) errClosed() error {
-	<-c.closed
 	if c.closeErr == nil {
 		return ErrClosed
 	}
@@ -324,7 +338,7 @@ func (c *Conn) linger() {
 // Ping sends a ping and waits for its pong. Another goroutine must be reading, since pongs are
 // received by reads.
 func (c *Conn) Ping(ctx context.Context) error {
-	c.pingMu.Lock()
+	c.mu.Lock()
 	c.pingSeq++
 	seq := c.pingSeq
 	if c.pingWaits == nil {
@@ -332,11 +346,11 @@ func (c *Conn) Ping(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	c.pingWaits[seq] = done
-	c.pingMu.Unlock()
+	c.mu.Unlock()
 	defer func() {
-		c.pingMu.Lock()
+		c.mu.Lock()
 		delete(c.pingWaits, seq)
-		c.pingMu.Unlock()
+		c.mu.Unlock()
 	}()
 
 	var payload [8]byte
@@ -347,7 +361,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	select {
 	case <-done:
 		return nil
-	case <-c.closed:
+	case <-c.closedChan():
 		return c.errClosed()
 	case <-ctx.Done():
 		return fmt.Errorf("websocket: ping: %w", ctx.Err())
@@ -360,12 +374,12 @@ func (c *Conn) gotPong(p []byte) {
 		return
 	}
 	seq := binary.BigEndian.Uint64(p)
-	c.pingMu.Lock()
+	c.mu.Lock()
 	if done, ok := c.pingWaits[seq]; ok {
 		close(done)
 		delete(c.pingWaits, seq)
 	}
-	c.pingMu.Unlock()
+	c.mu.Unlock()
 }
 
 // keepAliveTick runs on the keep-alive timer: a quiet peer is pinged, and a peer still quiet a

@@ -325,3 +325,65 @@ func TestDialTLS(t *testing.T) {
 		t.Fatalf("untrusted certificate: %v", err)
 	}
 }
+
+// TestAcceptWithMessage: the first message arrives with the response, which carries the
+// header fields set through the ResponseWriter (a value's line break cannot split it), and a
+// wrapper's WriteHeader is not called, as documented.
+func TestAcceptWithMessage(t *testing.T) {
+	statuses := make(chan int, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww := &wrappingWriter{ResponseWriter: w}
+		ww.Header().Set("X-Session", "abc\r\nX-Injected: 1")
+		ww.Header().Set("Connection", "close") // replaced by the handshake's, as with Accept
+		c, err := AcceptWithMessage(ww, r, &AcceptOptions{Subprotocols: []string{"chat"}}, MessageText, []byte("hello first"))
+		statuses <- ww.status
+		if err != nil {
+			return
+		}
+		_ = echo(c)
+	}))
+	defer srv.Close()
+	ctx := testCtx(t)
+	c, resp, err := Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &DialOptions{Subprotocols: []string{"other", "chat"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if c.Subprotocol() != "chat" || len(resp.Header.Values("Connection")) != 1 {
+		t.Fatalf("subprotocol %q, Connection %q", c.Subprotocol(), resp.Header.Values("Connection"))
+	}
+	if s := <-statuses; s != 0 {
+		t.Fatalf("middleware saw status %d, want no WriteHeader call", s)
+	}
+	if got := resp.Header.Get("X-Session"); got != "abc  X-Injected: 1" || resp.Header.Get("X-Injected") != "" {
+		t.Fatalf("X-Session %q, X-Injected %q", got, resp.Header.Get("X-Injected"))
+	}
+	if typ, b, err := c.Read(ctx); err != nil || typ != MessageText || string(b) != "hello first" {
+		t.Fatalf("first message: %v %q %v", typ, b, err)
+	}
+	// The connection goes on as after Accept.
+	if err := c.Write(ctx, MessageText, []byte("echo me")); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := c.Read(ctx); err != nil || string(b) != "echo me" {
+		t.Fatalf("%q %v", b, err)
+	}
+}
+
+// TestAcceptWithMessageRefusesInvalidText: a text message that is not UTF-8 is the server's
+// mistake: refused with 500 before any handshake, not sent.
+func TestAcceptWithMessageRefusesInvalidText(t *testing.T) {
+	errs := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := AcceptWithMessage(w, r, nil, MessageText, []byte{0xff})
+		errs <- err
+	}))
+	defer srv.Close()
+	_, resp, err := Dial(testCtx(t), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("dial: %v, %v", resp, err)
+	}
+	if err := <-errs; err == nil || !strings.Contains(err.Error(), "UTF-8") {
+		t.Fatalf("AcceptWithMessage: %v", err)
+	}
+}

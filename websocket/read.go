@@ -14,13 +14,14 @@ import (
 // readState is the read side of a connection. Only the holder of lock touches it: a Reader or
 // Read call, a messageReader.Read, or Close draining the connection.
 type readState struct {
+	// Fields are ordered by size, the flags last, so that the struct has no padding: every
+	// connection holds one.
 	c      *Conn
 	lock   ctxMutex
 	waiter *readWaiter
 	br     *readBuffer   // nil while idle: taken from the pool once bytes arrive
 	prefix prefixReader  // bytes that arrived with the handshake, then the connection
 	err    error         // sticky: the error that ended reading
-	noWait bool          // TryRead's begin: do not wait for a frame that has not begun to arrive
 	begun  atomic.Uint64 // messages begun: the Poller's watch tells from it whether a run read any
 	// polled is set while a Poller's run has read from the socket. TryRead then reports
 	// ErrWouldBlock on an empty buffer without the read that would tell whether more has come:
@@ -30,19 +31,15 @@ type readState struct {
 	polled atomic.Bool
 
 	// The message being read.
-	inMessage  bool
-	typ        MessageType
-	compressed bool
-	ctx        context.Context
-	stop       func() bool // ends the watch on ctx
-	size       int64       // bytes delivered so far (after decompression)
-	wireSize   int64       // payload bytes received so far
-	utf8       utf8Validator
+	typ      MessageType
+	ctx      context.Context
+	stop     func() bool // ends the watch on ctx
+	size     int64       // bytes delivered so far (after decompression)
+	wireSize int64       // payload bytes received so far
+	utf8     utf8Validator
 
 	// The data frame being read.
-	fin       bool
 	frameLeft int64
-	masked    bool
 	maskKey   uint32
 
 	// Decompression.
@@ -51,7 +48,12 @@ type readState struct {
 	tailLeft int
 	window   []byte // the peer's LZ77 window, when it uses context takeover
 
-	one [1]byte
+	noWait     bool // TryRead's begin: do not wait for a frame that has not begun to arrive
+	inMessage  bool // a message is being read
+	compressed bool // the message is compressed
+	fin        bool // the frame being read is the message's last
+	masked     bool // the frame being read is masked
+	one        [1]byte
 }
 
 func (r *readState) init(c *Conn, prefix []byte) {
@@ -93,7 +95,7 @@ func (c *Conn) reader(ctx context.Context, noWait bool) (MessageType, io.Reader,
 	if err != nil {
 		return 0, nil, err
 	}
-	return typ, &c.mr, nil
+	return typ, (*messageReader)(c), nil
 }
 
 // Read waits for the next message and returns it whole.
@@ -157,11 +159,12 @@ func (c *Conn) read(ctx context.Context, noWait bool) (MessageType, []byte, erro
 	}
 }
 
-// messageReader is the io.Reader that Reader returns; there is one per connection.
-type messageReader struct{ c *Conn }
+// messageReader is the io.Reader that Reader returns: the Conn itself under another method
+// set, so that a reader costs a connection no field.
+type messageReader Conn
 
 func (m *messageReader) Read(p []byte) (int, error) {
-	r := &m.c.rd
+	r := &m.rd
 	r.lock.mu.Lock()
 	defer r.lock.unlock()
 	return r.read(p)

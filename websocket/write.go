@@ -277,7 +277,11 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if err := c.msgLock.lock(ctx); err != nil {
 		return nil, err
 	}
-	w := &c.mw
+	if c.mw == nil {
+		// Made once per connection, on first use: many connections never stream a message.
+		c.mw = &messageWriter{c: c}
+	}
+	w := c.mw
 	w.ctx, w.op, w.open = ctx, op, true
 	w.text, w.sent = op == opText, false
 	w.utf8.reset()
@@ -293,7 +297,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	return w, nil
 }
 
-// messageWriter is the io.WriteCloser that Writer returns; there is one per connection.
+// messageWriter is the io.WriteCloser that Writer returns; a connection makes one, on first use.
 type messageWriter struct {
 	c        *Conn
 	ctx      context.Context
