@@ -212,10 +212,20 @@ func (s *Session) enqueueLocked(p outPacket) {
 // pingLocked queues a ping ahead of the messages waiting: the ping timeout measures the
 // client's liveness, not how long it takes to drain a backlog, and a polling client takes
 // a backlog 16 packets per request. s.mu is held.
-func (s *Session) pingLocked() {
+//
+// It runs on the heartbeat timer's goroutine, which has nothing else to do: when the ping
+// goes out over a WebSocket no one is writing to, that goroutine writes it, and pingLocked
+// returns the connection to flush once s.mu is released. A flush goroutine of its own would
+// cost a second goroutine start, wake-up and stack on every ping.
+func (s *Session) pingLocked() (flushHere *websocket.Conn) {
 	s.queue = slices.Insert(s.queue, 0, outPacket{typ: packetPing})
 	s.pending++
+	if s.transport == TransportWebSocket && s.ws != nil && !s.flushing {
+		s.flushing = true
+		return s.ws
+	}
 	s.startFlushLocked()
+	return nil
 }
 
 // sentLocked records that packets left the queue, written or dropped; s.mu is held.
@@ -359,10 +369,13 @@ func (s *Session) heartbeat() {
 		if s.delivering.Load() > 0 {
 			// Not the client's fault: we are not reading what it sent. Ping again, which
 			// keeps the client from timing us out, and wait again.
-			s.pingLocked()
+			ws := s.pingLocked()
 			s.timer.Reset(s.srv.opts.PingTimeout)
 			s.extendCollectByLocked(s.srv.opts.PingTimeout)
 			s.mu.Unlock()
+			if ws != nil {
+				s.flush(ws)
+			}
 			return
 		}
 		s.mu.Unlock()
@@ -372,9 +385,12 @@ func (s *Session) heartbeat() {
 	s.awaitingPong = true
 	s.pingAt = s.srv.clock()
 	s.mayRefreshPing.Store(true)
-	s.pingLocked()
+	ws := s.pingLocked()
 	s.timer.Reset(s.srv.opts.PingTimeout)
 	s.mu.Unlock()
+	if ws != nil {
+		s.flush(ws)
+	}
 }
 
 // extendCollectByLocked gives the client at least d from now to collect the ping; s.mu is held.
