@@ -70,9 +70,9 @@ type Conn struct {
 	closeSent bool          // guarded by frameMu
 	maskRand  *rand.ChaCha8 // clients only; guarded by frameMu
 	vec       net.Buffers   // header and payload of a large frame, for writev; guarded by frameMu
-	nowait    *socketWriter // for TryWritePrepared, made on first use; guarded by frameMu
-	nowaitOff bool          // the connection has no socket to write to directly; guarded by frameMu
 	mw        messageWriter
+	// nowait is TryWritePrepared's direct writer, made on first use: see Conn.socketWriter.
+	nowait atomic.Pointer[socketWriter]
 	// writeTimeout bounds every write to the network; writeDeadline is the deadline last set
 	// on it, guarded by frameMu.
 	writeTimeout  time.Duration
@@ -246,6 +246,7 @@ func (c *Conn) closeWith(reason error) bool {
 		c.closeErr = reason
 		close(c.closed)
 		c.unwatch()
+		c.retireSocketWriter() // before the descriptor can be closed and its number reused
 		_ = c.nc.Close()
 		if c.keepAliveTimer != nil {
 			c.keepAliveTimer.Stop()

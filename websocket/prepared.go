@@ -151,17 +151,13 @@ func (c *Conn) TryWritePrepared(pm *PreparedMessage) (bool, error) {
 		c.unlockMessage()
 		return false, c.errAfterClose()
 	}
-	if c.nowait == nil && !c.nowaitOff {
-		if c.nowait = newSocketWriter(c.nc); c.nowait == nil {
-			c.nowaitOff = true
-		}
-	}
-	if c.nowaitOff {
+	w := c.socketWriter()
+	if w == nil {
 		c.unlockMessage()
 		return false, nil
 	}
 	// An error comes with nothing written; WritePrepared will meet it again and report it.
-	n, _ := c.nowait.writeNow(frame)
+	n, _ := w.writeNow(frame)
 	switch n {
 	case len(frame):
 		c.unlockMessage()
@@ -183,4 +179,38 @@ func (c *Conn) TryWritePrepared(pm *PreparedMessage) (bool, error) {
 func (c *Conn) unlockMessage() {
 	c.frameMu.Unlock()
 	c.msgLock.unlock()
+}
+
+// noSocketWriter and retiredSocketWriter are the values of Conn.nowait other than a
+// connection's own writer: it has no socket to write to directly, or it was closed.
+var noSocketWriter, retiredSocketWriter = new(socketWriter), new(socketWriter)
+
+// socketWriter returns the connection's socketWriter, made on first use, or nil when
+// TryWritePrepared must leave the write to WritePrepared. The frame lock is held.
+//
+// The writer is published with a compare-and-swap that retireSocketWriter's swap orders
+// against: either the Conn's close finds the writer and retires it before closing the
+// socket, or this finds the close's mark and drops the writer unused. newSocketWriter
+// read the descriptor while it was open, and the close cannot have come before the mark.
+func (c *Conn) socketWriter() *socketWriter {
+	w := c.nowait.Load()
+	if w == nil {
+		if w = newSocketWriter(c.nc); w == nil {
+			w = noSocketWriter
+		}
+		if !c.nowait.CompareAndSwap(nil, w) {
+			w = c.nowait.Load() // retired meanwhile
+		}
+	}
+	if w == noSocketWriter || w == retiredSocketWriter {
+		return nil
+	}
+	return w
+}
+
+// retireSocketWriter stops every direct write to the socket before the Conn closes it.
+func (c *Conn) retireSocketWriter() {
+	if w := c.nowait.Swap(retiredSocketWriter); w != nil && w != noSocketWriter && w != retiredSocketWriter {
+		w.retire()
+	}
 }
