@@ -136,42 +136,126 @@ func (c *Conn) preparedFrame(pm *PreparedMessage) []byte {
 // A server sending to thousands of connections writes this way from the sending
 // goroutine and needs a writer goroutine only for the connections that fall behind.
 func (c *Conn) TryWritePrepared(pm *PreparedMessage) (bool, error) {
-	if c.client {
-		return false, nil
-	}
-	frame := c.preparedFrame(pm)
-	if !c.msgLock.tryLock() {
-		return false, nil
-	}
-	if !c.frameMu.TryLock() {
-		c.msgLock.unlock()
-		return false, nil
-	}
-	if c.closeSent {
-		c.unlockMessage()
-		return false, c.errAfterClose()
-	}
-	w := c.socketWriter()
-	if w == nil {
-		c.unlockMessage()
-		return false, nil
+	w, frame, ok, err := c.reservePrepared(pm)
+	if !ok {
+		return false, err
 	}
 	// An error comes with nothing written; WritePrepared will meet it again and report it.
 	n, _ := w.writeNow(frame)
+	return c.finishPrepared(frame, n), nil
+}
+
+// reservePrepared takes the connection for a direct write of pm, if one can start at once:
+// on ok, the message and frame locks are held and the caller writes frame with w, then
+// calls finishPrepared. err is the connection's, once closed.
+func (c *Conn) reservePrepared(pm *PreparedMessage) (w *socketWriter, frame []byte, ok bool, err error) {
+	if c.client {
+		return nil, nil, false, nil
+	}
+	frame = c.preparedFrame(pm)
+	if !c.msgLock.tryLock() {
+		return nil, nil, false, nil
+	}
+	if !c.frameMu.TryLock() {
+		c.msgLock.unlock()
+		return nil, nil, false, nil
+	}
+	if c.closeSent {
+		c.unlockMessage()
+		return nil, nil, false, c.errAfterClose()
+	}
+	if w = c.socketWriter(); w == nil {
+		c.unlockMessage()
+		return nil, nil, false, nil
+	}
+	return w, frame, true, nil
+}
+
+// finishPrepared ends a reserved write of which n bytes went out: it releases the
+// connection, or leaves the rest to a goroutine that releases it after, and reports
+// whether the message went (false: nothing was written).
+func (c *Conn) finishPrepared(frame []byte, n int) bool {
 	switch n {
 	case len(frame):
 		c.unlockMessage()
-		return true, nil
+		return true
 	case 0:
 		c.unlockMessage()
-		return false, nil
+		return false
 	}
 	go func() {
 		defer c.unlockMessage()
 		err := c.writeNet(frame[n:])
 		_ = c.wrote(context.Background(), nil, err)
 	}()
-	return true, nil
+	return true
+}
+
+// PreparedBatch writes prepared messages to many server connections with their system
+// calls back to back: Reserve each connection, then Write them all. It is the broadcast
+// path's TryWritePrepared. On a loopback or a fast network, a write to a socket whose
+// reader sleeps costs the writer the reader's wake-up, and a reader falls asleep during
+// any work between two writes: in bench/cmd/writefloor, 1.7 µs of work between writes
+// to 10,000 sockets made each write cost 1.5 to 3 µs more kernel time. Reserving first,
+// and writing after, keeps that work out of the run of writes.
+//
+// A batch is not safe for concurrent use. Its zero value is ready; Reset empties it for
+// reuse without freeing its memory.
+type PreparedBatch struct {
+	items []batchItem
+}
+
+type batchItem struct {
+	c     *Conn
+	w     *socketWriter
+	frame []byte
+	n     int // written by Write; -1 before
+}
+
+// Reserve adds c to the batch for a write of pm at the next Write, if TryWritePrepared
+// could write it now; it reports whether it did. A reserved connection's other writes
+// wait until Write, so the caller calls Write soon, and holds no lock another writer of
+// a reserved connection may wait for. When it reports false nothing is reserved or
+// written, and err is the connection's, once closed.
+func (b *PreparedBatch) Reserve(c *Conn, pm *PreparedMessage) (bool, error) {
+	w, frame, ok, err := c.reservePrepared(pm)
+	if ok {
+		b.items = append(b.items, batchItem{c: c, w: w, frame: frame, n: -1})
+	}
+	return ok, err
+}
+
+// Len returns the number of connections reserved and not yet written.
+func (b *PreparedBatch) Len() int { return len(b.items) }
+
+// Write makes the reserved writes, one system call each and nothing else between them,
+// and then releases the connections. Afterwards Wrote tells, for each in the order they
+// were reserved, whether its message went; a message of which the socket took only part
+// goes on in the background, as with TryWritePrepared.
+func (b *PreparedBatch) Write() {
+	for i := range b.items {
+		it := &b.items[i]
+		// An error comes with nothing written; WritePrepared will meet it again.
+		it.n, _ = it.w.writeNow(it.frame)
+	}
+	for i := range b.items {
+		it := &b.items[i]
+		if it.c.finishPrepared(it.frame, it.n) {
+			it.n = len(it.frame)
+		} else {
+			it.n = 0
+		}
+	}
+}
+
+// Wrote reports whether Write sent the i-th reserved message (false: nothing of it was
+// written, and the caller sends it another way, e.g. with WritePrepared).
+func (b *PreparedBatch) Wrote(i int) bool { return b.items[i].n > 0 }
+
+// Reset empties the batch after Write, keeping its memory.
+func (b *PreparedBatch) Reset() {
+	clear(b.items)
+	b.items = b.items[:0]
 }
 
 // unlockMessage releases the locks TryWritePrepared takes. A method, not a closure, so
