@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tether-rt/tether/engineio"
 	"github.com/tether-rt/tether/internal/logattr"
 )
 
@@ -233,7 +234,11 @@ func (s *Socket) inNamespace() bool {
 // deliver sends a packet to the client, telling the outgoing listeners. While the socket is
 // being restored the packet waits (a volatile one is dropped: the client is not ready), and
 // goes nowhere if the restoration fails; after, a packet the restoration sent is dropped.
-func (s *Socket) deliver(p *Packet, volatile bool) error {
+func (s *Socket) deliver(p *Packet, volatile bool) error { return s.deliverVia(nil, p, volatile) }
+
+// deliverVia is deliver for one recipient of a broadcast: the write may wait in f (nil:
+// none) until f is flushed.
+func (s *Socket) deliverVia(f *engineio.Fanout, p *Packet, volatile bool) error {
 	s.mu.Lock()
 	if s.held != nil { // being restored, or its restoration failed
 		if s.state == stateRestoring && !volatile {
@@ -248,7 +253,7 @@ func (s *Socket) deliver(p *Packet, volatile bool) error {
 	}
 	listeners := s.anyOut
 	s.mu.Unlock()
-	return s.send(p, volatile, listeners)
+	return s.send(f, p, volatile, listeners)
 }
 
 // write sends a packet the restoration had kept back.
@@ -256,12 +261,16 @@ func (s *Socket) write(p *Packet) error {
 	s.mu.Lock()
 	listeners := s.anyOut
 	s.mu.Unlock()
-	return s.send(p, false, listeners)
+	return s.send(nil, p, false, listeners)
 }
 
-// send tells the outgoing listeners about a packet and sends it to the client.
-func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(string, []any)]) error {
+// send tells the outgoing listeners about a packet and sends it to the client, through f
+// when not nil.
+func (s *Socket) send(f *engineio.Fanout, p *Packet, volatile bool, listeners listenerList[func(string, []any)]) error {
 	if len(listeners) > 0 {
+		if f != nil {
+			f.Flush() // user code must not run while f holds sessions
+		}
 		event, args := p.Event(), p.Args()
 		values, err := decodeValues(event, args.raw, args.attachments, s.nsp.srv.maxValues)
 		if err != nil {
@@ -275,7 +284,7 @@ func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(stri
 	if o := s.nsp.srv.opts.Observer; o != nil {
 		o.EventSent(s.nsp.name, p)
 	}
-	return s.conn.send(p, volatile)
+	return s.conn.sendVia(f, p, volatile)
 }
 
 // expectAck registers the callback for acknowledgement id; false when the socket is gone.
