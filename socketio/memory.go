@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tether-rt/tether/engineio"
 )
 
 // MemoryAdapter is the in-memory Adapter: rooms and broadcasts of one node, and, when the
@@ -161,8 +163,11 @@ func (a *MemoryAdapter) Rooms() []string {
 }
 
 // socketList is a reusable list of recipients, so that a broadcast costs no allocation per
-// recipient nor, in steady state, per broadcast.
-type socketList struct{ s []*Socket }
+// recipient nor, in steady state, per broadcast; fan is its reusable engineio.Fanout.
+type socketList struct {
+	s   []*Socket
+	fan engineio.Fanout
+}
 
 var socketLists = sync.Pool{New: func() any { return new(socketList) }}
 
@@ -242,9 +247,24 @@ func (a *MemoryAdapter) broadcast(p *Packet, opts BroadcastOptions) int {
 	if a.recovery != nil && p.pkt.id == noID && !opts.Flags.Volatile {
 		p = a.keep(p, opts)
 	}
-	volatile := opts.Flags.Volatile
-	n := 0
-	a.forEach(opts, func(s *Socket) { s.deliver(p, volatile); n++ })
+	return a.deliverAll(p, opts)
+}
+
+// deliverAll sends p to the local sockets opts selects, and returns their number. The
+// sockets' checks come first and their WebSocket writes after, back to back, a chunk at a
+// time (see engineio.Fanout): work between two writes lets the receivers fall asleep, and
+// each write then costs a wake-up.
+func (a *MemoryAdapter) deliverAll(p *Packet, opts BroadcastOptions) int {
+	list := socketLists.Get().(*socketList)
+	a.selectSockets(opts, list)
+	for _, s := range list.s {
+		s.deliverVia(&list.fan, p, opts.Flags.Volatile)
+	}
+	list.fan.Flush()
+	n := len(list.s)
+	clear(list.s)
+	list.s = list.s[:0]
+	socketLists.Put(list)
 	return n
 }
 
@@ -260,8 +280,7 @@ func (a *MemoryAdapter) SocketEmit(p *Packet, id string, flags BroadcastFlags) e
 // recovery. (A cluster adapter gets this from Broadcast by handing its MemoryAdapter a host
 // whose Recovery is nil.)
 func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) {
-	volatile := opts.Flags.Volatile
-	a.forEach(opts, func(s *Socket) { s.deliver(p, volatile) })
+	a.deliverAll(p, opts)
 }
 
 // BroadcastWithAck sends p to the local sockets opts selects, each asked for an
