@@ -65,11 +65,30 @@ func newSocketWriter(nc net.Conn) *socketWriter {
 // error means the send buffer is full. After retire it writes nothing and returns
 // net.ErrClosed.
 func (w *socketWriter) writeNow(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.fd < 0 {
+	if !w.hold() {
 		return 0, net.ErrClosed
 	}
+	defer w.release()
+	return w.writeHeld(b)
+}
+
+// hold keeps the descriptor from being retired until release, and reports false (holding
+// nothing) if it already was. A PreparedBatch holds it from Reserve to the write, so that
+// the write loop touches no cold memory of its own; retire then waits for the batch's
+// writes, which never wait.
+func (w *socketWriter) hold() bool {
+	w.mu.Lock()
+	if w.fd < 0 {
+		w.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+func (w *socketWriter) release() { w.mu.Unlock() }
+
+// writeHeld is writeNow between hold and release.
+func (w *socketWriter) writeHeld(b []byte) (int, error) {
 	for {
 		var n int
 		var err error

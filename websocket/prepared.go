@@ -207,7 +207,7 @@ type PreparedBatch struct {
 
 type batchItem struct {
 	c     *Conn
-	w     *socketWriter
+	w     *socketWriter // held from Reserve to Write
 	frame []byte
 	n     int // written by Write; -1 before
 }
@@ -219,10 +219,15 @@ type batchItem struct {
 // written, and err is the connection's, once closed.
 func (b *PreparedBatch) Reserve(c *Conn, pm *PreparedMessage) (bool, error) {
 	w, frame, ok, err := c.reservePrepared(pm)
-	if ok {
-		b.items = append(b.items, batchItem{c: c, w: w, frame: frame, n: -1})
+	if !ok {
+		return false, err
 	}
-	return ok, err
+	if !w.hold() { // closed meanwhile: WritePrepared will say so
+		c.unlockMessage()
+		return false, nil
+	}
+	b.items = append(b.items, batchItem{c: c, w: w, frame: frame, n: -1})
+	return true, nil
 }
 
 // Len returns the number of connections reserved and not yet written.
@@ -236,7 +241,8 @@ func (b *PreparedBatch) Write() {
 	for i := range b.items {
 		it := &b.items[i]
 		// An error comes with nothing written; WritePrepared will meet it again.
-		it.n, _ = it.w.writeNow(it.frame)
+		it.n, _ = it.w.writeHeld(it.frame)
+		it.w.release()
 	}
 	for i := range b.items {
 		it := &b.items[i]
