@@ -50,29 +50,31 @@ const (
 // (Write, Writer, WritePrepared, Ping, Close) are safe from any number of goroutines: messages are
 // never interleaved.
 type Conn struct {
-	nc          net.Conn
-	client      bool
-	subprotocol string
-	neg         negotiated
-
+	nc            net.Conn
+	client        bool
+	neg           negotiated
 	compressAbove int
-	readLimit     atomic.Int64
-	onPing        func([]byte)
-	onPong        func([]byte)
+	// What TryWritePrepared and a broadcast's PreparedBatch touch is above and here, in one
+	// cache line: in a broadcast to thousands of connections each line is a cache miss.
+	msgLock   ctxMutex   // one data message at a time, held across a Writer's fragments
+	frameMu   sync.Mutex // one frame at a time; control frames slip in between fragments
+	closeSent bool       // guarded by frameMu
+	// nowait is TryWritePrepared's direct writer, made on first use: see Conn.socketWriter.
+	nowait atomic.Pointer[socketWriter]
+
+	subprotocol string
+	readLimit   atomic.Int64
+	onPing      func([]byte)
+	onPong      func([]byte)
 
 	rd    readState // read side, owned by whoever holds rd.lock
 	mr    messageReader
 	watch atomic.Pointer[watch] // set by Poller.Watch
 
-	// Write side.
-	msgLock   ctxMutex      // one data message at a time, held across a Writer's fragments
-	frameMu   sync.Mutex    // one frame at a time; control frames slip in between fragments
-	closeSent bool          // guarded by frameMu
-	maskRand  *rand.ChaCha8 // clients only; guarded by frameMu
-	vec       net.Buffers   // header and payload of a large frame, for writev; guarded by frameMu
-	mw        messageWriter
-	// nowait is TryWritePrepared's direct writer, made on first use: see Conn.socketWriter.
-	nowait atomic.Pointer[socketWriter]
+	// Write side (and msgLock, frameMu, closeSent, nowait, above).
+	maskRand *rand.ChaCha8 // clients only; guarded by frameMu
+	vec      net.Buffers   // header and payload of a large frame, for writev; guarded by frameMu
+	mw       messageWriter
 	// writeTimeout bounds every write to the network; writeDeadline is the deadline last set
 	// on it, guarded by frameMu.
 	writeTimeout  time.Duration
