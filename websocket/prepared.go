@@ -213,9 +213,9 @@ type batchItem struct {
 }
 
 // Reserve adds c to the batch for a write of pm at the next Write, if TryWritePrepared
-// could write it now; it reports whether it did. A reserved connection's other writes
-// wait until Write, so the caller calls Write soon, and holds no lock another writer of
-// a reserved connection may wait for. When it reports false nothing is reserved or
+// could write it now; it reports whether it did. A reserved connection's other writes,
+// and its closing, wait until Write, so the caller calls Write soon and meanwhile waits
+// for nothing that a writer or closer of a reserved connection may hold. When it reports false nothing is reserved or
 // written, and err is the connection's, once closed.
 func (b *PreparedBatch) Reserve(c *Conn, pm *PreparedMessage) (bool, error) {
 	w, frame, ok, err := c.reservePrepared(pm)
