@@ -273,11 +273,20 @@ func (c *conn) onClose(reason DisconnectReason, detail error) {
 }
 
 // send writes a packet: its text message and attachments, together.
-func (c *conn) send(p *Packet, volatile bool) error {
+func (c *conn) send(p *Packet, volatile bool) error { return c.sendVia(nil, p, volatile) }
+
+// sendVia is send through f, when not nil: see engineio.Fanout.
+func (c *conn) sendVia(f *engineio.Fanout, p *Packet, volatile bool) error {
 	if c.srv.wire != nil {
+		if f != nil {
+			f.Flush() // a custom parser is user code: it must not run while f holds sessions
+		}
 		return c.sendEncoded(p, volatile)
 	}
 	msgs := p.messages()
+	if es, ok := c.es.(*engineio.Session); ok && f != nil {
+		return f.Send(es, volatile, msgs...)
+	}
 	if volatile {
 		return c.es.SendVolatile(msgs...)
 	}

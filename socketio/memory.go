@@ -3,10 +3,14 @@ package socketio
 import (
 	"context"
 	"errors"
+	"math/bits"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
+
+	"github.com/tether-rt/tether/engineio"
 )
 
 // MemoryAdapter is the in-memory Adapter: rooms and broadcasts of one node, and, when the
@@ -161,8 +165,12 @@ func (a *MemoryAdapter) Rooms() []string {
 }
 
 // socketList is a reusable list of recipients, so that a broadcast costs no allocation per
-// recipient nor, in steady state, per broadcast.
-type socketList struct{ s []*Socket }
+// recipient nor, in steady state, per broadcast; fan is its reusable engineio.Fanout.
+type socketList struct {
+	s   []*Socket
+	tmp []*Socket // sortByAddress's
+	fan engineio.Fanout
+}
 
 var socketLists = sync.Pool{New: func() any { return new(socketList) }}
 
@@ -213,6 +221,62 @@ func (a *MemoryAdapter) selectSockets(opts BroadcastOptions, list *socketList) {
 	}
 }
 
+// sortByAddress puts sockets in the order of their addresses, which is about the order
+// they connected in: sockets made one after the other get neighbouring memory, and so,
+// in the kernel, do their connections' descriptors and socket objects. The rooms are
+// maps, and a broadcast in their random order makes each write's walk through the
+// kernel's objects for its socket (descriptor table, file, the receiving socket's
+// lookup) a run of cache and TLB misses: bench/cmd/writefloor's bare writes to 10,000
+// loopback sockets cost 6.3 to 7.5 µs each in a random order against 4.7 µs in the
+// order of their accept. The addresses are only compared, never turned back into
+// pointers, and Go's heap objects do not move.
+//
+// It is a radix sort, least significant digit first, over the bits in which the
+// addresses differ (about 20 for 10,000 sockets: two passes), into tmp and back, and
+// reads nothing of the sockets themselves: a comparison sort cost 80 ns per recipient.
+// It returns tmp, grown if needed, for reuse.
+func sortByAddress(ss, tmp []*Socket) []*Socket {
+	if len(ss) < 2 {
+		return tmp
+	}
+	addr := func(s *Socket) uintptr { return uintptr(unsafe.Pointer(s)) }
+	var differ uintptr
+	first := addr(ss[0])
+	for _, s := range ss {
+		differ |= addr(s) ^ first
+	}
+	if differ == 0 {
+		return tmp
+	}
+	lo, hi := bits.TrailingZeros64(uint64(differ)), bits.Len64(uint64(differ))
+	tmp = slices.Grow(tmp[:0], len(ss))[:len(ss)]
+	const digitBits = 11
+	var count [1 << digitBits]int
+	src, dst := ss, tmp
+	for shift := lo; shift < hi; shift += digitBits {
+		clear(count[:])
+		for _, s := range src {
+			count[addr(s)>>shift&(1<<digitBits-1)]++
+		}
+		sum := 0
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, s := range src {
+			d := addr(s) >> shift & (1<<digitBits - 1)
+			dst[count[d]] = s
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &ss[0] {
+		copy(ss, src)
+	}
+	clear(tmp)
+	return tmp
+}
+
 // forEach calls f for each local socket opts selects.
 func (a *MemoryAdapter) forEach(opts BroadcastOptions, f func(s *Socket)) {
 	list := socketLists.Get().(*socketList)
@@ -242,9 +306,25 @@ func (a *MemoryAdapter) broadcast(p *Packet, opts BroadcastOptions) int {
 	if a.recovery != nil && p.pkt.id == noID && !opts.Flags.Volatile {
 		p = a.keep(p, opts)
 	}
-	volatile := opts.Flags.Volatile
-	n := 0
-	a.forEach(opts, func(s *Socket) { s.deliver(p, volatile); n++ })
+	return a.deliverAll(p, opts)
+}
+
+// deliverAll sends p to the local sockets opts selects, and returns their number. The
+// sockets' checks come first and their WebSocket writes after, back to back, a chunk at a
+// time (see engineio.Fanout): work between two writes lets the receivers fall asleep, and
+// each write then costs a wake-up.
+func (a *MemoryAdapter) deliverAll(p *Packet, opts BroadcastOptions) int {
+	list := socketLists.Get().(*socketList)
+	a.selectSockets(opts, list)
+	list.tmp = sortByAddress(list.s, list.tmp)
+	for _, s := range list.s {
+		s.deliverVia(&list.fan, p, opts.Flags.Volatile)
+	}
+	list.fan.Flush()
+	n := len(list.s)
+	clear(list.s)
+	list.s = list.s[:0]
+	socketLists.Put(list)
 	return n
 }
 
@@ -260,8 +340,7 @@ func (a *MemoryAdapter) SocketEmit(p *Packet, id string, flags BroadcastFlags) e
 // recovery. (A cluster adapter gets this from Broadcast by handing its MemoryAdapter a host
 // whose Recovery is nil.)
 func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) {
-	volatile := opts.Flags.Volatile
-	a.forEach(opts, func(s *Socket) { s.deliver(p, volatile) })
+	a.deliverAll(p, opts)
 }
 
 // BroadcastWithAck sends p to the local sockets opts selects, each asked for an

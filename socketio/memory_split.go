@@ -17,10 +17,16 @@ func (a *MemoryAdapter) BroadcastSplit(p *Packet, opts BroadcastOptions, split f
 	list := socketLists.Get().(*socketList)
 	a.selectSockets(opts, list)
 	n := len(list.s)
+	list.tmp = sortByAddress(list.s, list.tmp)
 	split(n, func(from, to int) {
+		// Each range's writes back to back, as deliverAll's (see engineio.Fanout); the
+		// ranges run at once, so each takes a Fanout of its own.
+		fl := socketLists.Get().(*socketList)
 		for _, s := range list.s[from:to] {
-			s.deliver(p, volatile)
+			s.deliverVia(&fl.fan, p, volatile)
 		}
+		fl.fan.Flush()
+		socketLists.Put(fl)
 	})
 	clear(list.s)
 	list.s = list.s[:0]

@@ -268,9 +268,13 @@ func (s *Socket) inNamespace() bool {
 // deliver sends a packet to the client, telling the outgoing listeners. While the socket is
 // being restored the packet waits (a volatile one is dropped: the client is not ready), and
 // goes nowhere if the restoration fails; after, a packet the restoration sent is dropped.
-func (s *Socket) deliver(p *Packet, volatile bool) error {
+func (s *Socket) deliver(p *Packet, volatile bool) error { return s.deliverVia(nil, p, volatile) }
+
+// deliverVia is deliver for one recipient of a broadcast: the write may wait in f (nil:
+// none) until f is flushed.
+func (s *Socket) deliverVia(f *engineio.Fanout, p *Packet, volatile bool) error {
 	s.mu.Lock()
-	return s.deliverLocked(p, volatile)
+	return s.deliverLocked(f, p, volatile)
 }
 
 // deliverIfIn is deliver for a socket that may have left its namespace, which then gets
@@ -281,11 +285,11 @@ func (s *Socket) deliverIfIn(p *Packet, volatile bool) error {
 		s.mu.Unlock()
 		return ErrDisconnected
 	}
-	return s.deliverLocked(p, volatile)
+	return s.deliverLocked(nil, p, volatile)
 }
 
-// deliverLocked is deliver with s.mu held; it unlocks it.
-func (s *Socket) deliverLocked(p *Packet, volatile bool) error {
+// deliverLocked is deliverVia with s.mu held; it unlocks it.
+func (s *Socket) deliverLocked(f *engineio.Fanout, p *Packet, volatile bool) error {
 	if s.held != nil { // being restored, or its restoration failed
 		if s.state == stateRestoring && !volatile {
 			s.held.add(p)
@@ -299,7 +303,7 @@ func (s *Socket) deliverLocked(p *Packet, volatile bool) error {
 	}
 	listeners := s.anyOut
 	s.mu.Unlock()
-	return s.send(p, volatile, listeners)
+	return s.send(f, p, volatile, listeners)
 }
 
 // write sends a packet the restoration had kept back.
@@ -307,12 +311,16 @@ func (s *Socket) write(p *Packet) error {
 	s.mu.Lock()
 	listeners := s.anyOut
 	s.mu.Unlock()
-	return s.send(p, false, listeners)
+	return s.send(nil, p, false, listeners)
 }
 
-// send tells the outgoing listeners about a packet and sends it to the client.
-func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(string, []any)]) error {
+// send tells the outgoing listeners about a packet and sends it to the client, through f
+// when not nil.
+func (s *Socket) send(f *engineio.Fanout, p *Packet, volatile bool, listeners listenerList[func(string, []any)]) error {
 	if len(listeners) > 0 {
+		if f != nil {
+			f.Flush() // user code must not run while f holds sessions
+		}
 		event, args := p.Event(), p.Args()
 		values, err := decodeValues(event, args.raw, args.attachments, s.nsp.srv.maxValues)
 		if err != nil {
@@ -326,7 +334,7 @@ func (s *Socket) send(p *Packet, volatile bool, listeners listenerList[func(stri
 	if o := s.nsp.srv.opts.Observer; o != nil {
 		o.EventSent(s.nsp.name, p)
 	}
-	return s.conn.send(p, volatile)
+	return s.conn.sendVia(f, p, volatile)
 }
 
 // expectAck registers the callback for acknowledgement id; false when the socket is gone.

@@ -10,3 +10,11 @@ type socketWriter struct{}
 func newSocketWriter(net.Conn) *socketWriter { return nil }
 
 func (*socketWriter) writeNow([]byte) (int, error) { return 0, nil }
+
+func (*socketWriter) retire() {}
+
+func (*socketWriter) hold() bool { return false }
+
+func (*socketWriter) release() {}
+
+func (*socketWriter) writeHeld([]byte) (int, error) { return 0, nil }

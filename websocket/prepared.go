@@ -136,46 +136,132 @@ func (c *Conn) preparedFrame(pm *PreparedMessage) []byte {
 // A server sending to thousands of connections writes this way from the sending
 // goroutine and needs a writer goroutine only for the connections that fall behind.
 func (c *Conn) TryWritePrepared(pm *PreparedMessage) (bool, error) {
-	if c.client {
-		return false, nil
+	w, frame, ok, err := c.reservePrepared(pm)
+	if !ok {
+		return false, err
 	}
-	frame := c.preparedFrame(pm)
+	// An error comes with nothing written; WritePrepared will meet it again and report it.
+	n, _ := w.writeNow(frame)
+	return c.finishPrepared(frame, n), nil
+}
+
+// reservePrepared takes the connection for a direct write of pm, if one can start at once:
+// on ok, the message and frame locks are held and the caller writes frame with w, then
+// calls finishPrepared. err is the connection's, once closed.
+func (c *Conn) reservePrepared(pm *PreparedMessage) (w *socketWriter, frame []byte, ok bool, err error) {
+	if c.client {
+		return nil, nil, false, nil
+	}
+	frame = c.preparedFrame(pm)
 	if !c.msgLock.tryLock() {
-		return false, nil
+		return nil, nil, false, nil
 	}
 	if !c.frameMu.TryLock() {
 		c.msgLock.unlock()
-		return false, nil
+		return nil, nil, false, nil
 	}
 	if c.closeSent {
 		c.unlockMessage()
-		return false, c.errAfterClose()
+		return nil, nil, false, c.errAfterClose()
 	}
-	if c.nowait == nil && !c.nowaitOff {
-		if c.nowait = newSocketWriter(c.nc); c.nowait == nil {
-			c.nowaitOff = true
-		}
-	}
-	if c.nowaitOff {
+	if w = c.socketWriter(); w == nil {
 		c.unlockMessage()
-		return false, nil
+		return nil, nil, false, nil
 	}
-	// An error comes with nothing written; WritePrepared will meet it again and report it.
-	n, _ := c.nowait.writeNow(frame)
+	return w, frame, true, nil
+}
+
+// finishPrepared ends a reserved write of which n bytes went out: it releases the
+// connection, or leaves the rest to a goroutine that releases it after, and reports
+// whether the message went (false: nothing was written).
+func (c *Conn) finishPrepared(frame []byte, n int) bool {
 	switch n {
 	case len(frame):
 		c.unlockMessage()
-		return true, nil
+		return true
 	case 0:
 		c.unlockMessage()
-		return false, nil
+		return false
 	}
 	go func() {
 		defer c.unlockMessage()
 		err := c.writeNet(frame[n:])
 		_ = c.wrote(context.Background(), nil, err)
 	}()
+	return true
+}
+
+// PreparedBatch writes prepared messages to many server connections with their system
+// calls back to back: Reserve each connection, then Write them all. It is the broadcast
+// path's TryWritePrepared. On a loopback or a fast network, a write to a socket whose
+// reader sleeps costs the writer the reader's wake-up, and a reader falls asleep during
+// any work between two writes: in bench/cmd/writefloor, 1.7 µs of work between writes
+// to 10,000 sockets made each write cost 1.5 to 3 µs more kernel time. Reserving first,
+// and writing after, keeps that work out of the run of writes.
+//
+// A batch is not safe for concurrent use. Its zero value is ready; Reset empties it for
+// reuse without freeing its memory.
+type PreparedBatch struct {
+	items []batchItem
+}
+
+type batchItem struct {
+	c     *Conn
+	w     *socketWriter // held from Reserve to Write
+	frame []byte
+	n     int // written by Write; -1 before
+}
+
+// Reserve adds c to the batch for a write of pm at the next Write, if TryWritePrepared
+// could write it now; it reports whether it did. A reserved connection's other writes,
+// and its closing, wait until Write, so the caller calls Write soon and meanwhile waits
+// for nothing that a writer or closer of a reserved connection may hold. When it reports false nothing is reserved or
+// written, and err is the connection's, once closed.
+func (b *PreparedBatch) Reserve(c *Conn, pm *PreparedMessage) (bool, error) {
+	w, frame, ok, err := c.reservePrepared(pm)
+	if !ok {
+		return false, err
+	}
+	if !w.hold() { // closed meanwhile: WritePrepared will say so
+		c.unlockMessage()
+		return false, nil
+	}
+	b.items = append(b.items, batchItem{c: c, w: w, frame: frame, n: -1})
 	return true, nil
+}
+
+// Len returns the number of connections reserved and not yet written.
+func (b *PreparedBatch) Len() int { return len(b.items) }
+
+// Write makes the reserved writes, one system call each and nothing else between them,
+// and then releases the connections. Afterwards Wrote tells, for each in the order they
+// were reserved, whether its message went; a message of which the socket took only part
+// goes on in the background, as with TryWritePrepared.
+func (b *PreparedBatch) Write() {
+	for i := range b.items {
+		it := &b.items[i]
+		// An error comes with nothing written; WritePrepared will meet it again.
+		it.n, _ = it.w.writeHeld(it.frame)
+		it.w.release()
+	}
+	for i := range b.items {
+		it := &b.items[i]
+		if it.c.finishPrepared(it.frame, it.n) {
+			it.n = len(it.frame)
+		} else {
+			it.n = 0
+		}
+	}
+}
+
+// Wrote reports whether Write sent the i-th reserved message (false: nothing of it was
+// written, and the caller sends it another way, e.g. with WritePrepared).
+func (b *PreparedBatch) Wrote(i int) bool { return b.items[i].n > 0 }
+
+// Reset empties the batch after Write, keeping its memory.
+func (b *PreparedBatch) Reset() {
+	clear(b.items)
+	b.items = b.items[:0]
 }
 
 // unlockMessage releases the locks TryWritePrepared takes. A method, not a closure, so
@@ -183,4 +269,38 @@ func (c *Conn) TryWritePrepared(pm *PreparedMessage) (bool, error) {
 func (c *Conn) unlockMessage() {
 	c.frameMu.Unlock()
 	c.msgLock.unlock()
+}
+
+// noSocketWriter and retiredSocketWriter are the values of Conn.nowait other than a
+// connection's own writer: it has no socket to write to directly, or it was closed.
+var noSocketWriter, retiredSocketWriter = new(socketWriter), new(socketWriter)
+
+// socketWriter returns the connection's socketWriter, made on first use, or nil when
+// TryWritePrepared must leave the write to WritePrepared. The frame lock is held.
+//
+// The writer is published with a compare-and-swap that retireSocketWriter's swap orders
+// against: either the Conn's close finds the writer and retires it before closing the
+// socket, or this finds the close's mark and drops the writer unused. newSocketWriter
+// read the descriptor while it was open, and the close cannot have come before the mark.
+func (c *Conn) socketWriter() *socketWriter {
+	w := c.nowait.Load()
+	if w == nil {
+		if w = newSocketWriter(c.nc); w == nil {
+			w = noSocketWriter
+		}
+		if !c.nowait.CompareAndSwap(nil, w) {
+			w = c.nowait.Load() // retired meanwhile
+		}
+	}
+	if w == noSocketWriter || w == retiredSocketWriter {
+		return nil
+	}
+	return w
+}
+
+// retireSocketWriter stops every direct write to the socket before the Conn closes it.
+func (c *Conn) retireSocketWriter() {
+	if w := c.nowait.Swap(retiredSocketWriter); w != nil && w != noSocketWriter && w != retiredSocketWriter {
+		w.retire()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -152,5 +153,64 @@ func TestTryWritePreparedFrameChoice(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPreparedBatch checks that a batch writes each reserved connection's frame once and
+// releases it, that a connection busy with another message is not reserved, and that a
+// closed one is refused.
+func TestPreparedBatch(t *testing.T) {
+	pm, err := NewPreparedMessage(MessageText, []byte("to all"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pm.frame(framePlain)
+	var conns []*Conn
+	var peers []net.Conn
+	for range 3 {
+		server, client := tcpPair(t)
+		c := newConn(server, nil, connConfig{})
+		t.Cleanup(func() { c.CloseNow() })
+		conns, peers = append(conns, c), append(peers, client)
+	}
+	var b PreparedBatch
+	for round := range 2 { // the second round reuses the batch after Reset
+		if err := conns[1].msgLock.lock(context.Background()); err != nil { // busy: a message under way
+			t.Fatal(err)
+		}
+		for i, c := range conns {
+			ok, err := b.Reserve(c, pm)
+			if err != nil || ok != (i != 1) {
+				t.Fatalf("round %d: Reserve(conn %d): %v, %v", round, i, ok, err)
+			}
+		}
+		conns[1].msgLock.unlock()
+		if b.Len() != 2 {
+			t.Fatalf("round %d: %d reserved, want 2", round, b.Len())
+		}
+		b.Write()
+		for i := range b.Len() {
+			if !b.Wrote(i) {
+				t.Fatalf("round %d: reserved write %d not made", round, i)
+			}
+		}
+		b.Reset()
+		for _, i := range []int{0, 2} {
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(peers[i], got); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("round %d, conn %d: %x, %v; want %x", round, i, got, err, want)
+			}
+			// Released: a plain write goes through.
+			if ok, err := conns[i].TryWritePrepared(pm); !ok || err != nil {
+				t.Fatalf("round %d, conn %d: not released: %v, %v", round, i, ok, err)
+			}
+			if _, err := io.ReadFull(peers[i], got); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	conns[2].CloseNow()
+	if ok, _ := b.Reserve(conns[2], pm); ok || b.Len() != 0 {
+		t.Fatal("a closed Conn was reserved")
 	}
 }

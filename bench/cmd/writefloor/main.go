@@ -41,6 +41,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -76,6 +77,7 @@ func main() {
 	flag.StringVar(&cfg.modes, "modes", "rawsys,raw,rawconn,netconn", "ways of writing, comma-separated: rawsys, raw, rawconn, netconn")
 	flag.DurationVar(&cfg.spin, "spin", 0, "busy user-space work between two writes, standing for a server's own per-recipient work")
 	flag.IntVar(&cfg.readers, "readers", 2, "reading child processes (at least conns/19,000, for the descriptor limit)")
+	flag.BoolVar(&cfg.shuffle, "shuffle", false, "write to the connections in a fixed random order rather than in the order they were accepted, as a server iterating a map of its clients does")
 	flag.Parse()
 	if err := run(&cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "writefloor:", err)
@@ -87,6 +89,7 @@ type config struct {
 	conns, rounds, warmup, size, readers int
 	event, modes                         string
 	spin                                 time.Duration
+	shuffle                              bool
 }
 
 // writer is one way of writing the frame to connection i; it returns the bytes
@@ -196,6 +199,17 @@ func run(cfg *config) error {
 		}
 		t.fds = append(t.fds, fd)
 		t.raws = append(t.raws, raw)
+	}
+	if cfg.shuffle {
+		// The kernel's objects for sockets accepted one after the other tend to lie near
+		// each other, and descriptors index an array: in accept order, a round walks them
+		// almost sequentially, which a server sending in its own order does not.
+		rng := rand.New(rand.NewPCG(1, 2))
+		rng.Shuffle(len(t.conns), func(i, j int) {
+			t.conns[i], t.conns[j] = t.conns[j], t.conns[i]
+			t.fds[i], t.fds[j] = t.fds[j], t.fds[i]
+			t.raws[i], t.raws[j] = t.raws[j], t.raws[i]
+		})
 	}
 	writers := t.writers()
 	for _, m := range modes {
