@@ -2,8 +2,10 @@ package websocket
 
 import (
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tether-rt/tether/internal/netpoll"
@@ -351,4 +353,18 @@ func (c *Conn) unwatch() {
 	if w := c.watch.Load(); w != nil {
 		_ = w.reg.Load().Close()
 	}
+}
+
+// rawConnOf returns the socket under nc, or nil when there is none to use directly (e.g.
+// TLS, whose bytes must go through the TLS layer).
+func rawConnOf(nc net.Conn) syscall.RawConn {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
 }

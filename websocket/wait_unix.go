@@ -21,20 +21,6 @@ type readWaiter struct {
 	tryFn func(fd uintptr) bool // the same, never waiting
 }
 
-// rawConnOf returns the socket under nc, or nil when there is none to use directly (e.g.
-// TLS, whose bytes must go through the TLS layer).
-func rawConnOf(nc net.Conn) syscall.RawConn {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return raw
-}
-
 func newReadWaiter(nc net.Conn) *readWaiter {
 	raw := rawConnOf(nc)
 	if raw == nil {

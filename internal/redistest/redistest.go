@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -75,12 +76,12 @@ func (s *Server) Stop() {
 // connected, the kernel still accepts their connections and buffers what they send, and
 // nothing is answered until Continue, when Redis runs all of it. This is a Redis stalled by a
 // long fork, a swapped-out host or a network black hole, as opposed to one that went away.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+func (s *Server) Pause() { s.signal(sigStop) }
 
 // Continue resumes a paused server.
-func (s *Server) Continue() { s.signal(syscall.SIGCONT) }
+func (s *Server) Continue() { s.signal(sigCont) }
 
-func (s *Server) signal(sig syscall.Signal) {
+func (s *Server) signal(sig os.Signal) {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -107,7 +108,7 @@ func (s *Server) start() {
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
 		"--loglevel", "notice", "--dir", s.t.TempDir())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatalf("redistest: %v", err)
