@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tether-rt/tether/engineio"
 )
@@ -171,12 +170,7 @@ func TestEchoAllocations(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := NewServer(nil)
 			srv.On("message", tc.fn)
-			fs := &fakeSession{id: randomID()}
-			c := newConn(srv, fs)
-			c.receive(engineio.Message{Data: []byte("0")})
-			for len(srv.Of("/").Sockets()) < 1 {
-				time.Sleep(time.Millisecond)
-			}
+			c, fs := fakeConnectOne(t, srv)
 			defer closeFakes([]*conn{c})
 			sent := make(chan struct{}, 1)
 			fs.onSend = func([]*engineio.PreparedMessage) { sent <- struct{}{} }

@@ -135,12 +135,7 @@ func benchEcho(b *testing.B, msg string, register func(*Server)) {
 	srv := NewServer(nil)
 	register(srv)
 	sent := make(chan struct{}, 1)
-	fs := &fakeSession{id: randomID()}
-	c := newConn(srv, fs)
-	c.receive(engineio.Message{Data: []byte("0")})
-	for len(srv.Of("/").Sockets()) < 1 {
-		time.Sleep(time.Millisecond)
-	}
+	c, fs := fakeConnectOne(b, srv)
 	defer closeFakes([]*conn{c})
 	fs.onSend = func([]*engineio.PreparedMessage) { sent <- struct{}{} }
 	data := []byte(msg)

@@ -69,6 +69,14 @@ func fakeConnect(tb testing.TB, srv *Server, n int) []*conn {
 	return conns
 }
 
+// fakeConnectOne is fakeConnect of one connection, with its session, whose onSend the test
+// may set: what the server sends that connection.
+func fakeConnectOne(tb testing.TB, srv *Server) (*conn, *fakeSession) {
+	tb.Helper()
+	c := fakeConnect(tb, srv, 1)[0]
+	return c, c.es.(*fakeSession)
+}
+
 func closeFakes(conns []*conn) {
 	for _, c := range conns {
 		c.onClose(ReasonTransportClose, nil)

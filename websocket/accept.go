@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"errors"
@@ -169,13 +170,18 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, op opco
 			return nil, fmt.Errorf("websocket: writing handshake response: %w", err)
 		}
 	}
-	// Keep only the bytes the client sent after its request, not net/http's buffers.
-	var prefix []byte
-	if n := brw.Reader.Buffered(); n > 0 {
-		p, _ := brw.Reader.Peek(n)
-		prefix = bytes.Clone(p)
+	return newConn(nc, leftover(brw.Reader), cfg), nil
+}
+
+// leftover returns a copy of the bytes the client sent after its request that net/http has
+// already read, if any: the connection keeps those, not net/http's buffers.
+func leftover(r *bufio.Reader) []byte {
+	n := r.Buffered()
+	if n == 0 {
+		return nil
 	}
-	return newConn(nc, prefix, cfg), nil
+	p, _ := r.Peek(n)
+	return bytes.Clone(p)
 }
 
 // handshakeFields are the values of the server's handshake response fields.
@@ -220,12 +226,7 @@ func acceptAndWrite(w http.ResponseWriter, f handshakeFields, cfg connConfig, op
 		nc.Close()
 		return nil, fmt.Errorf("websocket: writing handshake response: %w", err)
 	}
-	var prefix []byte
-	if n := brw.Reader.Buffered(); n > 0 {
-		p, _ := brw.Reader.Peek(n)
-		prefix = bytes.Clone(p)
-	}
-	return newConn(nc, prefix, cfg), nil
+	return newConn(nc, leftover(brw.Reader), cfg), nil
 }
 
 // appendResponseHeader appends the fields of h as net/http writes a response's: fields with an
