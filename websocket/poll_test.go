@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -361,4 +363,82 @@ func TestPollerInputWhileLingering(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	close(release)
 	echo("m3")
+}
+
+// TestPollerWorkersAreBounded runs many connections' ready functions at once, so that the
+// Poller needs a worker for each, and checks that once they are done no more than
+// pollMaxIdleWorkers of those workers stay to wait for more, and that Close ends them.
+func TestPollerWorkersAreBounded(t *testing.T) {
+	p, err := NewPoller()
+	if errors.Is(err, ErrPollUnsupported) {
+		t.Skipf("no Poller on %s", runtime.GOOS)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = pollMaxIdleWorkers + 36
+	var started sync.WaitGroup
+	started.Add(n)
+	var returned atomic.Int32
+	release := make(chan struct{})
+	conns := make(chan *Conn, n)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		conns <- c
+		first := true
+		err = p.Watch(c, func() {
+			defer returned.Add(1)
+			for {
+				if _, _, err := c.TryRead(context.Background()); err != nil {
+					return
+				}
+				if first {
+					first = false
+					started.Done()
+					<-release // every connection's run holds its worker until all have one
+				}
+			}
+		})
+		if err != nil {
+			c.CloseNow()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	for range n {
+		c := dial(t, url, nil)
+		defer c.CloseNow()
+		if err := c.Write(testCtx(t), MessageText, []byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	started.Wait() // n workers run at once
+	close(release)
+	// Each connection's first message is not busy (nothing came before it): each run ends
+	// when ready returns, and its worker then waits for another or ends.
+	deadline := time.Now().Add(30 * time.Second)
+	for returned.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	for range 200 {
+		if got := p.idleWorkers.Load(); got > pollMaxIdleWorkers {
+			t.Fatalf("%d idle workers after %d runs at once, want at most %d", got, n, pollMaxIdleWorkers)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for range n {
+		(<-conns).CloseNow()
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for p.idleWorkers.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := p.idleWorkers.Load(); got != 0 {
+		t.Fatalf("%d idle workers after Close, want none", got)
+	}
 }
